@@ -1,0 +1,126 @@
+package ticket
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// Keys are built so that bbolt's byte order is the order we scan in: integers are big
+// endian, times are sortable nanoseconds, string parts end in a 0 byte.
+
+const sep = 0
+
+// refKey is the sortable key of a reference: prefix 0 year(2) number(8).
+func refKey(r Reference) []byte {
+	k := make([]byte, 0, len(r.Prefix)+11)
+	k = append(k, r.Prefix...)
+	k = append(k, sep)
+	k = binary.BigEndian.AppendUint16(k, uint16(r.Year))
+	return binary.BigEndian.AppendUint64(k, r.Number)
+}
+
+func parseRefKey(k []byte) (Reference, error) {
+	i := bytes.IndexByte(k, sep)
+	if i < 0 || len(k) != i+11 {
+		return Reference{}, fmt.Errorf("reference key %x: %w", k, ErrBadReference)
+	}
+	return Reference{
+		Prefix: string(k[:i]),
+		Year:   int(binary.BigEndian.Uint16(k[i+1:])),
+		Number: binary.BigEndian.Uint64(k[i+3:]),
+	}, nil
+}
+
+func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+// timeKey is 8 bytes that sort like the times (1678-2262, the range of UnixNano).
+func timeKey(t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano())^(1<<63))
+}
+
+func parseTimeKey(b []byte) time.Time {
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b)^(1<<63))).UTC()
+}
+
+// validKeyTime reports whether t can be stored in a timeKey.
+func validKeyTime(t time.Time) bool {
+	return t.Year() >= 1678 && t.Year() <= 2261
+}
+
+// join concatenates key parts with a 0 byte between them.
+func join(parts ...[]byte) []byte {
+	var k []byte
+	for i, p := range parts {
+		if i > 0 {
+			k = append(k, sep)
+		}
+		k = append(k, p...)
+	}
+	return k
+}
+
+func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+
+// uidKey: mailbox 0 uidvalidity(4) 0 uid(4).
+func uidKey(mailbox string, uidValidity, uid uint32) []byte {
+	return join([]byte(mailbox), u32(uidValidity), u32(uid))
+}
+
+// watermarkKey: mailbox 0 uidvalidity(4).
+func watermarkKey(mailbox string, uidValidity uint32) []byte {
+	return join([]byte(mailbox), u32(uidValidity))
+}
+
+// idPart shortens very long Message-IDs for use in keys (bbolt keys are at most 32 KiB,
+// and long keys waste pages).
+func idPart(id string) []byte {
+	if len(id) <= 200 {
+		return []byte(id)
+	}
+	sum := sha256.Sum256([]byte(id))
+	return []byte("sha256:" + hex.EncodeToString(sum[:]))
+}
+
+// dedupeKey: mailbox 0 ("mid:"+Message-ID | "sha256:"+raw hash); nil when the message has
+// neither.
+func dedupeKey(m *Message) []byte {
+	switch {
+	case m.MessageID != "":
+		return join([]byte(m.Mailbox), append([]byte("mid:"), idPart(m.MessageID)...))
+	case m.RawSHA256 != "":
+		return join([]byte(m.Mailbox), []byte("sha256:"+m.RawSHA256))
+	}
+	return nil
+}
+
+// msgIDKey: mailbox 0 message-id.
+func msgIDKey(mailbox, messageID string) []byte {
+	return join([]byte(mailbox), idPart(messageID))
+}
+
+// senderKey: sender 0 created(8) 0 refkey.
+func senderKey(sender string, created time.Time, ref Reference) []byte {
+	return join([]byte(sender), timeKey(created), refKey(ref))
+}
+
+// createdKey: created(8) 0 refkey.
+func createdKey(created time.Time, ref Reference) []byte {
+	return join(timeKey(created), refKey(ref))
+}
+
+// outboxKey: mailbox 0 nexttry(8) 0 seq(8).
+func outboxKey(mailbox string, nextTry time.Time, seq uint64) []byte {
+	return join([]byte(mailbox), timeKey(nextTry), seqKey(seq))
+}
+
+// prefixEnd returns the smallest key greater than every key starting with prefix
+// (prefix ends in the 0 separator, so incrementing its last byte suffices).
+func prefixEnd(prefix []byte) []byte {
+	end := bytes.Clone(prefix)
+	end[len(end)-1]++
+	return end
+}

@@ -1,0 +1,134 @@
+package ticket
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DueAcks returns up to limit (0 = all) pending acks of mailbox whose NextTry is not after
+// now, the earliest first.
+func (s *Store) DueAcks(mailbox string, now time.Time, limit int) ([]OutboxEntry, error) {
+	var out []OutboxEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := join([]byte(mailbox), nil)
+		c := bucket(tx, bucketOutbox).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+			nextTry, seq, err := parseOutboxKey(k, len(prefix))
+			if err != nil {
+				return err
+			}
+			if nextTry.After(now) {
+				break
+			}
+			m, err := getMessage(tx, seq)
+			if err != nil {
+				return err
+			}
+			cr, err := getCase(tx, m.Case)
+			if err != nil {
+				return err
+			}
+			out = append(out, OutboxEntry{Reference: m.Case, Case: cr.toCase(), Message: m.Message,
+				FollowUp: len(cr.Seqs) > 0 && cr.Seqs[0] != seq})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("due acks of %s: %w", mailbox, err)
+	}
+	return out, nil
+}
+
+func parseOutboxKey(k []byte, prefixLen int) (time.Time, uint64, error) {
+	if len(k) != prefixLen+17 {
+		return time.Time{}, 0, fmt.Errorf("outbox key %x", k)
+	}
+	return parseTimeKey(k[prefixLen : prefixLen+8]), binary.BigEndian.Uint64(k[prefixLen+9:]), nil
+}
+
+// NextAckDue returns the earliest NextTry of mailbox's pending acks; false when there is none.
+func (s *Store) NextAckDue(mailbox string) (time.Time, bool, error) {
+	var (
+		next  time.Time
+		found bool
+	)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := join([]byte(mailbox), nil)
+		k, _ := bucket(tx, bucketOutbox).Cursor().Seek(prefix)
+		if k == nil || !bytes.HasPrefix(k, prefix) {
+			return nil
+		}
+		var err error
+		next, _, err = parseOutboxKey(k, len(prefix))
+		found = err == nil
+		return err
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next ack due of %s: %w", mailbox, err)
+	}
+	return next, found, nil
+}
+
+// RecordAck records the outcome of a send attempt for message seq, whose ack must be
+// pending (ErrNotPending otherwise):
+//   - AckSent: SentAt = At, Reply; removed from the outbox.
+//   - AckFailed: Reply; removed from the outbox.
+//   - AckPending: Reply, NextTry; rescheduled in the outbox.
+//
+// Each of these counts one attempt. AckBounced marks a sent ack as bounced (Reply holds
+// the bounce's reason).
+func (s *Store) RecordAck(seq uint64, res AckResult) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		m, err := getMessage(tx, seq)
+		if err != nil {
+			return err
+		}
+		a := &m.Ack
+		switch res.Status {
+		case AckSent, AckFailed, AckPending:
+			if a.Status != AckPending {
+				return fmt.Errorf("ack is %s: %w", a.Status, ErrNotPending)
+			}
+			if res.Status == AckPending && !validKeyTime(res.NextTry) {
+				return fmt.Errorf("next try %v out of range", res.NextTry)
+			}
+			outbox := bucket(tx, bucketOutbox)
+			if err := outbox.Delete(outboxKey(m.Mailbox, a.NextTry, seq)); err != nil {
+				return fmt.Errorf("outbox: %w", err)
+			}
+			a.Status = res.Status
+			a.Attempts++
+			a.Reply = res.Reply
+			a.NextTry = time.Time{}
+			switch res.Status {
+			case AckSent:
+				a.SentAt = res.At
+			case AckPending:
+				a.NextTry = res.NextTry
+				if err := outbox.Put(outboxKey(m.Mailbox, a.NextTry, seq), nil); err != nil {
+					return fmt.Errorf("outbox: %w", err)
+				}
+			}
+		case AckBounced:
+			if a.Status != AckSent {
+				return fmt.Errorf("bounce of an ack that is %s, not sent", a.Status)
+			}
+			a.Status = AckBounced
+			a.Reply = res.Reply
+		default:
+			return fmt.Errorf("unknown ack status %q", res.Status)
+		}
+		return putMessage(tx, m)
+	})
+	if err != nil {
+		return fmt.Errorf("record ack of message %d: %w", seq, err)
+	}
+	return nil
+}

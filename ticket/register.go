@@ -1,0 +1,278 @@
+package ticket
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Register registers one mail in ONE bbolt Update transaction:
+//
+//  1. dedupe by (mailbox, UIDVALIDITY, UID), then by (mailbox, "mid:"+Message-ID), or by
+//     (mailbox, "sha256:"+RawSHA256) when the mail has no Message-ID;
+//  2. allocate the next number for (prefix, year of Received in in.Location), or attach to
+//     the case in.FollowUpOf;
+//  3. write the message, the case and the indexes, and the outbox entry of a pending ack
+//     (or the suppression reason);
+//  4. raise the watermark of (mailbox, UIDVALIDITY) to UID (never lower it).
+//
+// A duplicate returns the existing reference and Seq with Duplicate set; only the watermark
+// is written then. Any error rolls everything back, so no number is used up.
+func (s *Store) Register(in Incoming) (Registration, error) {
+	m := in.Message
+	if err := checkIncoming(&in); err != nil {
+		return Registration{}, fmt.Errorf("register %s uid %d: %w", m.Mailbox, m.UID, err)
+	}
+	var reg Registration
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		reg, err = register(tx, in)
+		if err != nil {
+			return err
+		}
+		return raiseWatermark(tx, m.Mailbox, m.UIDValidity, m.UID)
+	})
+	if err != nil {
+		return Registration{}, fmt.Errorf("register %s uid %d: %w", m.Mailbox, m.UID, err)
+	}
+	return reg, nil
+}
+
+// checkIncoming validates in and fills defaults.
+func checkIncoming(in *Incoming) error {
+	m := &in.Message
+	m.MessageID = strings.Trim(strings.TrimSpace(m.MessageID), "<>")
+	switch {
+	case !validPrefix(in.Prefix):
+		return fmt.Errorf("prefix %q (want 1-10 of A-Z0-9): %w", in.Prefix, ErrBadReference)
+	case m.Mailbox == "" || strings.IndexByte(m.Mailbox, sep) >= 0:
+		return fmt.Errorf("mailbox name %q", m.Mailbox)
+	case !validKeyTime(m.Received):
+		return fmt.Errorf("received time %v out of range", m.Received)
+	case m.RawSHA256 != "" && !validSum(m.RawSHA256):
+		return fmt.Errorf("raw sha256 %q: not 64 lower-case hex digits", m.RawSHA256)
+	case in.AckRecipient != "" && in.AckDomain == "":
+		return errors.New("ack recipient without ack domain")
+	case !m.Ack.NextTry.IsZero() && !validKeyTime(m.Ack.NextTry):
+		return fmt.Errorf("next try %v out of range", m.Ack.NextTry)
+	}
+	if in.Kind == "" {
+		in.Kind = KindCitizen
+	}
+	return nil
+}
+
+func location(loc *time.Location) *time.Location {
+	if loc == nil {
+		return time.UTC
+	}
+	return loc
+}
+
+func register(tx *bolt.Tx, in Incoming) (Registration, error) {
+	m := in.Message
+	if seq, found, err := findDuplicate(tx, &m); err != nil || found {
+		if err != nil {
+			return Registration{}, err
+		}
+		old, err := getMessage(tx, seq)
+		if err != nil {
+			return Registration{}, fmt.Errorf("duplicate: %w", err)
+		}
+		return Registration{Reference: old.Case, Seq: seq, Duplicate: true}, nil
+	}
+
+	seq, err := bucket(tx, bucketMessages).NextSequence()
+	if err != nil {
+		return Registration{}, fmt.Errorf("next seq: %w", err)
+	}
+	m.Seq = seq
+
+	var c *caseRecord
+	if in.FollowUpOf != nil {
+		c, err = getCase(tx, *in.FollowUpOf)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return Registration{}, fmt.Errorf("follow-up: %w", err)
+		}
+	}
+	newCase := c == nil
+	if newCase {
+		if c, err = openCase(tx, in, &m); err != nil {
+			return Registration{}, err
+		}
+	} else {
+		c.Seqs = append(c.Seqs, seq)
+		if m.Received.After(c.Updated) {
+			c.Updated = m.Received
+		}
+	}
+	ref := c.Reference
+
+	m.Ack = Ack{NextTry: m.Ack.NextTry}
+	switch {
+	case in.AckRecipient != "":
+		m.Ack.Status = AckPending
+		m.Ack.Recipient = in.AckRecipient
+		// Our Message-ID encodes the case, so a reply finds it (msgid index) and a repeated
+		// ack after a crash is recognisable as the same one.
+		m.Ack.MessageID = fmt.Sprintf("%s.%d.ack@%s", ref, seq, in.AckDomain)
+		if m.Ack.NextTry.IsZero() {
+			m.Ack.NextTry = m.Received
+		}
+	case in.SuppressReason != "":
+		m.Ack = Ack{Status: AckSuppressed, Reason: in.SuppressReason}
+	default:
+		m.Ack = Ack{Status: AckSuppressed, Reason: ReasonNoRecipient}
+	}
+
+	if err := putCase(tx, c); err != nil {
+		return Registration{}, err
+	}
+	rec := &messageRecord{Case: ref, Message: m}
+	if err := putMessage(tx, rec); err != nil {
+		return Registration{}, err
+	}
+	if err := writeMessageIndexes(tx, ref, &m); err != nil {
+		return Registration{}, err
+	}
+	return Registration{Reference: ref, Seq: seq, NewCase: newCase}, nil
+}
+
+// findDuplicate looks m up by UID and then by Message-ID or raw hash.
+func findDuplicate(tx *bolt.Tx, m *Message) (uint64, bool, error) {
+	keys := []struct {
+		bucket string
+		key    []byte
+	}{
+		{bucketUID, uidKey(m.Mailbox, m.UIDValidity, m.UID)},
+		{bucketDedupe, dedupeKey(m)},
+	}
+	for _, k := range keys {
+		if k.key == nil || k.bucket == bucketUID && m.UID == 0 {
+			continue
+		}
+		if v := bucket(tx, k.bucket).Get(k.key); v != nil {
+			if len(v) != 8 {
+				return 0, false, fmt.Errorf("%s index: bad value %x", k.bucket, v)
+			}
+			return binary.BigEndian.Uint64(v), true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// openCase allocates the next reference of (prefix, year) and returns the new case.
+func openCase(tx *bolt.Tx, in Incoming, m *Message) (*caseRecord, error) {
+	year := m.Received.In(location(in.Location)).Year()
+	name := in.Prefix + "/" + strconv.Itoa(year)
+	counter, err := bucket(tx, bucketCounters).CreateBucketIfNotExists([]byte(name))
+	if err != nil {
+		return nil, fmt.Errorf("counter %s: %w", name, err)
+	}
+	n, err := counter.NextSequence()
+	if err != nil {
+		return nil, fmt.Errorf("counter %s: %w", name, err)
+	}
+	ref := Reference{Prefix: in.Prefix, Year: year, Number: n}
+	if bucket(tx, bucketCases).Get(refKey(ref)) != nil {
+		return nil, fmt.Errorf("counter %s: case %s exists already", name, ref)
+	}
+	c := &caseRecord{
+		Reference: ref,
+		Mailbox:   m.Mailbox,
+		Status:    StatusNew,
+		Kind:      in.Kind,
+		Created:   m.Received,
+		Updated:   m.Received,
+		Sender:    senderOf(m.From),
+		Subject:   truncate(m.Subject, maxSubject),
+		Seqs:      []uint64{m.Seq},
+	}
+	if err := bucket(tx, bucketCreated).Put(createdKey(c.Created, ref), nil); err != nil {
+		return nil, fmt.Errorf("created index: %w", err)
+	}
+	if c.Sender != "" {
+		if err := bucket(tx, bucketSender).Put(senderKey(c.Sender, c.Created, ref), nil); err != nil {
+			return nil, fmt.Errorf("sender index: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// senderOf is the case sender of a From address: lower case, without NUL bytes (they
+// separate key parts).
+func senderOf(from string) string {
+	from = strings.ReplaceAll(strings.TrimSpace(from), "\x00", "")
+	return truncate(strings.ToLower(from), maxAddress)
+}
+
+// writeMessageIndexes writes the uid, dedupe, msgid and outbox entries of a new message.
+func writeMessageIndexes(tx *bolt.Tx, ref Reference, m *Message) error {
+	seq := seqKey(m.Seq)
+	if m.UID != 0 {
+		if err := bucket(tx, bucketUID).Put(uidKey(m.Mailbox, m.UIDValidity, m.UID), seq); err != nil {
+			return fmt.Errorf("uid index: %w", err)
+		}
+	}
+	if k := dedupeKey(m); k != nil {
+		if err := bucket(tx, bucketDedupe).Put(k, seq); err != nil {
+			return fmt.Errorf("dedupe index: %w", err)
+		}
+	}
+	msgIDs := bucket(tx, bucketMsgID)
+	for _, id := range []string{m.MessageID, m.Ack.MessageID} {
+		if id == "" {
+			continue
+		}
+		if err := msgIDs.Put(msgIDKey(m.Mailbox, id), refKey(ref)); err != nil {
+			return fmt.Errorf("msgid index: %w", err)
+		}
+	}
+	if m.Ack.Status == AckPending {
+		if err := bucket(tx, bucketOutbox).Put(outboxKey(m.Mailbox, m.Ack.NextTry, m.Seq), nil); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+	}
+	return nil
+}
+
+// raiseWatermark sets the watermark of (mailbox, uidValidity) to uid if that is higher.
+func raiseWatermark(tx *bolt.Tx, mailbox string, uidValidity, uid uint32) error {
+	b := bucket(tx, bucketWatermarks)
+	k := watermarkKey(mailbox, uidValidity)
+	if v := b.Get(k); len(v) == 4 && binary.BigEndian.Uint32(v) >= uid {
+		return nil
+	}
+	if uid == 0 {
+		return nil
+	}
+	if err := b.Put(k, u32(uid)); err != nil {
+		return fmt.Errorf("watermark: %w", err)
+	}
+	return nil
+}
+
+// Watermark returns the highest UID registered for (mailbox, uidValidity), 0 when none.
+func (s *Store) Watermark(mailbox string, uidValidity uint32) (uint32, error) {
+	var uid uint32
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := bucket(tx, bucketWatermarks).Get(watermarkKey(mailbox, uidValidity))
+		switch len(v) {
+		case 0:
+		case 4:
+			uid = binary.BigEndian.Uint32(v)
+		default:
+			return fmt.Errorf("bad value %x", v)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("watermark %s/%d: %w", mailbox, uidValidity, err)
+	}
+	return uid, nil
+}

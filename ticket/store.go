@@ -1,0 +1,226 @@
+package ticket
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the version of the bucket layout this package writes and reads.
+const SchemaVersion = 1
+
+const (
+	dbFile         = "intake.db"
+	rawDir         = "raw"
+	tmpPattern     = "tmp-*"
+	defaultTimeout = time.Second
+)
+
+// Bucket names (see doc.go for the key layout of each).
+const (
+	bucketMeta       = "meta"
+	bucketCounters   = "counters"
+	bucketCases      = "cases"
+	bucketMessages   = "messages"
+	bucketUID        = "uid"
+	bucketDedupe     = "dedupe"
+	bucketMsgID      = "msgid"
+	bucketSender     = "sender"
+	bucketCreated    = "created"
+	bucketOutbox     = "outbox"
+	bucketWatermarks = "watermarks"
+
+	keySchema = "schema"
+)
+
+func allBuckets() []string {
+	return []string{bucketMeta, bucketCounters, bucketCases, bucketMessages, bucketUID,
+		bucketDedupe, bucketMsgID, bucketSender, bucketCreated, bucketOutbox, bucketWatermarks}
+}
+
+// bucket returns a top-level bucket; initSchema has created all of them.
+func bucket(tx *bolt.Tx, name string) *bolt.Bucket { return tx.Bucket([]byte(name)) }
+
+// Store is the register: a bbolt database plus a directory of raw mails named by their
+// SHA-256. Its methods are safe for concurrent use.
+type Store struct {
+	db     *bolt.DB
+	dir    string
+	rawDir string
+	noSync bool
+}
+
+// Open opens (creating if needed) the register in dataDir: dataDir/intake.db and
+// dataDir/raw/. Another process holding the database gives an error wrapping ErrLocked
+// after opts.Timeout. A database written by a newer schema version is refused.
+func Open(dataDir string, opts Options) (*Store, error) {
+	raw := filepath.Join(dataDir, rawDir)
+	if err := os.MkdirAll(raw, 0o750); err != nil {
+		return nil, fmt.Errorf("open register: %w", err)
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	path := filepath.Join(dataDir, dbFile)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open register %s: %w (after %s)", path, ErrLocked, timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open register %s: %w", path, err)
+	}
+	db.NoSync = opts.NoSync
+	if err := db.Update(initSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open register %s: %w", path, err)
+	}
+	s := &Store{db: db, dir: dataDir, rawDir: raw, noSync: opts.NoSync}
+	// We hold the database lock, so no other process of ours is writing raw/ now:
+	// temp files left there are from a crash.
+	if stale, err := filepath.Glob(filepath.Join(raw, tmpPattern)); err == nil {
+		for _, f := range stale {
+			os.Remove(f)
+		}
+	}
+	return s, nil
+}
+
+// initSchema creates the buckets and the schema version, or checks the version of an
+// existing database.
+func initSchema(tx *bolt.Tx) error {
+	if meta := bucket(tx, bucketMeta); meta != nil {
+		raw := meta.Get([]byte(keySchema))
+		v, err := strconv.Atoi(string(raw))
+		if err != nil {
+			return fmt.Errorf("schema version %q: %w", raw, err)
+		}
+		if v > SchemaVersion {
+			return fmt.Errorf("schema version %d is newer than %d: use a newer intake", v, SchemaVersion)
+		}
+	}
+	for _, name := range allBuckets() {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := bucket(tx, bucketMeta)
+	if meta.Get([]byte(keySchema)) == nil {
+		return meta.Put([]byte(keySchema), []byte(strconv.Itoa(SchemaVersion)))
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close register: %w", err)
+	}
+	return nil
+}
+
+// StoreRaw streams r into raw/tmp-*, hashing it with SHA-256, fsyncs the file, renames it to
+// raw/<first 2 hex>/<64 hex> and fsyncs that directory. Identical content already stored is
+// kept and its sum returned. With max > 0, more than max bytes give ErrTooLarge and nothing
+// is kept.
+func (s *Store) StoreRaw(r io.Reader, max int64) (sum string, size int64, err error) {
+	tmp, err := os.CreateTemp(s.rawDir, tmpPattern)
+	if err != nil {
+		return "", 0, fmt.Errorf("store raw: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	src := r
+	if max > 0 {
+		src = io.LimitReader(r, max+1)
+	}
+	size, err = io.Copy(io.MultiWriter(tmp, h), src)
+	if err != nil {
+		return "", size, fmt.Errorf("store raw: copy: %w", err)
+	}
+	if max > 0 && size > max {
+		return "", size, fmt.Errorf("store raw: more than %d bytes: %w", max, ErrTooLarge)
+	}
+	if !s.noSync {
+		if err = tmp.Sync(); err != nil {
+			return "", size, fmt.Errorf("store raw: sync: %w", err)
+		}
+	}
+	if err = tmp.Close(); err != nil {
+		return "", size, fmt.Errorf("store raw: close: %w", err)
+	}
+	sum = hex.EncodeToString(h.Sum(nil))
+	dir := filepath.Join(s.rawDir, sum[:2])
+	final := filepath.Join(dir, sum)
+	if _, statErr := os.Stat(final); statErr == nil {
+		os.Remove(tmp.Name())
+		return sum, size, nil
+	}
+	if err = os.MkdirAll(dir, 0o750); err != nil {
+		return "", size, fmt.Errorf("store raw %s: %w", sum, err)
+	}
+	if err = os.Rename(tmp.Name(), final); err != nil {
+		return "", size, fmt.Errorf("store raw %s: %w", sum, err)
+	}
+	if !s.noSync {
+		// The new name must be durable before a commit refers to it; the subdirectory
+		// itself may be new, so sync raw/ as well.
+		if err = syncDir(dir); err == nil {
+			err = syncDir(s.rawDir)
+		}
+		if err != nil {
+			return "", size, fmt.Errorf("store raw %s: %w", sum, err)
+		}
+	}
+	return sum, size, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// OpenRaw opens the raw mail with the given SHA-256 (64 lower-case hex digits). A sum not
+// stored gives an error wrapping ErrNotFound.
+func (s *Store) OpenRaw(sum string) (*os.File, error) {
+	if !validSum(sum) {
+		return nil, fmt.Errorf("open raw %q: not a SHA-256 hex sum: %w", sum, ErrNotFound)
+	}
+	f, err := os.Open(filepath.Join(s.rawDir, sum[:2], sum))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("open raw %s: %w", sum, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open raw %s: %w", sum, err)
+	}
+	return f, nil
+}
+
+func validSum(sum string) bool {
+	if len(sum) != sha256.Size*2 {
+		return false
+	}
+	return strings.Trim(sum, "0123456789abcdef") == ""
+}

@@ -1,0 +1,159 @@
+package ticket
+
+import (
+	"errors"
+	"time"
+)
+
+// Sentinel errors; test with errors.Is.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrLocked       = errors.New("register is locked by another process")
+	ErrCheckDigit   = errors.New("wrong check digit")
+	ErrBadReference = errors.New("not a valid reference")
+	// ErrTooLarge: StoreRaw met more than max bytes.
+	ErrTooLarge = errors.New("message too large")
+	// ErrNotPending: RecordAck for a message whose ack is not (or no longer) pending.
+	ErrNotPending = errors.New("ack not pending")
+)
+
+// CaseStatus is the processing state of a case.
+type CaseStatus string
+
+// Kind tells what sort of mail opened a case.
+type Kind string
+
+// AckStatus is the state of the acknowledgement of one message.
+type AckStatus string
+
+const (
+	StatusNew        CaseStatus = "new"
+	StatusInProgress CaseStatus = "in_progress"
+	StatusClosed     CaseStatus = "closed"
+)
+
+const (
+	KindCitizen   Kind = "citizen"
+	KindAutomated Kind = "automated"
+	KindMalformed Kind = "malformed"
+)
+
+const (
+	AckPending    AckStatus = "pending"
+	AckSent       AckStatus = "sent"
+	AckSuppressed AckStatus = "suppressed"
+	AckFailed     AckStatus = "failed"
+	AckBounced    AckStatus = "bounced"
+)
+
+// ReasonNoRecipient is the suppression reason Register stores when the caller gave
+// neither an ack recipient nor a reason.
+const ReasonNoRecipient = "NO_RECIPIENT"
+
+// Case is one entry of the register. The JSON field names are a public contract
+// (DESIGN.md § Contracts).
+type Case struct {
+	Reference Reference  `json:"reference"`
+	Mailbox   string     `json:"mailbox"`
+	Status    CaseStatus `json:"status"`
+	Kind      Kind       `json:"kind"`
+	Created   time.Time  `json:"created"` // Received of the first message
+	Updated   time.Time  `json:"updated"` // latest Received of its messages
+	Sender    string     `json:"sender"`  // lower-cased address of the first message's From
+	Subject   string     `json:"subject"` // first message's subject
+	Messages  []Message  `json:"messages"`
+}
+
+// Message is one registered mail. Register caps long fields before storing them (see
+// doc.go), so a stored Message may hold less than was passed in.
+type Message struct {
+	Seq         uint64    `json:"seq"` // store-wide id, assigned by Register
+	Mailbox     string    `json:"mailbox"`
+	UIDValidity uint32    `json:"uid_validity"`
+	UID         uint32    `json:"uid"`
+	MessageID   string    `json:"message_id"` // without <>, "" when the mail had none
+	From        string    `json:"from"`       // address
+	FromName    string    `json:"from_name,omitempty"`
+	To          []string  `json:"to,omitempty"`
+	Subject     string    `json:"subject"`
+	Date        time.Time `json:"date,omitzero"` // Date header
+	Received    time.Time `json:"received"`      // IMAP INTERNALDATE
+	Size        int64     `json:"size"`
+	RawSHA256   string    `json:"raw_sha256,omitempty"`
+	Attachments []string  `json:"attachments,omitempty"`
+	InReplyTo   []string  `json:"in_reply_to,omitempty"`
+	References  []string  `json:"references,omitempty"`
+	Malformed   string    `json:"malformed,omitempty"` // why the parser failed
+	Oversize    bool      `json:"oversize,omitempty"`
+	Ack         Ack       `json:"ack"`
+}
+
+// Ack is the state of the acknowledgement of one message.
+type Ack struct {
+	Status    AckStatus `json:"status"`
+	Reason    string    `json:"reason,omitempty"`     // suppression reason code
+	Recipient string    `json:"recipient,omitempty"`  // envelope recipient of the ack
+	MessageID string    `json:"message_id,omitempty"` // our ack's Message-ID, without <>
+	Attempts  int       `json:"attempts,omitempty"`
+	NextTry   time.Time `json:"next_try,omitzero"`
+	SentAt    time.Time `json:"sent_at,omitzero"`
+	Reply     string    `json:"reply,omitempty"` // last SMTP reply or error
+}
+
+// Incoming is what Register needs to register one mail.
+type Incoming struct {
+	Prefix   string
+	Location *time.Location // office time zone; the year of Message.Received in it picks the counter (nil = UTC)
+	// Message is filled by the caller (Mailbox, UIDValidity, UID, MessageID, ..., RawSHA256);
+	// Seq and Ack.Status/Reason/Recipient/MessageID are set by Register. A non-zero
+	// Ack.NextTry delays the first send attempt; otherwise the ack is due at Received.
+	Message        Message
+	Kind           Kind       // "" = KindCitizen
+	AckRecipient   string     // set => an outbox entry (AckPending) is written
+	SuppressReason string     // set (and AckRecipient empty) => AckSuppressed with this reason
+	AckDomain      string     // domain used for our ack's Message-ID; required with AckRecipient
+	FollowUpOf     *Reference // attach to this existing case; an unknown case opens a new one
+}
+
+// Registration is the result of Register.
+type Registration struct {
+	Reference Reference
+	Seq       uint64
+	NewCase   bool
+	// Duplicate: already registered by (mailbox, UIDVALIDITY, UID) or by (mailbox,
+	// Message-ID | raw hash); nothing new was written except the watermark.
+	Duplicate bool
+}
+
+// Filter selects cases for List. Zero fields do not filter.
+type Filter struct {
+	Mailbox string
+	Sender  string    // exact, lower case
+	Since   time.Time // Created >= Since
+	Until   time.Time // Created < Until
+	Status  CaseStatus
+	Kind    Kind
+	Limit   int // 0 = no limit; newest first
+}
+
+// OutboxEntry is one due acknowledgement.
+type OutboxEntry struct {
+	Reference Reference
+	Case      Case    // without Messages
+	Message   Message // includes Ack
+	FollowUp  bool    // the message is not the first of its case
+}
+
+// AckResult is the outcome of one send attempt, recorded by RecordAck.
+type AckResult struct {
+	Status  AckStatus // AckSent, AckFailed, or AckPending (retry at NextTry); AckBounced for a sent ack
+	Reply   string
+	At      time.Time
+	NextTry time.Time
+}
+
+// Options for Open.
+type Options struct {
+	Timeout time.Duration // bbolt open timeout (default 1s); a locked file gives ErrLocked
+	NoSync  bool          // tests and benchmarks only: no fsync of the database or raw files
+}
