@@ -1,0 +1,382 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+	_ "time/tzdata" // a static binary must load the office time zone without system tzdata
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Defaults applied by ApplyDefaults.
+const (
+	DefaultTimezone       = "Europe/Berlin"
+	DefaultMaxMessageSize = 50 * MB
+	DefaultLogLevel       = "info"
+	DefaultLogFormat      = "text"
+	DefaultLanguage       = "de"
+	DefaultFolder         = "INBOX"
+	DefaultPollInterval   = 60 * time.Second
+	DefaultAckMaxAge      = 72 * time.Hour
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Path           string         `toml:"-"`                // file it was read from ("" when parsed from memory)
+	DataDir        string         `toml:"data_dir"`         // required; register and raw mails
+	Timezone       string         `toml:"timezone"`         // IANA name, default Europe/Berlin
+	Location       *time.Location `toml:"-"`                // Timezone loaded by ApplyDefaults
+	MaxMessageSize ByteSize       `toml:"max_message_size"` // default 50 MB (50*1000*1000)
+	TemplatesDir   string         `toml:"templates_dir"`    // optional override folder for ack texts
+	Office         Office         `toml:"office"`
+	Log            Log            `toml:"log"`
+	Mailboxes      []Mailbox      `toml:"mailbox"`
+
+	index *keyIndex // key path -> line, for Validate's messages
+}
+
+// Office describes the authority; it is shown in the acknowledgement.
+type Office struct {
+	Name          string `toml:"name"`           // e.g. "Staatskanzlei des Landes Beispiel"
+	Phone         string `toml:"phone"`          // citizens' contact phone
+	PostalAddress string `toml:"postal_address"` // may span several lines ("\n")
+	ContactURL    string `toml:"contact_url"`    // http(s) URL
+	PrivacyURL    string `toml:"privacy_url"`    // http(s) URL of the Art. 13 GDPR notice
+	Hostname      string `toml:"hostname"`       // EHLO and Message-ID domain; default: domain of the first mailbox address
+}
+
+// Log configures log/slog.
+type Log struct {
+	Level  string `toml:"level"`  // debug | info (default) | warn | error
+	Format string `toml:"format"` // text (default) | json
+}
+
+// Mailbox is one office address with its IMAP folder and SMTP account.
+type Mailbox struct {
+	Name     string   `toml:"name"`     // required, unique, [a-z0-9_-]+
+	Address  string   `toml:"address"`  // required addr-spec, e.g. poststelle@stk.example.de
+	Aliases  []string `toml:"aliases"`  // further addresses of this mailbox (RFC 3834 §2, RFC 5230 §4.5)
+	Prefix   string   `toml:"prefix"`   // required, unique, 1-10 of A-Z0-9: the reference prefix
+	Language string   `toml:"language"` // de (default) | en
+	IMAP     IMAP     `toml:"imap"`
+	SMTP     SMTP     `toml:"smtp"`
+	Ack      Ack      `toml:"ack"`
+}
+
+// IMAP is the account the mailbox is read from.
+type IMAP struct {
+	Host     string  `toml:"host"`
+	Port     int     `toml:"port"` // default 993 for tls, 143 otherwise
+	TLS      TLSMode `toml:"tls"`  // tls (default) | starttls | none (loopback only)
+	Username string  `toml:"username"`
+	Secret
+	CAFile       string   `toml:"ca_file"`       // extra trust anchor (PEM); verification is never switched off
+	Folder       string   `toml:"folder"`        // default INBOX
+	Keyword      string   `toml:"keyword"`       // IMAP keyword set after registration; "" = none
+	MoveTo       string   `toml:"move_to"`       // folder to move registered mails to; "" = leave them
+	PollInterval Duration `toml:"poll_interval"` // polling interval without IDLE, default 60s
+}
+
+// SMTP is the account acknowledgements are sent through.
+type SMTP struct {
+	Host         string  `toml:"host"`
+	Port         int     `toml:"port"` // default 465 for tls, 587 for starttls, 25 for none
+	TLS          TLSMode `toml:"tls"`  // tls (default) | starttls | none (loopback only)
+	Username     string  `toml:"username"`
+	Secret               // required iff Username is set (no AUTH without a username)
+	CAFile       string  `toml:"ca_file"`
+	EnvelopeFrom string  `toml:"envelope_from"` // "" = mailbox address, "<>" = null sender, else an address
+	HELO         string  `toml:"helo"`          // default office.hostname
+}
+
+// Ack configures the acknowledgements of a mailbox.
+type Ack struct {
+	Enabled  *bool    `toml:"enabled"`   // default true
+	MaxAge   Duration `toml:"max_age"`   // older mails (by INTERNALDATE) get no ack; default 72h
+	FromName string   `toml:"from_name"` // display name in From; default the mailbox name
+}
+
+// String describes the account without its password (Secret's String
+// would otherwise be promoted and hide every other field).
+func (i IMAP) String() string {
+	return fmt.Sprintf("{host=%s port=%d tls=%s username=%s %s ca_file=%s folder=%s keyword=%s move_to=%s poll_interval=%s}",
+		i.Host, i.Port, i.TLS, i.Username, i.Secret, i.CAFile, i.Folder, i.Keyword, i.MoveTo, i.PollInterval.Duration)
+}
+
+// GoString keeps %#v from printing the inline password.
+func (i IMAP) GoString() string { return "config.IMAP" + i.String() }
+
+// String describes the account without its password.
+func (s SMTP) String() string {
+	return fmt.Sprintf("{host=%s port=%d tls=%s username=%s %s ca_file=%s envelope_from=%s helo=%s}",
+		s.Host, s.Port, s.TLS, s.Username, s.Secret, s.CAFile, s.EnvelopeFrom, s.HELO)
+}
+
+// GoString keeps %#v from printing the inline password.
+func (s SMTP) GoString() string { return "config.SMTP" + s.String() }
+
+// IsEnabled reports whether acknowledgements are sent (default true).
+func (a Ack) IsEnabled() bool { return a.Enabled == nil || *a.Enabled }
+
+// Addresses returns the mailbox address and its aliases, lower-cased (for
+// the "addressed to us" check, RFC 3834 §2).
+func (m *Mailbox) Addresses() []string {
+	out := make([]string, 0, 1+len(m.Aliases))
+	for _, a := range append([]string{m.Address}, m.Aliases...) {
+		out = append(out, strings.ToLower(a))
+	}
+	return out
+}
+
+// EnvelopeSender returns the SMTP envelope sender (MAIL FROM) of the
+// mailbox's acknowledgements: the mailbox address by default, "" for the null
+// sender (envelope_from = "<>", RFC 3834 §3.3), or the configured address.
+func (m *Mailbox) EnvelopeSender() string {
+	switch m.SMTP.EnvelopeFrom {
+	case "":
+		return m.Address
+	case "<>":
+		return ""
+	}
+	return m.SMTP.EnvelopeFrom
+}
+
+// Mailbox returns the mailbox with the given name, or nil.
+func (c *Config) Mailbox(name string) *Mailbox {
+	for i := range c.Mailboxes {
+		if c.Mailboxes[i].Name == name {
+			return &c.Mailboxes[i]
+		}
+	}
+	return nil
+}
+
+// Options change what Load and Parse check.
+type Options struct {
+	// SkipSecrets leaves out reading password files and environment
+	// variables. For commands that only need the register (e.g. "intake case
+	// show") and run in a shell where the daemon's secrets are not available.
+	// That exactly one password source is configured is still checked.
+	SkipSecrets bool
+}
+
+// Load reads, decodes, completes and validates the file at path. A
+// problem with the contents is returned as Errors (every problem at once,
+// one line each); a file that cannot be read gives a wrapped *fs.PathError.
+func Load(path string) (*Config, error) { return LoadWith(path, Options{}) }
+
+// LoadWith is Load with options.
+func LoadWith(path string, opts Options) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	return ParseWith(data, path, opts)
+}
+
+// Parse decodes data as a config file named path (used in messages and to
+// resolve relative paths; "" for none), applies defaults and validates. All
+// problems are returned at once as Errors.
+func Parse(data []byte, path string) (*Config, error) { return ParseWith(data, path, Options{}) }
+
+// ParseWith is Parse with options.
+func ParseWith(data []byte, path string, opts Options) (*Config, error) {
+	col := &collector{file: path}
+	if hasBOM(data) {
+		data = data[3:] // lines stay the same
+	}
+	idx, ok := scanDocument(data, schemaOf(reflect.TypeFor[Config]()), col)
+	col.idx = idx
+	if !ok {
+		return nil, col.result()
+	}
+
+	var c Config
+	err := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields().Decode(&c)
+	if err != nil {
+		// The document scan reports unknown keys and type errors itself, in
+		// more detail and all at once; go-toml's errors are the fallback for
+		// anything it did not catch (e.g. a key defined twice).
+		scanned := len(col.errs) > 0
+		var strict *toml.StrictMissingError
+		var derr *toml.DecodeError
+		switch {
+		case errors.As(err, &strict):
+			if !scanned {
+				for i := range strict.Errors {
+					e := &strict.Errors[i]
+					line, _ := e.Position()
+					col.addAt(line, idx.pathAt(line, e.Key()), "unknown key")
+				}
+			}
+		case errors.As(err, &derr):
+			if !scanned {
+				line, _ := derr.Position()
+				col.addAt(line, idx.pathAt(line, derr.Key()), strings.TrimPrefix(derr.Error(), "toml: "))
+			}
+			return nil, col.result()
+		default:
+			if !scanned {
+				col.addAt(0, "", strings.TrimPrefix(err.Error(), "toml: "))
+			}
+			return nil, col.result()
+		}
+	}
+	// A key whose type was wrong may have been decoded to a half-useful
+	// value; do not add validation errors for keys reported already.
+	reported := map[string]bool{}
+	for _, e := range col.errs {
+		reported[e.Key] = true
+	}
+	c.Path = path
+	c.index = idx
+	if path != "" {
+		c.resolvePaths(filepath.Dir(path))
+	}
+	c.ApplyDefaults()
+	v := &collector{file: path, idx: idx}
+	c.validate(v, opts)
+	for _, e := range v.errs {
+		if !reported[e.Key] {
+			col.errs = append(col.errs, e)
+		}
+	}
+	if err := col.result(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// pathAt finds the indexed path ("mailbox[1].imap.prot") of a go-toml key
+// (["mailbox", "imap", "prot"]) reported at line.
+func (k *keyIndex) pathAt(line int, key []string) string {
+	plain := ""
+	for _, p := range key {
+		plain = joinKey(plain, p)
+	}
+	best := plain
+	for _, at := range k.all {
+		// go-toml gives either the full key or the key relative to its table.
+		if s := stripIndices(at.path); at.line == line && (s == plain || strings.HasSuffix(s, "."+plain)) && len(at.path) >= len(best) {
+			best = at.path
+		}
+	}
+	return best
+}
+
+func stripIndices(path string) string {
+	var b strings.Builder
+	depth := 0
+	for _, r := range path {
+		switch {
+		case r == '[':
+			depth++
+		case r == ']':
+			depth--
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// resolvePaths makes relative file paths relative to dir, the directory
+// of the config file (not the working directory of the daemon, which is
+// "/" under systemd).
+func (c *Config) resolvePaths(dir string) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	abs(&c.DataDir)
+	abs(&c.TemplatesDir)
+	for i := range c.Mailboxes {
+		m := &c.Mailboxes[i]
+		abs(&m.IMAP.CAFile)
+		abs(&m.IMAP.PasswordFile)
+		abs(&m.SMTP.CAFile)
+		abs(&m.SMTP.PasswordFile)
+	}
+}
+
+// ApplyDefaults fills every unset (zero) value with its default and loads
+// Location. Parse and Load call it; call it yourself for a Config built in
+// code, before Validate.
+func (c *Config) ApplyDefaults() {
+	if c.Timezone == "" {
+		c.Timezone = DefaultTimezone
+	}
+	if c.Location == nil && c.Timezone != "Local" {
+		if loc, err := time.LoadLocation(c.Timezone); err == nil {
+			c.Location = loc
+		}
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = DefaultLogLevel
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = DefaultLogFormat
+	}
+	if c.Office.Hostname == "" && len(c.Mailboxes) > 0 {
+		if a := c.Mailboxes[0].Address; validAddrSpec(a) {
+			c.Office.Hostname = strings.ToLower(a[strings.LastIndexByte(a, '@')+1:])
+		}
+	}
+	for i := range c.Mailboxes {
+		m := &c.Mailboxes[i]
+		if m.Language == "" {
+			m.Language = DefaultLanguage
+		}
+		if m.IMAP.TLS == "" {
+			m.IMAP.TLS = TLSImplicit
+		}
+		if m.IMAP.Port == 0 {
+			m.IMAP.Port = 143 // RFC 3501 §2.1; STARTTLS or none
+			if m.IMAP.TLS == TLSImplicit {
+				m.IMAP.Port = 993 // RFC 8314 §7.3
+			}
+		}
+		if m.IMAP.Folder == "" {
+			m.IMAP.Folder = DefaultFolder
+		}
+		if m.IMAP.PollInterval.Duration == 0 {
+			m.IMAP.PollInterval.Duration = DefaultPollInterval
+		}
+		if m.SMTP.TLS == "" {
+			m.SMTP.TLS = TLSImplicit
+		}
+		if m.SMTP.Port == 0 {
+			switch m.SMTP.TLS {
+			case TLSImplicit:
+				m.SMTP.Port = 465 // submissions, RFC 8314 §7.3
+			case TLSStartTLS:
+				m.SMTP.Port = 587 // submission, RFC 6409 §3.1
+			default:
+				m.SMTP.Port = 25
+			}
+		}
+		if m.SMTP.HELO == "" {
+			m.SMTP.HELO = c.Office.Hostname
+		}
+		if m.Ack.Enabled == nil {
+			enabled := true
+			m.Ack.Enabled = &enabled
+		}
+		if m.Ack.MaxAge.Duration == 0 {
+			m.Ack.MaxAge.Duration = DefaultAckMaxAge
+		}
+		if m.Ack.FromName == "" {
+			m.Ack.FromName = m.Name
+		}
+	}
+}

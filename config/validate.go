@@ -1,0 +1,348 @@
+package config
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+)
+
+var (
+	mailboxNameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
+	prefixRE      = regexp.MustCompile(`^[A-Z0-9]{1,10}$`)
+)
+
+// Validate checks the whole configuration and returns every problem at once
+// as Errors (nil when there is none). It expects defaults to be applied
+// (ApplyDefaults) and reads password files, environment variables, CA files
+// and the templates folder to check that they are usable.
+func (c *Config) Validate() error {
+	col := &collector{file: c.Path, idx: c.index}
+	c.validate(col, Options{})
+	return col.result()
+}
+
+func (c *Config) validate(v *collector, opts Options) {
+	if strings.TrimSpace(c.DataDir) == "" {
+		v.add("data_dir", "is required (the folder for the register and the raw mails)")
+	}
+	switch {
+	case c.Timezone == "Local":
+		v.add("timezone", `must name a time zone such as "Europe/Berlin", not the host's "Local"`)
+	default:
+		if _, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "" {
+			v.add("timezone", "unknown time zone %q (use an IANA name such as \"Europe/Berlin\")", c.Timezone)
+		}
+	}
+	if c.MaxMessageSize <= 0 {
+		v.add("max_message_size", "must be greater than 0")
+	}
+	if c.TemplatesDir != "" {
+		if fi, err := os.Stat(c.TemplatesDir); err != nil {
+			v.add("templates_dir", "cannot use templates folder: %v", err)
+		} else if !fi.IsDir() {
+			v.add("templates_dir", "%s is not a folder", c.TemplatesDir)
+		}
+	}
+
+	o := c.Office
+	v.text("office.name", o.Name, false)
+	v.text("office.phone", o.Phone, false)
+	v.text("office.postal_address", o.PostalAddress, true)
+	v.httpURL("office.contact_url", o.ContactURL)
+	v.httpURL("office.privacy_url", o.PrivacyURL)
+	if o.Hostname != "" && !validHostname(o.Hostname) {
+		v.add("office.hostname", "%q is not a valid host name", o.Hostname)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.add("log.level", "must be one of debug, info, warn, error (got %q)", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		v.add("log.format", "must be text or json (got %q)", c.Log.Format)
+	}
+
+	if len(c.Mailboxes) == 0 {
+		v.add("mailbox", "at least one [[mailbox]] is required")
+	}
+	names := map[string]string{}    // name -> path of first mailbox with it
+	prefixes := map[string]string{} // prefix -> path
+	addrs := map[string]string{}    // lower-cased address -> key path
+	for i := range c.Mailboxes {
+		m := &c.Mailboxes[i]
+		p := fmt.Sprintf("mailbox[%d]", i)
+		switch {
+		case m.Name == "":
+			v.add(p+".name", "is required")
+		case !mailboxNameRE.MatchString(m.Name):
+			v.add(p+".name", "%q must consist of a-z, 0-9, _ and - only", m.Name)
+		case names[m.Name] != "":
+			v.add(p+".name", "%q is already used by %s", m.Name, names[m.Name])
+		default:
+			names[m.Name] = p
+		}
+
+		addrKey := func(key, a string) {
+			if !validAddrSpec(a) {
+				v.add(key, "%q is not a valid e-mail address (write the address only, e.g. poststelle@stk.example.de)", a)
+				return
+			}
+			l := strings.ToLower(a)
+			if prev, ok := addrs[l]; ok {
+				v.add(key, "%s is already used by %s", a, prev)
+				return
+			}
+			addrs[l] = key
+		}
+		if m.Address == "" {
+			v.add(p+".address", "is required")
+		} else {
+			addrKey(p+".address", m.Address)
+		}
+		for j, a := range m.Aliases {
+			addrKey(fmt.Sprintf("%s.aliases[%d]", p, j), a)
+		}
+
+		switch {
+		case m.Prefix == "":
+			v.add(p+".prefix", "is required (the reference prefix, e.g. \"STK\")")
+		case !prefixRE.MatchString(m.Prefix):
+			v.add(p+".prefix", "%q must be 1 to 10 characters A-Z or 0-9 (upper case)", m.Prefix)
+		case prefixes[m.Prefix] != "":
+			v.add(p+".prefix", "%q is already used by %s", m.Prefix, prefixes[m.Prefix])
+		default:
+			prefixes[m.Prefix] = p
+		}
+		switch m.Language {
+		case "de", "en":
+		default:
+			v.add(p+".language", "must be de or en (got %q)", m.Language)
+		}
+
+		// IMAP
+		ip := p + ".imap"
+		v.server(ip, m.IMAP.Host, m.IMAP.Port, m.IMAP.TLS)
+		if m.IMAP.Username == "" {
+			v.add(ip+".username", "is required")
+		}
+		v.secret(ip, m.IMAP.Secret, true, opts)
+		v.caFile(ip+".ca_file", m.IMAP.CAFile)
+		v.text(ip+".folder", m.IMAP.Folder, false)
+		if m.IMAP.Folder == "" {
+			v.add(ip+".folder", "must not be empty")
+		}
+		if m.IMAP.Keyword != "" && !validAtom(m.IMAP.Keyword) {
+			v.add(ip+".keyword", `%q is not a valid IMAP keyword: no spaces, no non-ASCII or control characters and none of ( ) { %% * " \ ] (e.g. "$Registered")`, m.IMAP.Keyword)
+		}
+		v.text(ip+".move_to", m.IMAP.MoveTo, false)
+		if m.IMAP.MoveTo != "" && m.IMAP.MoveTo == m.IMAP.Folder {
+			v.add(ip+".move_to", "must differ from folder %q", m.IMAP.Folder)
+		}
+		if m.IMAP.PollInterval.Duration < time.Second {
+			v.add(ip+".poll_interval", "must be at least 1s (got %s)", m.IMAP.PollInterval.Duration)
+		}
+
+		// SMTP
+		sp := p + ".smtp"
+		v.server(sp, m.SMTP.Host, m.SMTP.Port, m.SMTP.TLS)
+		if m.SMTP.Username != "" {
+			v.secret(sp, m.SMTP.Secret, true, opts)
+		} else if src := m.SMTP.Secret.sources(); len(src) > 0 {
+			v.add(sp+"."+src[0], "is set but username is empty (without a username intake does not authenticate)")
+		}
+		v.caFile(sp+".ca_file", m.SMTP.CAFile)
+		switch ef := m.SMTP.EnvelopeFrom; {
+		case ef == "" || ef == "<>":
+		case strings.HasPrefix(ef, "<") && strings.HasSuffix(ef, ">"):
+			v.add(sp+".envelope_from", "write the address without angle brackets; only the null sender is written \"<>\"")
+		case !validAddrSpec(ef):
+			v.add(sp+".envelope_from", "%q is not a valid e-mail address (or \"<>\" for the null sender)", ef)
+		}
+		if m.SMTP.HELO != "" && m.SMTP.HELO != c.Office.Hostname && !validHostname(m.SMTP.HELO) && !validAddressLiteral(m.SMTP.HELO) {
+			v.add(sp+".helo", "%q is not a host name or address literal (RFC 5321 §4.1.1.1)", m.SMTP.HELO)
+		}
+
+		// ack
+		if m.Ack.MaxAge.Duration <= 0 {
+			v.add(p+".ack.max_age", "must be greater than 0 (got %s)", m.Ack.MaxAge.Duration)
+		}
+		v.text(p+".ack.from_name", m.Ack.FromName, false)
+	}
+}
+
+// server checks host, port and tls of an IMAP or SMTP table.
+func (v *collector) server(path, host string, port int, mode TLSMode) {
+	hostOK := false
+	switch {
+	case host == "":
+		v.add(path+".host", "is required")
+	case strings.Count(host, ":") == 1:
+		v.add(path+".host", "%q must not contain a port; use port", host)
+	case !validHostname(host) && net.ParseIP(strings.Trim(host, "[]")) == nil:
+		v.add(path+".host", "%q is not a valid host name or IP address", host)
+	default:
+		hostOK = true
+	}
+	if port < 1 || port > 65535 {
+		v.add(path+".port", "must be between 1 and 65535")
+	}
+	switch {
+	case !mode.Valid():
+		v.add(path+".tls", "must be tls, starttls or none (got %q)", mode)
+	case mode == TLSNone && hostOK && !isLoopback(host):
+		v.add(path+".tls", "none is only allowed for a loopback host (localhost, 127.0.0.1, ::1), not %q; use tls or starttls", host)
+	}
+}
+
+// secret checks that exactly one password source is set and, unless
+// skipped, that it can be read.
+func (v *collector) secret(path string, s Secret, required bool, opts Options) {
+	src := s.sources()
+	switch {
+	case len(src) == 0:
+		if required {
+			v.add(path, "one of password, password_file or password_env is required")
+		}
+		return
+	case len(src) > 1:
+		v.add(path+"."+src[1], "only one of password, password_file and password_env may be set (found %s)", strings.Join(src, " and "))
+		return
+	}
+	if opts.SkipSecrets && s.Password == "" {
+		return
+	}
+	if _, err := s.Resolve(); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			v.add(path+"."+e.Key, "%s", e.Msg)
+		} else {
+			v.add(path, "%v", err)
+		}
+	}
+}
+
+// caFile checks that a CA file holds at least one PEM certificate.
+func (v *collector) caFile(path, file string) {
+	if file == "" {
+		return
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		v.add(path, "cannot read CA file: %v", err)
+		return
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(b) {
+		v.add(path, "%s contains no PEM certificate", file)
+	}
+}
+
+// text rejects control characters (and line breaks unless multiline): the
+// values end up in mail headers or in the acknowledgement text.
+func (v *collector) text(path, s string, multiline bool) {
+	for _, r := range s {
+		if r == '\n' && multiline {
+			continue
+		}
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			if multiline {
+				v.add(path, "must not contain control characters other than line breaks")
+			} else {
+				v.add(path, "must not contain line breaks or control characters")
+			}
+			return
+		}
+	}
+}
+
+func (v *collector) httpURL(path, s string) {
+	if s == "" {
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(s, " \t\r\n") {
+		v.add(path, "%q must be an absolute http or https URL", s)
+	}
+}
+
+// validAddrSpec reports whether s is a bare addr-spec (RFC 5322 §3.4.1):
+// no display name, no angle brackets, no comments.
+func validAddrSpec(s string) bool {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return false
+	}
+	i := strings.LastIndexByte(s, '@')
+	return i > 0 && i < len(s)-1
+}
+
+// validHostname reports whether s is a DNS host name (RFC 1123 §2.1),
+// optionally with a trailing dot.
+func validHostname(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validAddressLiteral accepts "[192.0.2.1]" and "[IPv6:2001:db8::1]"
+// (RFC 5321 §4.1.3).
+func validAddressLiteral(s string) bool {
+	if !strings.HasPrefix(s, "[") || !strings.HasSuffix(s, "]") {
+		return false
+	}
+	inner := s[1 : len(s)-1]
+	if v6, ok := strings.CutPrefix(inner, "IPv6:"); ok {
+		ip := net.ParseIP(v6)
+		return ip != nil && ip.To4() == nil
+	}
+	ip := net.ParseIP(inner)
+	return ip != nil && ip.To4() != nil
+}
+
+// isLoopback reports whether host is localhost (RFC 6761 §6.3) or a
+// loopback IP address.
+func isLoopback(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// validAtom reports whether s is an IMAP atom usable as a flag keyword
+// (RFC 3501 §9: flag-keyword = atom; ATOM-CHAR is any CHAR except
+// atom-specials "(" ")" "{" SP CTL "%" "*" DQUOTE "\" "]").
+func validAtom(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= 0x20 || c >= 0x7f || strings.IndexByte(`(){%*"\]`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
