@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/intake-office/intake/config"
+	"github.com/intake-office/intake/intake"
+	"github.com/intake-office/intake/internal/mailrig"
+	"github.com/intake-office/intake/ticket"
+)
+
+// cmdBench measures the daemon against real Dovecot and Postfix on
+// loopback: the drain of a backlog, the arrival→ack latency of mails that
+// arrive while the daemon idles, and the daemon's peak RSS.
+func cmdBench(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("bench", stderr)
+	n := fs.Int("n", 10000, "mails in the backlog")
+	big := fs.Int("big", 5, "how many of them are large")
+	bigSize := fs.String("big-size", "20 MB", "size of a large mail")
+	lat := fs.Int("latency", 200, "mails sent one by one to the idling daemon")
+	if _, err := parseArgs(fs, args); err != nil {
+		return exitUsage
+	}
+	size, err := config.ParseByteSize(*bigSize)
+	if err != nil {
+		fmt.Fprintln(stderr, "intake bench: -big-size:", err)
+		return exitUsage
+	}
+	if err := mailrig.Available(); err != nil {
+		fmt.Fprintln(stderr, "intake bench needs Dovecot and Postfix (run ./scripts/test.sh once, as root):", err)
+		return exitFailure
+	}
+	res, err := runBench(context.Background(), benchParams{n: *n, big: *big, bigSize: int64(size), latency: *lat}, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "intake bench:", err)
+		return exitFailure
+	}
+	fmt.Fprint(stdout, res)
+	return exitOK
+}
+
+// office is the office address in the benchmark's mail rig.
+const office = "office@example.test"
+
+type benchParams struct {
+	n, big, latency int
+	bigSize         int64
+}
+
+func benchUsers() map[string]string {
+	u := map[string]string{office: "office-pass"}
+	for i := range 10 {
+		u[fmt.Sprintf("c%02d@example.test", i)] = "citizen-pass"
+	}
+	return u
+}
+
+func runBench(ctx context.Context, p benchParams, logw io.Writer) (string, error) {
+	say := func(f string, a ...any) { fmt.Fprintf(logw, "bench: "+f+"\n", a...) }
+	rig, err := mailrig.Start(ctx, mailrig.Options{Users: benchUsers()})
+	if err != nil {
+		return "", err
+	}
+	defer rig.Close()
+	dir, err := os.MkdirTemp("", "intake-bench-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	cfgPath, err := writeBenchConfig(rig, dir)
+	if err != nil {
+		return "", err
+	}
+
+	// 1. The backlog, appended to the selected INBOX (fast path, see
+	// real-servers.md).
+	say("appending %d mails (%d of %s)", p.n, p.big, config.ByteSize(p.bigSize))
+	c, err := rig.Dial(office)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		return "", err
+	}
+	bigEvery := 0
+	if p.big > 0 {
+		bigEvery = max(p.n/p.big, 1)
+	}
+	var bytesTotal int64
+	for i := range p.n {
+		var raw []byte
+		if bigEvery > 0 && i%bigEvery == bigEvery/2 {
+			raw = benchBigMail(i, p.bigSize)
+		} else {
+			raw = benchMail(i, "bench")
+		}
+		bytesTotal += int64(len(raw))
+		if err := appendRaw(c, raw); err != nil {
+			return "", fmt.Errorf("append %d: %w", i, err)
+		}
+	}
+
+	// 2. The drain: the daemon as its own process, so its RSS is its own.
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(exe, "serve", "-config", cfgPath)
+	logFile, err := os.Create(filepath.Join(dir, "daemon.log"))
+	if err != nil {
+		return "", err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	sock := intake.SocketPath(filepath.Join(dir, "data"))
+	var api *intake.LocalClient
+	var regAt, ackAt time.Duration
+	deadline := time.Now().Add(30 * time.Minute)
+	for regAt == 0 || ackAt == 0 {
+		if time.Now().After(deadline) {
+			return "", errors.New("drain did not finish within 30 minutes")
+		}
+		time.Sleep(20 * time.Millisecond)
+		if api == nil {
+			if api, err = intake.DialLocal(sock); err != nil {
+				api = nil
+				continue
+			}
+		}
+		st, err := api.Status()
+		if err != nil || len(st) == 0 {
+			continue
+		}
+		if regAt == 0 && st[0].Registered >= p.n {
+			regAt = time.Since(start)
+		}
+		if ackAt == 0 && st[0].AcksSent >= p.n {
+			ackAt = time.Since(start)
+		}
+	}
+	say("drain: %d registered in %v, all acknowledged after %v", p.n, regAt, ackAt)
+
+	// 3. Latency: one mail at a time while the daemon idles.
+	say("latency: %d mails one by one", p.latency)
+	arrived := map[string]time.Time{}
+	for i := range p.latency {
+		time.Sleep(time.Duration(100+i%7*15) * time.Millisecond)
+		raw := benchMail(p.n+i, "lat")
+		if err := appendRaw(c, raw); err != nil {
+			return "", err
+		}
+		arrived[fmt.Sprintf("bench-%d@example.test", p.n+i)] = time.Now()
+	}
+	for {
+		st, err := api.Status()
+		if err == nil && st[0].AcksSent >= p.n+p.latency {
+			break
+		}
+		if time.Now().After(deadline) {
+			return "", errors.New("latency acks did not arrive")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cases, err := api.List(ticket.Filter{Limit: p.latency + 10})
+	if err != nil {
+		return "", err
+	}
+	var lats []time.Duration
+	for _, cs := range cases {
+		for _, m := range cs.Messages {
+			if t0, ok := arrived[m.MessageID]; ok && !m.Ack.SentAt.IsZero() {
+				lats = append(lats, m.Ack.SentAt.Sub(t0))
+			}
+		}
+	}
+	if len(lats) != p.latency {
+		return "", fmt.Errorf("found %d of %d latency samples", len(lats), p.latency)
+	}
+	slices.Sort(lats)
+	rss, _ := peakRSS(cmd.Process.Pid)
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+
+	host, _ := os.Hostname()
+	var b strings.Builder
+	fmt.Fprintf(&b, "intake bench, %s, %s/%s, %d CPUs, %s\n", time.Now().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), host)
+	fmt.Fprintf(&b, "backlog:       %d mails, %d of %s, %s in all\n", p.n, p.big, config.ByteSize(p.bigSize), config.ByteSize(bytesTotal))
+	fmt.Fprintf(&b, "drain:         %.0f mails/s registered (%v), %.0f mails/s registered and acknowledged (%v)\n",
+		float64(p.n)/regAt.Seconds(), regAt.Round(time.Millisecond), float64(p.n)/ackAt.Seconds(), ackAt.Round(time.Millisecond))
+	fmt.Fprintf(&b, "arrival→ack:   p50 %v, p99 %v, max %v (%d mails APPENDed to the idling daemon, ack accepted by Postfix)\n",
+		pct(lats, 50).Round(time.Millisecond), pct(lats, 99).Round(time.Millisecond), lats[len(lats)-1].Round(time.Millisecond), len(lats))
+	fmt.Fprintf(&b, "peak RSS:      %.1f MB (VmHWM of the daemon process)\n", float64(rss)/1e6)
+	return b.String(), nil
+}
+
+func pct(sorted []time.Duration, p int) time.Duration {
+	i := (len(sorted)*p + 99) / 100
+	return sorted[min(max(i-1, 0), len(sorted)-1)]
+}
+
+// peakRSS reads VmHWM (the peak resident set) of a process, in bytes.
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New("no VmHWM")
+}
+
+func appendRaw(c *imapclient.Client, raw []byte) error {
+	ac := c.Append("INBOX", int64(len(raw)), &imap.AppendOptions{Time: time.Now()})
+	if _, err := ac.Write(raw); err != nil {
+		return err
+	}
+	if err := ac.Close(); err != nil {
+		return err
+	}
+	_, err := ac.Wait()
+	return err
+}
+
+func benchMail(i int, kind string) []byte {
+	from := fmt.Sprintf("c%02d@example.test", i%10)
+	return []byte(fmt.Sprintf("Return-Path: <%s>\r\nFrom: Bürger %d <%s>\r\nTo: %s\r\nSubject: =?utf-8?q?Antrag_%d_=E2=80=93_Gr=C3=BCnfl=C3=A4che?=\r\n"+
+		"Message-ID: <bench-%d@example.test>\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"+
+		"Content-Transfer-Encoding: 8bit\r\nX-Bench: %s\r\n\r\nSehr geehrte Damen und Herren,\r\n\r\n%s\r\nMit freundlichen Grüßen\r\n",
+		from, i, from, office, i, i, time.Now().Format(time.RFC1123Z), kind, strings.Repeat("ich schreibe Ihnen wegen meines Antrags. ", 40)))
+}
+
+func benchBigMail(i int, size int64) []byte {
+	head := benchMail(i, "big")
+	cut := strings.Index(string(head), "MIME-Version:")
+	var b strings.Builder
+	b.Write(head[:cut])
+	b.WriteString("MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=BIG\r\n\r\n--BIG\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAnbei die Unterlagen.\r\n")
+	b.WriteString("--BIG\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"scan.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	chunk := make([]byte, 57)
+	for int64(b.Len()) < size-100 {
+		rand.Read(chunk)
+		b.WriteString(base64.StdEncoding.EncodeToString(chunk))
+		b.WriteString("\r\n")
+	}
+	b.WriteString("--BIG--\r\n")
+	return []byte(b.String())
+}
+
+func writeBenchConfig(rig *mailrig.Rig, dir string) (string, error) {
+	_, imapsPort, _ := net.SplitHostPort(rig.IMAPSAddr)
+	_, subPort, _ := net.SplitHostPort(rig.SubmissionAddr)
+	text := fmt.Sprintf(`data_dir = %q
+[office]
+name = "Benchmark"
+[log]
+level = "warn"
+[[mailbox]]
+name = "post"
+address = %q
+prefix = "STK"
+[mailbox.imap]
+host = "127.0.0.1"
+port = %s
+tls = "tls"
+ca_file = %q
+username = %q
+password = "office-pass"
+keyword = "$Registriert"
+[mailbox.smtp]
+host = "127.0.0.1"
+port = %s
+tls = "starttls"
+ca_file = %q
+username = %q
+password = "office-pass"
+`, filepath.Join(dir, "data"), office, imapsPort, rig.CAFile, office, subPort, rig.CAFile, office)
+	path := filepath.Join(dir, "intake.toml")
+	return path, os.WriteFile(path, []byte(text), 0o600)
+}

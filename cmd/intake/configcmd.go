@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/intake-office/intake/config"
+	"github.com/intake-office/intake/intake"
+)
+
+func cmdConfig(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: intake config check [-offline] -config FILE | intake config example")
+		return exitUsage
+	}
+	switch args[0] {
+	case "check":
+		return cmdConfigCheck(args[1:], stdout, stderr)
+	case "example":
+		_, _ = stdout.Write(config.Example)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "intake config: unknown subcommand %q\n", args[0])
+		return exitUsage
+	}
+}
+
+func cmdConfigCheck(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("config check", stderr)
+	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
+	offline := fs.Bool("offline", false, "only validate the file, do not connect")
+	if _, err := parseArgs(fs, args); err != nil {
+		return exitUsage
+	}
+	cfg, ok := loadConfig(*cfgPath, stderr, false)
+	if !ok {
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "ok    %s: valid, %d mailbox(es)\n", cfg.Path, len(cfg.Mailboxes))
+	if *offline {
+		return exitOK
+	}
+	status := exitOK
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, mb := range cfg.Mailboxes {
+		for _, r := range intake.CheckMailbox(ctx, mb) {
+			word := "ok  "
+			if !r.OK {
+				word = "FAIL"
+				status = exitFailure
+			}
+			fmt.Fprintf(stdout, "%s  %s %s %s: %s\n", word, r.Mailbox, r.Check, r.Target, r.Detail)
+		}
+	}
+	return status
+}

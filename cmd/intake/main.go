@@ -1,0 +1,64 @@
+// Command intake is the office mailbox daemon and its command-line tools.
+// This file only dispatches; each subcommand lives in its own file.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit statuses (DESIGN.md § Contracts).
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+const usage = `intake — Eingangsbestätigungen und Vorgangsregister für das Behördenpostfach
+intake — acknowledgements and case register for an office mailbox
+
+Usage:
+  intake serve  -config FILE                 run the daemon
+  intake demo   [-data DIR]                  run everything with an embedded mail server
+  intake case show REF [-json] -config FILE  show one case
+  intake case list [-json] [filters] -config FILE
+  intake config check [-offline] -config FILE
+  intake config example                      print a commented example configuration
+  intake bench  [flags]                      drain benchmark against real Dovecot and Postfix
+  intake version
+
+-config defaults to $INTAKE_CONFIG, else /etc/intake/intake.toml.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(args[1:], stdout, stderr)
+	case "demo":
+		return cmdDemo(args[1:], stdout, stderr)
+	case "case":
+		return cmdCase(args[1:], stdout, stderr)
+	case "config":
+		return cmdConfig(args[1:], stdout, stderr)
+	case "bench":
+		return cmdBench(args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "intake", version())
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "intake: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+}

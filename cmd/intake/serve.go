@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/intake-office/intake/config"
+	"github.com/intake-office/intake/intake"
+	"github.com/intake-office/intake/templates"
+	"github.com/intake-office/intake/ticket"
+)
+
+func cmdServe(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", stderr)
+	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
+	if _, err := parseArgs(fs, args); err != nil {
+		return exitUsage
+	}
+	cfg, ok := loadConfig(*cfgPath, stderr, false)
+	if !ok {
+		return exitFailure
+	}
+	log := newLogger(cfg.Log, stderr)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		log.Info("signal received: stopping after the mail in hand", "signal", s.String())
+		cancel()
+		<-sigs
+		log.Warn("second signal: exiting at once")
+		os.Exit(exitFailure)
+	}()
+
+	if err := serve(ctx, cfg, intake.Options{Logger: log}); err != nil {
+		fmt.Fprintln(stderr, "intake:", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// serve opens the register and runs the daemon until ctx ends. opts gets
+// Config, Store and Templates filled in.
+func serve(ctx context.Context, cfg *config.Config, opts intake.Options) error {
+	store, err := ticket.Open(cfg.DataDir, ticket.Options{})
+	if errors.Is(err, ticket.ErrLocked) {
+		return fmt.Errorf("the register in %s is in use by another intake process", cfg.DataDir)
+	}
+	if err != nil {
+		return fmt.Errorf("open register: %w", err)
+	}
+	defer store.Close()
+	tmpl, err := templates.Load(cfg.TemplatesDir)
+	if err != nil {
+		return fmt.Errorf("load templates: %w", err)
+	}
+	opts.Config, opts.Store, opts.Templates = cfg, store, tmpl
+	d, err := intake.New(opts)
+	if err != nil {
+		return err
+	}
+	return d.Run(ctx)
+}

@@ -1,0 +1,262 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/intake-office/intake/config"
+	"github.com/intake-office/intake/intake/policy"
+	"github.com/intake-office/intake/templates"
+	"github.com/intake-office/intake/ticket"
+)
+
+// LoopHeader is the header field every acknowledgement carries; a mail that
+// carries it came from an intake instance and is never answered (rule S10).
+const LoopHeader = "X-Intake-Loop"
+
+// Options wires a Daemon. Config, Store and Templates are required; the
+// durations are tuning knobs whose zero value means the production default.
+type Options struct {
+	Config    *config.Config
+	Store     *ticket.Store
+	Templates *templates.Set
+	Logger    *slog.Logger
+
+	// InstanceID is written into the loop header of every acknowledgement.
+	// Default: the office hostname.
+	InstanceID string
+	// Now returns the current time (tests move it).
+	Now func() time.Time
+
+	// RetryBackoff is the wait after the n-th failed delivery attempt of an
+	// acknowledgement (the last entry repeats). Default 1m, 5m, 15m, 1h, 3h.
+	RetryBackoff []time.Duration
+	// GiveUpAfter ends retrying a temporary failure this long after the
+	// mail's registration; the ack is then recorded as failed. Default 72h.
+	GiveUpAfter time.Duration
+	// ReconnectMin and ReconnectMax bound the IMAP reconnect backoff.
+	// Default 1s and 5m.
+	ReconnectMin, ReconnectMax time.Duration
+	// Watchdog is how long IDLE may run before it is stopped and a NOOP
+	// proves the connection alive. Default 4m (RFC 2177 §3 asks for less
+	// than 29 minutes).
+	Watchdog time.Duration
+	// CommandTimeout bounds one IMAP command without a literal. Default 60s.
+	CommandTimeout time.Duration
+	// ShutdownGrace is how long the mail in hand may take after a stop
+	// request before connections are closed. Default 20s.
+	ShutdownGrace time.Duration
+	// APISocket is the unix socket of the local API. "" means
+	// data_dir/intake.sock, "-" means no local API.
+	APISocket string
+}
+
+// Daemon runs the watchers, responders and the local API.
+type Daemon struct {
+	opts  Options
+	cfg   *config.Config
+	store *ticket.Store
+	tmpl  *templates.Set
+	log   *slog.Logger
+
+	mailboxes []*mailbox
+	byName    map[string]*mailbox
+}
+
+// mailbox is the running state of one configured mailbox.
+type mailbox struct {
+	cfg        config.Mailbox
+	ackDomain  string
+	policy     policy.Settings
+	wakeSender chan struct{}
+
+	mu     sync.Mutex
+	status MailboxStatus
+}
+
+// MailboxStatus is what the daemon knows about one mailbox right now.
+type MailboxStatus struct {
+	Name        string    `json:"name"`
+	Connected   bool      `json:"connected"`
+	UIDValidity uint32    `json:"uid_validity,omitempty"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	Registered  int       `json:"registered"`
+	AcksSent    int       `json:"acks_sent"`
+	Reconnects  int       `json:"reconnects"`
+}
+
+func (m *mailbox) update(f func(s *MailboxStatus)) {
+	m.mu.Lock()
+	f(&m.status)
+	m.mu.Unlock()
+}
+
+func (m *mailbox) snapshot() MailboxStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.status
+}
+
+// wake tells the responder that an acknowledgement may be due.
+func (m *mailbox) wake() {
+	select {
+	case m.wakeSender <- struct{}{}:
+	default:
+	}
+}
+
+// New checks the options and prepares the daemon; it starts nothing.
+func New(o Options) (*Daemon, error) {
+	if o.Config == nil || o.Store == nil || o.Templates == nil {
+		return nil, errors.New("intake: Config, Store and Templates are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if len(o.RetryBackoff) == 0 {
+		o.RetryBackoff = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 3 * time.Hour}
+	}
+	if o.GiveUpAfter == 0 {
+		o.GiveUpAfter = 72 * time.Hour
+	}
+	if o.ReconnectMin == 0 {
+		o.ReconnectMin = time.Second
+	}
+	if o.ReconnectMax == 0 {
+		o.ReconnectMax = 5 * time.Minute
+	}
+	if o.Watchdog == 0 {
+		o.Watchdog = 4 * time.Minute
+	}
+	if o.CommandTimeout == 0 {
+		o.CommandTimeout = time.Minute
+	}
+	if o.ShutdownGrace == 0 {
+		o.ShutdownGrace = 20 * time.Second
+	}
+	if o.InstanceID == "" {
+		o.InstanceID = o.Config.Office.Hostname
+		if o.InstanceID == "" {
+			h, _ := os.Hostname()
+			o.InstanceID = h
+		}
+	}
+	d := &Daemon{opts: o, cfg: o.Config, store: o.Store, tmpl: o.Templates, log: o.Logger, byName: map[string]*mailbox{}}
+	for _, mc := range o.Config.Mailboxes {
+		m := &mailbox{
+			cfg:        mc,
+			ackDomain:  AckDomain(o.Config, mc),
+			policy:     PolicySettings(o.Config, mc, o.InstanceID),
+			wakeSender: make(chan struct{}, 1),
+			status:     MailboxStatus{Name: mc.Name},
+		}
+		d.mailboxes = append(d.mailboxes, m)
+		d.byName[mc.Name] = m
+	}
+	return d, nil
+}
+
+// AckDomain is the right-hand side of the Message-IDs of a mailbox's
+// acknowledgements: a name no person's mail client uses, so that a Message-ID
+// in it proves the mail is ours (rule S10).
+func AckDomain(cfg *config.Config, mb config.Mailbox) string {
+	domain := mb.Address[strings.LastIndexByte(mb.Address, '@')+1:]
+	return "intake." + strings.ToLower(domain)
+}
+
+// PolicySettings are the policy settings of one mailbox.
+func PolicySettings(cfg *config.Config, mb config.Mailbox, instanceID string) policy.Settings {
+	s := policy.Settings{
+		LoopHeader:        LoopHeader,
+		LoopID:            instanceID,
+		SubjectHeuristics: true,
+		EnvelopeFrom:      EnvelopeFrom(mb),
+	}
+	// Every office address of every mailbox counts as our own (S10): an
+	// acknowledgement from one mailbox must never be answered by another.
+	for _, m := range cfg.Mailboxes {
+		s.OwnDomains = append(s.OwnDomains, AckDomain(cfg, m))
+		if m.Name == mb.Name {
+			continue
+		}
+		s.OwnAddresses = append(s.OwnAddresses, strings.ToLower(m.Address))
+	}
+	s.OfficeAddresses = append(s.OfficeAddresses, strings.ToLower(mb.Address))
+	for _, a := range mb.Aliases {
+		s.OfficeAddresses = append(s.OfficeAddresses, strings.ToLower(a))
+	}
+	return s
+}
+
+// EnvelopeFrom is the SMTP MAIL FROM of a mailbox's acknowledgements,
+// lower-cased; "" is the null sender (RFC 3834 §3.3).
+func EnvelopeFrom(mb config.Mailbox) string {
+	return strings.ToLower(mb.EnvelopeSender())
+}
+
+// Status returns the state of every mailbox.
+func (d *Daemon) Status() []MailboxStatus {
+	out := make([]MailboxStatus, 0, len(d.mailboxes))
+	for _, m := range d.mailboxes {
+		out = append(out, m.snapshot())
+	}
+	return out
+}
+
+// Run starts everything and blocks until ctx is cancelled. Shutdown has two
+// phases: cancelling ctx stops fetching and sending new work; the mail in
+// hand is finished within ShutdownGrace, then every connection is closed.
+func (d *Daemon) Run(ctx context.Context) error {
+	hard, cancelHard := context.WithCancel(context.Background())
+	defer cancelHard()
+
+	var api *localAPI
+	if d.opts.APISocket != "-" {
+		path := d.opts.APISocket
+		if path == "" {
+			path = SocketPath(d.cfg.DataDir)
+		}
+		var err error
+		api, err = startLocalAPI(path, d.store, d, d.log)
+		if err != nil {
+			return fmt.Errorf("start local API: %w", err)
+		}
+	}
+
+	var wg sync.WaitGroup
+	for _, m := range d.mailboxes {
+		w := &watcher{d: d, mb: m, log: d.log.With("mailbox", m.cfg.Name)}
+		r := &responder{d: d, mb: m, log: d.log.With("mailbox", m.cfg.Name)}
+		wg.Add(2)
+		go func() { defer wg.Done(); w.run(ctx, hard) }()
+		go func() { defer wg.Done(); r.run(ctx, hard) }()
+	}
+	d.log.Info("intake running", "mailboxes", len(d.mailboxes))
+
+	<-ctx.Done()
+	d.log.Info("stopping: finishing the mail in hand", "grace", d.opts.ShutdownGrace)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d.opts.ShutdownGrace):
+		d.log.Warn("grace period over: closing connections")
+		cancelHard()
+		<-done
+	}
+	if api != nil {
+		api.close()
+	}
+	d.log.Info("intake stopped")
+	return nil
+}

@@ -1,0 +1,224 @@
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/intake-office/intake/ticket"
+)
+
+// SocketPath is where the running daemon serves its local API: bbolt allows
+// one process to hold the register, so the CLI asks the daemon through it.
+func SocketPath(dataDir string) string { return filepath.Join(dataDir, "intake.sock") }
+
+// Cases answers case queries. The register itself (*ticket.Store) and the
+// client of a running daemon's local API both implement it, so the CLI has
+// one code path whether the daemon runs or not.
+type Cases interface {
+	Lookup(ref ticket.Reference) (*ticket.Case, error)
+	List(f ticket.Filter) ([]ticket.Case, error)
+}
+
+type localAPI struct {
+	srv  *http.Server
+	ln   net.Listener
+	path string
+}
+
+// startLocalAPI serves the local API on a unix socket readable only by the
+// daemon's user (mode 0600).
+func startLocalAPI(path string, cases Cases, d *Daemon, log *slog.Logger) (*localAPI, error) {
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another intake already serves %s", path)
+	}
+	_ = os.Remove(path) // a stale socket of a crashed daemon
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/cases/{ref}", func(w http.ResponseWriter, r *http.Request) {
+		ref, err := ticket.ParseReference(r.PathValue("ref"))
+		if err != nil {
+			writeJSONError(w, http.StatusBadRequest, err)
+			return
+		}
+		c, err := cases.Lookup(ref)
+		if errors.Is(err, ticket.ErrNotFound) {
+			writeJSONError(w, http.StatusNotFound, err)
+			return
+		}
+		if err != nil {
+			writeJSONError(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, c)
+	})
+	mux.HandleFunc("GET /v1/cases", func(w http.ResponseWriter, r *http.Request) {
+		f, err := FilterFromQuery(r.URL.Query())
+		if err != nil {
+			writeJSONError(w, http.StatusBadRequest, err)
+			return
+		}
+		list, err := cases.List(f)
+		if err != nil {
+			writeJSONError(w, http.StatusInternalServerError, err)
+			return
+		}
+		if list == nil {
+			list = []ticket.Case{}
+		}
+		writeJSON(w, list)
+	})
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, d.Status())
+	})
+	a := &localAPI{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln, path: path}
+	go func() {
+		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("local API stopped", "err", err)
+		}
+	}()
+	return a, nil
+}
+
+func (a *localAPI) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = a.srv.Shutdown(ctx)
+	_ = os.Remove(a.path)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, code int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}
+
+// FilterQuery encodes a filter as URL query parameters.
+func FilterQuery(f ticket.Filter) url.Values {
+	q := url.Values{}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("mailbox", f.Mailbox)
+	set("sender", f.Sender)
+	set("status", string(f.Status))
+	set("kind", string(f.Kind))
+	if !f.Since.IsZero() {
+		q.Set("since", f.Since.Format(time.RFC3339))
+	}
+	if !f.Until.IsZero() {
+		q.Set("until", f.Until.Format(time.RFC3339))
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	return q
+}
+
+// FilterFromQuery is the inverse of FilterQuery.
+func FilterFromQuery(q url.Values) (ticket.Filter, error) {
+	f := ticket.Filter{
+		Mailbox: q.Get("mailbox"), Sender: q.Get("sender"),
+		Status: ticket.CaseStatus(q.Get("status")), Kind: ticket.Kind(q.Get("kind")),
+	}
+	var err error
+	if v := q.Get("since"); v != "" {
+		if f.Since, err = time.Parse(time.RFC3339, v); err != nil {
+			return f, fmt.Errorf("since: %w", err)
+		}
+	}
+	if v := q.Get("until"); v != "" {
+		if f.Until, err = time.Parse(time.RFC3339, v); err != nil {
+			return f, fmt.Errorf("until: %w", err)
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 0 {
+			return f, fmt.Errorf("limit: not a number: %q", v)
+		}
+	}
+	return f, nil
+}
+
+// LocalClient talks to a running daemon over its socket.
+type LocalClient struct {
+	http *http.Client
+}
+
+// DialLocal returns a client when a daemon answers on the socket.
+func DialLocal(path string) (*LocalClient, error) {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	c.Close()
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}}
+	return &LocalClient{http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
+}
+
+func (c *LocalClient) get(path string, v any) error {
+	resp, err := c.http.Get("http://intake" + path)
+	if err != nil {
+		return fmt.Errorf("ask the running daemon: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return ticket.ErrNotFound
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		return fmt.Errorf("daemon answered %s: %s", resp.Status, e.Error)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// Lookup implements Cases.
+func (c *LocalClient) Lookup(ref ticket.Reference) (*ticket.Case, error) {
+	var out ticket.Case
+	if err := c.get("/v1/cases/"+url.PathEscape(ref.String()), &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// List implements Cases.
+func (c *LocalClient) List(f ticket.Filter) ([]ticket.Case, error) {
+	var out []ticket.Case
+	err := c.get("/v1/cases?"+FilterQuery(f).Encode(), &out)
+	return out, err
+}
+
+// Status returns the mailbox states of the running daemon.
+func (c *LocalClient) Status() ([]MailboxStatus, error) {
+	var out []MailboxStatus
+	err := c.get("/v1/status", &out)
+	return out, err
+}

@@ -1,0 +1,32 @@
+// Package policy decides whether a registered mail gets an automatic acknowledgement.
+//
+// Decide is pure: a function of the parsed mail (mailparse.Message) and the mailbox's
+// Settings, with no I/O, so that the daemon, `intake explain`, the corpus tests and the fuzz
+// target all run the same code. Every "no" carries a reason code (Reason) and the rule that
+// produced it; the mail itself is always registered.
+//
+// The rules are those of reference/autoreply-rules.md, evaluated in its order, the first
+// match deciding:
+//
+//   - S1 null or ambiguous sender (RFC 3834 §2 and §4, RFC 3464 §2, RFC 8098 §2.1)
+//   - S2 Auto-Submitted other than "no" (RFC 3834 §5, RFC 5230 §4.6)
+//   - S3 machine reports: multipart/report (RFC 6522), DSN (RFC 3464), MDN (RFC 8098),
+//     ARF (RFC 5965), and their RFC 6533 variants (RFC 3834 §3.2.1)
+//   - S4 system local-parts (RFC 5230 §4.6, RFC 3834 §2)
+//   - S5 list fields (RFC 2369, RFC 2919; RFC 5230 §4.6)
+//   - S6 Precedence bulk/list/junk (RFC 3834 §7 example)
+//   - S7 X-Auto-Response-Suppress All/OOF/AutoReply (MS-OXCMAIL §2.1.3.2.20)
+//   - S8 vendor auto-reply markers (Exchange, Zammad, RT)
+//   - S9 subject heuristics, optional and only ever suppressing (RFC 3834 §3.1.5)
+//   - S10 our own mail coming back (loop header, Message-ID domain, own addresses)
+//   - S11 spam verdict of the receiving filter (RFC 3834 §7 example)
+//   - A1 the office is not named in To/Cc/Bcc/Resent-* (RFC 3834 §2, RFC 5230 §4.5), optional
+//
+// The recipient (A2) is the single Return-Path address (RFC 3834 §4, RFC 5230 §4); only a
+// mail without any Return-Path field falls back to its single From address. Reply-To and
+// Sender are never used (RFC 3834 §4).
+//
+// The B rules (sender authentication) and R rules (once per message, per-sender rate,
+// circuit breaker) need state or trusted configuration and are applied by the caller after
+// an Ack decision, using the reason codes declared here.
+package policy

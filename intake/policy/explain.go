@@ -1,0 +1,62 @@
+package policy
+
+// Explain gives a one-line human explanation of a reason code, German first, English second
+// (for `intake explain`, the case view and logs). An unknown code gets a generic line.
+func Explain(r Reason) (de, en string) {
+	switch r {
+	case "":
+		return "Eingangsbestätigung wird gesendet.", "An acknowledgement is sent."
+	case ReasonNullSender:
+		return "Kein eindeutiger Absender (Return-Path leer, fehlend, ungültig oder mehrdeutig).",
+			"No single usable sender (Return-Path empty, missing, invalid or ambiguous)."
+	case ReasonAutoSubmitted:
+		return "Automatisch erzeugte Nachricht (Auto-Submitted).",
+			"Automatically generated message (Auto-Submitted)."
+	case ReasonReport:
+		return "Maschinenbericht: Zustell-, Lese- oder Missbrauchsbericht.",
+			"Machine report: delivery, read or abuse report."
+	case ReasonSystemSender:
+		return "Absender ist ein Systemkonto (z. B. MAILER-DAEMON, noreply, Listenverwaltung).",
+			"Sender is a system account (e.g. MAILER-DAEMON, noreply, list manager)."
+	case ReasonList:
+		return "Nachricht einer Mailingliste.", "Mailing list message."
+	case ReasonPrecedence:
+		return "Massen- oder Listenversand (Precedence).", "Bulk or list mail (Precedence)."
+	case ReasonXARS:
+		return "Absender bittet, keine automatischen Antworten zu senden (X-Auto-Response-Suppress).",
+			"Sender asks for no automatic replies (X-Auto-Response-Suppress)."
+	case ReasonVendorAuto:
+		return "Automatische Antwort eines Mailsystems (Herstellerkennzeichen).",
+			"Automatic reply of a mail system (vendor marker)."
+	case ReasonSubjectHeuristic:
+		return "Betreff deutet auf eine automatische Nachricht hin; bitte prüfen.",
+			"Subject suggests an automatic message; please review."
+	case ReasonOwnLoop:
+		return "Eigene Nachricht kam zurück (Schleifenschutz); bitte prüfen.",
+			"Our own message came back (loop protection); please review."
+	case ReasonSpam:
+		return "Vom Spamfilter als Spam markiert.", "Marked as spam by the spam filter."
+	case ReasonNotAddressed:
+		return "Nicht direkt an das Postfach adressiert (nur Kopie oder Weiterleitung).",
+			"Not addressed to the mailbox directly (copy or redirect only)."
+	case ReasonUnauthenticated:
+		return "Absenderadresse nicht authentifiziert (SPF/DKIM/DMARC).",
+			"Sender address not authenticated (SPF/DKIM/DMARC)."
+	case ReasonAuthFail:
+		return "Authentifizierung fehlgeschlagen (SPF oder DMARC fail); bitte prüfen.",
+			"Authentication failed (SPF or DMARC fail); please review."
+	case ReasonRate:
+		return "Diesem Absender wurde kürzlich bereits geantwortet.",
+			"This sender was answered recently."
+	case ReasonMalformed:
+		return "Nachricht nicht lesbar (fehlerhafter Kopf).", "Message unreadable (malformed header)."
+	case ReasonAckDisabled:
+		return "Eingangsbestätigungen sind für dieses Postfach abgeschaltet.",
+			"Acknowledgements are disabled for this mailbox."
+	case ReasonTooOld:
+		return "Nachricht zu alt für eine Eingangsbestätigung.", "Message too old for an acknowledgement."
+	case ReasonOversize:
+		return "Nachricht zu groß.", "Message too large."
+	}
+	return "Keine Eingangsbestätigung (" + string(r) + ").", "No acknowledgement (" + string(r) + ")."
+}

@@ -1,0 +1,668 @@
+package intake
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"mime"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-message/charset"
+
+	"github.com/intake-office/intake/config"
+	"github.com/intake-office/intake/intake/mailparse"
+	"github.com/intake-office/intake/intake/policy"
+	"github.com/intake-office/intake/ticket"
+)
+
+// fetchChunk is how many new UIDs are fetched with one command.
+const fetchChunk = 64
+
+// watcher follows one mailbox's folder over IMAP.
+type watcher struct {
+	d   *Daemon
+	mb  *mailbox
+	log *slog.Logger
+
+	lastValidity uint32
+	warnedFlags  bool
+}
+
+// run keeps a session alive until stop is cancelled, reconnecting with
+// exponential backoff and jitter.
+func (w *watcher) run(stop, hard context.Context) {
+	o := w.d.opts
+	backoff := o.ReconnectMin
+	for stop.Err() == nil {
+		started := time.Now()
+		err := w.session(stop, hard)
+		w.mb.update(func(s *MailboxStatus) { s.Connected = false })
+		if stop.Err() != nil {
+			return
+		}
+		if err != nil {
+			w.log.Warn("imap session ended", "err", err)
+			w.mb.update(func(s *MailboxStatus) { s.LastError = err.Error(); s.LastErrorAt = time.Now() })
+		}
+		if time.Since(started) > 2*time.Minute {
+			backoff = o.ReconnectMin
+		}
+		wait := time.Duration(float64(backoff) * (0.5 + rand.Float64()))
+		select {
+		case <-stop.Done():
+			return
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, o.ReconnectMax)
+		w.mb.update(func(s *MailboxStatus) { s.Reconnects++ })
+	}
+}
+
+// guard closes the connection when the command it protects runs longer than
+// d: go-imap v2 has no reply deadline (go-libs.md pitfall 3). The returned
+// func disarms it.
+func (w *watcher) guard(c *imapclient.Client, d time.Duration, what string) func() {
+	t := time.AfterFunc(d, func() {
+		w.log.Warn("imap command timed out, closing connection", "command", what, "after", d)
+		c.Close()
+	})
+	return func() { t.Stop() }
+}
+
+// DialIMAP connects and logs in to a mailbox's IMAP server. events, when
+// not nil, receives a signal whenever the server reports a new message count
+// (EXISTS); the handler never blocks and never issues commands (pitfall 2).
+func DialIMAP(mc config.Mailbox, events chan<- struct{}) (*imapclient.Client, error) {
+	ic := mc.IMAP
+	addr := net.JoinHostPort(ic.Host, strconv.Itoa(ic.Port))
+	tconf, err := tlsConfig(ic.Host, ic.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	opts := &imapclient.Options{
+		WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader},
+		Dialer:      &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second},
+		TLSConfig:   tconf,
+	}
+	if events != nil {
+		opts.UnilateralDataHandler = &imapclient.UnilateralDataHandler{
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					select {
+					case events <- struct{}{}:
+					default:
+					}
+				}
+			},
+		}
+	}
+	var c *imapclient.Client
+	switch ic.TLS {
+	case config.TLSNone:
+		c, err = imapclient.DialInsecure(addr, opts)
+	case config.TLSStartTLS:
+		c, err = imapclient.DialStartTLS(addr, opts)
+	default:
+		c, err = imapclient.DialTLS(addr, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s (%s): %w", addr, tlsName(ic.TLS), err)
+	}
+	pw, err := ic.Resolve()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("imap password: %w", err)
+	}
+	t := time.AfterFunc(time.Minute, func() { c.Close() })
+	err = c.Login(ic.Username, pw).Wait()
+	t.Stop()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("login to %s as %s: %w", addr, ic.Username, err)
+	}
+	return c, nil
+}
+
+func tlsName(m config.TLSMode) string {
+	if m == "" {
+		return string(config.TLSImplicit)
+	}
+	return string(m)
+}
+
+// session runs one IMAP connection: select, drain, wait, drain, ...
+func (w *watcher) session(stop, hard context.Context) error {
+	mc := w.mb.cfg
+	events := make(chan struct{}, 1)
+	c, err := DialIMAP(mc, events)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	sessionDone := make(chan struct{})
+	defer close(sessionDone)
+	go func() {
+		select {
+		case <-hard.Done():
+			c.Close()
+		case <-sessionDone:
+		}
+	}()
+
+	release := w.guard(c, w.d.opts.CommandTimeout, "SELECT")
+	sel, err := c.Select(mc.IMAP.Folder, nil).Wait()
+	release()
+	if err != nil {
+		return fmt.Errorf("select %q: %w", mc.IMAP.Folder, err)
+	}
+	if w.lastValidity != 0 && w.lastValidity != sel.UIDValidity {
+		w.log.Warn("UIDVALIDITY changed: the folder is read again, duplicates are recognised by Message-ID",
+			"old", w.lastValidity, "new", sel.UIDValidity)
+	}
+	w.lastValidity = sel.UIDValidity
+	w.mb.update(func(s *MailboxStatus) { s.Connected = true; s.UIDValidity = sel.UIDValidity; s.LastError = "" })
+	canKeyword := mc.IMAP.Keyword != "" && flagsAllow(sel.PermanentFlags, mc.IMAP.Keyword)
+	if mc.IMAP.Keyword != "" && !canKeyword && !w.warnedFlags {
+		w.warnedFlags = true
+		w.log.Warn("server does not keep the keyword; registered mails are not marked", "keyword", mc.IMAP.Keyword)
+	}
+	s := &imapSession{w: w, c: c, uidValidity: sel.UIDValidity, canKeyword: canKeyword}
+	w.log.Info("imap connected", "uid_validity", sel.UIDValidity, "messages", sel.NumMessages)
+
+	if err := s.reconcile(); err != nil {
+		return err
+	}
+	canIdle := c.Caps().Has(imap.CapIdle) || c.Caps().Has(imap.CapIMAP4rev2)
+	for {
+		if err := s.drain(stop); err != nil {
+			return err
+		}
+		if stop.Err() != nil {
+			release := w.guard(c, 5*time.Second, "LOGOUT")
+			_ = c.Logout().Wait()
+			release()
+			return nil
+		}
+		if canIdle {
+			err = s.idle(stop, events)
+		} else {
+			err = s.poll(stop, events)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// flagsAllow reports whether PERMANENTFLAGS lets us store keyword
+// (RFC 3501 §7.1: "\*" means new keywords may be created).
+func flagsAllow(perm []imap.Flag, keyword string) bool {
+	for _, f := range perm {
+		if f == imap.FlagWildcard || strings.EqualFold(string(f), keyword) {
+			return true
+		}
+	}
+	return false
+}
+
+type imapSession struct {
+	w           *watcher
+	c           *imapclient.Client
+	uidValidity uint32
+	canKeyword  bool
+}
+
+// idle waits with IDLE (RFC 2177) until the server reports a change, the
+// watchdog interval passes (then a NOOP proves the connection alive) or stop.
+func (s *imapSession) idle(stop context.Context, events <-chan struct{}) error {
+	select {
+	case <-events:
+		return nil
+	default:
+	}
+	w := s.w
+	release := w.guard(s.c, w.d.opts.CommandTimeout, "IDLE")
+	cmd, err := s.c.Idle()
+	release()
+	if err != nil {
+		return fmt.Errorf("start IDLE: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	timer := time.NewTimer(w.d.opts.Watchdog)
+	defer timer.Stop()
+	watchdog := false
+	select {
+	case <-events:
+	case <-stop.Done():
+	case <-timer.C:
+		watchdog = true
+	case err := <-done:
+		if err == nil {
+			err = errors.New("connection closed")
+		}
+		return fmt.Errorf("IDLE ended: %w", err)
+	}
+	release = w.guard(s.c, w.d.opts.CommandTimeout, "DONE")
+	defer release()
+	if err := cmd.Close(); err != nil {
+		return fmt.Errorf("stop IDLE: %w", err)
+	}
+	if err := <-done; err != nil {
+		return fmt.Errorf("stop IDLE: %w", err)
+	}
+	if watchdog {
+		if err := s.c.Noop().Wait(); err != nil {
+			return fmt.Errorf("NOOP: %w", err)
+		}
+	}
+	return nil
+}
+
+// poll is the fallback for servers without IDLE: a NOOP every poll_interval.
+func (s *imapSession) poll(stop context.Context, events <-chan struct{}) error {
+	t := time.NewTimer(s.w.mb.cfg.IMAP.PollInterval.Duration)
+	defer t.Stop()
+	select {
+	case <-stop.Done():
+		return nil
+	case <-events:
+		return nil
+	case <-t.C:
+	}
+	release := s.w.guard(s.c, s.w.d.opts.CommandTimeout, "NOOP")
+	defer release()
+	if err := s.c.Noop().Wait(); err != nil {
+		return fmt.Errorf("NOOP: %w", err)
+	}
+	return nil
+}
+
+// searchUIDs returns the UIDs matching criteria, ascending.
+func (s *imapSession) searchUIDs(criteria *imap.SearchCriteria) ([]imap.UID, error) {
+	release := s.w.guard(s.c, s.w.d.opts.CommandTimeout, "UID SEARCH")
+	defer release()
+	data, err := s.c.UIDSearch(criteria, nil).Wait()
+	if err != nil {
+		return nil, err
+	}
+	uids := data.AllUIDs()
+	slices.Sort(uids)
+	return uids, nil
+}
+
+// reconcile marks mails that were registered but whose marking was lost
+// (a crash between the commit and the STORE/MOVE).
+func (s *imapSession) reconcile() error {
+	mc := s.w.mb.cfg
+	if !s.canKeyword && mc.IMAP.MoveTo == "" {
+		return nil
+	}
+	wm, err := s.w.d.store.Watermark(mc.Name, s.uidValidity)
+	if err != nil || wm == 0 {
+		return err
+	}
+	var upto imap.UIDSet
+	upto.AddRange(1, imap.UID(wm))
+	crit := &imap.SearchCriteria{UID: []imap.UIDSet{upto}}
+	if s.canKeyword {
+		crit.NotFlag = []imap.Flag{imap.Flag(mc.IMAP.Keyword)}
+	}
+	uids, err := s.searchUIDs(crit)
+	if err != nil {
+		return fmt.Errorf("search unmarked registered mails: %w", err)
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	var movable []imap.UID
+	if mc.IMAP.MoveTo != "" {
+		// Oversize mails stay on the server (they are registered from their
+		// headers only).
+		crit.Smaller = int64(s.w.d.cfg.MaxMessageSize) + 1
+		if movable, err = s.searchUIDs(crit); err != nil {
+			return fmt.Errorf("search unmarked registered mails: %w", err)
+		}
+	}
+	s.w.log.Info("marking registered mails left unmarked", "count", len(uids))
+	return s.mark(uids, movable)
+}
+
+// fetchMeta is what a first, cheap FETCH tells about a new message.
+type fetchMeta struct {
+	size     int64
+	received time.Time
+}
+
+// drain registers every message above the watermark, in UID order.
+func (s *imapSession) drain(stop context.Context) error {
+	w := s.w
+	mc := w.mb.cfg
+	for stop.Err() == nil {
+		wm, err := w.d.store.Watermark(mc.Name, s.uidValidity)
+		if err != nil {
+			return fmt.Errorf("read watermark: %w", err)
+		}
+		var above imap.UIDSet
+		above.AddRange(imap.UID(wm+1), 0)
+		all, err := s.searchUIDs(&imap.SearchCriteria{UID: []imap.UIDSet{above}})
+		if err != nil {
+			return fmt.Errorf("search new mails: %w", err)
+		}
+		// "n:*" always matches the highest UID (RFC 3501 §6.4.8), so filter.
+		uids := slices.DeleteFunc(all, func(u imap.UID) bool { return uint32(u) <= wm })
+		if len(uids) == 0 {
+			return nil
+		}
+		for len(uids) > 0 && stop.Err() == nil {
+			n := min(len(uids), fetchChunk)
+			if err := s.fetchChunk(stop, uids[:n]); err != nil {
+				return err
+			}
+			uids = uids[n:]
+		}
+	}
+	return nil
+}
+
+// fetchChunk fetches, registers and then marks a few UIDs.
+func (s *imapSession) fetchChunk(stop context.Context, uids []imap.UID) error {
+	w := s.w
+	release := w.guard(s.c, w.d.opts.CommandTimeout, "UID FETCH (meta)")
+	msgs, err := s.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
+		UID: true, RFC822Size: true, InternalDate: true,
+	}).Collect()
+	release()
+	if err != nil {
+		return fmt.Errorf("fetch sizes: %w", err)
+	}
+	meta := make(map[imap.UID]fetchMeta, len(msgs))
+	for _, m := range msgs {
+		meta[m.UID] = fetchMeta{size: m.RFC822Size, received: m.InternalDate}
+	}
+	limit := int64(w.d.cfg.MaxMessageSize)
+	var whole, oversize []imap.UID
+	for _, u := range uids {
+		m, ok := meta[u]
+		if !ok {
+			continue // expunged meanwhile
+		}
+		if limit > 0 && m.size > limit {
+			oversize = append(oversize, u)
+		} else {
+			whole = append(whole, u)
+		}
+	}
+	var marked, movable []imap.UID
+	if len(whole) > 0 {
+		done, err := s.fetchBodies(stop, whole, meta, false)
+		marked = append(marked, done...)
+		movable = append(movable, done...)
+		if err != nil {
+			s.markBestEffort(marked, movable)
+			return err
+		}
+	}
+	if len(oversize) > 0 && stop.Err() == nil {
+		done, err := s.fetchBodies(stop, oversize, meta, true)
+		marked = append(marked, done...)
+		if err != nil {
+			s.markBestEffort(marked, movable)
+			return err
+		}
+	}
+	slices.Sort(marked)
+	return s.mark(marked, movable)
+}
+
+func (s *imapSession) markBestEffort(marked, movable []imap.UID) {
+	if err := s.mark(marked, movable); err != nil {
+		s.w.log.Debug("marking after an error failed", "err", err)
+	}
+}
+
+// fetchBodies streams BODY.PEEK[] (or only the header, for oversize mails)
+// of uids and registers each as it arrives. It returns the UIDs registered.
+func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta map[imap.UID]fetchMeta, headerOnly bool) ([]imap.UID, error) {
+	w := s.w
+	section := &imap.FetchItemBodySection{Peek: true}
+	if headerOnly {
+		section.Specifier = imap.PartSpecifierHeader
+	}
+	var total int64
+	for _, u := range uids {
+		total += meta[u].size
+	}
+	// Generous: five minutes per command plus a second per megabyte.
+	release := w.guard(s.c, 5*time.Minute+time.Duration(total>>20)*time.Second, "UID FETCH (body)")
+	defer release()
+	cmd := s.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
+		UID: true, BodySection: []*imap.FetchItemBodySection{section},
+	})
+	var done []imap.UID
+	var firstErr error
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		var uid imap.UID
+		var sum string
+		var size int64
+		var rawErr error
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = it.UID
+			case imapclient.FetchItemDataBodySection:
+				if it.Literal == nil {
+					continue
+				}
+				sum, size, rawErr = w.d.store.StoreRaw(it.Literal, 0)
+				if rawErr != nil {
+					// Leave the rest of the literal to the client, which
+					// discards what is not read.
+					rawErr = fmt.Errorf("store raw mail: %w", rawErr)
+				}
+			}
+		}
+		if uid == 0 || firstErr != nil {
+			continue
+		}
+		if rawErr != nil {
+			firstErr = rawErr
+			continue
+		}
+		if sum == "" {
+			continue // the server sent no body for it (expunged meanwhile)
+		}
+		m := meta[uid]
+		if headerOnly {
+			size = m.size
+		} else if m.size > 0 {
+			size = m.size
+		}
+		if err := w.process(uint32(uid), s.uidValidity, m.received, sum, size, headerOnly); err != nil {
+			firstErr = err
+			continue
+		}
+		done = append(done, uid)
+	}
+	if err := cmd.Close(); err != nil && firstErr == nil {
+		firstErr = fmt.Errorf("fetch bodies: %w", err)
+	}
+	return done, firstErr
+}
+
+// mark sets the keyword on the registered UIDs and moves the movable ones,
+// as configured. Only ever called after the register's commit (invariant 4).
+func (s *imapSession) mark(registered, movable []imap.UID) error {
+	mc := s.w.mb.cfg
+	if len(registered) == 0 {
+		return nil
+	}
+	if s.canKeyword {
+		release := s.w.guard(s.c, s.w.d.opts.CommandTimeout, "UID STORE")
+		err := s.c.Store(imap.UIDSetNum(registered...), &imap.StoreFlags{
+			Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.Flag(mc.IMAP.Keyword)},
+		}, nil).Close()
+		release()
+		if err != nil {
+			return fmt.Errorf("store keyword %s: %w", mc.IMAP.Keyword, err)
+		}
+	}
+	if mc.IMAP.MoveTo != "" && len(movable) > 0 {
+		if err := s.move(movable); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *imapSession) move(uids []imap.UID) error {
+	mc := s.w.mb.cfg
+	release := s.w.guard(s.c, s.w.d.opts.CommandTimeout, "UID MOVE")
+	defer release()
+	_, err := s.c.Move(imap.UIDSetNum(uids...), mc.IMAP.MoveTo).Wait()
+	var ierr *imap.Error
+	if errors.As(err, &ierr) && ierr.Code == imap.ResponseCodeTryCreate {
+		if err := s.c.Create(mc.IMAP.MoveTo, nil).Wait(); err != nil {
+			return fmt.Errorf("create folder %q: %w", mc.IMAP.MoveTo, err)
+		}
+		_, err = s.c.Move(imap.UIDSetNum(uids...), mc.IMAP.MoveTo).Wait()
+	}
+	if err != nil {
+		return fmt.Errorf("move to %q: %w", mc.IMAP.MoveTo, err)
+	}
+	return nil
+}
+
+// process parses, decides and registers one stored mail. A panic while doing
+// so is recovered and the mail registered as malformed (invariant 6).
+func (w *watcher) process(uid, uidValidity uint32, received time.Time, sum string, size int64, headerOnly bool) (err error) {
+	if received.IsZero() {
+		received = w.d.opts.Now()
+	}
+	base := ticket.Message{
+		Mailbox: w.mb.cfg.Name, UIDValidity: uidValidity, UID: uid,
+		Received: received, Size: size, RawSHA256: sum, Oversize: headerOnly,
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			w.log.Error("panic while processing a mail; registering it as malformed", "uid", uid, "panic", fmt.Sprint(p))
+			in := w.malformed(base, fmt.Sprintf("internal error: %v", p))
+			_, err = w.register(in)
+		}
+	}()
+	in := w.decide(base)
+	_, err = w.register(in)
+	return err
+}
+
+// malformed is the registration of a mail the parser could not read.
+func (w *watcher) malformed(msg ticket.Message, why string) ticket.Incoming {
+	msg.Malformed = why
+	return ticket.Incoming{
+		Prefix: w.mb.cfg.Prefix, Location: w.d.cfg.Location, Message: msg,
+		Kind: ticket.KindMalformed, SuppressReason: string(policy.ReasonMalformed), AckDomain: w.mb.ackDomain,
+	}
+}
+
+// decide parses the stored mail and runs the policy.
+func (w *watcher) decide(msg ticket.Message) ticket.Incoming {
+	f, err := w.d.store.OpenRaw(msg.RawSHA256)
+	if err != nil {
+		return w.malformed(msg, "raw mail unreadable: "+err.Error())
+	}
+	defer f.Close()
+	parsed, err := mailparse.Parse(bufio.NewReaderSize(f, 32<<10), mailparse.Limits{})
+	if err != nil {
+		return w.malformed(msg, err.Error())
+	}
+	fillMessage(&msg, parsed)
+	dec := policy.Decide(parsed, w.mb.policy)
+	in := ticket.Incoming{
+		Prefix: w.mb.cfg.Prefix, Location: w.d.cfg.Location, Message: msg,
+		Kind: ticket.KindCitizen, AckDomain: w.mb.ackDomain,
+	}
+	if dec.Automated {
+		in.Kind = ticket.KindAutomated
+	}
+	switch {
+	case !dec.Ack:
+		in.SuppressReason = string(dec.Reason)
+	case !w.mb.cfg.Ack.IsEnabled():
+		in.SuppressReason = string(policy.ReasonAckDisabled)
+	case w.d.opts.Now().Sub(msg.Received) > w.mb.cfg.Ack.MaxAge.Duration:
+		// Backlog found on first connect, or a mail that waited on the
+		// server while intake was down for longer than max_age.
+		in.SuppressReason = string(policy.ReasonTooOld)
+	default:
+		in.AckRecipient = dec.Recipient
+	}
+	return in
+}
+
+// register writes the registration and wakes the responder when an
+// acknowledgement became due.
+func (w *watcher) register(in ticket.Incoming) (ticket.Registration, error) {
+	reg, err := w.d.store.Register(in)
+	if err != nil {
+		return reg, fmt.Errorf("register uid %d: %w", in.Message.UID, err)
+	}
+	if reg.Duplicate {
+		w.log.Info("mail already registered", "uid", in.Message.UID, "case", reg.Reference.String())
+		return reg, nil
+	}
+	w.mb.update(func(s *MailboxStatus) { s.Registered++ })
+	attrs := []any{"uid", in.Message.UID, "case", reg.Reference.String(), "kind", string(in.Kind)}
+	if in.SuppressReason != "" {
+		attrs = append(attrs, "ack", "suppressed", "reason", in.SuppressReason)
+	} else {
+		attrs = append(attrs, "ack", "pending")
+		w.mb.wake()
+	}
+	w.log.Info("mail registered", attrs...)
+	return reg, nil
+}
+
+// Limits of what is copied from a mail into its register entry; the raw mail
+// keeps everything.
+const (
+	maxStoredRecipients = 20
+	maxStoredIDs        = 20
+)
+
+// fillMessage copies the parsed header data into the register's message.
+func fillMessage(msg *ticket.Message, p *mailparse.Message) {
+	if len(p.From) > 0 {
+		msg.From = p.From[0].Addr
+		msg.FromName = p.From[0].Name
+	}
+	for _, list := range [][]mailparse.Address{p.To, p.Cc} {
+		for _, a := range list {
+			if len(msg.To) < maxStoredRecipients {
+				msg.To = append(msg.To, a.Addr)
+			}
+		}
+	}
+	msg.Subject = p.Subject
+	msg.Date = p.Date
+	msg.MessageID = p.MessageID
+	msg.InReplyTo = capList(p.InReplyTo, maxStoredIDs)
+	msg.References = capList(p.References, maxStoredIDs)
+	msg.Attachments = p.Attachments
+}
+
+// capList keeps the last n entries (the newest References are the nearest).
+func capList(l []string, n int) []string {
+	if len(l) > n {
+		return l[len(l)-n:]
+	}
+	return l
+}

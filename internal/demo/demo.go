@@ -1,0 +1,239 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/intake-office/intake/config"
+	"github.com/intake-office/intake/intake"
+	"github.com/intake-office/intake/internal/memmail"
+	"github.com/intake-office/intake/templates"
+	"github.com/intake-office/intake/ticket"
+)
+
+// The demo's addresses and password.
+const (
+	Office   = "poststelle@intake.test"
+	Citizen  = "buerger@intake.test"
+	Password = "demo"
+)
+
+// Options configure the demo.
+type Options struct {
+	DataDir  string // "" = a new temporary folder, removed at the end
+	IMAPAddr string // default 127.0.0.1:1143 (any free port if taken)
+	SMTPAddr string // default 127.0.0.1:2525 (any free port if taken)
+	Logger   *slog.Logger
+	// Ready, when set, is called once the daemon runs and the samples are sent.
+	Ready func(cfgPath string, sys *memmail.System)
+}
+
+// Run runs the demo until ctx ends, printing the guide to out.
+func Run(ctx context.Context, out io.Writer, o Options) error {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	dataDir := o.DataDir
+	if dataDir == "" {
+		dir, err := os.MkdirTemp("", "intake-demo-")
+		if err != nil {
+			return fmt.Errorf("create demo folder: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		dataDir = dir
+	}
+	sys, err := memmail.Start(memmail.Options{
+		IMAPAddr: freeOr(o.IMAPAddr, "127.0.0.1:1143"),
+		SMTPAddr: freeOr(o.SMTPAddr, "127.0.0.1:2525"),
+		Users:    map[string]string{Office: Password, Citizen: Password},
+	})
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+
+	cfgPath := filepath.Join(dataDir, "intake.toml")
+	if err := os.WriteFile(cfgPath, []byte(configText(dataDir, sys)), 0o600); err != nil {
+		return fmt.Errorf("write demo config: %w", err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return fmt.Errorf("demo config: %w", err)
+	}
+	store, err := ticket.Open(cfg.DataDir, ticket.Options{})
+	if err != nil {
+		return fmt.Errorf("open register: %w", err)
+	}
+	defer store.Close()
+	tmpl, err := templates.Load("")
+	if err != nil {
+		return err
+	}
+	d, err := intake.New(intake.Options{Config: cfg, Store: store, Templates: tmpl, Logger: o.Logger})
+	if err != nil {
+		return err
+	}
+	runErr := make(chan error, 1)
+	go func() { runErr <- d.Run(ctx) }()
+
+	if err := sendSamples(sys.SMTPAddr); err != nil {
+		return fmt.Errorf("send sample letters: %w", err)
+	}
+	printGuide(out, cfgPath, sys)
+	if o.Ready != nil {
+		o.Ready(cfgPath, sys)
+	}
+	return <-runErr
+}
+
+// freeOr returns want if given, else def when it can be bound, else any
+// free loopback port.
+func freeOr(want, def string) string {
+	if want != "" {
+		return want
+	}
+	ln, err := net.Listen("tcp", def)
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	ln.Close()
+	return def
+}
+
+func configText(dataDir string, sys *memmail.System) string {
+	ih, ip, _ := net.SplitHostPort(sys.IMAPAddr)
+	sh, sp, _ := net.SplitHostPort(sys.SMTPAddr)
+	return fmt.Sprintf(`# intake demo configuration (written by "intake demo")
+data_dir = %q
+timezone = "Europe/Berlin"
+
+[office]
+name = "Staatskanzlei (Demo)"
+phone = "+49 211 000000"
+postal_address = "Musterstraße 1, 40213 Düsseldorf"
+contact_url = "https://intake.test/kontakt"
+privacy_url = "https://intake.test/datenschutz"
+
+[[mailbox]]
+name = "poststelle"
+address = %q
+prefix = "STK"
+language = "de"
+
+[mailbox.imap]
+host = %q
+port = %s
+tls = "none"
+username = %q
+password = %q
+keyword = "$Registriert"
+
+[mailbox.smtp]
+host = %q
+port = %s
+tls = "none"
+
+[mailbox.ack]
+from_name = "Poststelle der Staatskanzlei (Demo)"
+`, dataDir, Office, ih, ip, Office, Password, sh, sp)
+}
+
+// Samples are the letters the demo delivers at start: three from a citizen
+// (acknowledged) and two from robots (registered, not acknowledged).
+func Samples() []struct{ From, Raw string } {
+	date := time.Now().Format(time.RFC1123Z)
+	mk := func(from, subject, extra, body string, n int) string {
+		return "From: " + from + "\r\nTo: Poststelle <" + Office + ">\r\nSubject: " + subject +
+			"\r\nDate: " + date + "\r\nMessage-ID: <demo-" + fmt.Sprint(n) + "@buerger.intake.test>\r\n" + extra +
+			"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body
+	}
+	return []struct{ From, Raw string }{
+		{Citizen, mk("Erika Mustermann <"+Citizen+">", "=?utf-8?q?Antrag_auf_F=C3=B6rderung_=E2=80=93_Gr=C3=BCnfl=C3=A4che?=", "",
+			"Sehr geehrte Damen und Herren,\r\n\r\nich beantrage eine Förderung für die Grünfläche.\r\n\r\nMit freundlichen Grüßen\r\nErika Mustermann\r\n", 1)},
+		{Citizen, mk("Erika Mustermann <"+Citizen+">", "Beschwerde über Baulärm", "",
+			"Guten Tag,\r\nseit Wochen wird nachts gebaut.\r\n", 2)},
+		{Citizen, mk(Citizen, "Question about my application", "",
+			"Hello, when will I hear back?\r\n", 3)},
+		{"", mk("Mail Delivery System <MAILER-DAEMON@intake.test>", "Undelivered Mail Returned to Sender",
+			"Auto-Submitted: auto-replied\r\n", "This is the mail system. Your message could not be delivered.\r\n", 4)},
+		{"newsletter@intake.test", mk("Newsletter <newsletter@intake.test>", "Newsletter November",
+			"List-Id: <news.intake.test>\r\nList-Unsubscribe: <mailto:leave@intake.test>\r\nPrecedence: bulk\r\n", "Neuigkeiten ...\r\n", 5)},
+	}
+}
+
+func sendSamples(addr string) error {
+	for _, s := range Samples() {
+		if err := sendMail(addr, s.From, Office, []byte(s.Raw)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendMail delivers one mail over plain SMTP (loopback only).
+func sendMail(addr, from, to string, raw []byte) error {
+	c, err := dialSMTP(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt(to, nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(raw); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+func printGuide(out io.Writer, cfgPath string, sys *memmail.System) {
+	ih, ip, _ := net.SplitHostPort(sys.IMAPAddr)
+	_, sp, _ := net.SplitHostPort(sys.SMTPAddr)
+	exe := "intake"
+	if strings.Contains(os.Args[0], "go-build") {
+		exe = "go run ./cmd/intake"
+	}
+	fmt.Fprintf(out, `intake demo läuft / is running — Strg-C beendet / Ctrl-C stops.
+
+Eingebetteter Mailserver / embedded mail server (nur / only 127.0.0.1):
+  SMTP  127.0.0.1:%[3]s   ohne TLS und Anmeldung / no TLS, no login
+  IMAP  %[1]s:%[2]s  Postfach der Behörde / office:  %[4]s  Passwort %[6]s
+                    Postfach Bürgerin / citizen:     %[5]s  Passwort %[6]s
+
+Fünf Beispielbriefe wurden eingeliefert (drei Bürgerbriefe, ein Bounce, ein Newsletter).
+Five sample letters were delivered (three from a citizen, one bounce, one newsletter).
+
+Einen Brief senden / send a letter (any mail client works the same way):
+  printf 'From: %[5]s\r\nTo: %[4]s\r\nSubject: Mein Antrag\r\n\r\nHallo!\r\n' > brief.eml
+  curl -s smtp://127.0.0.1:%[3]s --mail-from %[5]s --mail-rcpt %[4]s --upload-file brief.eml
+
+Die Eingangsbestätigung lesen / read the acknowledgement:
+  curl -s 'imap://%[1]s:%[2]s/INBOX' --user '%[5]s:%[6]s' -X 'UID SEARCH ALL'
+  curl -s 'imap://%[1]s:%[2]s/INBOX;UID=1' --user '%[5]s:%[6]s'
+
+Vorgänge ansehen / look at the cases:
+  %[7]s case list -config %[8]s
+  %[7]s case list -kind citizen -json -config %[8]s
+  %[7]s case show STK-<Jahr>-000001-<Prüfziffer> -config %[8]s
+`, ih, ip, sp, Office, Citizen, Password, exe, cfgPath)
+}
+
+var errNoSMTP = errors.New("demo: SMTP server did not answer")

@@ -1,0 +1,17 @@
+package demo
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+func dialSMTP(addr string) (*smtp.Client, error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNoSMTP, err)
+	}
+	return smtp.NewClient(conn), nil
+}
