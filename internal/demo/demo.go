@@ -2,7 +2,6 @@ package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -87,7 +86,8 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if err := sendSamples(sys.SMTPAddr); err != nil {
 		return fmt.Errorf("send sample letters: %w", err)
 	}
-	printGuide(out, cfgPath, sys)
+	first := ticket.Reference{Prefix: "STK", Year: time.Now().In(cfg.Location).Year(), Number: 1}
+	printGuide(out, cfgPath, sys, first.String())
 	if o.Ready != nil {
 		o.Ready(cfgPath, sys)
 	}
@@ -204,7 +204,7 @@ func sendMail(addr, from, to string, raw []byte) error {
 	return c.Quit()
 }
 
-func printGuide(out io.Writer, cfgPath string, sys *memmail.System) {
+func printGuide(out io.Writer, cfgPath string, sys *memmail.System, firstRef string) {
 	ih, ip, _ := net.SplitHostPort(sys.IMAPAddr)
 	_, sp, _ := net.SplitHostPort(sys.SMTPAddr)
 	exe := "intake"
@@ -232,8 +232,6 @@ Die Eingangsbestätigung lesen / read the acknowledgement:
 Vorgänge ansehen / look at the cases:
   %[7]s case list -config %[8]s
   %[7]s case list -kind citizen -json -config %[8]s
-  %[7]s case show STK-<Jahr>-000001-<Prüfziffer> -config %[8]s
-`, ih, ip, sp, Office, Citizen, Password, exe, cfgPath)
+  %[7]s case show %[9]s -config %[8]s
+`, ih, ip, sp, Office, Citizen, Password, exe, cfgPath, firstRef)
 }
-
-var errNoSMTP = errors.New("demo: SMTP server did not answer")

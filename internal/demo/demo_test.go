@@ -1,0 +1,84 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/intake-office/intake/internal/memmail"
+)
+
+// syncBuffer is a bytes.Buffer safe for the demo goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestDemoAcknowledgesTheSampleLetters(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncBuffer
+	ready := make(chan *memmail.System, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, &out, Options{
+			IMAPAddr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0",
+			Ready: func(_ string, sys *memmail.System) { ready <- sys },
+		})
+	}()
+	var sys *memmail.System
+	select {
+	case sys = <-ready:
+	case err := <-done:
+		t.Fatalf("demo ended early: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("demo not ready after 10 s")
+	}
+	// Three citizen letters are acknowledged; the bounce and the newsletter
+	// are not.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		acks := 0
+		for _, d := range sys.Deliveries() {
+			if len(d.To) == 1 && d.To[0] == Citizen && strings.Contains(string(d.Data), "Auto-Submitted: auto-replied") {
+				acks++
+			}
+		}
+		if acks == 3 {
+			break
+		}
+		if acks > 3 || time.Now().After(deadline) {
+			t.Fatalf("%d acknowledgements to the citizen, want 3", acks)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, want := range []string{"curl -s smtp://127.0.0.1:", "case list -config", "case show STK-"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("guide lacks %q:\n%s", want, out.String())
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("demo: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("demo did not stop")
+	}
+}
