@@ -430,8 +430,17 @@ func (s *imapSession) markBestEffort(marked, movable []imap.UID) {
 	}
 }
 
+// Group commit: the registrations of up to batchMails mails (or batchBytes
+// of raw mail) are made durable together, one fsync per file in parallel
+// and one bbolt commit, instead of one commit per mail.
+const (
+	batchMails = 32
+	batchBytes = 16 << 20
+)
+
 // fetchBodies streams BODY.PEEK[] (or only the header, for oversize mails)
-// of uids and registers each as it arrives. It returns the UIDs registered.
+// of uids, storing each raw mail as it arrives, and registers them in
+// batches. It returns the UIDs registered.
 func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta map[imap.UID]fetchMeta, headerOnly bool) ([]imap.UID, error) {
 	w := s.w
 	section := &imap.FetchItemBodySection{Peek: true}
@@ -448,8 +457,25 @@ func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta ma
 	cmd := s.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
 		UID: true, BodySection: []*imap.FetchItemBodySection{section},
 	})
-	var done []imap.UID
-	var firstErr error
+	var (
+		done         []imap.UID
+		pending      []ticket.Incoming
+		pendingBytes int64
+		firstErr     error
+	)
+	flush := func() {
+		if len(pending) == 0 || firstErr != nil {
+			return
+		}
+		if err := w.registerBatch(pending); err != nil {
+			firstErr = err
+		} else {
+			for _, in := range pending {
+				done = append(done, imap.UID(in.Message.UID))
+			}
+		}
+		pending, pendingBytes = pending[:0], 0
+	}
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		var uid imap.UID
 		var sum string
@@ -460,13 +486,11 @@ func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta ma
 			case imapclient.FetchItemDataUID:
 				uid = it.UID
 			case imapclient.FetchItemDataBodySection:
-				if it.Literal == nil {
-					continue
+				if it.Literal == nil || firstErr != nil {
+					continue // the client discards what is not read
 				}
-				sum, size, rawErr = w.d.store.StoreRaw(it.Literal, 0)
+				sum, size, rawErr = w.d.store.StoreRawUnsynced(it.Literal, 0)
 				if rawErr != nil {
-					// Leave the rest of the literal to the client, which
-					// discards what is not read.
 					rawErr = fmt.Errorf("store raw mail: %w", rawErr)
 				}
 			}
@@ -475,24 +499,26 @@ func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta ma
 			continue
 		}
 		if rawErr != nil {
-			firstErr = rawErr
+			flush()
+			if firstErr == nil {
+				firstErr = rawErr
+			}
 			continue
 		}
 		if sum == "" {
 			continue // the server sent no body for it (expunged meanwhile)
 		}
 		m := meta[uid]
-		if headerOnly {
-			size = m.size
-		} else if m.size > 0 {
+		if m.size > 0 {
 			size = m.size
 		}
-		if err := w.process(uint32(uid), s.uidValidity, m.received, sum, size, headerOnly); err != nil {
-			firstErr = err
-			continue
+		pending = append(pending, w.prepare(uint32(uid), s.uidValidity, m.received, sum, size, headerOnly))
+		pendingBytes += size
+		if len(pending) >= batchMails || pendingBytes >= batchBytes {
+			flush()
 		}
-		done = append(done, uid)
 	}
+	flush()
 	if err := cmd.Close(); err != nil && firstErr == nil {
 		firstErr = fmt.Errorf("fetch bodies: %w", err)
 	}
@@ -542,9 +568,9 @@ func (s *imapSession) move(uids []imap.UID) error {
 	return nil
 }
 
-// process parses, decides and registers one stored mail. A panic while doing
-// so is recovered and the mail registered as malformed (invariant 6).
-func (w *watcher) process(uid, uidValidity uint32, received time.Time, sum string, size int64, headerOnly bool) (err error) {
+// prepare parses and decides one stored mail. A panic while doing so is
+// recovered and the mail registered as malformed (invariant 6).
+func (w *watcher) prepare(uid, uidValidity uint32, received time.Time, sum string, size int64, headerOnly bool) (in ticket.Incoming) {
 	if received.IsZero() {
 		received = w.d.opts.Now()
 	}
@@ -554,14 +580,11 @@ func (w *watcher) process(uid, uidValidity uint32, received time.Time, sum strin
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			w.log.Error("panic while processing a mail; registering it as malformed", "uid", uid, "panic", fmt.Sprint(p))
-			in := w.malformed(base, fmt.Sprintf("internal error: %v", p))
-			_, err = w.register(in)
+			w.log.Error("panic while reading a mail; registering it as malformed", "uid", uid, "panic", fmt.Sprint(p))
+			in = w.malformed(base, fmt.Sprintf("internal error: %v", p))
 		}
 	}()
-	in := w.decide(base)
-	_, err = w.register(in)
-	return err
+	return w.decide(base)
 }
 
 // malformed is the registration of a mail the parser could not read.
@@ -608,27 +631,41 @@ func (w *watcher) decide(msg ticket.Message) ticket.Incoming {
 	return in
 }
 
-// register writes the registration and wakes the responder when an
-// acknowledgement became due.
-func (w *watcher) register(in ticket.Incoming) (ticket.Registration, error) {
-	reg, err := w.d.store.Register(in)
+// registerBatch makes the raw files durable, registers the mails in one
+// transaction and wakes the responder when an acknowledgement became due.
+func (w *watcher) registerBatch(ins []ticket.Incoming) error {
+	sums := make([]string, 0, len(ins))
+	for _, in := range ins {
+		sums = append(sums, in.Message.RawSHA256)
+	}
+	if err := w.d.store.SyncRaw(sums...); err != nil {
+		return err
+	}
+	regs, err := w.d.store.RegisterBatch(ins)
 	if err != nil {
-		return reg, fmt.Errorf("register uid %d: %w", in.Message.UID, err)
+		return err
 	}
-	if reg.Duplicate {
-		w.log.Info("mail already registered", "uid", in.Message.UID, "case", reg.Reference.String())
-		return reg, nil
+	due := false
+	for i, reg := range regs {
+		in := ins[i]
+		if reg.Duplicate {
+			w.log.Info("mail already registered", "uid", in.Message.UID, "case", reg.Reference.String())
+			continue
+		}
+		w.mb.update(func(s *MailboxStatus) { s.Registered++ })
+		attrs := []any{"uid", in.Message.UID, "case", reg.Reference.String(), "kind", string(in.Kind)}
+		if in.SuppressReason != "" {
+			attrs = append(attrs, "ack", "suppressed", "reason", in.SuppressReason)
+		} else {
+			attrs = append(attrs, "ack", "pending")
+			due = true
+		}
+		w.log.Info("mail registered", attrs...)
 	}
-	w.mb.update(func(s *MailboxStatus) { s.Registered++ })
-	attrs := []any{"uid", in.Message.UID, "case", reg.Reference.String(), "kind", string(in.Kind)}
-	if in.SuppressReason != "" {
-		attrs = append(attrs, "ack", "suppressed", "reason", in.SuppressReason)
-	} else {
-		attrs = append(attrs, "ack", "pending")
+	if due {
 		w.mb.wake()
 	}
-	w.log.Info("mail registered", attrs...)
-	return reg, nil
+	return nil
 }
 
 // Limits of what is copied from a mail into its register entry; the raw mail

@@ -43,6 +43,37 @@ func (s *Store) Register(in Incoming) (Registration, error) {
 	return reg, nil
 }
 
+// RegisterBatch registers several mails in ONE transaction (group commit:
+// one fsync pair for all of them), each exactly as Register would, in
+// order; a later mail sees the earlier ones (a Message-ID twice in the batch
+// is a duplicate). Any error rolls back the whole batch. The raw files the
+// batch names must be durable first (SyncRaw).
+func (s *Store) RegisterBatch(ins []Incoming) ([]Registration, error) {
+	for i := range ins {
+		if err := checkIncoming(&ins[i]); err != nil {
+			return nil, fmt.Errorf("register %s uid %d: %w", ins[i].Message.Mailbox, ins[i].Message.UID, err)
+		}
+	}
+	regs := make([]Registration, len(ins))
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for i, in := range ins {
+			reg, err := register(tx, in)
+			if err != nil {
+				return fmt.Errorf("uid %d: %w", in.Message.UID, err)
+			}
+			if err := raiseWatermark(tx, in.Message.Mailbox, in.Message.UIDValidity, in.Message.UID); err != nil {
+				return err
+			}
+			regs[i] = reg
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("register batch of %d: %w", len(ins), err)
+	}
+	return regs, nil
+}
+
 // checkIncoming validates in and fills defaults.
 func checkIncoming(in *Incoming) error {
 	m := &in.Message

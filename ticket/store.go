@@ -134,6 +134,17 @@ func (s *Store) Close() error {
 // kept and its sum returned. With max > 0, more than max bytes give ErrTooLarge and nothing
 // is kept.
 func (s *Store) StoreRaw(r io.Reader, max int64) (sum string, size int64, err error) {
+	sum, size, err = s.StoreRawUnsynced(r, max)
+	if err != nil {
+		return sum, size, err
+	}
+	return sum, size, s.SyncRaw(sum)
+}
+
+// StoreRawUnsynced is StoreRaw without the fsyncs: the caller makes the files
+// durable with one SyncRaw for a whole batch before the commit that names
+// them (the disk then flushes them together).
+func (s *Store) StoreRawUnsynced(r io.Reader, max int64) (sum string, size int64, err error) {
 	tmp, err := os.CreateTemp(s.rawDir, tmpPattern)
 	if err != nil {
 		return "", 0, fmt.Errorf("store raw: %w", err)
@@ -156,18 +167,15 @@ func (s *Store) StoreRaw(r io.Reader, max int64) (sum string, size int64, err er
 	if max > 0 && size > max {
 		return "", size, fmt.Errorf("store raw: more than %d bytes: %w", max, ErrTooLarge)
 	}
-	if !s.noSync {
-		if err = tmp.Sync(); err != nil {
-			return "", size, fmt.Errorf("store raw: sync: %w", err)
-		}
-	}
 	if err = tmp.Close(); err != nil {
 		return "", size, fmt.Errorf("store raw: close: %w", err)
 	}
 	sum = hex.EncodeToString(h.Sum(nil))
 	dir := filepath.Join(s.rawDir, sum[:2])
 	final := filepath.Join(dir, sum)
-	if _, statErr := os.Stat(final); statErr == nil {
+	// An identical file is kept; one of another size is what a power loss
+	// left of an earlier, unsynced write, and is replaced.
+	if fi, statErr := os.Stat(final); statErr == nil && fi.Size() == size {
 		os.Remove(tmp.Name())
 		return sum, size, nil
 	}
@@ -177,17 +185,58 @@ func (s *Store) StoreRaw(r io.Reader, max int64) (sum string, size int64, err er
 	if err = os.Rename(tmp.Name(), final); err != nil {
 		return "", size, fmt.Errorf("store raw %s: %w", sum, err)
 	}
-	if !s.noSync {
-		// The new name must be durable before a commit refers to it; the subdirectory
-		// itself may be new, so sync raw/ as well.
-		if err = syncDir(dir); err == nil {
-			err = syncDir(s.rawDir)
+	return sum, size, nil
+}
+
+// SyncRaw makes the named raw files and their directory entries durable:
+// the files are fsynced in parallel, then each directory once.
+func (s *Store) SyncRaw(sums ...string) error {
+	if s.noSync || len(sums) == 0 {
+		return nil
+	}
+	errs := make(chan error, len(sums))
+	sem := make(chan struct{}, 8)
+	dirs := map[string]bool{}
+	for _, sum := range sums {
+		if !validSum(sum) {
+			return fmt.Errorf("sync raw %q: not a SHA-256 hex sum", sum)
 		}
-		if err != nil {
-			return "", size, fmt.Errorf("store raw %s: %w", sum, err)
+		dirs[filepath.Join(s.rawDir, sum[:2])] = true
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs <- syncFile(filepath.Join(s.rawDir, sum[:2], sum))
+		}()
+	}
+	var first error
+	for range sums {
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
 	}
-	return sum, size, nil
+	if first != nil {
+		return fmt.Errorf("sync raw: %w", first)
+	}
+	// The subdirectory may be new, so raw/ is synced as well.
+	dirs[s.rawDir] = true
+	for dir := range dirs {
+		if err := syncDir(dir); err != nil {
+			return fmt.Errorf("sync raw: %w", err)
+		}
+	}
+	return nil
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	return nil
 }
 
 func syncDir(dir string) error {
