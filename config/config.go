@@ -24,6 +24,8 @@ const (
 	DefaultFolder         = "INBOX"
 	DefaultPollInterval   = 60 * time.Second
 	DefaultAckMaxAge      = 72 * time.Hour
+	DefaultPerSenderLimit = 3
+	DefaultHourlyCap      = 500
 )
 
 // Config is the whole configuration file.
@@ -67,6 +69,7 @@ type Mailbox struct {
 	IMAP     IMAP     `toml:"imap"`
 	SMTP     SMTP     `toml:"smtp"`
 	Ack      Ack      `toml:"ack"`
+	Policy   Policy   `toml:"policy"`
 }
 
 // IMAP is the account the mailbox is read from.
@@ -120,6 +123,19 @@ func (s SMTP) String() string {
 
 // GoString keeps %#v from printing the inline password.
 func (s SMTP) GoString() string { return "config.SMTP" + s.String() }
+
+// Policy tunes when a mailbox's mail is acknowledged (autoreply-rules.md:
+// A1, B1–B4, R2, R3, S9). Pointers tell "unset" from false/0; ApplyDefaults
+// fills them.
+type Policy struct {
+	RequireAddressed     *bool  `toml:"require_addressed"`     // A1; default true
+	AuthservID           string `toml:"authserv_id"`           // B1: authserv-id of the office's own MTA; "" = no B rules
+	RequireAuthenticated *bool  `toml:"require_authenticated"` // B2; default true when authserv_id is set
+	PerSenderLimit       *int   `toml:"per_sender_limit"`      // R2: acks per recipient per 24 h; default 3; 0 = no limit
+	FollowUpAck          *bool  `toml:"follow_up_ack"`         // follow-ups acknowledged (at most once per case per 24 h); default true
+	HourlyCap            *int   `toml:"hourly_cap"`            // R3: acks per hour for the whole daemon; default 500
+	SubjectHeuristics    *bool  `toml:"subject_heuristics"`    // S9; default true
+}
 
 // IsEnabled reports whether acknowledgements are sent (default true).
 func (a Ack) IsEnabled() bool { return a.Enabled == nil || *a.Enabled }
@@ -378,5 +394,25 @@ func (c *Config) ApplyDefaults() {
 		if m.Ack.FromName == "" {
 			m.Ack.FromName = m.Name
 		}
+		m.Policy.applyDefaults()
 	}
+}
+
+func (p *Policy) applyDefaults() {
+	setBool := func(dst **bool, v bool) {
+		if *dst == nil {
+			*dst = &v
+		}
+	}
+	setInt := func(dst **int, v int) {
+		if *dst == nil {
+			*dst = &v
+		}
+	}
+	setBool(&p.RequireAddressed, true)
+	setBool(&p.RequireAuthenticated, p.AuthservID != "")
+	setInt(&p.PerSenderLimit, DefaultPerSenderLimit)
+	setBool(&p.FollowUpAck, true)
+	setInt(&p.HourlyCap, DefaultHourlyCap)
+	setBool(&p.SubjectHeuristics, true)
 }

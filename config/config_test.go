@@ -241,6 +241,12 @@ host = "smtp.stk.example.de"
 		{"ack.enabled", m.Ack.IsEnabled(), true},
 		{"ack.max_age", m.Ack.MaxAge.Duration, 72 * time.Hour},
 		{"ack.from_name", m.Ack.FromName, "poststelle"},
+		{"policy.require_addressed", *m.Policy.RequireAddressed, true},
+		{"policy.require_authenticated without authserv_id", *m.Policy.RequireAuthenticated, false},
+		{"policy.per_sender_limit", *m.Policy.PerSenderLimit, 3},
+		{"policy.follow_up_ack", *m.Policy.FollowUpAck, true},
+		{"policy.hourly_cap", *m.Policy.HourlyCap, 500},
+		{"policy.subject_heuristics", *m.Policy.SubjectHeuristics, true},
 	}
 	for _, ck := range checks {
 		t.Run(ck.name, func(t *testing.T) {
@@ -351,6 +357,10 @@ username = "office"
 		{"ack max_age negative", edit(t, base, `max_age = "72h"`, `max_age = "-1h"`), wantErr{29, "mailbox[0].ack.max_age", "must be greater than 0"}},
 		{"ack enabled not bool", edit(t, base, `max_age = "72h"`, `enabled = "yes"`), wantErr{29, "mailbox[0].ack.enabled", "must be true or false, not a string"}},
 		{"ack from_name control", edit(t, base, `max_age = "72h"`, `from_name = "Post\u0007stelle"`), wantErr{29, "mailbox[0].ack.from_name", "must not contain line breaks or control characters"}},
+		{"policy per_sender_limit negative", base + "[mailbox.policy]\nper_sender_limit = -1\n", wantErr{31, "mailbox[0].policy.per_sender_limit", "must be 0 (no limit) or more"}},
+		{"policy hourly_cap zero", base + "[mailbox.policy]\nhourly_cap = 0\n", wantErr{31, "mailbox[0].policy.hourly_cap", "must be at least 1"}},
+		{"policy require_authenticated without id", base + "[mailbox.policy]\nrequire_authenticated = true\n", wantErr{31, "mailbox[0].policy.require_authenticated", "needs authserv_id"}},
+		{"policy authserv_id with space", base + "[mailbox.policy]\nauthserv_id = \"mx example\"\n", wantErr{31, "mailbox[0].policy.authserv_id", "must be a host name"}},
 		{"aliases not a list", edit(t, base, `prefix = "STK"`, `prefix = "STK"
 aliases = "post@stk.example.de"`), wantErr{15, "mailbox[0].aliases", "must be a list of strings"}},
 		// Unknown keys, structure and syntax.

@@ -177,6 +177,19 @@ func (c *Config) validate(v *collector, opts Options) {
 			v.add(p+".ack.max_age", "must be greater than 0 (got %s)", m.Ack.MaxAge.Duration)
 		}
 		v.text(p+".ack.from_name", m.Ack.FromName, false)
+		pol := m.Policy
+		if pol.PerSenderLimit != nil && *pol.PerSenderLimit < 0 {
+			v.add(p+".policy.per_sender_limit", "must be 0 (no limit) or more (got %d)", *pol.PerSenderLimit)
+		}
+		if pol.HourlyCap != nil && *pol.HourlyCap < 1 {
+			v.add(p+".policy.hourly_cap", "must be at least 1 (got %d)", *pol.HourlyCap)
+		}
+		if pol.AuthservID != "" && strings.ContainsAny(pol.AuthservID, " \t;()\"") {
+			v.add(p+".policy.authserv_id", "must be a host name such as \"mx.stk.example.de\" (got %q)", pol.AuthservID)
+		}
+		if pol.RequireAuthenticated != nil && *pol.RequireAuthenticated && pol.AuthservID == "" {
+			v.add(p+".policy.require_authenticated", "needs authserv_id: only the Authentication-Results of the office's own MTA can be trusted")
+		}
 	}
 }
 

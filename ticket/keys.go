@@ -117,6 +117,21 @@ func outboxKey(mailbox string, nextTry time.Time, seq uint64) []byte {
 	return join([]byte(mailbox), timeKey(nextTry), seqKey(seq))
 }
 
+// statusKey: status 0 created(8) 0 refkey.
+func statusKey(status CaseStatus, created time.Time, ref Reference) []byte {
+	return join([]byte(status), timeKey(created), refKey(ref))
+}
+
+// rateKey: recipient 0 received(8) 0 seq(8), recipient as rateRecipient gives it.
+func rateKey(recipient string, received time.Time, seq uint64) []byte {
+	return join([]byte(recipient), timeKey(received), seqKey(seq))
+}
+
+// sentKey: sentat(8) 0 seq(8).
+func sentKey(sentAt time.Time, seq uint64) []byte {
+	return join(timeKey(clampTime(sentAt)), seqKey(seq))
+}
+
 // prefixEnd returns the smallest key greater than every key starting with prefix
 // (prefix ends in the 0 separator, so incrementing its last byte suffices).
 func prefixEnd(prefix []byte) []byte {

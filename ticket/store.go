@@ -1,6 +1,7 @@
 package ticket
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -17,7 +18,9 @@ import (
 )
 
 // SchemaVersion is the version of the bucket layout this package writes and reads.
-const SchemaVersion = 1
+// Version 2 added the status, ackrate, sent and settings buckets; Open migrates a
+// version 1 database in place (see migrate.go).
+const SchemaVersion = 2
 
 const (
 	dbFile         = "intake.db"
@@ -39,13 +42,19 @@ const (
 	bucketCreated    = "created"
 	bucketOutbox     = "outbox"
 	bucketWatermarks = "watermarks"
+	// Schema version 2.
+	bucketStatus   = "status"
+	bucketAckRate  = "ackrate"
+	bucketSent     = "sent"
+	bucketSettings = "settings"
 
 	keySchema = "schema"
 )
 
 func allBuckets() []string {
 	return []string{bucketMeta, bucketCounters, bucketCases, bucketMessages, bucketUID,
-		bucketDedupe, bucketMsgID, bucketSender, bucketCreated, bucketOutbox, bucketWatermarks}
+		bucketDedupe, bucketMsgID, bucketSender, bucketCreated, bucketOutbox, bucketWatermarks,
+		bucketStatus, bucketAckRate, bucketSent, bucketSettings}
 }
 
 // bucket returns a top-level bucket; initSchema has created all of them.
@@ -96,9 +105,11 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// initSchema creates the buckets and the schema version, or checks the version of an
-// existing database.
+// initSchema creates the buckets and the schema version of a new database, or checks the
+// version of an existing one and migrates it to SchemaVersion, all in the caller's
+// transaction: a failed migration leaves the database as it was.
 func initSchema(tx *bolt.Tx) error {
+	version := SchemaVersion // a new database
 	if meta := bucket(tx, bucketMeta); meta != nil {
 		raw := meta.Get([]byte(keySchema))
 		v, err := strconv.Atoi(string(raw))
@@ -108,17 +119,27 @@ func initSchema(tx *bolt.Tx) error {
 		if v > SchemaVersion {
 			return fmt.Errorf("schema version %d is newer than %d: use a newer intake", v, SchemaVersion)
 		}
+		if v < 1 {
+			return fmt.Errorf("schema version %d: unknown", v)
+		}
+		version = v
 	}
 	for _, name := range allBuckets() {
 		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
 	}
-	meta := bucket(tx, bucketMeta)
-	if meta.Get([]byte(keySchema)) == nil {
-		return meta.Put([]byte(keySchema), []byte(strconv.Itoa(SchemaVersion)))
+	for ; version < SchemaVersion; version++ {
+		if err := migrations[version](tx); err != nil {
+			return fmt.Errorf("migrate schema %d to %d: %w", version, version+1, err)
+		}
 	}
-	return nil
+	meta := bucket(tx, bucketMeta)
+	want := []byte(strconv.Itoa(SchemaVersion))
+	if bytes.Equal(meta.Get([]byte(keySchema)), want) {
+		return nil // no write: an up-to-date database is opened without a commit of pages
+	}
+	return meta.Put([]byte(keySchema), want)
 }
 
 // Close closes the database.

@@ -15,6 +15,9 @@ var (
 	ErrTooLarge = errors.New("message too large")
 	// ErrNotPending: RecordAck for a message whose ack is not (or no longer) pending.
 	ErrNotPending = errors.New("ack not pending")
+	// ErrBadTransition: SetStatus with a status change the workflow does not allow, or
+	// MarkBounced of an ack that was never due.
+	ErrBadTransition = errors.New("status change not allowed")
 )
 
 // CaseStatus is the processing state of a case.
@@ -46,9 +49,19 @@ const (
 	AckBounced    AckStatus = "bounced"
 )
 
-// ReasonNoRecipient is the suppression reason Register stores when the caller gave
-// neither an ack recipient nor a reason.
-const ReasonNoRecipient = "NO_RECIPIENT"
+// Suppression reasons Register itself stores.
+const (
+	// ReasonNoRecipient: the caller gave neither an ack recipient nor a reason.
+	ReasonNoRecipient = "NO_RECIPIENT"
+	// ReasonRate: Incoming.Rate allowed no further ack (per recipient or per case).
+	ReasonRate = "RATE"
+	// ReasonFollowUp: a follow-up of an existing case while RateRule.FollowUpAck is false.
+	ReasonFollowUp = "FOLLOW_UP"
+)
+
+// maxLinks bounds Case.Links so that a case record stays small; a case mentioned by more
+// cases keeps its first maxLinks links (each new case still links back to it).
+const maxLinks = 20
 
 // Case is one entry of the register. The JSON field names are a public contract
 // (DESIGN.md § Contracts).
@@ -61,7 +74,12 @@ type Case struct {
 	Updated   time.Time  `json:"updated"` // latest Received of its messages
 	Sender    string     `json:"sender"`  // lower-cased address of the first message's From
 	Subject   string     `json:"subject"` // first message's subject
-	Messages  []Message  `json:"messages"`
+	// StatusAt is when SetStatus last changed Status (zero while the case is new).
+	StatusAt time.Time `json:"status_at,omitzero"`
+	// Links are the linked cases, both directions: a case opened with Incoming.LinkTo
+	// names the case it mentions, and that case names it back (at most maxLinks).
+	Links    []Reference `json:"links,omitempty"`
+	Messages []Message   `json:"messages"`
 }
 
 // Message is one registered mail. Register caps long fields before storing them (see
@@ -98,6 +116,10 @@ type Ack struct {
 	NextTry   time.Time `json:"next_try,omitzero"`
 	SentAt    time.Time `json:"sent_at,omitzero"`
 	Reply     string    `json:"reply,omitempty"` // last SMTP reply or error
+	// Bounce is the status code of a bounce of the ack (RFC 3464 §2.3.4, e.g. "5.1.1"),
+	// set by MarkBounced; BouncedAt is when it was recorded.
+	Bounce    string    `json:"bounce,omitempty"`
+	BouncedAt time.Time `json:"bounced_at,omitzero"`
 }
 
 // Incoming is what Register needs to register one mail.
@@ -113,6 +135,32 @@ type Incoming struct {
 	SuppressReason string     // set (and AckRecipient empty) => AckSuppressed with this reason
 	AckDomain      string     // domain used for our ack's Message-ID; required with AckRecipient
 	FollowUpOf     *Reference // attach to this existing case; an unknown case opens a new one
+	// LinkTo opens a NEW case linked (both directions) to this existing one: a mail that
+	// mentions a case its sender never wrote on must not be posted into that case. An
+	// unknown case opens a new case without a link. FollowUpOf wins when its case exists.
+	LinkTo *Reference
+	// Rate limits the ack inside Register's transaction (nil = no limits); see RateRule.
+	Rate *RateRule
+}
+
+// RateRule limits acknowledgements. Register applies it, in the same transaction that
+// registers the mail, only when Incoming.AckRecipient is set:
+//
+//   - a follow-up (attached to an existing case) while !FollowUpAck: suppressed with
+//     ReasonFollowUp;
+//   - a follow-up whose case already has an ack (any status but suppressed) for a message
+//     received in (Received-FollowUpWindow, Received]: ReasonRate;
+//   - PerSenderLimit or more acks (any status but suppressed) to the same recipient (lower
+//     case) for messages received in (Received-PerSenderWindow, Received]: ReasonRate.
+//
+// Only acks that were due count, so a suppressed mail never extends a limit. The counts
+// come from indexes in the database: they hold across restarts, see the earlier mails of
+// the same RegisterBatch, and a rolled-back transaction leaves them unchanged.
+type RateRule struct {
+	PerSenderLimit  int           // acks to one recipient within PerSenderWindow; 0 = unlimited
+	PerSenderWindow time.Duration // default 24h when 0
+	FollowUpAck     bool          // false: a follow-up gets no ack at all (ReasonFollowUp)
+	FollowUpWindow  time.Duration // at most one ack per case within this window (default 24h when 0)
 }
 
 // Registration is the result of Register.
@@ -123,15 +171,18 @@ type Registration struct {
 	// Duplicate: already registered by (mailbox, UIDVALIDITY, UID) or by (mailbox,
 	// Message-ID | raw hash); nothing new was written except the watermark.
 	Duplicate bool
+	// RateLimited: an ack was asked for (AckRecipient) but Incoming.Rate suppressed it
+	// with ReasonRate. (A ReasonFollowUp suppression does not set it.)
+	RateLimited bool
 }
 
 // Filter selects cases for List. Zero fields do not filter.
 type Filter struct {
 	Mailbox string
-	Sender  string    // exact, lower case
-	Since   time.Time // Created >= Since
-	Until   time.Time // Created < Until
-	Status  CaseStatus
+	Sender  string     // exact, lower case
+	Since   time.Time  // Created >= Since
+	Until   time.Time  // Created < Until
+	Status  CaseStatus // walks the status index when Sender is empty
 	Kind    Kind
 	Limit   int // 0 = no limit; newest first
 }

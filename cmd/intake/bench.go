@@ -213,7 +213,7 @@ func runBench(ctx context.Context, p benchParams, logw io.Writer) (string, error
 	host, _ := os.Hostname()
 	var b strings.Builder
 	fmt.Fprintf(&b, "intake bench, %s, %s/%s, %d CPUs, %s\n", time.Now().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), host)
-	fmt.Fprintf(&b, "backlog:       %d mails, %d of %s, %s in all\n", p.n, p.big, config.ByteSize(p.bigSize), config.ByteSize(bytesTotal))
+	fmt.Fprintf(&b, "backlog:       %d mails, %d of %s, %.1f MB in all\n", p.n, p.big, config.ByteSize(p.bigSize), float64(bytesTotal)/1e6)
 	fmt.Fprintf(&b, "drain:         %.0f mails/s registered (%v), %.0f mails/s registered and acknowledged (%v)\n",
 		float64(p.n)/regAt.Seconds(), regAt.Round(time.Millisecond), float64(p.n)/ackAt.Seconds(), ackAt.Round(time.Millisecond))
 	fmt.Fprintf(&b, "arrival→ack:   p50 %v, p99 %v, max %v (%d mails APPENDed to the idling daemon, ack accepted by Postfix)\n",
