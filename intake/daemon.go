@@ -67,6 +67,8 @@ type Daemon struct {
 
 	mailboxes []*mailbox
 	byName    map[string]*mailbox
+	prefixes  []string // reference prefixes of every mailbox
+	cap       *ackCap
 }
 
 // mailbox is the running state of one configured mailbox.
@@ -152,7 +154,9 @@ func New(o Options) (*Daemon, error) {
 		}
 	}
 	d := &Daemon{opts: o, cfg: o.Config, store: o.Store, tmpl: o.Templates, log: o.Logger, byName: map[string]*mailbox{}}
+	d.cap = newAckCap(d)
 	for _, mc := range o.Config.Mailboxes {
+		d.prefixes = append(d.prefixes, mc.Prefix)
 		m := &mailbox{
 			cfg:        mc,
 			ackDomain:  AckDomain(o.Config, mc),
@@ -177,10 +181,15 @@ func AckDomain(cfg *config.Config, mb config.Mailbox) string {
 // PolicySettings are the policy settings of one mailbox.
 func PolicySettings(cfg *config.Config, mb config.Mailbox, instanceID string) policy.Settings {
 	s := policy.Settings{
-		LoopHeader:        LoopHeader,
-		LoopID:            instanceID,
-		SubjectHeuristics: true,
-		EnvelopeFrom:      EnvelopeFrom(mb),
+		LoopHeader:   LoopHeader,
+		LoopID:       instanceID,
+		EnvelopeFrom: EnvelopeFrom(mb),
+	}
+	if p := mb.Policy; p.RequireAddressed != nil {
+		s.RequireAddressed = *p.RequireAddressed
+		s.SubjectHeuristics = *p.SubjectHeuristics
+		s.AuthservID = p.AuthservID
+		s.RequireAuthenticated = *p.RequireAuthenticated
 	}
 	// Every office address of every mailbox counts as our own (S10): an
 	// acknowledgement from one mailbox must never be answered by another.

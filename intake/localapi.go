@@ -88,6 +88,21 @@ func startLocalAPI(path string, cases Cases, d *Daemon, log *slog.Logger) (*loca
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, d.Status())
 	})
+	mux.HandleFunc("GET /v1/ack/cap", func(w http.ResponseWriter, r *http.Request) {
+		st, err := d.cap.state()
+		if err != nil {
+			writeJSONError(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, st)
+	})
+	mux.HandleFunc("POST /v1/ack/resume", func(w http.ResponseWriter, r *http.Request) {
+		if err := d.cap.resume(); err != nil {
+			writeJSONError(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, map[string]bool{"resumed": true})
+	})
 	a := &localAPI{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln, path: path}
 	go func() {
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -214,6 +229,36 @@ func (c *LocalClient) List(f ticket.Filter) ([]ticket.Case, error) {
 	var out []ticket.Case
 	err := c.get("/v1/cases?"+FilterQuery(f).Encode(), &out)
 	return out, err
+}
+
+// CapState returns the hourly cap of the running daemon.
+func (c *LocalClient) CapState() (CapState, error) {
+	var out CapState
+	err := c.get("/v1/ack/cap", &out)
+	return out, err
+}
+
+// ResumeAcks lifts the hourly cap of the running daemon.
+func (c *LocalClient) ResumeAcks() error {
+	resp, err := c.http.Post("http://intake/v1/ack/resume", "application/json", nil)
+	if err != nil {
+		return fmt.Errorf("ask the running daemon: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("daemon answered %s", resp.Status)
+	}
+	return nil
+}
+
+// ResumeAcksOffline records an admin's reset of the hourly cap in a register
+// no daemon holds; the next daemon counts only acknowledgements sent after
+// it.
+func ResumeAcksOffline(store *ticket.Store, now time.Time) error {
+	if err := store.PutSetting(settingCapReset, []byte(now.Format(time.RFC3339Nano))); err != nil {
+		return err
+	}
+	return store.PutSetting(settingCapTripped, nil)
 }
 
 // Status returns the mailbox states of the running daemon.

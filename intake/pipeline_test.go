@@ -78,6 +78,10 @@ keyword = "$Registriert"
 host = %q
 port = %s
 tls = "none"
+
+[mailbox.policy]
+per_sender_limit = 0
+hourly_cap = 100000000
 `, dir, topExtra, office, ih, ip, office, imapExtra, sh, sp)
 	p := newPipeFromConfig(t, text)
 	p.sys = sys

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/textproto"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -21,7 +22,7 @@ import (
 // before the outbox is read again.
 const ackBatch = 100
 
-// ackConnections is how many SMTP connections a burst of acknowledgements
+// AckConnections is how many SMTP connections a burst of acknowledgements
 // uses at once: the server's per-message work (queue file fsync) and ours
 // (recording the result) overlap instead of adding up. Two measured best on
 // the 2-core benchmark machine (BENCHMARKS.md); more took CPU from the
@@ -29,7 +30,7 @@ const ackBatch = 100
 // most one message between the server's 250 and our record of it, so a
 // crash repeats at most one acknowledgement per connection, each with its
 // stable Message-ID (invariant 3).
-const ackConnections = 2
+const AckConnections = 2
 
 // smtpTimeout bounds each SMTP command; it is re-armed before every message.
 const smtpTimeout = 30 * time.Second
@@ -39,7 +40,13 @@ type responder struct {
 	d   *Daemon
 	mb  *mailbox
 	log *slog.Logger
+
+	capped atomic.Bool // the hourly cap held the last burst back
 }
+
+// capRecheck is how often a capped responder looks whether the hour has
+// passed.
+const capRecheck = 30 * time.Second
 
 func (r *responder) run(stop, hard context.Context) {
 	for stop.Err() == nil {
@@ -50,6 +57,10 @@ func (r *responder) run(stop, hard context.Context) {
 			wait = time.Minute
 		} else if ok {
 			wait = max(next.Sub(r.d.opts.Now()), 0)
+		}
+		if r.capped.Load() {
+			// Due entries wait; look again later (or when an admin resumes).
+			wait = capRecheck
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -73,7 +84,7 @@ func (r *responder) sendDue(stop, hard context.Context) {
 			return
 		}
 		// Small bursts use one connection; large ones are dealt out.
-		n := min(ackConnections, (len(due)+9)/10)
+		n := min(AckConnections, (len(due)+9)/10)
 		parts := make([][]ticket.OutboxEntry, n)
 		for i, e := range due {
 			parts[i%n] = append(parts[i%n], e)
@@ -116,6 +127,16 @@ func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.Outbo
 	for i, e := range entries {
 		if stop.Err() != nil {
 			return false // the rest stays due and goes out after the restart
+		}
+		// R3: the daemon-wide hourly cap, checked before every message.
+		ok, err := r.d.cap.allow(*r.mb.cfg.Policy.HourlyCap)
+		if err != nil {
+			r.log.Error("check hourly cap", "err", err)
+			return false
+		}
+		r.capped.Store(!ok)
+		if !ok {
+			return false // held in the outbox until the cap lifts
 		}
 		res, connErr := r.sendOne(sc, e)
 		if err := r.d.store.RecordAck(e.Message.Seq, res); err != nil {

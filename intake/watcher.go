@@ -459,7 +459,7 @@ func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta ma
 	})
 	var (
 		done         []imap.UID
-		pending      []ticket.Incoming
+		pending      []prepared
 		pendingBytes int64
 		firstErr     error
 	)
@@ -470,8 +470,8 @@ func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta ma
 		if err := w.registerBatch(pending); err != nil {
 			firstErr = err
 		} else {
-			for _, in := range pending {
-				done = append(done, imap.UID(in.Message.UID))
+			for _, pm := range pending {
+				done = append(done, imap.UID(pm.in.Message.UID))
 			}
 		}
 		pending, pendingBytes = pending[:0], 0
@@ -512,7 +512,15 @@ func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta ma
 		if m.size > 0 {
 			size = m.size
 		}
-		pending = append(pending, w.prepare(uint32(uid), s.uidValidity, m.received, sum, size, headerOnly))
+		pm, err := w.prepare(uint32(uid), s.uidValidity, m.received, sum, size, headerOnly)
+		if err != nil {
+			flush()
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		pending = append(pending, pm)
 		pendingBytes += size
 		if len(pending) >= batchMails || pendingBytes >= batchBytes {
 			flush()
@@ -568,9 +576,15 @@ func (s *imapSession) move(uids []imap.UID) error {
 	return nil
 }
 
+// prepared is a mail ready for registration.
+type prepared struct {
+	in     ticket.Incoming
+	bounce *bounce // set when the mail is a bounce of one of our acknowledgements
+}
+
 // prepare parses and decides one stored mail. A panic while doing so is
 // recovered and the mail registered as malformed (invariant 6).
-func (w *watcher) prepare(uid, uidValidity uint32, received time.Time, sum string, size int64, headerOnly bool) (in ticket.Incoming) {
+func (w *watcher) prepare(uid, uidValidity uint32, received time.Time, sum string, size int64, headerOnly bool) (pm prepared, err error) {
 	if received.IsZero() {
 		received = w.d.opts.Now()
 	}
@@ -581,7 +595,7 @@ func (w *watcher) prepare(uid, uidValidity uint32, received time.Time, sum strin
 	defer func() {
 		if p := recover(); p != nil {
 			w.log.Error("panic while reading a mail; registering it as malformed", "uid", uid, "panic", fmt.Sprint(p))
-			in = w.malformed(base, fmt.Sprintf("internal error: %v", p))
+			pm, err = prepared{in: w.malformed(base, fmt.Sprintf("internal error: %v", p))}, nil
 		}
 	}()
 	return w.decide(base)
@@ -596,26 +610,34 @@ func (w *watcher) malformed(msg ticket.Message, why string) ticket.Incoming {
 	}
 }
 
-// decide parses the stored mail and runs the policy.
-func (w *watcher) decide(msg ticket.Message) ticket.Incoming {
+// decide parses the stored mail, runs the policy and finds the case the
+// mail continues. An error is the register's, not the mail's.
+func (w *watcher) decide(msg ticket.Message) (prepared, error) {
 	f, err := w.d.store.OpenRaw(msg.RawSHA256)
 	if err != nil {
-		return w.malformed(msg, "raw mail unreadable: "+err.Error())
+		return prepared{in: w.malformed(msg, "raw mail unreadable: "+err.Error())}, nil
 	}
 	defer f.Close()
 	parsed, err := mailparse.Parse(bufio.NewReaderSize(f, 32<<10), mailparse.Limits{})
 	if err != nil {
-		return w.malformed(msg, err.Error())
+		return prepared{in: w.malformed(msg, err.Error())}, nil
 	}
 	fillMessage(&msg, parsed)
 	dec := policy.Decide(parsed, w.mb.policy)
+	pol := w.mb.cfg.Policy
 	in := ticket.Incoming{
 		Prefix: w.mb.cfg.Prefix, Location: w.d.cfg.Location, Message: msg,
 		Kind: ticket.KindCitizen, AckDomain: w.mb.ackDomain,
+		Rate: &ticket.RateRule{PerSenderLimit: *pol.PerSenderLimit, FollowUpAck: *pol.FollowUpAck},
 	}
 	if dec.Automated {
 		in.Kind = ticket.KindAutomated
 	}
+	th, err := w.thread(parsed, dec)
+	if err != nil {
+		return prepared{}, fmt.Errorf("find the case of uid %d: %w", msg.UID, err)
+	}
+	in.FollowUpOf, in.LinkTo = th.followUpOf, th.linkTo
 	switch {
 	case !dec.Ack:
 		in.SuppressReason = string(dec.Reason)
@@ -628,15 +650,18 @@ func (w *watcher) decide(msg ticket.Message) ticket.Incoming {
 	default:
 		in.AckRecipient = dec.Recipient
 	}
-	return in
+	return prepared{in: in, bounce: th.bounce}, nil
 }
 
 // registerBatch makes the raw files durable, registers the mails in one
-// transaction and wakes the responder when an acknowledgement became due.
-func (w *watcher) registerBatch(ins []ticket.Incoming) error {
-	sums := make([]string, 0, len(ins))
-	for _, in := range ins {
-		sums = append(sums, in.Message.RawSHA256)
+// transaction, marks bounced acknowledgements and wakes the responder when
+// an acknowledgement became due.
+func (w *watcher) registerBatch(batch []prepared) error {
+	sums := make([]string, 0, len(batch))
+	ins := make([]ticket.Incoming, 0, len(batch))
+	for _, pm := range batch {
+		sums = append(sums, pm.in.Message.RawSHA256)
+		ins = append(ins, pm.in)
 	}
 	if err := w.d.store.SyncRaw(sums...); err != nil {
 		return err
@@ -654,13 +679,26 @@ func (w *watcher) registerBatch(ins []ticket.Incoming) error {
 		}
 		w.mb.update(func(s *MailboxStatus) { s.Registered++ })
 		attrs := []any{"uid", in.Message.UID, "case", reg.Reference.String(), "kind", string(in.Kind)}
-		if in.SuppressReason != "" {
+		if !reg.NewCase {
+			attrs = append(attrs, "follow_up", true)
+		}
+		switch {
+		case reg.RateLimited:
+			attrs = append(attrs, "ack", "suppressed", "reason", "RATE")
+		case in.SuppressReason != "":
 			attrs = append(attrs, "ack", "suppressed", "reason", in.SuppressReason)
-		} else {
+		default:
 			attrs = append(attrs, "ack", "pending")
 			due = true
 		}
 		w.log.Info("mail registered", attrs...)
+		if b := batch[i].bounce; b != nil {
+			if err := w.d.store.MarkBounced(b.seq, b.status, b.detail, w.d.opts.Now()); err != nil {
+				w.log.Warn("mark acknowledgement bounced", "case", reg.Reference.String(), "err", err)
+			} else {
+				w.log.Warn("acknowledgement bounced", "case", reg.Reference.String(), "status", b.status)
+			}
+		}
 	}
 	if due {
 		w.mb.wake()

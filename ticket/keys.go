@@ -107,29 +107,49 @@ func senderKey(sender string, created time.Time, ref Reference) []byte {
 	return join([]byte(sender), timeKey(created), refKey(ref))
 }
 
-// createdKey: created(8) 0 refkey.
-func createdKey(created time.Time, ref Reference) []byte {
-	return join(timeKey(created), refKey(ref))
-}
-
 // outboxKey: mailbox 0 nexttry(8) 0 seq(8).
 func outboxKey(mailbox string, nextTry time.Time, seq uint64) []byte {
 	return join([]byte(mailbox), timeKey(nextTry), seqKey(seq))
 }
 
-// statusKey: status 0 created(8) 0 refkey.
+// The index bucket (schema version 2) holds three key spaces, told apart by their first
+// byte. One bucket rather than three keeps the per-commit page writes down: the status and
+// ackrate entries Register writes share the bucket's branch pages, and a young database has
+// fewer small inline buckets in the root (which would split the root leaf for good).
+const (
+	tagStatus  = 's' // 's' status 0 created(8) 0 refkey
+	tagAckRate = 'r' // 'r' recipient 0 received(8) 0 seq(8)
+	tagSent    = 't' // 't' sentat(8) 0 seq(8)
+)
+
+// tagged returns tag followed by the parts joined with 0 bytes.
+func tagged(tag byte, parts ...[]byte) []byte {
+	return append([]byte{tag}, join(parts...)...)
+}
+
+// statusPrefix: 's' status 0, the part of the status index of one status.
+func statusPrefix(status CaseStatus) []byte {
+	return tagged(tagStatus, []byte(status), nil)
+}
+
+// statusKey: 's' status 0 created(8) 0 refkey.
 func statusKey(status CaseStatus, created time.Time, ref Reference) []byte {
-	return join([]byte(status), timeKey(created), refKey(ref))
+	return tagged(tagStatus, []byte(status), timeKey(created), refKey(ref))
 }
 
-// rateKey: recipient 0 received(8) 0 seq(8), recipient as rateRecipient gives it.
+// ratePrefix: 'r' recipient 0, recipient as senderOf gives it.
+func ratePrefix(recipient string) []byte {
+	return tagged(tagAckRate, []byte(recipient), nil)
+}
+
+// rateKey: 'r' recipient 0 received(8) 0 seq(8), recipient as senderOf gives it.
 func rateKey(recipient string, received time.Time, seq uint64) []byte {
-	return join([]byte(recipient), timeKey(received), seqKey(seq))
+	return tagged(tagAckRate, []byte(recipient), timeKey(received), seqKey(seq))
 }
 
-// sentKey: sentat(8) 0 seq(8).
+// sentKey: 't' sentat(8) 0 seq(8).
 func sentKey(sentAt time.Time, seq uint64) []byte {
-	return join(timeKey(clampTime(sentAt)), seqKey(seq))
+	return tagged(tagSent, timeKey(clampTime(sentAt)), seqKey(seq))
 }
 
 // prefixEnd returns the smallest key greater than every key starting with prefix

@@ -4,8 +4,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 func TestList(t *testing.T) {
@@ -32,16 +30,14 @@ func TestList(t *testing.T) {
 	in := incoming(100, "", t0.Add(30*day))
 	in.FollowUpOf = &Reference{"STK", 2026, 1}
 	mustRegister(t, s, in)
-	// Close case 2 (there is no status API yet: write the record directly).
-	if err := s.db.Update(func(tx *bolt.Tx) error {
-		c, err := getCase(tx, Reference{"STK", 2026, 2})
-		if err != nil {
-			return err
+	// Close case 2; put case 3 in progress.
+	for _, st := range []struct {
+		number uint64
+		status CaseStatus
+	}{{2, StatusInProgress}, {2, StatusClosed}, {3, StatusInProgress}} {
+		if err := s.SetStatus(Reference{"STK", 2026, st.number}, st.status, t0.Add(40*day)); err != nil {
+			t.Fatal(err)
 		}
-		c.Status = StatusClosed
-		return putCase(tx, c)
-	}); err != nil {
-		t.Fatal(err)
 	}
 
 	tests := []struct {
@@ -65,6 +61,14 @@ func TestList(t *testing.T) {
 		{"range in another zone", Filter{Since: t0.Add(day).In(time.FixedZone("X", 5*3600))}, []uint64{6, 5, 4, 3, 2}},
 		{"status closed", Filter{Status: StatusClosed}, []uint64{2}},
 		{"status new", Filter{Status: StatusNew, Limit: 3}, []uint64{6, 5, 4}},
+		{"status new, all", Filter{Status: StatusNew}, []uint64{6, 5, 4, 1}},
+		{"status in progress", Filter{Status: StatusInProgress}, []uint64{3}},
+		{"status and range", Filter{Status: StatusNew, Since: t0.Add(day), Until: t0.Add(5 * day)}, []uint64{5, 4}},
+		{"status and mailbox", Filter{Status: StatusNew, Mailbox: "bauamt"}, []uint64{6}},
+		{"status and sender", Filter{Status: StatusInProgress, Sender: "anna@example.org"}, []uint64{3}},
+		{"unknown status", Filter{Status: "lost"}, nil},
+		{"status with a 0 byte", Filter{Status: "new\x00\x80"}, nil},
+		{"sender with a 0 byte", Filter{Sender: "anna@example.org\x00\x80"}, nil},
 		{"kind", Filter{Kind: KindAutomated}, []uint64{4}},
 		{"kind malformed for anna", Filter{Kind: KindMalformed, Sender: "anna@example.org"}, []uint64{5}},
 		{"nothing", Filter{Since: t0.Add(100 * day)}, nil},

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -83,7 +85,8 @@ func (s *Store) NextAckDue(mailbox string) (time.Time, bool, error) {
 //   - AckPending: Reply, NextTry; rescheduled in the outbox.
 //
 // Each of these counts one attempt. AckBounced marks a sent ack as bounced (Reply holds
-// the bounce's reason).
+// the bounce's reason); MarkBounced does more. AckSent also writes the sent index that
+// AcksSentSince counts.
 func (s *Store) RecordAck(seq uint64, res AckResult) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		m, err := getMessage(tx, seq)
@@ -110,6 +113,9 @@ func (s *Store) RecordAck(seq uint64, res AckResult) error {
 			switch res.Status {
 			case AckSent:
 				a.SentAt = res.At
+				if err := bucket(tx, bucketIndex).Put(sentKey(a.SentAt, seq), nil); err != nil {
+					return fmt.Errorf("sent index: %w", err)
+				}
 			case AckPending:
 				a.NextTry = res.NextTry
 				if err := outbox.Put(outboxKey(m.Mailbox, a.NextTry, seq), nil); err != nil {
@@ -131,4 +137,57 @@ func (s *Store) RecordAck(seq uint64, res AckResult) error {
 		return fmt.Errorf("record ack of message %d: %w", seq, err)
 	}
 	return nil
+}
+
+// MarkBounced records a bounce of the ack of message seq (a DSN, RFC 3464, or another
+// non-delivery report that names our ack): Status AckBounced, Bounce = status (e.g.
+// "5.1.1"), BouncedAt = at, Reply "bounced: <status> <detail>". SentAt is kept. Allowed from
+// sent, pending (its outbox entry is removed: it is not sent again) and failed, and again
+// from bounced (the later report wins); a suppressed ack was never due and gives an error
+// wrapping ErrBadTransition.
+func (s *Store) MarkBounced(seq uint64, status, detail string, at time.Time) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		m, err := getMessage(tx, seq)
+		if err != nil {
+			return err
+		}
+		a := &m.Ack
+		switch a.Status {
+		case AckPending:
+			if err := bucket(tx, bucketOutbox).Delete(outboxKey(m.Mailbox, a.NextTry, seq)); err != nil {
+				return fmt.Errorf("outbox: %w", err)
+			}
+			a.NextTry = time.Time{}
+		case AckSent, AckFailed, AckBounced:
+		default:
+			return fmt.Errorf("bounce of an ack that is %s: %w", a.Status, ErrBadTransition)
+		}
+		a.Status = AckBounced
+		a.Bounce = status
+		a.BouncedAt = at
+		a.Reply = strings.Join(slices.DeleteFunc([]string{"bounced:", status, detail},
+			func(s string) bool { return s == "" }), " ")
+		return putMessage(tx, m)
+	})
+	if err != nil {
+		return fmt.Errorf("mark ack of message %d bounced: %w", seq, err)
+	}
+	return nil
+}
+
+// AcksSentSince counts the acks of all mailboxes sent at or after t (by the sent index,
+// which RecordAck(AckSent) writes; bounced acks still count).
+func (s *Store) AcksSentSince(t time.Time) (int, error) {
+	var n int
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := bucket(tx, bucketIndex).Cursor()
+		for k, _ := c.Seek(sentKey(t, 0)); len(k) > 0 && k[0] == tagSent; k, _ = c.Next() {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("acks sent since %v: %w", t, err)
+	}
+	return n, nil
 }

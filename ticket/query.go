@@ -51,8 +51,9 @@ func (s *Store) CaseOfMessage(mailbox, messageID string) (*Reference, error) {
 }
 
 // List returns the cases matching f, newest (by Created) first, with their messages. It walks
-// the sender index when f.Sender is set and the created index otherwise, so a time range
-// or a Limit stops the walk early.
+// the sender index when f.Sender is set, else the status index: the part of f.Status, or
+// the parts of all statuses merged by creation time. A time range or a Limit stops the walk
+// early.
 func (s *Store) List(f Filter) ([]Case, error) {
 	var out []Case
 	visit := func(tx *bolt.Tx, refKey []byte) (bool, error) {
@@ -74,33 +75,59 @@ func (s *Store) List(f Filter) ([]Case, error) {
 		out = append(out, c)
 		return f.Limit > 0 && len(out) >= f.Limit, nil
 	}
+	// Both indexes have keys prefix created(8) 0 refkey.
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if f.Sender != "" {
-			prefix := join([]byte(strings.ToLower(f.Sender)), nil)
+		var (
+			b        *bolt.Bucket
+			prefixes [][]byte
+		)
+		switch {
+		case f.Sender != "":
+			b, prefixes = bucket(tx, bucketSender), [][]byte{join([]byte(strings.ToLower(f.Sender)), nil)}
+		case f.Status != "":
+			b, prefixes = bucket(tx, bucketIndex), [][]byte{statusPrefix(f.Status)}
+		default:
+			b = bucket(tx, bucketIndex)
+			prefixes = keyPrefixes(b, tagStatus)
+		}
+		cursors := make([]*backCursor, 0, len(prefixes))
+		for _, prefix := range prefixes {
 			lo := append(bytes.Clone(prefix), timeKey(clampTime(f.Since))...)
 			hi := prefixEnd(prefix)
 			if !f.Until.IsZero() {
 				hi = append(bytes.Clone(prefix), timeKey(clampTime(f.Until))...)
 			}
-			return scanBack(bucket(tx, bucketSender), lo, hi, func(k []byte) (bool, error) {
-				return visit(tx, k[len(prefix)+9:])
-			})
+			cursors = append(cursors, newBackCursor(b, lo, hi, len(prefix)))
 		}
-		var lo, hi []byte
-		if !f.Since.IsZero() {
-			lo = timeKey(clampTime(f.Since))
-		}
-		if !f.Until.IsZero() {
-			hi = timeKey(clampTime(f.Until))
-		}
-		return scanBack(bucket(tx, bucketCreated), lo, hi, func(k []byte) (bool, error) {
-			return visit(tx, k[9:])
+		return mergeBack(cursors, func(suffix []byte) (bool, error) {
+			if len(suffix) < 9 { // a filter value with a 0 byte in it can match a key part
+				return false, nil
+			}
+			return visit(tx, suffix[9:])
 		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list cases: %w", err)
 	}
 	return out, nil
+}
+
+// keyPrefixes returns the distinct first parts (up to and with the first 0 byte) of the keys
+// of b that begin with tag, one Seek each: the statuses in the status index.
+func keyPrefixes(b *bolt.Bucket, tag byte) [][]byte {
+	var out [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek([]byte{tag}); len(k) > 0 && k[0] == tag; {
+		i := bytes.IndexByte(k, sep)
+		if i < 0 {
+			k, _ = c.Next() // not an index key; skip it
+			continue
+		}
+		p := bytes.Clone(k[:i+1])
+		out = append(out, p)
+		k, _ = c.Seek(prefixEnd(p))
+	}
+	return out
 }
 
 // matches applies the filters that no index covers (the time range is checked again
@@ -126,24 +153,109 @@ func clampTime(t time.Time) time.Time {
 	return t
 }
 
-// scanBack calls fn for the keys k of b with lo <= k < hi, highest first, until fn reports
-// stop. A nil hi means no upper bound.
-func scanBack(b *bolt.Bucket, lo, hi []byte, fn func(k []byte) (stop bool, err error)) error {
-	c := b.Cursor()
+// backCursor walks the keys k of a bucket with lo <= k < hi backwards; key is the current
+// one, nil when done. A nil hi means no upper bound.
+type backCursor struct {
+	c         *bolt.Cursor
+	lo        []byte
+	key       []byte
+	prefixLen int // the part of each key that mergeBack does not compare
+}
+
+func newBackCursor(b *bolt.Bucket, lo, hi []byte, prefixLen int) *backCursor {
+	bc := &backCursor{c: b.Cursor(), lo: lo, prefixLen: prefixLen}
 	var k []byte
 	if hi == nil {
-		k, _ = c.Last()
-	} else if k, _ = c.Seek(hi); k == nil {
-		k, _ = c.Last()
+		k, _ = bc.c.Last()
+	} else if k, _ = bc.c.Seek(hi); k == nil {
+		k, _ = bc.c.Last()
 	} else {
-		k, _ = c.Prev()
+		k, _ = bc.c.Prev()
 	}
-	for ; k != nil && bytes.Compare(k, lo) >= 0; k, _ = c.Prev() {
-		if stop, err := fn(k); err != nil || stop {
+	bc.set(k)
+	return bc
+}
+
+func (bc *backCursor) set(k []byte) {
+	if k != nil && bytes.Compare(k, bc.lo) < 0 {
+		k = nil
+	}
+	bc.key = k
+}
+
+func (bc *backCursor) prev() {
+	k, _ := bc.c.Prev()
+	bc.set(k)
+}
+
+// mergeBack calls fn with the key suffixes (after each cursor's prefix) of all cursors,
+// highest first, until fn reports stop.
+func mergeBack(cursors []*backCursor, fn func(suffix []byte) (stop bool, err error)) error {
+	for {
+		var top *backCursor
+		for _, bc := range cursors {
+			if bc.key != nil && (top == nil ||
+				bytes.Compare(bc.key[bc.prefixLen:], top.key[top.prefixLen:]) > 0) {
+				top = bc
+			}
+		}
+		if top == nil {
+			return nil
+		}
+		if stop, err := fn(top.key[top.prefixLen:]); err != nil || stop {
 			return err
 		}
+		top.prev()
 	}
-	return nil
+}
+
+// MessageBySeq returns message seq and the reference of its case, or an error wrapping
+// ErrNotFound.
+func (s *Store) MessageBySeq(seq uint64) (*Message, Reference, error) {
+	var rec *messageRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		rec, err = getMessage(tx, seq)
+		return err
+	})
+	if err != nil {
+		return nil, Reference{}, fmt.Errorf("message by seq: %w", err)
+	}
+	return &rec.Message, rec.Case, nil
+}
+
+// CaseHasSender reports whether any message of case ref is From sender (compared in lower
+// case): whether sender has written on the case, so that a mail of theirs naming it may be
+// attached to it (Incoming.FollowUpOf) rather than only linked (Incoming.LinkTo). An unknown
+// case gives an error wrapping ErrNotFound.
+func (s *Store) CaseHasSender(ref Reference, sender string) (bool, error) {
+	want := senderOf(sender)
+	var found bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c, err := getCase(tx, ref)
+		if err != nil || want == "" {
+			return err
+		}
+		if c.Sender == want {
+			found = true
+			return nil
+		}
+		for _, seq := range c.Seqs {
+			m, err := getMessage(tx, seq)
+			if err != nil {
+				return err
+			}
+			if senderOf(m.From) == want {
+				found = true
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("case %s has sender %q: %w", ref, sender, err)
+	}
+	return found, nil
 }
 
 // CountMessages returns the number of registered messages.

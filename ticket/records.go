@@ -3,6 +3,7 @@ package ticket
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -22,25 +23,29 @@ const (
 	maxText        = 256 // Malformed, Ack.Reason, Ack.Reply
 	maxList        = 8   // To, Attachments
 	maxFileName    = 100
-	maxIDList      = 4 // InReplyTo, References
+	maxIDList      = 4  // InReplyTo, References
+	maxBounce      = 32 // Ack.Bounce, a status code such as "5.1.1"
 )
 
 // caseRecord is a case as stored: without its messages, which it lists by Seq.
 type caseRecord struct {
-	Reference Reference  `json:"reference"`
-	Mailbox   string     `json:"mailbox"`
-	Status    CaseStatus `json:"status"`
-	Kind      Kind       `json:"kind"`
-	Created   time.Time  `json:"created"`
-	Updated   time.Time  `json:"updated"`
-	Sender    string     `json:"sender"`
-	Subject   string     `json:"subject"`
-	Seqs      []uint64   `json:"seqs"`
+	Reference Reference   `json:"reference"`
+	Mailbox   string      `json:"mailbox"`
+	Status    CaseStatus  `json:"status"`
+	Kind      Kind        `json:"kind"`
+	Created   time.Time   `json:"created"`
+	Updated   time.Time   `json:"updated"`
+	Sender    string      `json:"sender"`
+	Subject   string      `json:"subject"`
+	StatusAt  time.Time   `json:"status_at,omitzero"`
+	Links     []Reference `json:"links,omitempty"` // at most maxLinks
+	Seqs      []uint64    `json:"seqs"`
 }
 
 func (c *caseRecord) toCase() Case {
 	return Case{Reference: c.Reference, Mailbox: c.Mailbox, Status: c.Status, Kind: c.Kind,
-		Created: c.Created, Updated: c.Updated, Sender: c.Sender, Subject: c.Subject}
+		Created: c.Created, Updated: c.Updated, Sender: c.Sender, Subject: c.Subject,
+		StatusAt: c.StatusAt, Links: slices.Clone(c.Links)}
 }
 
 // messageRecord is a message as stored, with the reference of its case.
@@ -117,6 +122,7 @@ func capMessage(m *Message) {
 	m.Ack.Reason = truncate(m.Ack.Reason, maxText)
 	m.Ack.Recipient = truncate(m.Ack.Recipient, maxAddress)
 	m.Ack.Reply = truncate(m.Ack.Reply, maxText)
+	m.Ack.Bounce = truncate(m.Ack.Bounce, maxBounce)
 }
 
 // shrink makes m smaller, least valuable data first; step counts from 0. It reports

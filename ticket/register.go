@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,10 +17,11 @@ import (
 //  1. dedupe by (mailbox, UIDVALIDITY, UID), then by (mailbox, "mid:"+Message-ID), or by
 //     (mailbox, "sha256:"+RawSHA256) when the mail has no Message-ID;
 //  2. allocate the next number for (prefix, year of Received in in.Location), or attach to
-//     the case in.FollowUpOf;
-//  3. write the message, the case and the indexes, and the outbox entry of a pending ack
+//     the case in.FollowUpOf; a new case with in.LinkTo is linked to that case and back;
+//  3. apply in.Rate to a requested ack (see RateRule);
+//  4. write the message, the case and the indexes, and the outbox entry of a pending ack
 //     (or the suppression reason);
-//  4. raise the watermark of (mailbox, UIDVALIDITY) to UID (never lower it).
+//  5. raise the watermark of (mailbox, UIDVALIDITY) to UID (never lower it).
 //
 // A duplicate returns the existing reference and Seq with Duplicate set; only the watermark
 // is written then. Any error rolls everything back, so no number is used up.
@@ -136,6 +138,11 @@ func register(tx *bolt.Tx, in Incoming) (Registration, error) {
 		if c, err = openCase(tx, in, &m); err != nil {
 			return Registration{}, err
 		}
+		if in.LinkTo != nil {
+			if err := linkCases(tx, c, *in.LinkTo); err != nil {
+				return Registration{}, err
+			}
+		}
 	} else {
 		c.Seqs = append(c.Seqs, seq)
 		if m.Received.After(c.Updated) {
@@ -144,11 +151,20 @@ func register(tx *bolt.Tx, in Incoming) (Registration, error) {
 	}
 	ref := c.Reference
 
+	reason := ""
+	if in.AckRecipient != "" && in.Rate != nil {
+		if reason, err = rateLimit(tx, *in.Rate, c, !newCase, &m, in.AckRecipient); err != nil {
+			return Registration{}, err
+		}
+	}
 	m.Ack = Ack{NextTry: m.Ack.NextTry}
 	switch {
+	case reason != "":
+		// The recipient is kept: the clerk sees who got no ack and why.
+		m.Ack = Ack{Status: AckSuppressed, Reason: reason, Recipient: truncate(in.AckRecipient, maxAddress)}
 	case in.AckRecipient != "":
 		m.Ack.Status = AckPending
-		m.Ack.Recipient = in.AckRecipient
+		m.Ack.Recipient = truncate(in.AckRecipient, maxAddress)
 		// Our Message-ID encodes the case, so a reply finds it (msgid index) and a repeated
 		// ack after a crash is recognisable as the same one.
 		m.Ack.MessageID = fmt.Sprintf("%s.%d.ack@%s", ref, seq, in.AckDomain)
@@ -171,7 +187,7 @@ func register(tx *bolt.Tx, in Incoming) (Registration, error) {
 	if err := writeMessageIndexes(tx, ref, &m); err != nil {
 		return Registration{}, err
 	}
-	return Registration{Reference: ref, Seq: seq, NewCase: newCase}, nil
+	return Registration{Reference: ref, Seq: seq, NewCase: newCase, RateLimited: reason == ReasonRate}, nil
 }
 
 // findDuplicate looks m up by UID and then by Message-ID or raw hash.
@@ -224,8 +240,8 @@ func openCase(tx *bolt.Tx, in Incoming, m *Message) (*caseRecord, error) {
 		Subject:   truncate(m.Subject, maxSubject),
 		Seqs:      []uint64{m.Seq},
 	}
-	if err := bucket(tx, bucketCreated).Put(createdKey(c.Created, ref), nil); err != nil {
-		return nil, fmt.Errorf("created index: %w", err)
+	if err := bucket(tx, bucketIndex).Put(statusKey(c.Status, c.Created, ref), nil); err != nil {
+		return nil, fmt.Errorf("status index: %w", err)
 	}
 	if c.Sender != "" {
 		if err := bucket(tx, bucketSender).Put(senderKey(c.Sender, c.Created, ref), nil); err != nil {
@@ -242,7 +258,8 @@ func senderOf(from string) string {
 	return truncate(strings.ToLower(from), maxAddress)
 }
 
-// writeMessageIndexes writes the uid, dedupe, msgid and outbox entries of a new message.
+// writeMessageIndexes writes the uid, dedupe, msgid, outbox and ackrate entries of a new
+// message.
 func writeMessageIndexes(tx *bolt.Tx, ref Reference, m *Message) error {
 	seq := seqKey(m.Seq)
 	if m.UID != 0 {
@@ -269,7 +286,33 @@ func writeMessageIndexes(tx *bolt.Tx, ref Reference, m *Message) error {
 			return fmt.Errorf("outbox: %w", err)
 		}
 	}
+	return writeAckIndexes(tx, m)
+}
+
+// linkCases links the new case c and the existing case to, both directions; an unknown
+// case is not linked. c is written by the caller, the linked case here.
+func linkCases(tx *bolt.Tx, c *caseRecord, to Reference) error {
+	other, err := getCase(tx, to)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("link: %w", err)
+	}
+	c.Links = addLink(c.Links, other.Reference)
+	other.Links = addLink(other.Links, c.Reference)
+	if err := putCase(tx, other); err != nil {
+		return fmt.Errorf("link: %w", err)
+	}
 	return nil
+}
+
+// addLink appends ref to links unless it is there already or links is full.
+func addLink(links []Reference, ref Reference) []Reference {
+	if len(links) >= maxLinks || slices.Contains(links, ref) {
+		return links
+	}
+	return append(links, ref)
 }
 
 // raiseWatermark sets the watermark of (mailbox, uidValidity) to uid if that is higher.

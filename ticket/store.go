@@ -18,8 +18,8 @@ import (
 )
 
 // SchemaVersion is the version of the bucket layout this package writes and reads.
-// Version 2 added the status, ackrate, sent and settings buckets; Open migrates a
-// version 1 database in place (see migrate.go).
+// Version 2 added the index bucket (status in place of created, ackrate, sent) and the
+// settings bucket; Open migrates a version 1 database in place (see migrate.go).
 const SchemaVersion = 2
 
 const (
@@ -39,13 +39,11 @@ const (
 	bucketDedupe     = "dedupe"
 	bucketMsgID      = "msgid"
 	bucketSender     = "sender"
-	bucketCreated    = "created"
 	bucketOutbox     = "outbox"
 	bucketWatermarks = "watermarks"
-	// Schema version 2.
-	bucketStatus   = "status"
-	bucketAckRate  = "ackrate"
-	bucketSent     = "sent"
+	// Schema version 2: index holds the status (in place of version 1's created), ackrate
+	// and sent indexes (see keys.go).
+	bucketIndex    = "index"
 	bucketSettings = "settings"
 
 	keySchema = "schema"
@@ -53,8 +51,8 @@ const (
 
 func allBuckets() []string {
 	return []string{bucketMeta, bucketCounters, bucketCases, bucketMessages, bucketUID,
-		bucketDedupe, bucketMsgID, bucketSender, bucketCreated, bucketOutbox, bucketWatermarks,
-		bucketStatus, bucketAckRate, bucketSent, bucketSettings}
+		bucketDedupe, bucketMsgID, bucketSender, bucketOutbox, bucketWatermarks,
+		bucketIndex, bucketSettings}
 }
 
 // bucket returns a top-level bucket; initSchema has created all of them.
@@ -130,14 +128,14 @@ func initSchema(tx *bolt.Tx) error {
 		}
 	}
 	for ; version < SchemaVersion; version++ {
-		if err := migrations[version](tx); err != nil {
+		if err := migrate(tx, version); err != nil {
 			return fmt.Errorf("migrate schema %d to %d: %w", version, version+1, err)
 		}
 	}
 	meta := bucket(tx, bucketMeta)
 	want := []byte(strconv.Itoa(SchemaVersion))
 	if bytes.Equal(meta.Get([]byte(keySchema)), want) {
-		return nil // no write: an up-to-date database is opened without a commit of pages
+		return nil
 	}
 	return meta.Put([]byte(keySchema), want)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -504,21 +505,21 @@ func TestOpenNewerSchema(t *testing.T) {
 	dir := t.TempDir()
 	s := openTestStore(t, dir)
 	if err := s.db.Update(func(tx *bolt.Tx) error {
-		return bucket(tx, bucketMeta).Put([]byte(keySchema), []byte("2"))
+		return bucket(tx, bucketMeta).Put([]byte(keySchema), []byte(strconv.Itoa(SchemaVersion+1)))
 	}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	if s, err := Open(dir, Options{}); err == nil {
 		s.Close()
-		t.Fatal("Open of a schema 2 database succeeded")
+		t.Fatalf("Open of a schema %d database succeeded", SchemaVersion+1)
 	}
 }
 
 func TestSchemaWritten(t *testing.T) {
 	s := newTestStore(t)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if v := string(bucket(tx, bucketMeta).Get([]byte(keySchema))); v != "1" {
+		if v := string(bucket(tx, bucketMeta).Get([]byte(keySchema))); v != strconv.Itoa(SchemaVersion) {
 			return fmt.Errorf("schema %q", v)
 		}
 		for _, name := range allBuckets() {

@@ -153,9 +153,11 @@ type Incoming struct {
 //   - PerSenderLimit or more acks (any status but suppressed) to the same recipient (lower
 //     case) for messages received in (Received-PerSenderWindow, Received]: ReasonRate.
 //
-// Only acks that were due count, so a suppressed mail never extends a limit. The counts
-// come from indexes in the database: they hold across restarts, see the earlier mails of
-// the same RegisterBatch, and a rolled-back transaction leaves them unchanged.
+// Only acks that were due count, so a suppressed mail never extends a limit; an ack
+// suppressed by the rule keeps its Recipient, so the clerk sees who got none. The counts
+// are read from the database (the ackrate index, the messages of the case): they hold
+// across restarts, see the earlier mails of the same RegisterBatch, and a rolled-back
+// transaction leaves them unchanged.
 type RateRule struct {
 	PerSenderLimit  int           // acks to one recipient within PerSenderWindow; 0 = unlimited
 	PerSenderWindow time.Duration // default 24h when 0

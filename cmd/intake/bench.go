@@ -309,6 +309,11 @@ tls = "starttls"
 ca_file = %q
 username = %q
 password = "office-pass"
+
+[mailbox.policy]
+# Many letters from few test citizens: no per-sender limit, no hourly cap.
+per_sender_limit = 0
+hourly_cap = 100000000
 `, filepath.Join(dir, "data"), office, imapsPort, rig.CAFile, office, subPort, rig.CAFile, office)
 	path := filepath.Join(dir, "intake.toml")
 	return path, os.WriteFile(path, []byte(text), 0o600)

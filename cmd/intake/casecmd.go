@@ -11,6 +11,7 @@ import (
 
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake"
+	"github.com/intake-office/intake/intake/policy"
 	"github.com/intake-office/intake/ticket"
 )
 
@@ -93,6 +94,13 @@ func cmdCaseShow(args []string, stdout, stderr io.Writer) int {
 		return printJSON(stdout, c)
 	}
 	printCase(stdout, c, cfg.Location)
+	if lc, ok := cases.(*intake.LocalClient); ok {
+		if st, err := lc.CapState(); err == nil && st.Tripped {
+			fmt.Fprintf(stdout, "\nAchtung: Stundenlimit erreicht, Bestätigungen werden seit %s zurückgehalten (intake ack resume).\n"+
+				"Warning: hourly cap reached, acknowledgements held since %s (intake ack resume).\n",
+				st.TrippedAt.In(cfg.Location).Format("02.01.2006 15:04"), st.TrippedAt.In(cfg.Location).Format("2006-01-02 15:04"))
+		}
+	}
 	return exitOK
 }
 
@@ -204,6 +212,9 @@ func printCase(w io.Writer, c *ticket.Case, loc *time.Location) {
 	fmt.Fprintf(w, "Vorgang / case  %s\n", c.Reference)
 	fmt.Fprintf(w, "Postfach        %s\nArt / kind      %s\nStatus          %s\nEingang         %s\n",
 		c.Mailbox, c.Kind, c.Status, c.Created.In(loc).Format("02.01.2006 15:04:05 MST"))
+	for _, l := range c.Links {
+		fmt.Fprintf(w, "Verknüpft mit   %s\n", l)
+	}
 	for i, m := range c.Messages {
 		fmt.Fprintf(w, "\nNachricht %d (seq %d, uid %d/%d)\n", i+1, m.Seq, m.UIDValidity, m.UID)
 		fmt.Fprintf(w, "  Von:        %s\n", strings.TrimSpace(m.FromName+" <"+m.From+">"))
@@ -227,6 +238,13 @@ func printCase(w io.Writer, c *ticket.Case, loc *time.Location) {
 			fmt.Fprintf(w, " an %s", m.Ack.Recipient)
 		}
 		fmt.Fprintln(w)
+		if m.Ack.Status == ticket.AckSuppressed && m.Ack.Reason != "" {
+			de, en := policy.Explain(policy.Reason(m.Ack.Reason))
+			fmt.Fprintf(w, "  Grund:      %s\n  Reason:     %s\n", de, en)
+		}
+		if m.Ack.Bounce != "" {
+			fmt.Fprintf(w, "  Unzustellbar / bounced: %s\n", m.Ack.Bounce)
+		}
 		if m.Ack.Reply != "" {
 			fmt.Fprintf(w, "  SMTP:       %s\n", m.Ack.Reply)
 		}

@@ -25,6 +25,8 @@ Usage:
   intake case list [-json] [filters] -config FILE
   intake config check [-offline] -config FILE
   intake config example                      print a commented example configuration
+  intake explain [-json] [-config FILE] FILE.eml...  why a mail gets an acknowledgement or not
+  intake ack resume -config FILE             lift the hourly cap before the hour has passed
   intake bench  [flags]                      drain benchmark against real Dovecot and Postfix
   intake version
 
@@ -49,6 +51,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCase(args[1:], stdout, stderr)
 	case "config":
 		return cmdConfig(args[1:], stdout, stderr)
+	case "explain":
+		return cmdExplain(args[1:], stdout, stderr)
+	case "ack":
+		return cmdAck(args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(args[1:], stdout, stderr)
 	case "version", "-version", "--version":

@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // addressList parses an address-list header value (RFC 5322 §3.4) with net/mail, decoding
@@ -175,8 +176,8 @@ func returnPath(raw string) string {
 
 // msgIDs extracts message identifiers (RFC 5322 §3.6.4) from a Message-ID, In-Reply-To or
 // References value: every "<id>" with a non-empty id without white space; when the value has
-// no angle brackets at all, every white-space separated token containing "@" (a Message-ID
-// written without brackets). Bad entries are skipped.
+// no "<" at all, every token (separated by white space, "," or a stray ">") with text on both
+// sides of an "@" (a Message-ID written without brackets). Bad entries are skipped.
 func msgIDs(raw string) []string {
 	s := stripComments(toUTF8String(raw))
 	var out []string
@@ -203,7 +204,7 @@ func msgIDs(raw string) []string {
 		}
 		return out
 	}
-	for _, tok := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' }) {
+	for _, tok := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '>' || unicode.IsSpace(r) || unicode.IsControl(r) }) {
 		if i := strings.IndexByte(tok, '@'); i > 0 && i < len(tok)-1 {
 			out = append(out, tok)
 		}

@@ -16,6 +16,14 @@
 //     unpadded base64), RFC 2231 parameter continuations and charsets.
 //   - RFC 6522 multipart/report (ReportType) so that DSNs (RFC 3464), MDNs (RFC 8098) and
 //     ARF reports (RFC 5965) can be recognised by the policy.
+//   - RFC 3464 §2 delivery-status fields (DSN: Reporting-MTA, and per recipient
+//     Final-Recipient, Action, Status, Diagnostic-Code), also in the RFC 6533 global form.
+//   - The header sections of returned mail (ReturnedMessageIDs, ReturnedSubjects):
+//     message/rfc822 (RFC 2046 §5.2.1), text/rfc822-headers (RFC 6522 §4) and their RFC 6533
+//     variants, and for a bounce also header blocks pasted into its text/plain parts (qmail,
+//     Exchange "Original message headers"). Only header sections are read, each up to 64 KiB.
+//   - RFC 8601 Authentication-Results (AuthResults), leniently: comments, quoted strings,
+//     versions, the "none" form, and Microsoft 365's fields without an authserv-id.
 //
 // Raw 8-bit header bytes that are not UTF-8 are read as windows-1252 before any further
 // parsing (autoreply-rules.md M2), so that an address still parses.
@@ -24,8 +32,11 @@
 // multipart's boundary is recognised so a missing close delimiter cannot swallow the rest of
 // the mail, boundaries are limited in length, and Limits bounds header size, part count,
 // nesting depth and kept text. Only the first text body is kept; other bodies are streamed
-// past. message/rfc822 parts are recorded but not walked into. Parse recovers from internal
-// panics and reports them as Problems; it fails only when no header section can be read.
+// past (a bounce's further text/plain parts are searched for returned headers, bounded).
+// message/rfc822 parts are not walked into (only their header section is read, for
+// ReturnedMessageIDs): a forwarded or returned mail's structure is not this mail's. Parse
+// recovers from internal panics and reports them as Problems; it fails only when no header
+// section can be read.
 //
 // Bodies are decoded with go-message (message.New applies the transfer encoding and the
 // charset); github.com/emersion/go-message/charset is imported so that charsets other than

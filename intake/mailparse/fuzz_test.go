@@ -84,6 +84,13 @@ func inlineSeeds() []string {
 		"Return-Path: <>\r\nReturn-Path: <a@b>\r\nMessage-ID: a@b\r\nReferences: <x> <y\r\n\r\n",
 		nestedMultipart(30),
 		flatMultipart(30),
+		// Authentication-Results (RFC 8601) in the forms met in the wild.
+		"Authentication-Results: mx.google.com;\r\n dkim=pass header.i=@gmail.com header.s=20230601;\r\n spf=pass (google.com: domain of a@gmail.com) smtp.mailfrom=a@gmail.com;\r\n dmarc=pass (p=NONE) header.from=gmail.com\r\n\r\n",
+		"Authentication-Results: spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=contoso.example; dkim=none (message not signed) header.d=none;dmarc=fail action=oreject header.from=contoso.example;compauth=fail reason=000\r\n\r\n",
+		"Authentication-Results: \"mx\" 1; dkim/1 = pass (a (b) \\) c) reason=\"x;y\" header.d=; none; =;\r\nAuthentication-Results: (\r\n\r\n",
+		// Bounces: DSN groups run together, returned headers as parts and as plain text.
+		"Return-Path: <>\r\nFrom: MAILER-DAEMON@mx\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=r\r\n\r\n--r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\nFinal-Recipient: rfc822; a@b\r\nAction: failed\r\nStatus: 5.1.1\r\nFinal-Recipient: rfc822;<c@d>\r\nStatus: 4.4.7\r\n--r\r\nContent-Type: message/rfc822\r\n\r\nMessage-ID: <STK-2026-000042-6.17.ack@intake.stk.example.de>\r\nSubject: =?utf-8?q?Best=C3=A4tigung?=\r\n\r\nbody\r\n--r\r\nContent-Type: text/rfc822-headers\r\nContent-Transfer-Encoding: base64\r\n\r\nTWVzc2FnZS1JRDogPGFAYj4=\r\n--r--\r\n",
+		"Return-Path: <>\r\nSubject: failure notice\r\n\r\n(#5.1.1)\r\n--- Below this line is a copy of the message.\r\n\r\nMessage-ID:\r\n <a@b>\r\n> > Subject: x\r\n   Message-ID: <c@d>\r\n",
 	}
 }
 
@@ -139,6 +146,7 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 		}
+		checkBounceFields(t, m)
 		if len(m.Problems) > maxProblems+1 {
 			t.Errorf("%d problems", len(m.Problems))
 		}
@@ -148,4 +156,56 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkBounceFields checks the bounds and the shape of DSN, ReturnedMessageIDs,
+// ReturnedSubjects and AuthResults.
+func checkBounceFields(t *testing.T, m *Message) {
+	t.Helper()
+	if len(m.ReturnedMessageIDs) > maxReturned || len(m.ReturnedSubjects) > maxReturned {
+		t.Errorf("%d returned IDs, %d subjects", len(m.ReturnedMessageIDs), len(m.ReturnedSubjects))
+	}
+	for _, id := range m.ReturnedMessageIDs {
+		if id == "" || strings.ContainsAny(id, "<> \t\r\n") || !utf8.ValidString(id) {
+			t.Errorf("bad returned Message-ID %q", id)
+		}
+	}
+	for _, s := range m.ReturnedSubjects {
+		if s == "" || len(s) > maxReturnedSubject || strings.ContainsAny(s, "\r\n") || !utf8.ValidString(s) {
+			t.Errorf("bad returned subject %q", s)
+		}
+	}
+	if m.DSN != nil {
+		if len(m.DSN.Recipients) > maxDSNRecipients || len(m.DSN.ReportingMTA) > maxDSNValue {
+			t.Errorf("DSN of %d recipients", len(m.DSN.Recipients))
+		}
+		for _, r := range m.DSN.Recipients {
+			for _, v := range []string{r.FinalRecipient, r.Action, r.Status, r.Diagnostic} {
+				if len(v) > maxDSNValue || strings.ContainsAny(v, "\r\n") || !utf8.ValidString(v) {
+					t.Errorf("bad DSN value %q", v)
+				}
+			}
+			if r.Status != "" && findStatusCode(r.Status) != r.Status {
+				t.Errorf("DSN status %q is no status code", r.Status)
+			}
+		}
+	}
+	if len(m.AuthResults) > maxAuthResults {
+		t.Errorf("%d AuthResults", len(m.AuthResults))
+	}
+	for _, ar := range m.AuthResults {
+		if len(ar.Methods) > maxAuthMethods || len(ar.AuthservID) > maxAuthValue || ar.AuthservID == "" && len(ar.Methods) == 0 {
+			t.Errorf("bad AuthResult %+v", ar)
+		}
+		for _, am := range ar.Methods {
+			if !isAuthKeyword(am.Method) || !isAuthKeyword(am.Result) || len(am.Props) > maxAuthProps || am.Props == nil {
+				t.Errorf("bad AuthMethod %+v", am)
+			}
+			for k, v := range am.Props {
+				if !isAuthPropKey(k) || len(v) > maxAuthValue || !utf8.ValidString(v) {
+					t.Errorf("bad property %q=%q", k, v)
+				}
+			}
+		}
+	}
 }

@@ -75,6 +75,22 @@ type Message struct {
 	Attachments                                []string // sanitised file names (no path separators, no control chars)
 	Text                                       string   // up to MaxTextBytes of the plain text body (HTML stripped to text), UTF-8
 	Problems                                   []string // non-fatal problems met while parsing
+
+	// DSN is set when a message/delivery-status part (RFC 3464; or RFC 6533
+	// message/global-delivery-status) was walked, even when none of its fields could be read.
+	DSN *DSN
+	// ReturnedMessageIDs are the Message-IDs (without <>) of returned messages: the header
+	// sections of message/rfc822, text/rfc822-headers (and their RFC 6533 and misspelt
+	// variants) parts, then "Message-ID:" lines of header blocks inside the text/plain parts
+	// of a mail that is a bounce (qmail, Exchange "Original message headers"). Only header
+	// sections are read, each up to 64 KiB; de-duplicated, at most 20.
+	ReturnedMessageIDs []string
+	// ReturnedSubjects are the decoded Subjects of those returned header sections (one line,
+	// valid UTF-8), de-duplicated, at most 20.
+	ReturnedSubjects []string
+	// AuthResults are the parsed Authentication-Results fields (RFC 8601) in header order,
+	// whoever wrote them; at most 50. Which of them to trust is the policy's decision (B1).
+	AuthResults []AuthResult
 }
 
 // Get returns the raw value of the first field named key (case-insensitive), "" if none.
@@ -238,6 +254,12 @@ func interpretHeader(m *Message, d *decoder) entity {
 			m.InReplyTo = append(m.InReplyTo, msgIDs(f.Value)...)
 		case "references":
 			m.References = append(m.References, msgIDs(f.Value)...)
+		case "authentication-results":
+			if len(m.AuthResults) < maxAuthResults {
+				if ar, ok := parseAuthResults(f.Value); ok {
+					m.AuthResults = append(m.AuthResults, ar)
+				}
+			}
 		case "date":
 			if m.Date.IsZero() {
 				if t, ok := parseDate(f.Value); ok {

@@ -83,24 +83,55 @@ func isToken(s string) bool {
 	return true
 }
 
-// collector keeps the raw bytes of one text part, up to a cap.
+// purpose says what a collected body is for.
+type purpose int
+
+const (
+	keepText       purpose = iota // the first text/plain body: Message.Text
+	keepHTML                      // the first text/html body: Message.Text when there is no text/plain
+	scanText                      // a further text/plain body of a bounce: searched for returned headers only
+	returnedHeader                // a returned-message part: its header section only
+	dsnBody                       // the message/delivery-status part
+)
+
+// collector keeps the raw bytes of one body, up to a cap.
 type collector struct {
-	html      bool
+	purpose   purpose
 	charset   string
 	cte       string
 	raw       []byte
 	cap       int
 	truncated bool
+	// For returnedHeader: a header line was seen, and the blank line ending the header
+	// section after it (RFC 5322 §2.1); the rest of the part is skipped.
+	seenField, done bool
 }
 
-func (c *collector) full() bool { return len(c.raw) >= c.cap }
+func (c *collector) full() bool { return c.done || len(c.raw) >= c.cap }
 
-func (c *collector) write(b []byte) {
+// write appends one chunk; start says the chunk begins a line.
+func (c *collector) write(b []byte, start bool) {
+	if c.purpose == returnedHeader && identityEncoding(c.cte) && start {
+		if len(trimEOL(b)) == 0 {
+			if c.seenField {
+				c.done = true
+				return
+			}
+		} else {
+			c.seenField = true
+		}
+	}
 	if room := c.cap - len(c.raw); len(b) > room {
 		b = b[:max(room, 0)]
 		c.truncated = true
 	}
 	c.raw = append(c.raw, b...)
+}
+
+// identityEncoding reports a Content-Transfer-Encoding that leaves lines as they are
+// (RFC 2045 §6.2: 7bit, 8bit, binary, or none).
+func identityEncoding(cte string) bool {
+	return cte == "" || cte == "7bit" || cte == "8bit" || cte == "binary"
 }
 
 // frame is an open multipart (RFC 2046 §5.1.1).
@@ -129,11 +160,23 @@ type walker struct {
 	parts    int
 	htmlText string
 	stopped  bool
+
+	// Bounce data (returned.go). quiet decodes what belongs to returned messages: their
+	// defects are not this mail's Problems.
+	quiet         *decoder
+	quietProbs    problems
+	bounce        bool     // the mail is a bounce: its plain text is searched for returned headers
+	scans         [][]byte // decoded text/plain bodies kept for that search
+	scanBytes     int
+	returnedParts int
 }
 
 func (w *walker) run(top entity, end headerEnd) {
 	w.open = map[string][]int{}
-	w.begin(top, 0)
+	w.quiet = newDecoder(&w.quietProbs)
+	w.bounce = bounceHeader(w.m, top)
+	w.begin(top, 0, false)
+	defer w.scanForReturned()
 	if end == endInput {
 		return
 	}
@@ -158,7 +201,7 @@ func (w *walker) run(top entity, end headerEnd) {
 			}
 		}
 		if w.cur != nil {
-			w.cur.write(chunk)
+			w.cur.write(chunk, start)
 		}
 	}
 	w.endLeaf()
@@ -237,14 +280,16 @@ func (w *walker) boundary(idx int, closing bool) {
 		return
 	}
 	def := "text/plain"
-	if w.stack[idx].digest {
+	digest := w.stack[idx].digest
+	if digest {
 		def = "message/rfc822"
 	}
-	w.begin(w.d.entityOf(fields, def), idx+1)
+	w.begin(w.d.entityOf(fields, def), idx+1, digest)
 }
 
-// begin starts the entity e at the given depth (0 = the mail itself).
-func (w *walker) begin(e entity, depth int) {
+// begin starts the entity e at the given depth (0 = the mail itself); inDigest says its
+// parent is a multipart/digest, whose messages are collected mail, not returned mail.
+func (w *walker) begin(e entity, depth int, inDigest bool) {
 	w.parts++
 	w.m.PartTypes = append(w.m.PartTypes, e.mt.value)
 	w.cur = nil
@@ -268,24 +313,74 @@ func (w *walker) begin(e entity, depth int) {
 		}
 		return
 	}
-	// A leaf. message/rfc822 (a forwarded or returned mail) is recorded by type only and not
-	// walked into: its headers are not this mail's (RFC 2046 §5.2.1).
+	// A leaf. message/rfc822 (a forwarded or returned mail) is not walked into: its headers
+	// are not this mail's (RFC 2046 §5.2.1). Only its header section is read, for
+	// ReturnedMessageIDs; a delivery-status part is read for DSN.
 	if e.filename != "" {
 		if name := SanitizeFilename(w.d.text(e.filename)); name != "" {
 			w.m.Attachments = append(w.m.Attachments, name)
 		}
 	}
-	if e.disp == "attachment" || e.filename != "" {
+	charset := strings.ToLower(strings.TrimSpace(e.mt.params["charset"]))
+	switch t := e.mt.value; {
+	case isDSNType(t):
+		w.bounce = true
+		if w.m.DSN == nil {
+			w.m.DSN = &DSN{}
+			w.cur = &collector{purpose: dsnBody, cte: e.cte, cap: maxDSNBytes}
+		}
+		return
+	case isReturnedType(t):
+		if !inDigest && w.returnedParts < maxReturnedParts {
+			w.returnedParts++
+			w.cur = &collector{purpose: returnedHeader, cte: e.cte, cap: maxReturnedHeaderBytes}
+		}
 		return
 	}
 	max := w.lim.MaxTextBytes
 	switch {
+	case e.disp == "attachment" || e.filename != "":
+		if e.mt.value == "text/plain" {
+			w.scanLater(charset, e.cte) // a returned message sent as a text attachment
+		}
 	case e.mt.value == "text/plain" && w.m.Text == "":
 		// Room for the transfer encoding: base64 grows 4/3, quoted-printable up to 3x.
-		w.cur = &collector{charset: strings.ToLower(strings.TrimSpace(e.mt.params["charset"])), cte: e.cte, cap: 4*max + 1024}
+		w.cur = &collector{purpose: keepText, charset: charset, cte: e.cte, cap: 4*max + 1024}
 	case e.mt.value == "text/html" && w.m.Text == "" && w.htmlText == "":
-		w.cur = &collector{html: true, charset: strings.ToLower(strings.TrimSpace(e.mt.params["charset"])), cte: e.cte, cap: 16*max + 4096}
+		w.cur = &collector{purpose: keepHTML, charset: charset, cte: e.cte, cap: 16*max + 4096}
+	case e.mt.value == "text/plain":
+		w.scanLater(charset, e.cte)
 	}
+}
+
+// scanLater collects a further text/plain body of a bounce for the returned-header search.
+func (w *walker) scanLater(charset, cte string) {
+	if w.bounce && len(w.scans) < maxScanParts && w.scanBytes < maxScanTotal {
+		// Room for the transfer encoding, as for keepText.
+		w.cur = &collector{purpose: scanText, charset: charset, cte: cte, cap: 4*maxScanPartBytes + 1024}
+	}
+}
+
+// keepForScan keeps (a bounded prefix of) a decoded text/plain body for scanForReturned.
+func (w *walker) keepForScan(out []byte) {
+	if len(w.scans) >= maxScanParts || w.scanBytes >= maxScanTotal || len(out) == 0 {
+		return
+	}
+	out = out[:min(len(out), maxScanPartBytes, maxScanTotal-w.scanBytes)]
+	w.scans = append(w.scans, out)
+	w.scanBytes += len(out)
+}
+
+// scanForReturned searches the kept plain text of a bounce for returned header sections,
+// once the walk is over (a delivery-status part after the text also makes the mail a bounce).
+func (w *walker) scanForReturned() {
+	if !w.bounce {
+		return
+	}
+	for _, b := range w.scans {
+		w.scanReturnedText(toUTF8(b))
+	}
+	w.scans = nil
 }
 
 // endLeaf decodes the body kept for the current part, if any.
@@ -295,16 +390,32 @@ func (w *walker) endLeaf() {
 	if c == nil {
 		return
 	}
+	switch c.purpose {
+	case dsnBody:
+		out := w.quiet.decodeBody("", c.cte, c.raw, maxDSNBytes, c.truncated)
+		parseDSN(out, w.m.DSN)
+		return
+	case returnedHeader:
+		out := w.quiet.decodeBody("", c.cte, c.raw, maxReturnedHeaderBytes, c.truncated || c.done)
+		w.returnedHeader(out)
+		return
+	case scanText:
+		w.keepForScan(w.quiet.decodeBody(c.charset, c.cte, c.raw, maxScanPartBytes, c.truncated))
+		return
+	}
 	max := w.lim.MaxTextBytes
 	limit := 4 * max
-	if c.html {
+	if c.purpose == keepHTML {
 		limit = 16 * max
 	}
 	out := w.d.decodeBody(c.charset, c.cte, c.raw, limit, c.truncated)
 	if len(out) >= limit {
 		out = trimIncompleteRune(out)
 	}
-	if c.html {
+	if c.purpose == keepText {
+		w.keepForScan(out)
+	}
+	if c.purpose == keepHTML {
 		if t := cleanText(htmlToText(out), max); t != "" {
 			w.htmlText = t
 		}

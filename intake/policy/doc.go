@@ -21,12 +21,23 @@
 //   - S10 our own mail coming back (loop header, Message-ID domain, own addresses)
 //   - S11 spam verdict of the receiving filter (RFC 3834 §7 example)
 //   - A1 the office is not named in To/Cc/Bcc/Resent-* (RFC 3834 §2, RFC 5230 §4.5), optional
+//   - B1 only Authentication-Results of the receiving MTA count (RFC 8601 §2.5, §5): those
+//     whose authserv-id is Settings.AuthservID; without one no B rule applies
+//   - B3 a trusted spf=fail or dmarc=fail (AUTH_FAIL), always when AuthservID is set
+//   - B2 with RequireAuthenticated: no trusted SPF pass for the reply address and no DKIM or
+//     DMARC pass aligned with its domain (UNAUTHENTICATED; RFC 3834 §2, §6 "return addresses
+//     are easily forged")
+//   - B4 with RequireAuthenticated: no trusted Authentication-Results at all (UNAUTHENTICATED)
 //
 // The recipient (A2) is the single Return-Path address (RFC 3834 §4, RFC 5230 §4); only a
 // mail without any Return-Path field falls back to its single From address. Reply-To and
-// Sender are never used (RFC 3834 §4).
+// Sender are never used (RFC 3834 §4). The B rules authenticate that recipient.
 //
-// The B rules (sender authentication) and R rules (once per message, per-sender rate,
-// circuit breaker) need state or trusted configuration and are applied by the caller after
-// an Ack decision, using the reason codes declared here.
+// The R rules (once per message, per-sender rate, follow-ups, circuit breaker) need state and
+// are applied by the caller after an Ack decision, using the reason codes declared here.
+//
+// For threading and bounces of our own acknowledgements the package offers pure helpers:
+// ThreadIDs (the Message-IDs a mail replies to, newest first), OurAck (the first Message-ID
+// of one of our acknowledgements the mail returns or refers to) and BounceStatus (the RFC 3463
+// status of a delivery failure, from the DSN or the bounce text).
 package policy

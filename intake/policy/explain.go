@@ -45,9 +45,12 @@ func Explain(r Reason) (de, en string) {
 	case ReasonAuthFail:
 		return "Authentifizierung fehlgeschlagen (SPF oder DMARC fail); bitte prüfen.",
 			"Authentication failed (SPF or DMARC fail); please review."
+	case ReasonFollowUp:
+		return "Folgenachricht zu einem bestehenden Vorgang; für Folgenachrichten werden keine Eingangsbestätigungen gesendet.",
+			"Follow-up on an existing case; no acknowledgement is sent for follow-ups."
 	case ReasonRate:
-		return "Diesem Absender wurde kürzlich bereits geantwortet.",
-			"This sender was answered recently."
+		return "Diesem Absender oder in diesem Vorgang wurde kürzlich bereits geantwortet (Mengenbegrenzung).",
+			"This sender or this case was answered recently (rate limit)."
 	case ReasonMalformed:
 		return "Nachricht nicht lesbar (fehlerhafter Kopf).", "Message unreadable (malformed header)."
 	case ReasonAckDisabled:

@@ -9,9 +9,9 @@ import (
 // Reason is the code stored with a message that got no acknowledgement.
 type Reason string
 
-// Reason codes. The S and A codes are decided here; the others are decided by the caller
-// (authentication, rate, size, age, configuration) and listed so that every stored code has
-// one definition and one explanation (Explain).
+// Reason codes. The S, A and B codes are decided here; the others are decided by the caller
+// (rate, follow-up, size, age, configuration) and listed so that every stored code has one
+// definition and one explanation (Explain).
 const (
 	ReasonNullSender       Reason = "NULL_SENDER"       // S1
 	ReasonAutoSubmitted    Reason = "AUTO_SUBMITTED"    // S2
@@ -28,6 +28,7 @@ const (
 	ReasonUnauthenticated  Reason = "UNAUTHENTICATED"   // B2, B4
 	ReasonAuthFail         Reason = "AUTH_FAIL"         // B3
 	ReasonRate             Reason = "RATE"              // R1-R3
+	ReasonFollowUp         Reason = "FOLLOW_UP"         // follow-up on an existing case, follow_up_ack = false
 	ReasonMalformed        Reason = "MALFORMED"         // M1
 	ReasonAckDisabled      Reason = "ACK_DISABLED"      // configuration
 	ReasonTooOld           Reason = "TOO_OLD"           // configuration (ack max_age)
@@ -47,13 +48,21 @@ type Settings struct {
 	// mail whose Return-Path or From is one of them is our own (S10), but naming them in
 	// To/Cc does not make a mail addressed to this office (A1).
 	OwnAddresses []string
+	// AuthservID is the authserv-id of the receiving MTA (RFC 8601 §2.5): only
+	// Authentication-Results fields with this id count (B1), compared case-insensitively and
+	// ignoring a "/job-id" suffix. "" switches every B rule off.
+	AuthservID string
+	// RequireAuthenticated: acknowledge only when a trusted SPF, aligned DKIM or aligned DMARC
+	// pass covers the reply address (B2), and never without a trusted result (B4). Without it
+	// only B3 (a trusted spf=fail or dmarc=fail) applies.
+	RequireAuthenticated bool
 }
 
 // Decision is the outcome of Decide.
 type Decision struct {
 	Ack       bool
 	Reason    Reason // empty when Ack
-	Rule      string // "S1".."S11", "A1", "M1"
+	Rule      string // "S1".."S11", "A1", "B2".."B4", "M1"
 	Recipient string // Return-Path address (From only when there is no Return-Path), lower-case domain
 	Automated bool   // the mail is machine-generated (bounce, auto-reply, list, report...)
 	// Detail names the signal that decided (a header name and keyword, a part type), never an
@@ -71,7 +80,8 @@ type rule struct {
 }
 
 // rules in the evaluation order of autoreply-rules.md ("Evaluation order"): S1–S11, then A1.
-// S1 is handled in Decide because it also yields the recipient (A2).
+// S1 is handled in Decide because it also yields the recipient (A2); the B rules follow in
+// Decide because they need that recipient.
 func rules() []rule {
 	return []rule{
 		{"S2", ReasonAutoSubmitted, true, checkAutoSubmitted},
@@ -91,10 +101,11 @@ func rules() []rule {
 // Decide says whether the mail m may get an automatic acknowledgement, and if not, why.
 // It is pure: no I/O, no clock, no state; the same input always gives the same decision.
 //
-// The first matching rule decides (autoreply-rules.md, "Evaluation order"). Automated is
-// computed from all rules, so that a mail suppressed for one reason is still classified by
-// every signal it carries. The B (authentication) and R (rate) rules need state and are
-// applied by the caller after an Ack decision.
+// The first matching rule decides (autoreply-rules.md, "Evaluation order": S, A, then B).
+// Automated is computed from all S and A rules, so that a mail suppressed for one reason is
+// still classified by every signal it carries; the B rules (sender authentication) run only
+// for a mail that passed them all and never mark it automated. The R (rate) rules need
+// state and are applied by the caller after an Ack decision.
 func Decide(m *mailparse.Message, s Settings) Decision {
 	if m == nil || len(m.Fields) == 0 {
 		// M1: RFC 3834 §2, no response to a mail whose header cannot be read.
@@ -122,6 +133,9 @@ func Decide(m *mailparse.Message, s Settings) Decision {
 		if d.Reason == "" {
 			d.Reason, d.Rule, d.Detail = r.reason, r.id, detail
 		}
+	}
+	if d.Reason == "" {
+		d.Reason, d.Rule, d.Detail = authRules(m, &s, d.Recipient)
 	}
 	d.Ack = d.Reason == ""
 	return d
@@ -216,5 +230,6 @@ func normalizeSettings(s Settings) Settings {
 	s.OwnDomains = lower(s.OwnDomains)
 	s.EnvelopeFrom = strings.Trim(strings.ToLower(strings.TrimSpace(s.EnvelopeFrom)), "<>")
 	s.LoopHeader = strings.TrimSpace(s.LoopHeader)
+	s.AuthservID = strings.TrimSpace(s.AuthservID)
 	return s
 }

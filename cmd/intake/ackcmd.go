@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/intake-office/intake/intake"
+	"github.com/intake-office/intake/ticket"
+)
+
+// cmdAck handles "intake ack resume": an admin lifts the hourly cap
+// (autoreply-rules.md R3) before the hour has passed.
+func cmdAck(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "resume" {
+		fmt.Fprintln(stderr, "usage: intake ack resume -config FILE")
+		return exitUsage
+	}
+	fs := newFlagSet("ack resume", stderr)
+	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
+	if _, err := parseArgs(fs, args[1:]); err != nil {
+		return exitUsage
+	}
+	cfg, ok := loadConfig(*cfgPath, stderr, true)
+	if !ok {
+		return exitFailure
+	}
+	if c, err := intake.DialLocal(intake.SocketPath(cfg.DataDir)); err == nil {
+		if err := c.ResumeAcks(); err != nil {
+			fmt.Fprintln(stderr, "intake:", err)
+			return exitFailure
+		}
+		fmt.Fprintln(stdout, "Versand wieder aufgenommen / acknowledgements resumed (running daemon)")
+		return exitOK
+	}
+	store, err := ticket.Open(cfg.DataDir, ticket.Options{})
+	if err != nil {
+		fmt.Fprintln(stderr, "intake: open register:", err)
+		return exitFailure
+	}
+	defer store.Close()
+	if err := intake.ResumeAcksOffline(store, time.Now()); err != nil {
+		fmt.Fprintln(stderr, "intake:", err)
+		return exitFailure
+	}
+	fmt.Fprintln(stdout, "Versand wieder aufgenommen / acknowledgements resumed (takes effect when the daemon starts)")
+	return exitOK
+}

@@ -1,0 +1,114 @@
+package intake
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Settings keys of the hourly cap in the register.
+const (
+	settingCapReset   = "ack_cap_reset"   // RFC 3339 time an admin lifted the cap
+	settingCapTripped = "ack_cap_tripped" // RFC 3339 time the cap was reached; absent when not
+)
+
+// ackCap is the daemon-wide circuit breaker of autoreply-rules.md R3
+// (RFC 3834 §6: a sorcerer's-apprentice loop must not flood anyone): when
+// more acknowledgements than a mailbox's hourly_cap went out in the last
+// hour, its responder stops sending until the hour has passed or an admin
+// resumes. Registration goes on; the acknowledgements wait in the outbox.
+type ackCap struct {
+	d *Daemon
+
+	mu      sync.Mutex
+	tripped time.Time // zero when not tripped
+}
+
+// CapState is the hourly cap as the local API reports it.
+type CapState struct {
+	Tripped      bool      `json:"tripped"`
+	TrippedAt    time.Time `json:"tripped_at,omitzero"`
+	SentLastHour int       `json:"sent_last_hour"`
+	Since        time.Time `json:"since"`
+}
+
+func newAckCap(d *Daemon) *ackCap { return &ackCap{d: d} }
+
+// windowStart is where the hour counted begins: an hour ago, or the last
+// reset by an admin if that is later.
+func (c *ackCap) windowStart(now time.Time) (time.Time, error) {
+	since := now.Add(-time.Hour)
+	b, err := c.d.store.GetSetting(settingCapReset)
+	if err != nil {
+		return since, err
+	}
+	if b != nil {
+		if reset, err := time.Parse(time.RFC3339Nano, string(b)); err == nil && reset.After(since) {
+			since = reset
+		}
+	}
+	return since, nil
+}
+
+// allow reports whether one more acknowledgement may go out under limit,
+// and trips or lifts the breaker accordingly.
+func (c *ackCap) allow(limit int) (bool, error) {
+	now := c.d.opts.Now()
+	since, err := c.windowStart(now)
+	if err != nil {
+		return false, err
+	}
+	n, err := c.d.store.AcksSentSince(since)
+	if err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n >= limit {
+		if c.tripped.IsZero() {
+			c.tripped = now
+			c.d.log.Error("hourly cap reached: acknowledgements stopped, registration goes on; 'intake ack resume' lifts it",
+				"sent_last_hour", n, "hourly_cap", limit)
+			if err := c.d.store.PutSetting(settingCapTripped, []byte(now.Format(time.RFC3339Nano))); err != nil {
+				return false, err
+			}
+		}
+		return false, nil
+	}
+	if !c.tripped.IsZero() {
+		c.tripped = time.Time{}
+		c.d.log.Warn("hourly cap lifted: acknowledgements go out again", "sent_last_hour", n, "hourly_cap", limit)
+		if err := c.d.store.PutSetting(settingCapTripped, nil); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// resume is an admin's reset: only acknowledgements sent from now on count.
+func (c *ackCap) resume() error {
+	now := c.d.opts.Now()
+	if err := c.d.store.PutSetting(settingCapReset, []byte(now.Format(time.RFC3339Nano))); err != nil {
+		return fmt.Errorf("reset hourly cap: %w", err)
+	}
+	c.d.log.Warn("hourly cap reset by an admin")
+	for _, m := range c.d.mailboxes {
+		m.wake()
+	}
+	return nil
+}
+
+func (c *ackCap) state() (CapState, error) {
+	now := c.d.opts.Now()
+	since, err := c.windowStart(now)
+	if err != nil {
+		return CapState{}, err
+	}
+	n, err := c.d.store.AcksSentSince(since)
+	if err != nil {
+		return CapState{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return CapState{Tripped: !c.tripped.IsZero(), TrippedAt: c.tripped, SentLastHour: n, Since: since}, nil
+}
