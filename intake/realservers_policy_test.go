@@ -39,7 +39,6 @@ func caseOf(t *testing.T, p *pipe, msgID string) ticket.Case {
 	return ticket.Case{}
 }
 
-
 func TestRealServersFollowUpsAndStrangers(t *testing.T) {
 	rig := mailrig.StartT(t, mailrig.Options{Users: rigUsers()})
 	p := newRigPipe(t, rig, "")

@@ -134,5 +134,3 @@ func printExplanation(w io.Writer, e explanation) {
 		fmt.Fprintf(w, "  Folgenachricht zu / follow-up of %s\n", *e.FollowUp)
 	}
 }
-
-
