@@ -12,6 +12,7 @@ import (
 
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake/policy"
+	"github.com/intake-office/intake/search"
 	"github.com/intake-office/intake/templates"
 	"github.com/intake-office/intake/ticket"
 )
@@ -27,6 +28,9 @@ type Options struct {
 	Store     *ticket.Store
 	Templates *templates.Set
 	Logger    *slog.Logger
+	// Search is the full-text index the daemon keeps following the
+	// register; nil runs without one.
+	Search *search.Index
 
 	// InstanceID is written into the loop header of every acknowledgement.
 	// Default: the office hostname.
@@ -69,6 +73,7 @@ type Daemon struct {
 	byName    map[string]*mailbox
 	prefixes  []string // reference prefixes of every mailbox
 	cap       *ackCap
+	indexer   *indexer // nil without a search index
 }
 
 // mailbox is the running state of one configured mailbox.
@@ -155,6 +160,9 @@ func New(o Options) (*Daemon, error) {
 	}
 	d := &Daemon{opts: o, cfg: o.Config, store: o.Store, tmpl: o.Templates, log: o.Logger, byName: map[string]*mailbox{}}
 	d.cap = newAckCap(d)
+	if o.Search != nil {
+		d.indexer = newIndexer(o.Store, o.Search, o.Logger)
+	}
 	for _, mc := range o.Config.Mailboxes {
 		d.prefixes = append(d.prefixes, mc.Prefix)
 		m := &mailbox{
@@ -243,6 +251,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	var wg sync.WaitGroup
+	if d.indexer != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); d.indexer.run(ctx) }()
+	}
 	for _, m := range d.mailboxes {
 		w := &watcher{d: d, mb: m, log: d.log.With("mailbox", m.cfg.Name)}
 		r := &responder{d: d, mb: m, log: d.log.With("mailbox", m.cfg.Name)}

@@ -88,6 +88,18 @@ func startLocalAPI(path string, cases Cases, d *Daemon, log *slog.Logger) (*loca
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, d.Status())
 	})
+	mux.HandleFunc("POST /v1/reindex", func(w http.ResponseWriter, r *http.Request) {
+		if d.opts.Search == nil {
+			writeJSONError(w, http.StatusConflict, errors.New("the daemon runs without a search index"))
+			return
+		}
+		n, err := Reindex(r.Context(), d.store, d.opts.Search)
+		if err != nil {
+			writeJSONError(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, map[string]int{"indexed": n})
+	})
 	mux.HandleFunc("GET /v1/ack/cap", func(w http.ResponseWriter, r *http.Request) {
 		st, err := d.cap.state()
 		if err != nil {
@@ -236,6 +248,26 @@ func (c *LocalClient) CapState() (CapState, error) {
 	var out CapState
 	err := c.get("/v1/ack/cap", &out)
 	return out, err
+}
+
+// Reindex asks the running daemon to rebuild its search index.
+func (c *LocalClient) Reindex() (int, error) {
+	hc := *c.http
+	hc.Timeout = 0 // a rebuild of years of mail takes a while
+	resp, err := hc.Post("http://intake/v1/reindex", "application/json", nil)
+	if err != nil {
+		return 0, fmt.Errorf("ask the running daemon: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Indexed int
+		Error   string
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("daemon answered %s: %s", resp.Status, out.Error)
+	}
+	return out.Indexed, nil
 }
 
 // ResumeAcks lifts the hourly cap of the running daemon.

@@ -703,6 +703,9 @@ func (w *watcher) registerBatch(batch []prepared) error {
 	if due {
 		w.mb.wake()
 	}
+	if w.d.indexer != nil {
+		w.d.indexer.poke()
+	}
 	return nil
 }
 

@@ -27,6 +27,7 @@ Usage:
   intake config example                      print a commented example configuration
   intake explain [-json] [-config FILE] FILE.eml...  why a mail gets an acknowledgement or not
   intake ack resume -config FILE             lift the hourly cap before the hour has passed
+  intake reindex -config FILE                rebuild the full-text index from the register
   intake bench  [flags]                      drain benchmark against real Dovecot and Postfix
   intake version
 
@@ -55,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdExplain(args[1:], stdout, stderr)
 	case "ack":
 		return cmdAck(args[1:], stdout, stderr)
+	case "reindex":
+		return cmdReindex(args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(args[1:], stdout, stderr)
 	case "version", "-version", "--version":

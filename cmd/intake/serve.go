@@ -9,8 +9,12 @@ import (
 	"os/signal"
 	"syscall"
 
+	"log/slog"
+	"path/filepath"
+
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake"
+	"github.com/intake-office/intake/search"
 	"github.com/intake-office/intake/templates"
 	"github.com/intake-office/intake/ticket"
 )
@@ -47,6 +51,11 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// openSearch opens the full-text index in data_dir/index.
+func openSearch(cfg *config.Config, store *ticket.Store, log *slog.Logger) (*search.Index, error) {
+	return search.OpenWith(filepath.Join(cfg.DataDir, "index"), search.Options{Log: log, Source: intake.SearchSource(store)})
+}
+
 // serve opens the register and runs the daemon until ctx ends. opts gets
 // Config, Store and Templates filled in.
 func serve(ctx context.Context, cfg *config.Config, opts intake.Options) error {
@@ -58,6 +67,14 @@ func serve(ctx context.Context, cfg *config.Config, opts intake.Options) error {
 		return fmt.Errorf("open register: %w", err)
 	}
 	defer store.Close()
+	// The full-text index is derived data: without it intake still runs.
+	ix, err := openSearch(cfg, store, opts.Logger)
+	if err != nil {
+		opts.Logger.Error("search index unavailable: running without full-text search", "err", err)
+	} else {
+		defer ix.Close()
+		opts.Search = ix
+	}
 	tmpl, err := templates.Load(cfg.TemplatesDir)
 	if err != nil {
 		return fmt.Errorf("load templates: %w", err)

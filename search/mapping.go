@@ -1,0 +1,233 @@
+package search
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/analysis/lang/de"
+	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/regexp"
+	"github.com/blevesearch/bleve/v2/mapping"
+)
+
+// schemaVersion is stored in the index (internal key keySchema). Raise it with every change
+// of the mapping below or of record: Open then rebuilds an index of another version.
+const schemaVersion = "2"
+
+// Internal (non-document) keys of the index.
+const (
+	keySchema  = "intake.schema"
+	keyLastSeq = "intake.lastseq"
+)
+
+// Field names in the index.
+const (
+	fReference   = "reference"
+	fMailbox     = "mailbox"
+	fKind        = "kind"
+	fStatus      = "status"
+	fFrom        = "from"
+	fSender      = "sender"
+	fFromName    = "from_name"
+	fSubject     = "subject"
+	fBody        = "body"
+	fAttachments = "attachments"
+	fReceived    = "received"
+	fOrder       = "order"
+)
+
+// textFields are the fields Query.Text searches, each analysed with the German analyzer
+// (attachments with its file name variant).
+func textFields() []string { return []string{fSubject, fBody, fAttachments, fFromName} }
+
+// Analyzer names: deAnalyzer is bleve's German analyzer; the others are ours (see
+// newMapping).
+const (
+	deAnalyzer       = de.AnalyzerName
+	filenameAnalyzer = "intake_de_filename"
+	senderAnalyzer   = "intake_sender"
+)
+
+// fieldAnalyzer returns the analyzer name of a text field.
+func fieldAnalyzer(field string) string {
+	switch field {
+	case fAttachments:
+		return filenameAnalyzer
+	case fSender:
+		return senderAnalyzer
+	}
+	return deAnalyzer
+}
+
+// record is what is handed to bleve for one Doc; the json tags are the field names.
+type record struct {
+	Reference   string    `json:"reference"`
+	Mailbox     string    `json:"mailbox"`
+	Kind        string    `json:"kind"`
+	Status      string    `json:"status"`
+	From        string    `json:"from"`
+	Sender      []string  `json:"sender"`
+	FromName    string    `json:"from_name"`
+	Subject     string    `json:"subject"`
+	Body        string    `json:"body"`
+	Attachments []string  `json:"attachments"`
+	Received    time.Time `json:"received"`
+	Order       string    `json:"order"`
+}
+
+// newRecord converts a Doc. Received is clamped to what a bleve datetime (int64 Unix
+// nanoseconds) can hold, so that no document silently loses its date (bleve drops a
+// datetime field it cannot represent).
+func newRecord(d *Doc) record {
+	from := strings.ToLower(strings.TrimSpace(d.From))
+	var sender []string
+	if d.FromName != "" {
+		sender = append(sender, d.FromName)
+	}
+	if from != "" {
+		sender = append(sender, from)
+	}
+	received := clampTime(d.Received)
+	return record{
+		Reference:   d.Reference,
+		Mailbox:     d.Mailbox,
+		Kind:        d.Kind,
+		Status:      d.Status,
+		From:        from,
+		Sender:      sender,
+		FromName:    d.FromName,
+		Subject:     d.Subject,
+		Body:        d.Body,
+		Attachments: d.Attachments,
+		Received:    received,
+		Order:       orderKey(received, d.Seq),
+	}
+}
+
+// orderKey is the sort key of the newest-first order: Received (Unix nanoseconds, sign bit
+// flipped so that byte order is numeric order), then Seq, as 32 hex digits. One short term
+// per document makes the sort cheap: a bleve datetime keeps 16 prefix-coded terms per value
+// in its doc values, all decoded for every hit, and a tie-break on _id looks up every hit's
+// ID.
+func orderKey(received time.Time, seq uint64) string {
+	return fmt.Sprintf("%016x%016x", uint64(received.UnixNano())^1<<63, seq)
+}
+
+// clampTime limits t to the bounds of a bleve datetime (document.MinTimeRepresentable,
+// document.MaxTimeRepresentable: int64 Unix nanoseconds, years 1677-2262).
+func clampTime(t time.Time) time.Time {
+	if lo := time.Unix(0, math.MinInt64); t.Before(lo) {
+		return lo
+	}
+	if hi := time.Unix(0, math.MaxInt64); t.After(hi) {
+		return hi
+	}
+	return t
+}
+
+// docID is the document ID of a Seq: 20 decimal digits, so that the byte order of IDs is
+// the numeric order of Seqs (the tie-break of the newest-first sort).
+func docID(seq uint64) string { return fmt.Sprintf("%020d", seq) }
+
+func parseDocID(id string) (uint64, error) {
+	seq, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("document id %q: %w", id, err)
+	}
+	return seq, nil
+}
+
+// newMapping builds the index mapping (see doc.go). Nothing is indexed dynamically, there is
+// no _all field, and only reference and received are stored.
+func newMapping() (*mapping.IndexMappingImpl, error) {
+	im := bleve.NewIndexMapping()
+	// The sender analyzer: words of addresses and names. The regexp splits at everything
+	// that is not a letter or a digit ("hans.mueller@example.org" -> hans mueller example
+	// org), unlike UAX #29, which keeps "hans.mueller" and "example.org" whole.
+	if err := im.AddCustomTokenizer("intake_alnum", map[string]any{
+		"type":   regexp.Name,
+		"regexp": `[\p{L}\p{N}]+`,
+	}); err != nil {
+		return nil, fmt.Errorf("sender tokenizer: %w", err)
+	}
+	// Attachment names: the German analyzer with the tokenizer above, because UAX #29
+	// keeps "Bauantrag_Mueller.pdf" together as "bauantrag_mueller" and "pdf", so that
+	// "Bauantrag" would not find it.
+	if err := im.AddCustomAnalyzer(filenameAnalyzer, map[string]any{
+		"type":          custom.Name,
+		"tokenizer":     "intake_alnum",
+		"token_filters": []any{lowercase.Name, de.StopName, de.NormalizeName, de.LightStemmerName},
+	}); err != nil {
+		return nil, fmt.Errorf("file name analyzer: %w", err)
+	}
+	if err := im.AddCustomAnalyzer(senderAnalyzer, map[string]any{
+		"type":          custom.Name,
+		"tokenizer":     "intake_alnum",
+		"token_filters": []any{lowercase.Name, de.NormalizeName},
+	}); err != nil {
+		return nil, fmt.Errorf("sender analyzer: %w", err)
+	}
+
+	text := func(name string) *mapping.FieldMapping {
+		f := bleve.NewTextFieldMapping()
+		f.Analyzer = fieldAnalyzer(name)
+		f.Store = false
+		f.IncludeTermVectors = true // phrase queries need positions
+		f.IncludeInAll = false
+		f.DocValues = false
+		return f
+	}
+	kw := func(store bool) *mapping.FieldMapping {
+		f := bleve.NewKeywordFieldMapping()
+		f.Analyzer = keyword.Name
+		f.Store = store
+		f.IncludeTermVectors = false
+		f.IncludeInAll = false
+		f.DocValues = false
+		return f
+	}
+	sender := bleve.NewTextFieldMapping()
+	sender.Analyzer = senderAnalyzer
+	sender.Store = false
+	sender.IncludeTermVectors = false
+	sender.IncludeInAll = false
+	sender.DocValues = false
+
+	received := bleve.NewDateTimeFieldMapping()
+	received.Store = true
+	received.IncludeInAll = false
+	received.DocValues = false // the sort uses order
+	order := kw(false)
+	order.DocValues = true
+
+	dm := bleve.NewDocumentStaticMapping()
+	dm.AddFieldMappingsAt(fReference, kw(true))
+	for _, name := range []string{fMailbox, fKind, fStatus, fFrom} {
+		dm.AddFieldMappingsAt(name, kw(false))
+	}
+	dm.AddFieldMappingsAt(fSender, sender)
+	for _, name := range textFields() {
+		dm.AddFieldMappingsAt(name, text(name))
+	}
+	dm.AddFieldMappingsAt(fReceived, received)
+	dm.AddFieldMappingsAt(fOrder, order)
+	all := bleve.NewDocumentDisabledMapping()
+	dm.AddSubDocumentMapping("_all", all)
+
+	im.DefaultMapping = dm
+	im.DefaultAnalyzer = deAnalyzer
+	im.DefaultField = fBody
+	im.IndexDynamic = false
+	im.StoreDynamic = false
+	im.DocValuesDynamic = false
+	if err := im.Validate(); err != nil {
+		return nil, fmt.Errorf("validate mapping: %w", err)
+	}
+	return im, nil
+}
