@@ -52,4 +52,3 @@ func cmdReindex(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "%d messages indexed in %v\n", n, time.Since(start).Round(time.Millisecond))
 	return exitOK
 }
-
