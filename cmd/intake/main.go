@@ -29,6 +29,7 @@ Usage:
   intake ack resume -config FILE             lift the hourly cap before the hour has passed
   intake reindex -config FILE                rebuild the full-text index from the register
   intake bench  [flags]                      drain benchmark against real Dovecot and Postfix
+  intake bench-register [-n 1000000]         register open and lookup times at a million cases
   intake version
 
 -config defaults to $INTAKE_CONFIG, else /etc/intake/intake.toml.
@@ -58,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdAck(args[1:], stdout, stderr)
 	case "reindex":
 		return cmdReindex(args[1:], stdout, stderr)
+	case "bench-register":
+		return cmdBenchRegister(args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
