@@ -93,7 +93,7 @@ func TestRealServersFollowUpsAndStrangers(t *testing.T) {
 
 func TestRealServersRateLimitSurvivesRestart(t *testing.T) {
 	rig := mailrig.StartT(t, mailrig.Options{Users: rigUsers()})
-	p := newRigPipe(t, rig, "\n[mailbox.policy]\nper_sender_limit = 2\n")
+	p := newRigPipe(t, rig, "per_sender_limit = 2\nhourly_cap = 1000")
 	p.start()
 	sender := "c03@example.test"
 	for i := range 2 {
@@ -115,7 +115,7 @@ func TestRealServersRateLimitSurvivesRestart(t *testing.T) {
 
 func TestRealServersHourlyCap(t *testing.T) {
 	rig := mailrig.StartT(t, mailrig.Options{Users: rigUsers()})
-	p := newRigPipe(t, rig, "\n[mailbox.policy]\nhourly_cap = 3\n")
+	p := newRigPipe(t, rig, "hourly_cap = 3\nper_sender_limit = 0")
 	p.start()
 	for i := range 5 {
 		from := fmt.Sprintf("c%02d@example.test", i)

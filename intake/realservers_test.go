@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"mime/quotedprintable"
-	"net"
 	"net/mail"
 	"strings"
 	"testing"
@@ -31,42 +30,15 @@ func rigUsers() map[string]string {
 	return u
 }
 
-func newRigPipe(t *testing.T, rig *mailrig.Rig, extraMailbox string) *pipe {
+// newRigPipe configures the daemon for the rig's office mailbox. policy is
+// the body of [mailbox.policy]; "" means no per-sender limit and no hourly
+// cap, because the tests send many letters from few citizens.
+func newRigPipe(t *testing.T, rig *mailrig.Rig, policy string) *pipe {
 	t.Helper()
-	_, imapsPort, _ := net.SplitHostPort(rig.IMAPSAddr)
-	_, subPort, _ := net.SplitHostPort(rig.SubmissionAddr)
-	text := fmt.Sprintf(`data_dir = %q
-
-[office]
-name = "Testamt"
-
-[[mailbox]]
-name = "post"
-address = %q
-prefix = "STK"
-%s
-[mailbox.imap]
-host = "127.0.0.1"
-port = %s
-tls = "tls"
-ca_file = %q
-username = %q
-password = "office-pass"
-keyword = "$Registriert"
-
-[mailbox.smtp]
-host = "127.0.0.1"
-port = %s
-tls = "starttls"
-ca_file = %q
-username = %q
-password = "office-pass"
-`, t.TempDir(), rigOffice, extraMailbox, imapsPort, rig.CAFile, rigOffice, subPort, rig.CAFile, rigOffice)
-	if !strings.Contains(extraMailbox, "[mailbox.policy]") {
-		// The tests send many letters from few citizens: no per-sender limit.
-		text += "\n[mailbox.policy]\nper_sender_limit = 0\nhourly_cap = 100000000\n"
+	if policy == "" {
+		policy = "per_sender_limit = 0\nhourly_cap = 100000000"
 	}
-	return newPipeFromConfig(t, text)
+	return newPipeFromConfig(t, rig.IntakeConfig(t.TempDir(), rigOffice, policy))
 }
 
 // rigAcks returns the acknowledgements in a user's INBOX.

@@ -682,12 +682,9 @@ func (w *watcher) registerBatch(batch []prepared) error {
 		if !reg.NewCase {
 			attrs = append(attrs, "follow_up", true)
 		}
-		switch {
-		case reg.RateLimited:
-			attrs = append(attrs, "ack", "suppressed", "reason", "RATE")
-		case in.SuppressReason != "":
-			attrs = append(attrs, "ack", "suppressed", "reason", in.SuppressReason)
-		default:
+		if reg.AckReason != "" {
+			attrs = append(attrs, "ack", "suppressed", "reason", reg.AckReason)
+		} else {
 			attrs = append(attrs, "ack", "pending")
 			due = true
 		}

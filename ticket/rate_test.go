@@ -52,6 +52,9 @@ func checkRateStep(t *testing.T, s *Store, i int, st rateStep, reg Registration)
 	if (st.want == rateRe || st.want == follow) && a.Recipient == "" {
 		t.Errorf("step %d: the suppressed ack lost its recipient: %+v", i, a)
 	}
+	if reg.AckReason != st.want {
+		t.Errorf("step %d: AckReason = %q, want %q", i, reg.AckReason, st.want)
+	}
 	if reg.RateLimited != (st.want == ReasonRate) {
 		t.Errorf("step %d: RateLimited = %v, want %v", i, reg.RateLimited, st.want == ReasonRate)
 	}

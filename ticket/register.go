@@ -187,7 +187,8 @@ func register(tx *bolt.Tx, in Incoming) (Registration, error) {
 	if err := writeMessageIndexes(tx, ref, &m); err != nil {
 		return Registration{}, err
 	}
-	return Registration{Reference: ref, Seq: seq, NewCase: newCase, RateLimited: reason == ReasonRate}, nil
+	return Registration{Reference: ref, Seq: seq, NewCase: newCase,
+		RateLimited: reason == ReasonRate, AckReason: m.Ack.Reason}, nil
 }
 
 // findDuplicate looks m up by UID and then by Message-ID or raw hash.

@@ -129,6 +129,9 @@ func TestRegisterAckStates(t *testing.T) {
 			if got := c.Messages[0].Ack; got != tt.want {
 				t.Errorf("ack = %+v, want %+v", got, tt.want)
 			}
+			if reg.AckReason != tt.want.Reason {
+				t.Errorf("AckReason = %q, want %q", reg.AckReason, tt.want.Reason)
+			}
 			if due, err := s.DueAcks("post", t0.Add(time.Hour), 0); len(due) != 0 || err != nil {
 				t.Errorf("DueAcks = %v, %v; want none", due, err)
 			}

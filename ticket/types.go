@@ -176,6 +176,10 @@ type Registration struct {
 	// RateLimited: an ack was asked for (AckRecipient) but Incoming.Rate suppressed it
 	// with ReasonRate. (A ReasonFollowUp suppression does not set it.)
 	RateLimited bool
+	// AckReason is the suppression reason stored for the new message (the caller's
+	// SuppressReason, ReasonRate, ReasonFollowUp, ReasonNoRecipient); "" when an ack is
+	// pending and for a duplicate.
+	AckReason string
 }
 
 // Filter selects cases for List. Zero fields do not filter.

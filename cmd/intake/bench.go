@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -283,38 +282,10 @@ func benchBigMail(i int, size int64) []byte {
 }
 
 func writeBenchConfig(rig *mailrig.Rig, dir string) (string, error) {
-	_, imapsPort, _ := net.SplitHostPort(rig.IMAPSAddr)
-	_, subPort, _ := net.SplitHostPort(rig.SubmissionAddr)
-	text := fmt.Sprintf(`data_dir = %q
-[office]
-name = "Benchmark"
-[log]
-level = "warn"
-[[mailbox]]
-name = "post"
-address = %q
-prefix = "STK"
-[mailbox.imap]
-host = "127.0.0.1"
-port = %s
-tls = "tls"
-ca_file = %q
-username = %q
-password = "office-pass"
-keyword = "$Registriert"
-[mailbox.smtp]
-host = "127.0.0.1"
-port = %s
-tls = "starttls"
-ca_file = %q
-username = %q
-password = "office-pass"
-
-[mailbox.policy]
-# Many letters from few test citizens: no per-sender limit, no hourly cap.
-per_sender_limit = 0
-hourly_cap = 100000000
-`, filepath.Join(dir, "data"), office, imapsPort, rig.CAFile, office, subPort, rig.CAFile, office)
+	// Many letters from few benchmark citizens: no per-sender limit, no
+	// hourly cap; warnings only in the log.
+	text := rig.IntakeConfig(filepath.Join(dir, "data"), office, "per_sender_limit = 0\nhourly_cap = 100000000")
+	text = strings.Replace(text, `level = "debug"`, `level = "warn"`, 1)
 	path := filepath.Join(dir, "intake.toml")
 	return path, os.WriteFile(path, []byte(text), 0o600)
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/mail"
 	"os"
 	"os/exec"
@@ -44,43 +43,14 @@ func TestMain(m *testing.M) {
 
 func users() map[string]string { return benchUsers() }
 
-// writeConfig writes a config for the rig and returns its path.
+// writeConfig writes a config for the rig and returns its path; the test
+// citizens write many letters, so no per-sender limit and no hourly cap.
 func writeConfig(t *testing.T, rig *mailrig.Rig, dataDir, imapPassword string) string {
 	t.Helper()
-	_, imapsPort, _ := net.SplitHostPort(rig.IMAPSAddr)
-	_, subPort, _ := net.SplitHostPort(rig.SubmissionAddr)
-	text := fmt.Sprintf(`data_dir = %q
-
-[office]
-name = "Testamt"
-
-[[mailbox]]
-name = "post"
-address = %q
-prefix = "STK"
-
-[mailbox.imap]
-host = "127.0.0.1"
-port = %s
-tls = "tls"
-ca_file = %q
-username = %q
-password = %q
-keyword = "$Registriert"
-
-[mailbox.smtp]
-host = "127.0.0.1"
-port = %s
-tls = "starttls"
-ca_file = %q
-username = %q
-password = "office-pass"
-
-[mailbox.policy]
-# Many letters from few test citizens: no per-sender limit, no hourly cap.
-per_sender_limit = 0
-hourly_cap = 100000000
-`, dataDir, office, imapsPort, rig.CAFile, office, imapPassword, subPort, rig.CAFile, office)
+	text := rig.IntakeConfig(dataDir, office, "per_sender_limit = 0\nhourly_cap = 100000000")
+	if imapPassword != rig.Users[office] {
+		text = strings.Replace(text, "password = \""+rig.Users[office]+"\"\nkeyword", "password = \""+imapPassword+"\"\nkeyword", 1)
+	}
 	path := filepath.Join(t.TempDir(), "intake.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
