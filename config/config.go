@@ -26,6 +26,8 @@ const (
 	DefaultAckMaxAge      = 72 * time.Hour
 	DefaultPerSenderLimit = 3
 	DefaultHourlyCap      = 500
+	DefaultSessionIdle    = 30 * time.Minute
+	DefaultSessionMax     = 12 * time.Hour
 )
 
 // Config is the whole configuration file.
@@ -39,6 +41,7 @@ type Config struct {
 	Office         Office         `toml:"office"`
 	Log            Log            `toml:"log"`
 	Mailboxes      []Mailbox      `toml:"mailbox"`
+	Web            Web            `toml:"web"`
 
 	index *keyIndex // key path -> line, for Validate's messages
 }
@@ -58,6 +61,32 @@ type Log struct {
 	Level  string `toml:"level"`  // debug | info (default) | warn | error
 	Format string `toml:"format"` // text (default) | json
 }
+
+// Web configures the clerks' web interface and JSON API (package web).
+type Web struct {
+	// Listen is the address the web server listens on, e.g. "127.0.0.1:8080"; "" = no
+	// web server.
+	Listen string `toml:"listen"`
+	// BaseURL is the URL users reach the interface under (e.g. behind a reverse proxy,
+	// "https://intake.stk.example.de"); its origin is trusted for state-changing requests
+	// (the proxy may rewrite Host) and shown by "intake demo". "" = derived from Listen.
+	BaseURL string `toml:"base_url"`
+	// TrustedProxyHeader names a request header (e.g. "X-Remote-User") whose value is the
+	// name of the logged-in user, for single sign-on by a reverse proxy. "" = off
+	// (default). Only safe when every request reaches intake through a proxy that sets
+	// or removes the header: anyone who can reach Listen directly can send it.
+	TrustedProxyHeader string `toml:"trusted_proxy_header"`
+	// SessionIdle ends a session after this long without a request; default 30m.
+	SessionIdle Duration `toml:"session_idle"`
+	// SessionMax ends a session this long after login, however active; default 12h.
+	SessionMax Duration `toml:"session_max"`
+	// CookieSecure marks the session cookie Secure (sent over HTTPS only); default true.
+	// false only for a plain-HTTP demo on a loopback address.
+	CookieSecure *bool `toml:"cookie_secure"`
+}
+
+// SecureCookies reports whether the session cookie is marked Secure (default true).
+func (w Web) SecureCookies() bool { return w.CookieSecure == nil || *w.CookieSecure }
 
 // Mailbox is one office address with its IMAP folder and SMTP account.
 type Mailbox struct {
@@ -347,6 +376,16 @@ func (c *Config) ApplyDefaults() {
 		if a := c.Mailboxes[0].Address; validAddrSpec(a) {
 			c.Office.Hostname = strings.ToLower(a[strings.LastIndexByte(a, '@')+1:])
 		}
+	}
+	if c.Web.SessionIdle.Duration == 0 {
+		c.Web.SessionIdle.Duration = DefaultSessionIdle
+	}
+	if c.Web.SessionMax.Duration == 0 {
+		c.Web.SessionMax.Duration = DefaultSessionMax
+	}
+	if c.Web.CookieSecure == nil {
+		secure := true
+		c.Web.CookieSecure = &secure
 	}
 	for i := range c.Mailboxes {
 		m := &c.Mailboxes[i]

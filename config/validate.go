@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -71,6 +72,8 @@ func (c *Config) validate(v *collector, opts Options) {
 	default:
 		v.add("log.format", "must be text or json (got %q)", c.Log.Format)
 	}
+
+	c.validateWeb(v)
 
 	if len(c.Mailboxes) == 0 {
 		v.add("mailbox", "at least one [[mailbox]] is required")
@@ -190,6 +193,57 @@ func (c *Config) validate(v *collector, opts Options) {
 		if pol.RequireAuthenticated != nil && *pol.RequireAuthenticated && pol.AuthservID == "" {
 			v.add(p+".policy.require_authenticated", "needs authserv_id: only the Authentication-Results of the office's own MTA can be trusted")
 		}
+	}
+}
+
+// headerNameRE is an HTTP field name (RFC 9110 §5.1: a token).
+var headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+// validateWeb checks the [web] table.
+func (c *Config) validateWeb(v *collector) {
+	w := c.Web
+	loopback := false
+	if w.Listen != "" {
+		host, port, err := net.SplitHostPort(w.Listen)
+		n, perr := strconv.Atoi(port)
+		switch {
+		case err != nil:
+			v.add("web.listen", "%q must be HOST:PORT, e.g. \"127.0.0.1:8080\"", w.Listen)
+		case perr != nil || n < 1 || n > 65535:
+			v.add("web.listen", "port %q must be between 1 and 65535", port)
+		case host != "" && !validHostname(host) && net.ParseIP(host) == nil:
+			v.add("web.listen", "%q is not a valid host name or IP address", host)
+		default:
+			loopback = host != "" && isLoopback(host)
+		}
+	}
+	if w.BaseURL != "" {
+		u, err := url.Parse(w.BaseURL)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(w.BaseURL, " \t\r\n"):
+			v.add("web.base_url", "%q must be an absolute http or https URL", w.BaseURL)
+		case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+			v.add("web.base_url", "%q must be scheme and host only (serving below a path is not supported)", w.BaseURL)
+		}
+	}
+	if h := w.TrustedProxyHeader; h != "" {
+		switch strings.ToLower(h) {
+		case "authorization", "cookie", "host", "origin", "referer", "x-forwarded-for", "forwarded", "content-type", "content-length":
+			v.add("web.trusted_proxy_header", "%q is a standard header that clients set; use a header only the proxy sets, e.g. \"X-Remote-User\"", h)
+		default:
+			if !headerNameRE.MatchString(h) {
+				v.add("web.trusted_proxy_header", "%q is not a valid header name", h)
+			}
+		}
+	}
+	if w.SessionIdle.Duration < time.Minute {
+		v.add("web.session_idle", "must be at least 1m (got %s)", w.SessionIdle.Duration)
+	}
+	if w.SessionMax.Duration < w.SessionIdle.Duration {
+		v.add("web.session_max", "must be at least session_idle (%s), got %s", w.SessionIdle.Duration, w.SessionMax.Duration)
+	}
+	if !w.SecureCookies() && w.Listen != "" && !loopback {
+		v.add("web.cookie_secure", "false is only allowed when listen is a loopback address (127.0.0.1, ::1, localhost): passwords and session cookies would cross the network unencrypted")
 	}
 }
 

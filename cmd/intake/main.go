@@ -27,6 +27,8 @@ Usage:
   intake config example                      print a commented example configuration
   intake explain [-json] [-config FILE] FILE.eml...  why a mail gets an acknowledgement or not
   intake ack resume -config FILE             lift the hourly cap before the hour has passed
+  intake user add NAME -role clerk|admin [-mailboxes a,b] -config FILE   (also passwd, disable, enable, grant, list)
+  intake token create NAME -config FILE      an API token for /api/ (also list, revoke)
   intake reindex -config FILE                rebuild the full-text index from the register
   intake bench  [flags]                      drain benchmark against real Dovecot and Postfix
   intake bench-register [-n 1000000]         register open and lookup times at a million cases
@@ -57,6 +59,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdExplain(args[1:], stdout, stderr)
 	case "ack":
 		return cmdAck(args[1:], stdout, stderr)
+	case "user":
+		return cmdUser(args[1:], os.Stdin, stdout, stderr)
+	case "token":
+		return cmdToken(args[1:], os.Stdin, stdout, stderr)
 	case "reindex":
 		return cmdReindex(args[1:], stdout, stderr)
 	case "bench-register":

@@ -10,13 +10,17 @@ import (
 	"syscall"
 
 	"log/slog"
+	"net"
+	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake"
 	"github.com/intake-office/intake/search"
 	"github.com/intake-office/intake/templates"
 	"github.com/intake-office/intake/ticket"
+	"github.com/intake-office/intake/web"
 )
 
 func cmdServe(args []string, stdout, stderr io.Writer) int {
@@ -84,5 +88,41 @@ func serve(ctx context.Context, cfg *config.Config, opts intake.Options) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Web.Listen != "" {
+		stopWeb, err := startWeb(cfg, store, opts.Search, opts.Logger)
+		if err != nil {
+			return err
+		}
+		defer stopWeb()
+	}
 	return d.Run(ctx)
+}
+
+// startWeb serves the clerks' web interface and JSON API on [web] listen.
+// The port is bound here, so a taken port fails the start, not later.
+func startWeb(cfg *config.Config, store *ticket.Store, ix *search.Index, log *slog.Logger) (stop func(), err error) {
+	wo := web.Options{Store: store, Config: cfg, Logger: log.With("component", "web")}
+	if ix != nil {
+		wo.Search = ix
+	}
+	h, err := web.New(wo)
+	if err != nil {
+		return nil, fmt.Errorf("web interface: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Web.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("web interface: listen on %s: %w", cfg.Web.Listen, err)
+	}
+	srv := web.NewServer(cfg.Web.Listen, h, log)
+	go func() {
+		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+			log.Error("web interface stopped", "err", err)
+		}
+	}()
+	log.Info("web interface listening", "url", web.URL(cfg))
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }

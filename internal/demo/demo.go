@@ -14,8 +14,10 @@ import (
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake"
 	"github.com/intake-office/intake/internal/memmail"
+	"github.com/intake-office/intake/search"
 	"github.com/intake-office/intake/templates"
 	"github.com/intake-office/intake/ticket"
+	"github.com/intake-office/intake/web"
 )
 
 // The demo's addresses and password.
@@ -30,6 +32,7 @@ type Options struct {
 	DataDir  string // "" = a new temporary folder, removed at the end
 	IMAPAddr string // default 127.0.0.1:1143 (any free port if taken)
 	SMTPAddr string // default 127.0.0.1:2525 (any free port if taken)
+	WebAddr  string // default 127.0.0.1:8080 (any free port if taken)
 	Logger   *slog.Logger
 	// Ready, when set, is called once the daemon runs and the samples are sent.
 	Ready func(cfgPath string, sys *memmail.System)
@@ -54,13 +57,17 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		SMTPAddr: freeOr(o.SMTPAddr, "127.0.0.1:2525"),
 		Users:    map[string]string{Office: Password, Citizen: Password},
 	})
+	webAddr := freeOr(o.WebAddr, "127.0.0.1:8080")
+	if webAddr == "127.0.0.1:0" {
+		webAddr = freePort()
+	}
 	if err != nil {
 		return err
 	}
 	defer sys.Close()
 
 	cfgPath := filepath.Join(dataDir, "intake.toml")
-	if err := os.WriteFile(cfgPath, []byte(configText(dataDir, sys)), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(configText(dataDir, sys, webAddr)), 0o600); err != nil {
 		return fmt.Errorf("write demo config: %w", err)
 	}
 	cfg, err := config.Load(cfgPath)
@@ -76,10 +83,29 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	d, err := intake.New(intake.Options{Config: cfg, Store: store, Templates: tmpl, Logger: o.Logger})
+	ix, err := search.OpenWith(filepath.Join(cfg.DataDir, "index"), search.Options{Log: o.Logger, Source: intake.SearchSource(store)})
+	if err != nil {
+		return fmt.Errorf("open search index: %w", err)
+	}
+	defer ix.Close()
+	if err := addDemoClerk(store); err != nil {
+		return err
+	}
+	d, err := intake.New(intake.Options{Config: cfg, Store: store, Templates: tmpl, Logger: o.Logger, Search: ix})
 	if err != nil {
 		return err
 	}
+	h, err := web.New(web.Options{Store: store, Search: ix, Config: cfg, Logger: o.Logger})
+	if err != nil {
+		return fmt.Errorf("web interface: %w", err)
+	}
+	ln, err := net.Listen("tcp", webAddr)
+	if err != nil {
+		return fmt.Errorf("web interface: %w", err)
+	}
+	srv := web.NewServer(webAddr, h, o.Logger)
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
 	runErr := make(chan error, 1)
 	go func() { runErr <- d.Run(ctx) }()
 
@@ -87,7 +113,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		return fmt.Errorf("send sample letters: %w", err)
 	}
 	first := ticket.Reference{Prefix: "STK", Year: time.Now().In(cfg.Location).Year(), Number: 1}
-	printGuide(out, cfgPath, sys, first.String())
+	printGuide(out, cfgPath, sys, first.String(), web.URL(cfg))
 	if o.Ready != nil {
 		o.Ready(cfgPath, sys)
 	}
@@ -108,7 +134,37 @@ func freeOr(want, def string) string {
 	return def
 }
 
-func configText(dataDir string, sys *memmail.System) string {
+// The demo's clerk login for the web interface.
+const (
+	DemoUser     = "demo"
+	DemoPassword = "demo"
+)
+
+// addDemoClerk creates the demo's admin account (once per data folder).
+func addDemoClerk(store *ticket.Store) error {
+	if _, err := store.User(DemoUser); err == nil {
+		return nil
+	}
+	hash, err := ticket.HashPassword(DemoPassword, ticket.DefaultArgon2())
+	if err != nil {
+		return err
+	}
+	if err := store.AddUser(ticket.User{Name: DemoUser, Role: ticket.RoleAdmin}, hash, time.Now()); err != nil {
+		return fmt.Errorf("create demo login: %w", err)
+	}
+	return nil
+}
+
+func freePort() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func configText(dataDir string, sys *memmail.System, webAddr string) string {
 	ih, ip, _ := net.SplitHostPort(sys.IMAPAddr)
 	sh, sp, _ := net.SplitHostPort(sys.SMTPAddr)
 	return fmt.Sprintf(`# intake demo configuration (written by "intake demo")
@@ -143,7 +199,12 @@ tls = "none"
 
 [mailbox.ack]
 from_name = "Poststelle der Staatskanzlei (Demo)"
-`, dataDir, Office, ih, ip, Office, Password, sh, sp)
+
+[web]
+listen = %q
+# plain HTTP on loopback for the demo; a real deployment sits behind TLS
+cookie_secure = false
+`, dataDir, Office, ih, ip, Office, Password, sh, sp, webAddr)
 }
 
 // Samples are the letters the demo delivers at start: three from a citizen
@@ -204,7 +265,7 @@ func sendMail(addr, from, to string, raw []byte) error {
 	return c.Quit()
 }
 
-func printGuide(out io.Writer, cfgPath string, sys *memmail.System, firstRef string) {
+func printGuide(out io.Writer, cfgPath string, sys *memmail.System, firstRef, webURL string) {
 	ih, ip, _ := net.SplitHostPort(sys.IMAPAddr)
 	_, sp, _ := net.SplitHostPort(sys.SMTPAddr)
 	exe := "intake"
@@ -212,6 +273,8 @@ func printGuide(out io.Writer, cfgPath string, sys *memmail.System, firstRef str
 		exe = "go run ./cmd/intake"
 	}
 	fmt.Fprintf(out, `intake demo läuft / is running — Strg-C beendet / Ctrl-C stops.
+
+Weboberfläche / web interface:  %[10]s   Anmeldung / login: %[11]s / %[12]s
 
 Eingebetteter Mailserver / embedded mail server (nur / only 127.0.0.1):
   SMTP  127.0.0.1:%[3]s   ohne TLS und Anmeldung / no TLS, no login
@@ -233,5 +296,5 @@ Vorgänge ansehen / look at the cases:
   %[7]s case list -config %[8]s
   %[7]s case list -kind citizen -json -config %[8]s
   %[7]s case show %[9]s -config %[8]s
-`, ih, ip, sp, Office, Citizen, Password, exe, cfgPath, firstRef)
+`, ih, ip, sp, Office, Citizen, Password, exe, cfgPath, firstRef, webURL, DemoUser, DemoPassword)
 }

@@ -3,6 +3,11 @@ package demo
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -37,7 +42,7 @@ func TestDemoAcknowledgesTheSampleLetters(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, &out, Options{
-			IMAPAddr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0",
+			IMAPAddr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0", WebAddr: "127.0.0.1:0",
 			Ready: func(_ string, sys *memmail.System) { ready <- sys },
 		})
 	}()
@@ -67,10 +72,28 @@ func TestDemoAcknowledgesTheSampleLetters(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	for _, want := range []string{"curl -s smtp://127.0.0.1:", "case list -config", "case show STK-"} {
+	for _, want := range []string{"curl -s smtp://127.0.0.1:", "case list -config", "case show STK-", "http://127.0.0.1:", "demo / demo"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("guide lacks %q:\n%s", want, out.String())
 		}
+	}
+	// The clerk logs in with the printed demo login and sees the cases.
+	webURL := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindString(out.String())
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	resp, err := hc.PostForm(webURL+"/login", url.Values{"name": {DemoUser}, "password": {DemoPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = hc.Get(webURL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "STK-") {
+		t.Errorf("after the demo login, %s/ answered %d without cases:\n%.500s", webURL, resp.StatusCode, page)
 	}
 	cancel()
 	select {

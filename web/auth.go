@@ -1,0 +1,254 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/intake-office/intake/ticket"
+)
+
+// pageHandler is a handler of a page that needs a logged-in user.
+type pageHandler func(w http.ResponseWriter, r *http.Request, u *ticket.User)
+
+// page wraps h: the user comes from the trusted proxy header (when configured) or the
+// session cookie, and is reloaded from the register at every request, so that a disabled
+// user or changed grants take effect at once. Without one, the browser is sent to the
+// login page.
+func (s *server) page(h pageHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, status := s.pageUser(w, r)
+		switch status {
+		case http.StatusOK:
+			h(w, r.WithContext(withUser(r.Context(), u)), u)
+		case http.StatusForbidden:
+			s.errorPage(w, r, nil, http.StatusForbidden, "err.proxyuser")
+		default:
+			s.redirectToLogin(w, r)
+		}
+	}
+}
+
+// pageUser finds the user of a page request: 200 with the user, 403 for a proxy header
+// naming no usable user, 401 for no login.
+func (s *server) pageUser(w http.ResponseWriter, r *http.Request) (*ticket.User, int) {
+	if s.proxy != "" {
+		if name := strings.TrimSpace(r.Header.Get(s.proxy)); name != "" {
+			u, err := s.store.User(name)
+			if err != nil || u.Disabled {
+				s.log.Warn("proxy header names no usable user", "header", s.proxy, "err", err)
+				return nil, http.StatusForbidden
+			}
+			return u, http.StatusOK
+		}
+	}
+	c, err := r.Cookie(s.cookie)
+	if err != nil {
+		return nil, http.StatusUnauthorized
+	}
+	name, ok := s.sessions.get(c.Value, s.now())
+	if !ok {
+		s.clearCookie(w)
+		return nil, http.StatusUnauthorized
+	}
+	u, err := s.store.User(name)
+	if err != nil || u.Disabled {
+		s.sessions.remove(c.Value)
+		s.clearCookie(w)
+		return nil, http.StatusUnauthorized
+	}
+	return u, http.StatusOK
+}
+
+func (s *server) redirectToLogin(w http.ResponseWriter, r *http.Request) {
+	target := "/login"
+	if r.Method == http.MethodGet && r.URL.RequestURI() != "/" {
+		target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// safeNext returns next when it is a path on this site, else "/": no open redirect to
+// another host ("//evil", "/\evil", "https://evil").
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, `/\`) ||
+		strings.ContainsAny(next, "\r\n\t\\") {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || strings.HasPrefix(u.Path, "/login") {
+		return "/"
+	}
+	return next
+}
+
+func (s *server) setSessionCookie(w http.ResponseWriter, id string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: s.cookie, Value: id, Path: "/",
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+func (s *server) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: s.cookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+type loginData struct {
+	Next  string
+	Name  string
+	Error string // message key
+	Wait  int    // seconds, with err.ratelimit
+}
+
+func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if u, status := s.pageUser(w, r); status == http.StatusOK && u != nil {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, nil, http.StatusOK, "login", "login.title", loginData{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+// login checks a user name and password (POST /login).
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, nil, http.StatusBadRequest, "err.badrequest")
+		return
+	}
+	name := ticket.NormalizeUserName(r.PostForm.Get("name"))
+	password := r.PostForm.Get("password")
+	data := loginData{Next: safeNext(r.PostForm.Get("next")), Name: name}
+	ip := clientIP(r)
+	now := s.now()
+	userKey, ipKey := "u:"+name, "ip:"+ip
+	if wait := max(s.limiter.wait(userKey, userThreshold, now), s.limiter.wait(ipKey, ipThreshold, now)); wait > 0 {
+		secs := seconds(wait)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		data.Error, data.Wait = "err.ratelimit", secs
+		s.log.Warn("login refused: too many failures", "user", name, "remote", ip)
+		s.render(w, r, nil, http.StatusTooManyRequests, "login", "login.title", data)
+		return
+	}
+	if name == "" || password == "" {
+		data.Error = "err.login"
+		s.render(w, r, nil, http.StatusOK, "login", "login.title", data)
+		return
+	}
+	select {
+	case s.loginSlots <- struct{}{}:
+	case <-r.Context().Done():
+		return
+	}
+	u, err := s.store.Authenticate(name, password)
+	<-s.loginSlots
+	if err != nil {
+		if !errors.Is(err, ticket.ErrBadCredentials) && !errors.Is(err, ticket.ErrDisabled) {
+			s.log.Error("login", "err", err)
+			s.errorPage(w, r, nil, http.StatusInternalServerError, "err.internal")
+			return
+		}
+		s.limiter.fail(userKey, now)
+		s.limiter.fail(ipKey, now)
+		actor := "?"
+		if ticket.ValidUserName(name) {
+			actor = name
+		}
+		if _, aerr := s.store.AppendAudit(ticket.AuditEntry{At: now, Actor: actor, Remote: ip, Action: ticket.AuditLoginFailed}); aerr != nil {
+			s.log.Error("audit log", "err", aerr)
+		}
+		s.log.Info("login failed", "user", name, "remote", ip)
+		data.Error = "err.login"
+		s.render(w, r, nil, http.StatusOK, "login", "login.title", data)
+		return
+	}
+	s.limiter.reset(userKey)
+	if err := s.audit(r, u, ticket.AuditLogin, ticket.Reference{}, 0, ""); err != nil {
+		s.errorPage(w, r, nil, http.StatusInternalServerError, "err.internal")
+		return
+	}
+	// A fresh session ID at every login (no session fixation).
+	if c, err := r.Cookie(s.cookie); err == nil {
+		s.sessions.remove(c.Value)
+	}
+	s.setSessionCookie(w, s.sessions.create(u.Name, now))
+	s.log.Info("login", "user", u.Name, "remote", ip)
+	http.Redirect(w, r, data.Next, http.StatusSeeOther)
+}
+
+// logout ends the session (POST /logout).
+func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(s.cookie); err == nil {
+		if name, ok := s.sessions.get(c.Value, s.now()); ok {
+			if u, err := s.store.User(name); err == nil {
+				_ = s.audit(r, u, ticket.AuditLogout, ticket.Reference{}, 0, "")
+			}
+		}
+		s.sessions.remove(c.Value)
+	}
+	s.clearCookie(w)
+	http.Redirect(w, r, "/login?done=logout", http.StatusSeeOther)
+}
+
+// apiHandler is a handler of the JSON API.
+type apiHandler func(w http.ResponseWriter, r *http.Request, u *ticket.User)
+
+// api wraps h with bearer-token authentication (RFC 6750 §2.1). A missing or unusable
+// token answers 401 with WWW-Authenticate (RFC 6750 §3); failures count against the
+// client address like failed logins.
+func (s *server) api(h apiHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ip := clientIP(r)
+		now := s.now()
+		ipKey := "ip:" + ip
+		if wait := s.limiter.wait(ipKey, ipThreshold, now); wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(seconds(wait)))
+			writeJSONError(w, http.StatusTooManyRequests, "too many failed attempts")
+			return
+		}
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="intake"`)
+			writeJSONError(w, http.StatusUnauthorized, "authentication required")
+			return
+		}
+		u, err := s.store.AuthenticateToken(strings.TrimSpace(token))
+		if err != nil {
+			if !errors.Is(err, ticket.ErrBadCredentials) && !errors.Is(err, ticket.ErrDisabled) {
+				s.log.Error("api authentication", "err", err)
+				writeJSONError(w, http.StatusInternalServerError, "internal error")
+				return
+			}
+			s.limiter.fail(ipKey, now)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="intake", error="invalid_token"`)
+			writeJSONError(w, http.StatusUnauthorized, "invalid token")
+			return
+		}
+		h(w, r.WithContext(withUser(r.Context(), u)), u)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintln(w) // the status is sent; nothing more to do
+	}
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// seconds rounds d up to whole seconds (Retry-After, RFC 9110 §10.2.3).
+func seconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }

@@ -1,0 +1,67 @@
+// Package web is the clerks' interface to the register: a server-rendered web UI
+// (net/http, html/template; it works without JavaScript) and a JSON API under /api/.
+//
+// # What it offers
+//
+//   - Search (GET /): one box that takes a reference typed any way (ticket.ParseReference
+//     is tolerant) and opens the case; a reference with a wrong check digit answers
+//     "Meinten Sie …?" with the existing cases whose reference is one digit away (every
+//     single-digit change and every swap of two adjacent digits, DIN/ISO 7064-style errors,
+//     which the Damm check digit always detects); otherwise sender, name or full text
+//     through the search index (package search), with filters for date of receipt,
+//     status, mailbox and kind, paged, newest first (or by relevance). Without a search
+//     index it falls back to the register's filters.
+//   - Case view (GET /cases/{ref}): every message in order with from, to, date of
+//     receipt, subject and text body (the text mailparse extracts; HTML mail can be shown
+//     sanitised with bluemonday's UGCPolicy, images removed), attachments and the raw
+//     .eml as downloads, each acknowledgement with its status, suppression reason
+//     (policy.Explain) and SMTP reply, linked cases, internal notes and the assignee.
+//   - Work on a case: status (new → in_progress → closed, reopen), notes, assignment.
+//   - Audit log for admins (GET /admin/audit): every login, search, view, download and
+//     change, with who, when, what and which case (ticket.Store.AppendAudit).
+//   - JSON API with bearer tokens: GET /api/cases, GET /api/cases/{ref},
+//     POST /api/cases/{ref}/status; the JSON field names are those of package ticket.
+//
+// # Access
+//
+// Nothing but the login page and the style sheet is served without a login: pages
+// redirect to /login, /api/ answers 401 (RFC 6750 §3). Clerks see only the cases of the
+// mailboxes granted to them (a case of another mailbox is "not found", so its existence
+// does not leak), admins all. Accounts and tokens live in the register (ticket/accounts.go)
+// and are checked at every request, so disabling a user ends their sessions at once.
+//
+// Sessions are random 256-bit IDs in a cookie marked HttpOnly, SameSite=Strict and
+// Secure (config web.cookie_secure), with an idle and an absolute timeout. They are kept
+// in the memory of the server: a restart logs everyone out. Failed logins are counted per
+// user name and per client address; after 5 (per name) or 20 (per address) failures a
+// further attempt is refused for 1 s, then 2 s, 4 s, … up to 15 minutes. At most four
+// password checks (argon2id, 64 MiB each) run at once.
+//
+// State-changing requests are protected against cross-site request forgery by
+// http.CrossOriginProtection (Fetch Metadata Sec-Fetch-Site, else Origin against Host)
+// and the SameSite=Strict cookie. Every response carries a strict Content-Security-Policy
+// (no script at all, styles and images from this origin only, forms to this origin only,
+// no framing, no <base>), X-Content-Type-Options: nosniff, Referrer-Policy: no-referrer
+// and related headers. Mail content is always escaped by html/template; the optional HTML
+// view is sanitised by bluemonday and never loads remote resources. Attachments and raw
+// mails are served as application/octet-stream with Content-Disposition: attachment.
+//
+// An optional trusted reverse-proxy header (web.trusted_proxy_header) logs in the user
+// it names, for single sign-on; it is only safe when every request passes a proxy that
+// sets or removes it.
+//
+// # Language
+//
+// The interface is German; ?lang=en (remembered in a cookie) switches it to English and
+// ?lang=de back. The html element carries the lang attribute. The pages follow WCAG 2.1
+// AA basics: labels for every field, landmarks (header, nav, main, footer), a skip link,
+// visible focus, contrast of at least 4.5:1, a focus order that follows the reading
+// order, and no function that needs a mouse or JavaScript.
+//
+// # Wiring
+//
+//	h, err := web.New(web.Options{Store: store, Search: idx, Config: cfg, Logger: log})
+//	srv := web.NewServer(cfg.Web.Listen, h, log)
+//	go srv.ListenAndServe()
+//	... srv.Shutdown(ctx)
+package web

@@ -1,0 +1,302 @@
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/microcosm-cc/bluemonday"
+
+	"github.com/intake-office/intake/config"
+	"github.com/intake-office/intake/search"
+	"github.com/intake-office/intake/ticket"
+)
+
+// SearchIndex is the part of the full-text index (*search.Index) the web interface uses.
+type SearchIndex interface {
+	Search(q search.Query) (search.Result, error)
+	// Update re-indexes message seq with the new status of its case.
+	Update(seq uint64, status string) error
+}
+
+// Options for New.
+type Options struct {
+	Store *ticket.Store // required
+	// Search is the full-text index; nil = no full-text search (the search page then
+	// filters the register and matches words in subjects, senders and attachment names
+	// of the newest cases only).
+	Search SearchIndex
+	Config *config.Config // required; the [web] table and the mailboxes are used
+	Logger *slog.Logger   // nil = discard
+	Now    func() time.Time
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Limits of what a request may send.
+const (
+	maxFormBytes       = 64 << 10
+	maxConcurrentLogin = 4 // argon2id with 64 MiB each
+	userThreshold      = 5
+	ipThreshold        = 20
+	pageSizeDefault    = 20
+	pageSizeMax        = 100
+)
+
+type server struct {
+	store      *ticket.Store
+	search     SearchIndex
+	cfg        *config.Config
+	log        *slog.Logger
+	now        func() time.Time
+	loc        *time.Location
+	pages      map[string]*template.Template
+	msgs       catalog
+	sessions   *sessions
+	limiter    *limiter
+	loginSlots chan struct{}
+	cookie     string // session cookie name
+	secure     bool
+	proxy      string // trusted proxy header, "" = off
+	hsts       bool
+	html       *bluemonday.Policy
+	static     fs.FS
+}
+
+// New returns the handler of the web interface and the JSON API.
+func New(opts Options) (http.Handler, error) {
+	_, h, err := newServer(opts)
+	return h, err
+}
+
+func newServer(opts Options) (*server, http.Handler, error) {
+	if opts.Store == nil || opts.Config == nil {
+		return nil, nil, errors.New("web: Options.Store and Options.Config are required")
+	}
+	// A nil *search.Index in the interface would pass a nil check and then panic.
+	if opts.Search != nil {
+		if v := reflect.ValueOf(opts.Search); v.Kind() == reflect.Pointer && v.IsNil() {
+			opts.Search = nil
+		}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	wc := opts.Config.Web
+	idle, maxAge := wc.SessionIdle.Duration, wc.SessionMax.Duration
+	if idle <= 0 {
+		idle = config.DefaultSessionIdle
+	}
+	if maxAge <= 0 {
+		maxAge = config.DefaultSessionMax
+	}
+	s := &server{
+		store:      opts.Store,
+		search:     opts.Search,
+		cfg:        opts.Config,
+		log:        opts.Logger.With("component", "web"),
+		now:        opts.Now,
+		loc:        opts.Config.Location,
+		msgs:       newCatalog(),
+		sessions:   newSessions(idle, maxAge),
+		limiter:    newLimiter(),
+		loginSlots: make(chan struct{}, maxConcurrentLogin),
+		secure:     wc.SecureCookies(),
+		proxy:      wc.TrustedProxyHeader,
+		html:       mailPolicy(),
+	}
+	if s.loc == nil {
+		s.loc = time.UTC
+	}
+	// RFC 6265bis §4.1.3.2: a __Host- cookie must be Secure, with Path=/ and no Domain.
+	s.cookie = "intake_session"
+	if s.secure {
+		s.cookie = "__Host-intake_session"
+	}
+	var err error
+	if s.pages, err = s.parseTemplates(); err != nil {
+		return nil, nil, err
+	}
+	if s.static, err = fs.Sub(staticFS, "static"); err != nil {
+		return nil, nil, fmt.Errorf("web: static files: %w", err)
+	}
+
+	cop := http.NewCrossOriginProtection()
+	if wc.BaseURL != "" {
+		u, err := url.Parse(wc.BaseURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("web: base_url: %w", err)
+		}
+		if err := cop.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+			return nil, nil, fmt.Errorf("web: base_url: %w", err)
+		}
+		s.hsts = u.Scheme == "https"
+	}
+	cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
+
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return s, s.securityHeaders(cop.Handler(mux)), nil
+}
+
+func (s *server) routes(mux *http.ServeMux) {
+	files := http.StripPrefix("/static/", http.FileServerFS(s.static))
+	mux.HandleFunc("GET /static/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("POST /logout", s.logout)
+
+	mux.HandleFunc("GET /{$}", s.page(s.searchPage))
+	mux.HandleFunc("GET /cases/{ref}", s.page(s.casePage))
+	mux.HandleFunc("POST /cases/{ref}/status", s.page(s.caseStatus))
+	mux.HandleFunc("POST /cases/{ref}/note", s.page(s.caseNote))
+	mux.HandleFunc("POST /cases/{ref}/assign", s.page(s.caseAssign))
+	mux.HandleFunc("GET /cases/{ref}/messages/{seq}/raw", s.page(s.downloadRaw))
+	mux.HandleFunc("GET /cases/{ref}/messages/{seq}/attachments/{n}", s.page(s.downloadAttachment))
+	mux.HandleFunc("GET /admin/audit", s.page(s.auditPage))
+	mux.HandleFunc("/", s.page(func(w http.ResponseWriter, r *http.Request, u *ticket.User) {
+		s.notFound(w, r, u)
+	}))
+
+	mux.HandleFunc("GET /api/cases", s.api(s.apiCases))
+	mux.HandleFunc("GET /api/cases/{ref}", s.api(s.apiCase))
+	mux.HandleFunc("POST /api/cases/{ref}/status", s.api(s.apiStatus))
+	mux.HandleFunc("/api/", s.api(func(w http.ResponseWriter, r *http.Request, u *ticket.User) {
+		writeJSONError(w, http.StatusNotFound, "not found")
+	}))
+}
+
+// contentSecurityPolicy allows no script at all, styles and images only from this origin,
+// forms only to it, no framing and no <base> (CSP Level 3, W3C).
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'"
+
+// securityHeaders sets the headers every response carries.
+func (s *server) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY") // for browsers without frame-ancestors
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
+		if s.hsts || r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000") // RFC 6797 §6.1
+		}
+		if strings.HasPrefix(r.URL.Path, "/static/") {
+			h.Set("Cache-Control", "no-cache")
+		} else {
+			// Case data must not stay in shared or browser caches.
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *server) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
+	s.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "remote", clientIP(r))
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeJSONError(w, http.StatusForbidden, "cross-origin request refused")
+		return
+	}
+	s.errorPage(w, r, nil, http.StatusForbidden, "err.crossorigin")
+}
+
+type ctxKey int
+
+const userKey ctxKey = 0
+
+func withUser(ctx context.Context, u *ticket.User) context.Context {
+	return context.WithValue(ctx, userKey, u)
+}
+
+// clientIP returns the host part of the connection's remote address. Behind a reverse
+// proxy this is the proxy; X-Forwarded-For is not trusted.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// actor describes the user of r for the audit log.
+func (s *server) actor(r *http.Request, u *ticket.User) ticket.Actor {
+	return ticket.Actor{Name: u.Name, Remote: clientIP(r), At: s.now()}
+}
+
+// audit writes an audit entry; the caller refuses to answer when it fails, so that no
+// view goes unrecorded.
+func (s *server) audit(r *http.Request, u *ticket.User, action string, ref ticket.Reference, msg uint64, detail string) error {
+	e := s.actor(r, u).NewAuditEntry(action, ref, detail)
+	e.Message = msg
+	if _, err := s.store.AppendAudit(e); err != nil {
+		s.log.Error("audit log", "action", action, "err", err)
+		return err
+	}
+	return nil
+}
+
+// NewServer returns an http.Server for the handler with timeouts suited to it: short for
+// headers, long enough for large attachment downloads.
+func NewServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      10 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// URL returns the address users open for cfg: web.base_url, else http://listen (with
+// 127.0.0.1 for an empty or wildcard host); "" when there is no web server.
+func URL(cfg *config.Config) string {
+	w := cfg.Web
+	if w.BaseURL != "" {
+		return strings.TrimSuffix(w.BaseURL, "/")
+	}
+	if w.Listen == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(w.Listen)
+	if err != nil {
+		return ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	// The server itself speaks plain HTTP; TLS is the reverse proxy's (then base_url is set).
+	return "http://" + net.JoinHostPort(host, port)
+}
