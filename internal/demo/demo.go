@@ -88,7 +88,8 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		return fmt.Errorf("open search index: %w", err)
 	}
 	defer ix.Close()
-	if err := addDemoClerk(store); err != nil {
+	token, err := addDemoClerk(store)
+	if err != nil {
 		return err
 	}
 	d, err := intake.New(intake.Options{Config: cfg, Store: store, Templates: tmpl, Logger: o.Logger, Search: ix})
@@ -113,7 +114,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		return fmt.Errorf("send sample letters: %w", err)
 	}
 	first := ticket.Reference{Prefix: "STK", Year: time.Now().In(cfg.Location).Year(), Number: 1}
-	printGuide(out, cfgPath, sys, first.String(), web.URL(cfg))
+	printGuide(out, cfgPath, sys, first.String(), web.URL(cfg), token)
 	if o.Ready != nil {
 		o.Ready(cfgPath, sys)
 	}
@@ -140,19 +141,23 @@ const (
 	DemoPassword = "demo"
 )
 
-// addDemoClerk creates the demo's admin account (once per data folder).
-func addDemoClerk(store *ticket.Store) error {
-	if _, err := store.User(DemoUser); err == nil {
-		return nil
+// addDemoClerk creates the demo's admin account (once per data folder) and
+// an API token for this run.
+func addDemoClerk(store *ticket.Store) (token string, err error) {
+	if _, err := store.User(DemoUser); err != nil {
+		hash, err := ticket.HashPassword(DemoPassword, ticket.DefaultArgon2())
+		if err != nil {
+			return "", err
+		}
+		if err := store.AddUser(ticket.User{Name: DemoUser, Role: ticket.RoleAdmin}, hash, time.Now()); err != nil {
+			return "", fmt.Errorf("create demo login: %w", err)
+		}
 	}
-	hash, err := ticket.HashPassword(DemoPassword, ticket.DefaultArgon2())
+	token, _, err = store.CreateToken(DemoUser, "demo", time.Now())
 	if err != nil {
-		return err
+		return "", fmt.Errorf("create demo API token: %w", err)
 	}
-	if err := store.AddUser(ticket.User{Name: DemoUser, Role: ticket.RoleAdmin}, hash, time.Now()); err != nil {
-		return fmt.Errorf("create demo login: %w", err)
-	}
-	return nil
+	return token, nil
 }
 
 func freePort() string {
@@ -265,7 +270,7 @@ func sendMail(addr, from, to string, raw []byte) error {
 	return c.Quit()
 }
 
-func printGuide(out io.Writer, cfgPath string, sys *memmail.System, firstRef, webURL string) {
+func printGuide(out io.Writer, cfgPath string, sys *memmail.System, firstRef, webURL, token string) {
 	ih, ip, _ := net.SplitHostPort(sys.IMAPAddr)
 	_, sp, _ := net.SplitHostPort(sys.SMTPAddr)
 	exe := "intake"
@@ -275,6 +280,7 @@ func printGuide(out io.Writer, cfgPath string, sys *memmail.System, firstRef, we
 	fmt.Fprintf(out, `intake demo läuft / is running — Strg-C beendet / Ctrl-C stops.
 
 Weboberfläche / web interface:  %[10]s   Anmeldung / login: %[11]s / %[12]s
+JSON-API:  curl -s -H 'Authorization: Bearer %[13]s' '%[10]s/api/cases?q=Grünfläche'
 
 Eingebetteter Mailserver / embedded mail server (nur / only 127.0.0.1):
   SMTP  127.0.0.1:%[3]s   ohne TLS und Anmeldung / no TLS, no login
@@ -296,5 +302,5 @@ Vorgänge ansehen / look at the cases:
   %[7]s case list -config %[8]s
   %[7]s case list -kind citizen -json -config %[8]s
   %[7]s case show %[9]s -config %[8]s
-`, ih, ip, sp, Office, Citizen, Password, exe, cfgPath, firstRef, webURL, DemoUser, DemoPassword)
+`, ih, ip, sp, Office, Citizen, Password, exe, cfgPath, firstRef, webURL, DemoUser, DemoPassword, token)
 }

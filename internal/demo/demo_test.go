@@ -95,6 +95,22 @@ func TestDemoAcknowledgesTheSampleLetters(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "STK-") {
 		t.Errorf("after the demo login, %s/ answered %d without cases:\n%.500s", webURL, resp.StatusCode, page)
 	}
+	// The printed API token answers on /api/.
+	token := regexp.MustCompile(`Bearer (\S+)'`).FindStringSubmatch(out.String())
+	if token == nil {
+		t.Fatalf("no API token in the guide:\n%s", out.String())
+	}
+	req, _ := http.NewRequest("GET", webURL+"/api/cases?kind=citizen", nil)
+	req.Header.Set("Authorization", "Bearer "+token[1])
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.Count(string(body), `"reference"`) < 3 {
+		t.Errorf("API with the demo token: %d\n%.500s", resp.StatusCode, body)
+	}
 	cancel()
 	select {
 	case err := <-done:
