@@ -10,7 +10,11 @@ import (
 	"slices"
 	"time"
 
+	"net/http/httptest"
+
+	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/ticket"
+	"github.com/intake-office/intake/web"
 )
 
 // cmdBenchRegister measures what a clerk waits for on a large register
@@ -140,13 +144,76 @@ func benchRegister(dir string, n, lookups int, logw io.Writer) (string, error) {
 	}
 	slices.Sort(sl)
 
+	// The same lookup through the clerks' JSON API (bearer token, access
+	// check, audit entry, JSON), timed in the server's handler.
+	apiLat, err := benchAPI(store, loc, ys, years, rng, lookups/10)
+	if err != nil {
+		return "", err
+	}
+
 	host, _ := os.Hostname()
 	return fmt.Sprintf(`intake bench-register, %s, %s/%s, %d CPUs, %s
 register:          %d cases over 5 years, %.0f MB (generated in %v)
 open + 1st lookup: %v
 lookup by ref:     p50 %v, p99 %v (%d random references typed as "stk YYYY N C")
 list by sender:    p50 %v, p99 %v (1000 random senders of %d, newest 20)
+GET /api/cases/REF: p50 %v, p99 %v (%d requests in the handler: token, access check, audit, JSON)
 `, time.Now().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), host,
 		n, float64(fi.Size())/1e6, genTook.Round(time.Second), openTook.Round(time.Millisecond),
-		pct(lk, 50), pct(lk, 99), len(lk), pct(sl, 50), pct(sl, 99), senders), nil
+		pct(lk, 50), pct(lk, 99), len(lk), pct(sl, 50), pct(sl, 99), senders,
+		pct(apiLat, 50), pct(apiLat, 99), len(apiLat)), nil
+}
+
+func benchAPI(store *ticket.Store, loc *time.Location, ys []int, years map[int]uint64, rng *rand.Rand, n int) ([]time.Duration, error) {
+	cfg, err := config.Parse([]byte(`data_dir = "/nonexistent"
+[[mailbox]]
+name = "poststelle"
+address = "poststelle@stk.example.de"
+prefix = "STK"
+[mailbox.imap]
+host = "127.0.0.1"
+tls = "none"
+username = "x"
+password = "x"
+[mailbox.smtp]
+host = "127.0.0.1"
+tls = "none"
+[web]
+listen = "127.0.0.1:8080"
+`), "bench.toml")
+	if err != nil {
+		return nil, err
+	}
+	hash, err := ticket.HashPassword("bench-password", ticket.DefaultArgon2())
+	if err != nil {
+		return nil, err
+	}
+	if err := store.AddUser(ticket.User{Name: "bench", Role: ticket.RoleAdmin}, hash, time.Now()); err != nil {
+		return nil, err
+	}
+	token, _, err := store.CreateToken("bench", "bench", time.Now())
+	if err != nil {
+		return nil, err
+	}
+	h, err := web.New(web.Options{Store: store, Config: cfg})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Duration, 0, n)
+	for range n {
+		y := ys[rng.IntN(len(ys))]
+		ref := ticket.Reference{Prefix: "STK", Year: y, Number: 1 + rng.Uint64N(years[y])}
+		req := httptest.NewRequest("GET", "/api/cases/"+ref.String(), nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		t := time.Now()
+		h.ServeHTTP(rec, req)
+		d := time.Since(t)
+		if rec.Code != 200 {
+			return nil, fmt.Errorf("GET /api/cases/%s: %d %s", ref, rec.Code, rec.Body.String())
+		}
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out, nil
 }
