@@ -15,11 +15,15 @@ import (
 // only on the seed, the number of documents n and i, so a benchmark can rebuild any
 // document (and pick phrases that occur) without keeping the corpus in memory.
 //
-// The vocabulary has a few thousand words: ~3,300 compounds of administrative roots and
+// The vocabulary has 3,782 content words: ~3,300 compounds of administrative roots and
 // heads ("Bauantrag", "Parkgebühr"), base nouns with their plurals, verbs and adjectives,
-// drawn with a Zipf distribution (s = 1.1), mixed with German function words as in real
-// text, plus the long tail real mail has: names, streets, dates, amounts, phone numbers,
-// file numbers. Bodies average about 1.3 KB.
+// drawn with a Zipf distribution (s = 1.1, v = 2), mixed with German function words (42 %
+// of the words) as in real text, plus the long tail real mail has: names, streets, dates,
+// amounts, phone numbers. Bodies average 1.9 KB, subjects 38 bytes; 0.6 attachment names per
+// mail; 17 % follow-ups ("AW: Eingangsbestätigung – Az. ..."), 12 % automated, 3 %
+// malformed (no body). The head of the distribution is steeper than in real mail, which
+// makes frequent-word queries pessimistic: the most frequent word is in 96 % of the
+// bodies, the 20th in 44 %, the 100th in 10 %, the 1000th in 0.9 %.
 type corpus struct {
 	seed  uint64
 	n     int

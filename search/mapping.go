@@ -8,22 +8,26 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/analysis/lang/de"
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/regexp"
+	bdoc "github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/mapping"
+	index "github.com/blevesearch/bleve_index_api"
 )
 
 // schemaVersion is stored in the index (internal key keySchema). Raise it with every change
-// of the mapping below or of record: Open then rebuilds an index of another version.
-const schemaVersion = "2"
+// of the mapping or of document (below): Open then rebuilds an index of another version.
+const schemaVersion = "4"
 
 // Internal (non-document) keys of the index.
 const (
 	keySchema  = "intake.schema"
 	keyLastSeq = "intake.lastseq"
+	keyNewest  = "intake.newest" // latest Received added, Unix nanoseconds
 )
 
 // Field names in the index.
@@ -49,6 +53,7 @@ func textFields() []string { return []string{fSubject, fBody, fAttachments, fFro
 // Analyzer names: deAnalyzer is bleve's German analyzer; the others are ours (see
 // newMapping).
 const (
+	keywordAnalyzer  = keyword.Name
 	deAnalyzer       = de.AnalyzerName
 	filenameAnalyzer = "intake_de_filename"
 	senderAnalyzer   = "intake_sender"
@@ -65,56 +70,57 @@ func fieldAnalyzer(field string) string {
 	return deAnalyzer
 }
 
-// record is what is handed to bleve for one Doc; the json tags are the field names.
-type record struct {
-	Reference   string    `json:"reference"`
-	Mailbox     string    `json:"mailbox"`
-	Kind        string    `json:"kind"`
-	Status      string    `json:"status"`
-	From        string    `json:"from"`
-	Sender      []string  `json:"sender"`
-	FromName    string    `json:"from_name"`
-	Subject     string    `json:"subject"`
-	Body        string    `json:"body"`
-	Attachments []string  `json:"attachments"`
-	Received    time.Time `json:"received"`
-	Order       string    `json:"order"`
-}
+// Indexing options of the fields (bleve_index_api FieldIndexingOptions). Text fields keep
+// term vectors for phrase queries. The order field has doc values, one chunk per document
+// and uncompressed (as bleve does for geo fields): a sorted query reads the sort key of
+// every hit, and with the default chunks of 1,024 documents, snappy-compressed, a hit in a
+// new chunk decompresses the whole chunk (32 KiB) - the main cost of a query with a few
+// thousand scattered hits. (Without IndexField zap writes no doc values for it.)
+const (
+	optIndex  = index.IndexField
+	optStored = index.IndexField | index.StoreField
+	optText   = index.IndexField | index.IncludeTermVectors
+	optOrder  = index.IndexField | index.DocValues | index.SkipDVChunking | index.SkipDVCompression
+)
 
-// newRecord converts a Doc. Received is clamped to what a bleve datetime (int64 Unix
-// nanoseconds) can hold, so that no document silently loses its date (bleve drops a
-// datetime field it cannot represent).
-func newRecord(d *Doc) record {
-	from := strings.ToLower(strings.TrimSpace(d.From))
-	var sender []string
-	if d.FromName != "" {
-		sender = append(sender, d.FromName)
+// document builds the bleve document of d, with the analyzers of the mapping (by name).
+// It builds the fields itself instead of letting the mapping walk a struct: that is faster
+// and allows the doc value options of the order field, which a mapping cannot set.
+// TestDocumentMatchesMapping checks that it uses the analyzers the mapping names.
+func document(d *Doc, analyzers map[string]analysis.Analyzer) (*bdoc.Document, error) {
+	doc := bdoc.NewDocument(docID(d.Seq))
+	add := func(name string, pos []uint64, v string, opts index.FieldIndexingOptions, analyzer string) {
+		if v != "" {
+			doc.AddField(bdoc.NewTextFieldCustom(name, pos, []byte(v), opts, analyzers[analyzer]))
+		}
 	}
-	if from != "" {
-		sender = append(sender, from)
+	add(fReference, nil, d.Reference, optStored, keywordAnalyzer)
+	add(fMailbox, nil, d.Mailbox, optIndex, keywordAnalyzer)
+	add(fKind, nil, d.Kind, optIndex, keywordAnalyzer)
+	add(fStatus, nil, d.Status, optIndex, keywordAnalyzer)
+	from := strings.ToLower(strings.TrimSpace(d.From))
+	add(fFrom, nil, from, optIndex, keywordAnalyzer)
+	add(fSender, []uint64{0}, d.FromName, optIndex, senderAnalyzer)
+	add(fSender, []uint64{1}, from, optIndex, senderAnalyzer)
+	add(fFromName, nil, d.FromName, optText, fieldAnalyzer(fFromName))
+	add(fSubject, nil, d.Subject, optText, fieldAnalyzer(fSubject))
+	add(fBody, nil, d.Body, optText, fieldAnalyzer(fBody))
+	for i, a := range d.Attachments {
+		add(fAttachments, []uint64{uint64(i)}, a, optText, fieldAnalyzer(fAttachments))
 	}
 	received := clampTime(d.Received)
-	return record{
-		Reference:   d.Reference,
-		Mailbox:     d.Mailbox,
-		Kind:        d.Kind,
-		Status:      d.Status,
-		From:        from,
-		Sender:      sender,
-		FromName:    d.FromName,
-		Subject:     d.Subject,
-		Body:        d.Body,
-		Attachments: d.Attachments,
-		Received:    received,
-		Order:       orderKey(received, d.Seq),
+	f, err := bdoc.NewDateTimeFieldWithIndexingOptions(fReceived, nil, received, time.RFC3339Nano, optStored)
+	if err != nil {
+		return nil, fmt.Errorf("seq %d: received %v: %w", d.Seq, d.Received, err)
 	}
+	doc.AddField(f)
+	add(fOrder, nil, orderKey(received, d.Seq), optOrder, keywordAnalyzer)
+	return doc, nil
 }
 
 // orderKey is the sort key of the newest-first order: Received (Unix nanoseconds, sign bit
-// flipped so that byte order is numeric order), then Seq, as 32 hex digits. One short term
-// per document makes the sort cheap: a bleve datetime keeps 16 prefix-coded terms per value
-// in its doc values, all decoded for every hit, and a tie-break on _id looks up every hit's
-// ID.
+// flipped so that byte order is numeric order), then Seq, as 32 hex digits (see doc.go,
+// Engine, for why the sort does not use the datetime field).
 func orderKey(received time.Time, seq uint64) string {
 	return fmt.Sprintf("%016x%016x", uint64(received.UnixNano())^1<<63, seq)
 }
@@ -131,8 +137,8 @@ func clampTime(t time.Time) time.Time {
 	return t
 }
 
-// docID is the document ID of a Seq: 20 decimal digits, so that the byte order of IDs is
-// the numeric order of Seqs (the tie-break of the newest-first sort).
+// docID is the document ID of a Seq: 20 decimal digits (fixed width, so that the byte
+// order of IDs is the numeric order of Seqs).
 func docID(seq uint64) string { return fmt.Sprintf("%020d", seq) }
 
 func parseDocID(id string) (uint64, error) {

@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blevesearch/bleve/v2/analysis"
+	bdoc "github.com/blevesearch/bleve/v2/document"
+	index "github.com/blevesearch/bleve_index_api"
+
 	"github.com/intake-office/intake/ticket"
 )
 
@@ -779,5 +783,90 @@ func TestReferenceWord(t *testing.T) {
 		if got, ok := reference(tt.in); got != tt.want || ok != tt.ok {
 			t.Errorf("reference(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+// TestDocumentMatchesMapping: document builds the fields itself; every field must use the
+// analyzer the mapping names for it, or queries would analyse differently than indexing.
+func TestDocumentMatchesMapping(t *testing.T) {
+	m, err := newMapping()
+	if err != nil {
+		t.Fatal(err)
+	}
+	analyzers := map[string]analysis.Analyzer{}
+	for _, name := range []string{keywordAnalyzer, deAnalyzer, filenameAnalyzer, senderAnalyzer} {
+		analyzers[name] = m.AnalyzerNamed(name)
+	}
+	d := fixture()[0]
+	doc, err := document(&d, analyzers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	doc.VisitFields(func(f index.Field) {
+		seen[f.Name()] = true
+		tf, ok := f.(*bdoc.TextField)
+		if !ok {
+			return
+		}
+		want := m.AnalyzerNamed(m.AnalyzerNameForPath(f.Name()))
+		if want == nil || tf.Analyzer() != want {
+			t.Errorf("field %s: analyzer differs from the mapping's %q", f.Name(), m.AnalyzerNameForPath(f.Name()))
+		}
+	})
+	for _, name := range []string{fReference, fMailbox, fKind, fStatus, fFrom, fSender, fFromName, fSubject, fBody, fAttachments, fReceived, fOrder} {
+		if !seen[name] {
+			t.Errorf("field %s missing from the document", name)
+		}
+	}
+}
+
+// TestSearchByPeriods: a newest-first search that goes by periods (forced here: every
+// query counts as expensive) returns exactly the hits of the plain search; only Total may
+// be a lower bound, and then TotalAtLeast says so.
+func TestSearchByPeriods(t *testing.T) {
+	ix, _ := openFixture(t, Options{})
+	queries := []Query{
+		{}, {Text: "Antrag"}, {Text: "Grünfläche"}, {Mailboxes: []string{"bauamt"}},
+		{Status: "new"}, {Since: day("2026-01-01 00:00")}, {Until: day("2026-02-15 08:30")},
+		{Text: `"Antrag auf Fällgenehmigung"`}, {Sender: "example.org"}, {Text: ref("STK", 2026, 1)},
+		{Since: day("2026-02-10 00:00"), Until: day("2026-02-20 00:00")},
+	}
+	periodsUsed := false
+	for _, q := range queries {
+		for _, page := range [][2]int{{0, 1}, {0, 2}, {1, 1}, {0, 3}, {2, 2}, {0, 20}, {5, 3}} {
+			q.Offset, q.Limit = page[0], page[1]
+			ix.expensive = defaultExpensive
+			want, err := ix.Search(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want.TotalAtLeast {
+				t.Fatalf("%+v: small fixture searched by periods", q)
+			}
+			ix.expensive = 0
+			got, err := ix.Search(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(seqs(got), seqs(want)) {
+				t.Errorf("%+v by periods: %v, want %v", q, seqs(got), seqs(want))
+			}
+			switch {
+			case got.TotalAtLeast && (got.Total > want.Total || got.Total <= uint64(q.Offset+q.Limit)):
+				t.Errorf("%+v: lower bound %d, exact %d", q, got.Total, want.Total)
+			case !got.TotalAtLeast && got.Total != want.Total:
+				t.Errorf("%+v: Total %d, want %d", q, got.Total, want.Total)
+			}
+			periodsUsed = periodsUsed || got.TotalAtLeast
+		}
+	}
+	if !periodsUsed {
+		t.Error("no query stopped early")
+	}
+	// Sorted by score, a search never goes by periods.
+	res, err := ix.Search(Query{Text: "Antrag", SortByScore: true, Limit: 1})
+	if err != nil || res.TotalAtLeast || res.Total != 4 {
+		t.Errorf("by score: total %d, at least %v, %v", res.Total, res.TotalAtLeast, err)
 	}
 }

@@ -171,7 +171,7 @@ func (s *server) findFullText(u *ticket.User, p findParams, res *findResult) err
 		return fmt.Errorf("full-text search: %w", err)
 	}
 	res.FullText, res.Unit = true, "messages"
-	res.Total = int(sr.Total)
+	res.Total, res.AtLeast = int(sr.Total), sr.TotalAtLeast
 	res.More = uint64(p.Offset+len(sr.Hits)) < sr.Total && p.Offset+p.Limit <= search.MaxOffset
 	cases := map[string]*ticket.Case{}
 	for _, h := range sr.Hits {
