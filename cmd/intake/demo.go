@@ -18,6 +18,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.DataDir, "data", "", "keep the register in this folder (default: a temporary one)")
 	fs.StringVar(&o.IMAPAddr, "imap", "", "IMAP listen address (default 127.0.0.1:1143)")
 	fs.StringVar(&o.SMTPAddr, "smtp", "", "SMTP listen address (default 127.0.0.1:2525)")
+	fs.StringVar(&o.WebAddr, "web", "", "web interface listen address (default 127.0.0.1:8080)")
 	verbose := fs.Bool("v", false, "log what the daemon does")
 	if _, err := parseArgs(fs, args); err != nil {
 		return exitUsage

@@ -205,6 +205,11 @@ tls = "none"
 [mailbox.ack]
 from_name = "Poststelle der Staatskanzlei (Demo)"
 
+[mailbox.policy]
+# The demo citizen writes the three sample letters and then yours: allow
+# more than the default 3 acknowledgements per sender and day.
+per_sender_limit = 20
+
 [web]
 listen = %q
 # plain HTTP on loopback for the demo; a real deployment sits behind TLS
