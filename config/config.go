@@ -28,6 +28,7 @@ const (
 	DefaultHourlyCap      = 500
 	DefaultSessionIdle    = 30 * time.Minute
 	DefaultSessionMax     = 12 * time.Hour
+	DefaultReadyMaxAge    = 5 * time.Minute
 )
 
 // Config is the whole configuration file.
@@ -42,6 +43,7 @@ type Config struct {
 	Log            Log            `toml:"log"`
 	Mailboxes      []Mailbox      `toml:"mailbox"`
 	Web            Web            `toml:"web"`
+	Admin          Admin          `toml:"admin"`
 
 	index *keyIndex // key path -> line, for Validate's messages
 }
@@ -87,6 +89,17 @@ type Web struct {
 
 // SecureCookies reports whether the session cookie is marked Secure (default true).
 func (w Web) SecureCookies() bool { return w.CookieSecure == nil || *w.CookieSecure }
+
+// Admin configures the operators' endpoints /healthz, /readyz and /metrics.
+// They need no login: Listen must stay on a loopback address or behind a
+// proxy that restricts access.
+type Admin struct {
+	// Listen is the address of the endpoints, e.g. "127.0.0.1:9464"; "" = off.
+	Listen string `toml:"listen"`
+	// ReadyMaxAge: /readyz fails when a mailbox's oldest unregistered mail is
+	// older than this; default 5m.
+	ReadyMaxAge Duration `toml:"ready_max_age"`
+}
 
 // Mailbox is one office address with its IMAP folder and SMTP account.
 type Mailbox struct {
@@ -382,6 +395,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Web.SessionMax.Duration == 0 {
 		c.Web.SessionMax.Duration = DefaultSessionMax
+	}
+	if c.Admin.ReadyMaxAge.Duration == 0 {
+		c.Admin.ReadyMaxAge.Duration = DefaultReadyMaxAge
 	}
 	if c.Web.CookieSecure == nil {
 		secure := true

@@ -74,6 +74,7 @@ func (c *Config) validate(v *collector, opts Options) {
 	}
 
 	c.validateWeb(v)
+	c.validateAdmin(v)
 
 	if len(c.Mailboxes) == 0 {
 		v.add("mailbox", "at least one [[mailbox]] is required")
@@ -244,6 +245,28 @@ func (c *Config) validateWeb(v *collector) {
 	}
 	if !w.SecureCookies() && w.Listen != "" && !loopback {
 		v.add("web.cookie_secure", "false is only allowed when listen is a loopback address (127.0.0.1, ::1, localhost): passwords and session cookies would cross the network unencrypted")
+	}
+}
+
+// validateAdmin checks the [admin] table.
+func (c *Config) validateAdmin(v *collector) {
+	a := c.Admin
+	if a.Listen != "" {
+		host, port, err := net.SplitHostPort(a.Listen)
+		n, perr := strconv.Atoi(port)
+		switch {
+		case err != nil:
+			v.add("admin.listen", "%q must be HOST:PORT, e.g. \"127.0.0.1:9464\"", a.Listen)
+		case perr != nil || n < 1 || n > 65535:
+			v.add("admin.listen", "port %q must be between 1 and 65535", port)
+		case host != "" && !validHostname(host) && net.ParseIP(host) == nil:
+			v.add("admin.listen", "%q is not a valid host name or IP address", host)
+		case c.Web.Listen != "" && a.Listen == c.Web.Listen:
+			v.add("admin.listen", "must differ from web.listen (%q)", c.Web.Listen)
+		}
+	}
+	if a.ReadyMaxAge.Duration < time.Second {
+		v.add("admin.ready_max_age", "must be at least 1s (got %s)", a.ReadyMaxAge.Duration)
 	}
 }
 

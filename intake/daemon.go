@@ -59,6 +59,8 @@ type Options struct {
 	// APISocket is the unix socket of the local API. "" means
 	// data_dir/intake.sock, "-" means no local API.
 	APISocket string
+	// Version is the build version reported by intake_build_info.
+	Version string
 }
 
 // Daemon runs the watchers, responders and the local API.
@@ -74,6 +76,7 @@ type Daemon struct {
 	prefixes  []string // reference prefixes of every mailbox
 	cap       *ackCap
 	indexer   *indexer // nil without a search index
+	metrics   *metrics
 }
 
 // mailbox is the running state of one configured mailbox.
@@ -85,6 +88,9 @@ type mailbox struct {
 
 	mu     sync.Mutex
 	status MailboxStatus
+	// unregistered is the INTERNALDATE of the oldest new mail the watcher
+	// has seen but not registered yet; zero when the folder is drained.
+	unregistered time.Time
 }
 
 // MailboxStatus is what the daemon knows about one mailbox right now.
@@ -109,6 +115,18 @@ func (m *mailbox) snapshot() MailboxStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.status
+}
+
+func (m *mailbox) setOldestUnregistered(t time.Time) {
+	m.mu.Lock()
+	m.unregistered = t
+	m.mu.Unlock()
+}
+
+func (m *mailbox) oldestUnregistered() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.unregistered
 }
 
 // wake tells the responder that an acknowledgement may be due.
@@ -175,6 +193,7 @@ func New(o Options) (*Daemon, error) {
 		d.mailboxes = append(d.mailboxes, m)
 		d.byName[mc.Name] = m
 	}
+	d.metrics = newMetrics(d, o.Version)
 	return d, nil
 }
 

@@ -156,8 +156,10 @@ func (r *responder) logResult(e ticket.OutboxEntry, res ticket.AckResult) {
 	switch res.Status {
 	case ticket.AckSent:
 		r.mb.update(func(s *MailboxStatus) { s.AcksSent++ })
+		r.d.metrics.acksSent.WithLabelValues(r.mb.cfg.Name).Inc()
 		r.log.Info("acknowledgement sent", "case", e.Reference.String(), "seq", e.Message.Seq)
 	case ticket.AckFailed:
+		r.d.metrics.acksFailed.WithLabelValues(r.mb.cfg.Name).Inc()
 		r.log.Warn("acknowledgement failed", "case", e.Reference.String(), "seq", e.Message.Seq, "reply", res.Reply)
 	default:
 		r.log.Info("acknowledgement deferred", "case", e.Reference.String(), "seq", e.Message.Seq, "next_try", res.NextTry, "reply", res.Reply)
@@ -171,6 +173,9 @@ func (r *responder) deferAll(entries []ticket.OutboxEntry, cause error) {
 		if err := r.d.store.RecordAck(e.Message.Seq, res); err != nil {
 			r.log.Error("record acknowledgement", "case", e.Reference.String(), "err", err)
 			return
+		}
+		if res.Status == ticket.AckFailed {
+			r.d.metrics.acksFailed.WithLabelValues(r.mb.cfg.Name).Inc()
 		}
 	}
 	if len(entries) > 0 {

@@ -64,6 +64,7 @@ func (w *watcher) run(stop, hard context.Context) {
 		}
 		backoff = min(backoff*2, o.ReconnectMax)
 		w.mb.update(func(s *MailboxStatus) { s.Reconnects++ })
+		w.d.metrics.reconnects.WithLabelValues(w.mb.cfg.Name).Inc()
 	}
 }
 
@@ -219,6 +220,21 @@ type imapSession struct {
 	c           *imapclient.Client
 	uidValidity uint32
 	canKeyword  bool
+	// unregistered holds the INTERNALDATE of each mail of the chunk in
+	// hand that is not registered yet (readiness and metrics).
+	unregistered map[imap.UID]time.Time
+}
+
+// publishUnregistered tells the mailbox the INTERNALDATE of the oldest mail
+// seen but not yet registered (zero when none).
+func (s *imapSession) publishUnregistered() {
+	var oldest time.Time
+	for _, t := range s.unregistered {
+		if !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
+			oldest = t
+		}
+	}
+	s.w.mb.setOldestUnregistered(oldest)
 }
 
 // idle waits with IDLE (RFC 2177) until the server reports a change, the
@@ -361,6 +377,8 @@ func (s *imapSession) drain(stop context.Context) error {
 		// "n:*" always matches the highest UID (RFC 3501 §6.4.8), so filter.
 		uids := slices.DeleteFunc(all, func(u imap.UID) bool { return uint32(u) <= wm })
 		if len(uids) == 0 {
+			clear(s.unregistered)
+			s.publishUnregistered()
 			return nil
 		}
 		for len(uids) > 0 && stop.Err() == nil {
@@ -386,9 +404,12 @@ func (s *imapSession) fetchChunk(stop context.Context, uids []imap.UID) error {
 		return fmt.Errorf("fetch sizes: %w", err)
 	}
 	meta := make(map[imap.UID]fetchMeta, len(msgs))
+	s.unregistered = make(map[imap.UID]time.Time, len(msgs))
 	for _, m := range msgs {
 		meta[m.UID] = fetchMeta{size: m.RFC822Size, received: m.InternalDate}
+		s.unregistered[m.UID] = m.InternalDate
 	}
+	s.publishUnregistered()
 	limit := int64(w.d.cfg.MaxMessageSize)
 	var whole, oversize []imap.UID
 	for _, u := range uids {
@@ -472,7 +493,9 @@ func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta ma
 		} else {
 			for _, pm := range pending {
 				done = append(done, imap.UID(pm.in.Message.UID))
+				delete(s.unregistered, imap.UID(pm.in.Message.UID))
 			}
+			s.publishUnregistered()
 		}
 		pending, pendingBytes = pending[:0], 0
 	}
@@ -678,6 +701,7 @@ func (w *watcher) registerBatch(batch []prepared) error {
 			continue
 		}
 		w.mb.update(func(s *MailboxStatus) { s.Registered++ })
+		w.d.metrics.countRegistered(w.mb.cfg.Name, string(in.Kind), reg.AckReason)
 		attrs := []any{"uid", in.Message.UID, "case", reg.Reference.String(), "kind", string(in.Kind)}
 		if !reg.NewCase {
 			attrs = append(attrs, "follow_up", true)
@@ -693,6 +717,7 @@ func (w *watcher) registerBatch(batch []prepared) error {
 			if err := w.d.store.MarkBounced(b.seq, b.status, b.detail, w.d.opts.Now()); err != nil {
 				w.log.Warn("mark acknowledgement bounced", "case", reg.Reference.String(), "err", err)
 			} else {
+				w.d.metrics.acksBounced.WithLabelValues(w.mb.cfg.Name).Inc()
 				w.log.Warn("acknowledgement bounced", "case", reg.Reference.String(), "status", b.status)
 			}
 		}

@@ -30,6 +30,8 @@ Usage:
   intake user add NAME -role clerk|admin [-mailboxes a,b] -config FILE   (also passwd, disable, enable, grant, list)
   intake token create NAME -config FILE      an API token for /api/ (also list, revoke)
   intake reindex -config FILE                rebuild the full-text index from the register
+  intake backup FILE -config FILE            consistent backup (register + raw mails), also while the daemon runs
+  intake restore FILE DIR                    restore a backup into a new or empty DIR (then set data_dir to DIR)
   intake bench  [flags]                      drain benchmark against real Dovecot and Postfix
   intake bench-register [-n 1000000]         register open and lookup times at a million cases
   intake version
@@ -65,6 +67,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdToken(args[1:], os.Stdin, stdout, stderr)
 	case "reindex":
 		return cmdReindex(args[1:], stdout, stderr)
+	case "backup":
+		return cmdBackup(args[1:], stdout, stderr)
+	case "restore":
+		return cmdRestore(args[1:], stdout, stderr)
 	case "bench-register":
 		return cmdBenchRegister(args[1:], stdout, stderr)
 	case "bench":

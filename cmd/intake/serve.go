@@ -48,7 +48,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		os.Exit(exitFailure)
 	}()
 
-	if err := serve(ctx, cfg, intake.Options{Logger: log}); err != nil {
+	if err := serve(ctx, cfg, intake.Options{Logger: log, Version: version()}); err != nil {
 		fmt.Fprintln(stderr, "intake:", err)
 		return exitFailure
 	}
@@ -95,7 +95,44 @@ func serve(ctx context.Context, cfg *config.Config, opts intake.Options) error {
 		}
 		defer stopWeb()
 	}
+	if cfg.Admin.Listen != "" {
+		stopAdmin, err := startAdmin(cfg.Admin.Listen, d.AdminHandler(), opts.Logger)
+		if err != nil {
+			return err
+		}
+		defer stopAdmin()
+	}
 	return d.Run(ctx)
+}
+
+// startAdmin serves /healthz, /readyz and /metrics on [admin] listen. They
+// need no login: the address must be a loopback one or sit behind a proxy
+// that restricts access (docs/configuration.md). The port is bound here, so
+// a taken port fails the start.
+func startAdmin(addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin endpoints: listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+			log.Error("admin endpoints stopped", "err", err)
+		}
+	}()
+	log.Info("admin endpoints listening", "addr", ln.Addr().String(), "paths", "/healthz /readyz /metrics")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }
 
 // startWeb serves the clerks' web interface and JSON API on [web] listen.

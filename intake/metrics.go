@@ -1,0 +1,162 @@
+package intake
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the daemon's Prometheus metrics. The registry belongs to the
+// Daemon (no global registry): two daemons in one process, as in tests, do
+// not share counters.
+type metrics struct {
+	reg *prometheus.Registry
+
+	registered     *prometheus.CounterVec // mailbox, kind
+	acksSent       *prometheus.CounterVec // mailbox
+	acksSuppressed *prometheus.CounterVec // mailbox, reason
+	acksFailed     *prometheus.CounterVec // mailbox
+	acksBounced    *prometheus.CounterVec // mailbox
+	reconnects     *prometheus.CounterVec // mailbox
+}
+
+func newMetrics(d *Daemon, version string) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		registered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "intake_mails_registered_total",
+			Help: "Mails registered (duplicates not counted), by mailbox and kind (citizen, automated, malformed).",
+		}, []string{"mailbox", "kind"}),
+		acksSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "intake_acks_sent_total",
+			Help: "Acknowledgements accepted by the SMTP server.",
+		}, []string{"mailbox"}),
+		acksSuppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "intake_acks_suppressed_total",
+			Help: "Registered mails that get no acknowledgement, by policy reason code.",
+		}, []string{"mailbox", "reason"}),
+		acksFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "intake_acks_failed_total",
+			Help: "Acknowledgements given up (permanent SMTP failure or retries exhausted).",
+		}, []string{"mailbox"}),
+		acksBounced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "intake_acks_bounced_total",
+			Help: "Acknowledgements that came back as a bounce.",
+		}, []string{"mailbox"}),
+		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "intake_imap_reconnects_total",
+			Help: "IMAP reconnect attempts after a session ended.",
+		}, []string{"mailbox"}),
+	}
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "intake_build_info",
+		Help: "Always 1; the version label names the running build.",
+	}, []string{"version"})
+	if version == "" {
+		version = "unknown"
+	}
+	buildInfo.WithLabelValues(version).Set(1)
+	m.reg.MustRegister(
+		m.registered, m.acksSent, m.acksSuppressed, m.acksFailed, m.acksBounced, m.reconnects,
+		buildInfo,
+		newStateCollector(d),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	// Series that exist from the start, so that rate() and alerts see a 0
+	// before the first event.
+	for _, mc := range d.cfg.Mailboxes {
+		m.acksSent.WithLabelValues(mc.Name)
+		m.acksFailed.WithLabelValues(mc.Name)
+		m.acksBounced.WithLabelValues(mc.Name)
+		m.reconnects.WithLabelValues(mc.Name)
+	}
+	return m
+}
+
+// stateCollector reports gauges computed at scrape time from the mailboxes'
+// state and the register.
+type stateCollector struct {
+	d *Daemon
+
+	connected, outboxDepth, outboxOldest, oldestUnregistered, capTripped *prometheus.Desc
+}
+
+func newStateCollector(d *Daemon) *stateCollector {
+	mb := []string{"mailbox"}
+	return &stateCollector{
+		d: d,
+		connected: prometheus.NewDesc("intake_imap_connected",
+			"1 while the mailbox's IMAP session is up and its folder selected, else 0.", mb, nil),
+		outboxDepth: prometheus.NewDesc("intake_outbox_depth",
+			"Acknowledgements waiting in the outbox (due or scheduled for a retry).", mb, nil),
+		outboxOldest: prometheus.NewDesc("intake_outbox_oldest_seconds",
+			"Age of the oldest mail whose acknowledgement waits in the outbox; 0 when empty.", mb, nil),
+		oldestUnregistered: prometheus.NewDesc("intake_oldest_unregistered_seconds",
+			"Age (by IMAP INTERNALDATE) of the oldest new mail seen but not yet registered; 0 when drained.", mb, nil),
+		capTripped: prometheus.NewDesc("intake_ack_hourly_cap_tripped",
+			"1 while the hourly acknowledgement cap holds acknowledgements back, else 0.", nil, nil),
+	}
+}
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.connected
+	ch <- c.outboxDepth
+	ch <- c.outboxOldest
+	ch <- c.oldestUnregistered
+	ch <- c.capTripped
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	d := c.d
+	now := d.opts.Now()
+	for _, m := range d.mailboxes {
+		name := m.cfg.Name
+		st := m.snapshot()
+		ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, boolFloat(st.Connected), name)
+		ch <- prometheus.MustNewConstMetric(c.oldestUnregistered, prometheus.GaugeValue, ageSeconds(now, m.oldestUnregistered()), name)
+		// Every entry, also those scheduled for a later retry.
+		entries, err := d.store.DueAcks(name, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 0)
+		if err != nil {
+			d.log.Error("metrics: read outbox", "mailbox", name, "err", err)
+			ch <- prometheus.NewInvalidMetric(c.outboxDepth, err)
+			continue
+		}
+		var oldest time.Time
+		for _, e := range entries {
+			if r := e.Message.Received; oldest.IsZero() || r.Before(oldest) {
+				oldest = r
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(c.outboxDepth, prometheus.GaugeValue, float64(len(entries)), name)
+		ch <- prometheus.MustNewConstMetric(c.outboxOldest, prometheus.GaugeValue, ageSeconds(now, oldest), name)
+	}
+	d.cap.mu.Lock()
+	tripped := !d.cap.tripped.IsZero()
+	d.cap.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(c.capTripped, prometheus.GaugeValue, boolFloat(tripped))
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ageSeconds is now-t in seconds, 0 for a zero t (or one in the future).
+func ageSeconds(now, t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(now.Sub(t).Seconds(), 0)
+}
+
+// countRegistered counts one new registration and its ack decision.
+func (m *metrics) countRegistered(mailbox, kind, suppressReason string) {
+	m.registered.WithLabelValues(mailbox, kind).Inc()
+	if suppressReason != "" {
+		m.acksSuppressed.WithLabelValues(mailbox, suppressReason).Inc()
+	}
+}
