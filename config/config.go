@@ -108,10 +108,14 @@ type Mailbox struct {
 	Aliases  []string `toml:"aliases"`  // further addresses of this mailbox (RFC 3834 §2, RFC 5230 §4.5)
 	Prefix   string   `toml:"prefix"`   // required, unique, 1-10 of A-Z0-9: the reference prefix
 	Language string   `toml:"language"` // de (default) | en
-	IMAP     IMAP     `toml:"imap"`
-	SMTP     SMTP     `toml:"smtp"`
-	Ack      Ack      `toml:"ack"`
-	Policy   Policy   `toml:"policy"`
+	// Retention is how long a closed case keeps its mails and personal data after it
+	// was closed (GDPR Art. 5(1)(e)); then the daily sweep and `intake purge` delete
+	// them and keep a minimal register entry. 0 (default) = keep forever.
+	Retention Duration `toml:"retention"`
+	IMAP      IMAP     `toml:"imap"`
+	SMTP      SMTP     `toml:"smtp"`
+	Ack       Ack      `toml:"ack"`
+	Policy    Policy   `toml:"policy"`
 }
 
 // IMAP is the account the mailbox is read from.
@@ -470,4 +474,16 @@ func (p *Policy) applyDefaults() {
 	setBool(&p.FollowUpAck, true)
 	setInt(&p.HourlyCap, DefaultHourlyCap)
 	setBool(&p.SubjectHeuristics, true)
+}
+
+// Retention returns the retention of every mailbox with one, by mailbox name (the
+// Mailbox of its cases in the register); mailboxes that keep cases forever are left out.
+func (c *Config) Retention() map[string]time.Duration {
+	r := map[string]time.Duration{}
+	for _, m := range c.Mailboxes {
+		if m.Retention.Duration > 0 {
+			r[m.Name] = m.Retention.Duration
+		}
+	}
+	return r
 }

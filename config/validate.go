@@ -176,6 +176,12 @@ func (c *Config) validate(v *collector, opts Options) {
 			v.add(sp+".helo", "%q is not a host name or address literal (RFC 5321 §4.1.1.1)", m.SMTP.HELO)
 		}
 
+		if m.Retention.Duration < 0 {
+			v.add(p+".retention", "must be 0 (keep forever) or more (got %s)", m.Retention.Duration)
+		} else if m.Retention.Duration > 0 && m.Retention.Duration < 24*time.Hour {
+			v.add(p+".retention", "must be at least 24h or 0 (keep forever) (got %s)", m.Retention.Duration)
+		}
+
 		// ack
 		if m.Ack.MaxAge.Duration <= 0 {
 			v.add(p+".ack.max_age", "must be greater than 0 (got %s)", m.Ack.MaxAge.Duration)

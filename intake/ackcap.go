@@ -92,7 +92,7 @@ func (c *ackCap) resume() error {
 		return fmt.Errorf("reset hourly cap: %w", err)
 	}
 	c.d.log.Warn("hourly cap reset by an admin")
-	for _, m := range c.d.mailboxes {
+	for _, m := range c.d.currentMailboxes() {
 		m.wake()
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +62,9 @@ type Options struct {
 	APISocket string
 	// Version is the build version reported by intake_build_info.
 	Version string
+	// ConfigPath is the file the configuration was read from; the local
+	// API's POST /v1/reload reads it again. "" disables that endpoint.
+	ConfigPath string
 }
 
 // Daemon runs the watchers, responders and the local API.
@@ -71,12 +75,23 @@ type Daemon struct {
 	tmpl  *templates.Set
 	log   *slog.Logger
 
+	// mu guards cfg, tmpl, mailboxes, byName and prefixes, which Reload
+	// replaces. Watchers and responders never read them from here: each
+	// runs on a view (see view) fixed when it was started.
+	mu        sync.Mutex
 	mailboxes []*mailbox
 	byName    map[string]*mailbox
 	prefixes  []string // reference prefixes of every mailbox
 	cap       *ackCap
 	indexer   *indexer // nil without a search index
 	metrics   *metrics
+
+	// reloadMu serialises Reload with itself and with the start and the
+	// end of Run; it guards runs, runCtx and hard.
+	reloadMu sync.Mutex
+	runs     map[string]*mailboxRun
+	runCtx   context.Context // Run's ctx while Run runs, else nil
+	hard     context.Context // Run's hard-stop context while Run runs
 }
 
 // mailbox is the running state of one configured mailbox.
@@ -176,25 +191,102 @@ func New(o Options) (*Daemon, error) {
 			o.InstanceID = h
 		}
 	}
-	d := &Daemon{opts: o, cfg: o.Config, store: o.Store, tmpl: o.Templates, log: o.Logger, byName: map[string]*mailbox{}}
+	d := &Daemon{opts: o, cfg: o.Config, store: o.Store, tmpl: o.Templates, log: o.Logger,
+		byName: map[string]*mailbox{}, runs: map[string]*mailboxRun{}}
 	d.cap = newAckCap(d)
 	if o.Search != nil {
 		d.indexer = newIndexer(o.Store, o.Search, o.Logger)
 	}
 	for _, mc := range o.Config.Mailboxes {
 		d.prefixes = append(d.prefixes, mc.Prefix)
-		m := &mailbox{
-			cfg:        mc,
-			ackDomain:  AckDomain(o.Config, mc),
-			policy:     PolicySettings(o.Config, mc, o.InstanceID),
-			wakeSender: make(chan struct{}, 1),
-			status:     MailboxStatus{Name: mc.Name},
-		}
+		m := d.newMailbox(o.Config, mc)
 		d.mailboxes = append(d.mailboxes, m)
 		d.byName[mc.Name] = m
 	}
 	d.metrics = newMetrics(d, o.Version)
 	return d, nil
+}
+
+// newMailbox prepares the running state of mailbox mc of configuration cfg.
+func (d *Daemon) newMailbox(cfg *config.Config, mc config.Mailbox) *mailbox {
+	return &mailbox{
+		cfg:        mc,
+		ackDomain:  AckDomain(cfg, mc),
+		policy:     PolicySettings(cfg, mc, d.opts.InstanceID),
+		wakeSender: make(chan struct{}, 1),
+		status:     MailboxStatus{Name: mc.Name},
+	}
+}
+
+// mailboxRun is the watcher and responder of one mailbox while they run.
+type mailboxRun struct {
+	mb         *mailbox
+	cancel     context.CancelFunc // stop: finish the mail in hand
+	cancelHard context.CancelFunc // close the connections
+	done       chan struct{}      // closed when both goroutines returned
+}
+
+// view is the daemon as the watchers and responders started now see it: a
+// Daemon sharing everything with d except the configuration, templates and
+// prefix list, which stay fixed for the goroutines' lifetime, so that Reload
+// can replace d's without touching a running mailbox. Only called with
+// reloadMu held.
+func (d *Daemon) view() *Daemon {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return &Daemon{
+		opts: d.opts, cfg: d.cfg, store: d.store, tmpl: d.tmpl, log: d.log,
+		prefixes: slices.Clone(d.prefixes), cap: d.cap, indexer: d.indexer, metrics: d.metrics,
+	}
+}
+
+// startMailbox starts m's watcher and responder on view v. Only called with
+// reloadMu held while Run runs.
+func (d *Daemon) startMailbox(v *Daemon, m *mailbox) {
+	stop, cancel := context.WithCancel(d.runCtx)
+	hard, cancelHard := context.WithCancel(d.hard)
+	r := &mailboxRun{mb: m, cancel: cancel, cancelHard: cancelHard, done: make(chan struct{})}
+	w := &watcher{d: v, mb: m, log: d.log.With("mailbox", m.cfg.Name)}
+	resp := &responder{d: v, mb: m, log: d.log.With("mailbox", m.cfg.Name)}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); w.run(stop, hard) }()
+	go func() { defer wg.Done(); resp.run(stop, hard) }()
+	go func() {
+		wg.Wait()
+		cancel()
+		cancelHard()
+		close(r.done)
+	}()
+	d.runs[m.cfg.Name] = r
+}
+
+// stopMailboxes stops the given runs at once: the mail in hand is finished
+// within ShutdownGrace, then the connections are closed. It returns when
+// every goroutine has ended.
+func (d *Daemon) stopMailboxes(runs []*mailboxRun) {
+	for _, r := range runs {
+		r.cancel()
+	}
+	grace := time.NewTimer(d.opts.ShutdownGrace)
+	defer grace.Stop()
+	for _, r := range runs {
+		select {
+		case <-r.done:
+		case <-grace.C:
+			d.log.Warn("grace period over: closing connections", "mailbox", r.mb.cfg.Name)
+			for _, r := range runs {
+				r.cancelHard()
+			}
+			<-r.done
+		}
+	}
+	for _, r := range runs {
+		<-r.done
+		if d.runs[r.mb.cfg.Name] == r {
+			delete(d.runs, r.mb.cfg.Name)
+		}
+	}
 }
 
 // AckDomain is the right-hand side of the Message-IDs of a mailbox's
@@ -242,8 +334,11 @@ func EnvelopeFrom(mb config.Mailbox) string {
 
 // Status returns the state of every mailbox.
 func (d *Daemon) Status() []MailboxStatus {
-	out := make([]MailboxStatus, 0, len(d.mailboxes))
-	for _, m := range d.mailboxes {
+	d.mu.Lock()
+	mbs := d.mailboxes
+	d.mu.Unlock()
+	out := make([]MailboxStatus, 0, len(mbs))
+	for _, m := range mbs {
 		out = append(out, m.snapshot())
 	}
 	return out
@@ -274,23 +369,40 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); d.indexer.run(ctx) }()
 	}
-	for _, m := range d.mailboxes {
-		w := &watcher{d: d, mb: m, log: d.log.With("mailbox", m.cfg.Name)}
-		r := &responder{d: d, mb: m, log: d.log.With("mailbox", m.cfg.Name)}
-		wg.Add(2)
-		go func() { defer wg.Done(); w.run(ctx, hard) }()
-		go func() { defer wg.Done(); r.run(ctx, hard) }()
+	if ret := d.cfg.Retention(); len(ret) > 0 {
+		var ix interface{ Delete(seqs ...uint64) error }
+		if d.opts.Search != nil { // never a nil *search.Index in a non-nil interface
+			ix = d.opts.Search
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); RunRetention(ctx, d.store, ix, ret, d.log.With("component", "retention")) }()
 	}
-	d.log.Info("intake running", "mailboxes", len(d.mailboxes))
+	d.reloadMu.Lock()
+	d.runCtx, d.hard = ctx, hard
+	v := d.view()
+	for _, m := range d.currentMailboxes() {
+		d.startMailbox(v, m)
+	}
+	n := len(d.runs)
+	d.reloadMu.Unlock()
+	d.log.Info("intake running", "mailboxes", n)
 
 	<-ctx.Done()
 	d.log.Info("stopping: finishing the mail in hand", "grace", d.opts.ShutdownGrace)
+	d.reloadMu.Lock()
+	d.runCtx = nil // a Reload from now on starts nothing
+	runs := make([]*mailboxRun, 0, len(d.runs))
+	for _, r := range d.runs {
+		runs = append(runs, r)
+	}
+	d.stopMailboxes(runs)
+	d.reloadMu.Unlock()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(d.opts.ShutdownGrace):
-		d.log.Warn("grace period over: closing connections")
+		d.log.Warn("grace period over: stopping the search indexer")
 		cancelHard()
 		<-done
 	}
@@ -299,4 +411,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("intake stopped")
 	return nil
+}
+
+// currentConfig returns the configuration in force (Reload replaces it).
+func (d *Daemon) currentConfig() *config.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+// currentMailboxes returns a copy of the configured mailboxes.
+func (d *Daemon) currentMailboxes() []*mailbox {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.mailboxes)
 }

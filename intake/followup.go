@@ -99,6 +99,9 @@ func (w *watcher) thread(p *mailparse.Message, dec policy.Decision) (threading, 
 		if err != nil {
 			return t, err
 		}
+		if c, err := store.Lookup(*ref); err != nil || !c.Purged.IsZero() {
+			continue
+		}
 		t.followUpOf = ref
 		return t, nil
 	}
@@ -107,10 +110,14 @@ func (w *watcher) thread(p *mailparse.Message, dec policy.Decision) (threading, 
 		sender = strings.ToLower(p.From[0].Addr)
 	}
 	for _, ref := range ticket.FindReferences(p.Subject, w.d.prefixes) {
-		if _, err := store.Lookup(ref); errors.Is(err, ticket.ErrNotFound) {
+		c, err := store.Lookup(ref)
+		if errors.Is(err, ticket.ErrNotFound) {
 			continue
 		} else if err != nil {
 			return t, err
+		}
+		if !c.Purged.IsZero() {
+			continue // deleted under the retention rules: a new case, not a follow-up
 		}
 		wrote, err := store.CaseHasSender(ref, sender)
 		if err != nil {

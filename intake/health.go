@@ -35,13 +35,13 @@ const (
 // IMAP folder, or with a new mail left unregistered longer than [admin]
 // ready_max_age. Empty means ready.
 func (d *Daemon) NotReady() []MailboxProblem {
-	maxAge := d.cfg.Admin.ReadyMaxAge.Duration
+	maxAge := d.currentConfig().Admin.ReadyMaxAge.Duration
 	if maxAge <= 0 {
 		maxAge = DefaultReadyMaxAge
 	}
 	now := d.opts.Now()
 	var out []MailboxProblem
-	for _, m := range d.mailboxes {
+	for _, m := range d.currentMailboxes() {
 		if !m.snapshot().Connected {
 			out = append(out, MailboxProblem{Mailbox: m.cfg.Name, Reason: ReasonNotConnected})
 			continue

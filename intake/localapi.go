@@ -116,6 +116,24 @@ func startLocalAPI(path string, cases Cases, d *Daemon, log *slog.Logger) (*loca
 		}
 		writeJSON(w, map[string]bool{"resumed": true})
 	})
+	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
+		if d.opts.ConfigPath == "" {
+			writeJSONError(w, http.StatusConflict, errors.New("the daemon was started without a configuration file path"))
+			return
+		}
+		res, err := d.ReloadFromFile(d.opts.ConfigPath)
+		if err != nil {
+			problems := ConfigProblems(err)
+			for _, p := range problems {
+				log.Error("reload refused: the running configuration stays", "problem", p)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			_ = json.NewEncoder(w).Encode(problems)
+			return
+		}
+		writeJSON(w, res)
+	})
 	mux.HandleFunc("GET /v1/backup", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/gzip")
 		info, err := d.store.Backup(w)
@@ -281,6 +299,36 @@ func (c *LocalClient) Reindex() (int, error) {
 		return 0, fmt.Errorf("daemon answered %s: %s", resp.Status, out.Error)
 	}
 	return out.Indexed, nil
+}
+
+// Reload asks the running daemon to read its configuration file again.
+// A refused file gives the problems (one line each, file:line: key: message
+// where known) and a nil error; the running configuration then stays.
+func (c *LocalClient) Reload() (res ReloadResult, problems []string, err error) {
+	resp, err := c.http.Post("http://intake/v1/reload", "application/json", nil)
+	if err != nil {
+		return res, nil, fmt.Errorf("ask the running daemon to reload: %w", err)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+			return res, nil, fmt.Errorf("reload: read the daemon's answer: %w", err)
+		}
+		return res, nil, nil
+	case http.StatusUnprocessableEntity:
+		if err := json.NewDecoder(resp.Body).Decode(&problems); err != nil {
+			return res, nil, fmt.Errorf("reload refused: read the daemon's answer: %w", err)
+		}
+		if problems == nil {
+			problems = []string{}
+		}
+		return res, problems, nil
+	default:
+		var e struct{ Error string }
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		return res, nil, fmt.Errorf("reload: daemon answered %s: %s", resp.Status, e.Error)
+	}
 }
 
 // ResumeAcks lifts the hourly cap of the running daemon.

@@ -111,7 +111,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	d := c.d
 	now := d.opts.Now()
-	for _, m := range d.mailboxes {
+	for _, m := range d.currentMailboxes() {
 		name := m.cfg.Name
 		st := m.snapshot()
 		ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, boolFloat(st.Connected), name)

@@ -363,10 +363,11 @@ func officeFlags(t *testing.T, addr, folder string) map[uint32][]imap.Flag {
 	if err := c.Login(office, "pw").Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Select(folder, nil).Wait(); err != nil {
+	sel, err := c.Select(folder, nil).Wait()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Mailbox().NumMessages == 0 {
+	if sel.NumMessages == 0 {
 		return map[uint32][]imap.Flag{}
 	}
 	var all imap.SeqSet

@@ -39,13 +39,14 @@ type caseRecord struct {
 	Subject   string      `json:"subject"`
 	StatusAt  time.Time   `json:"status_at,omitzero"`
 	Links     []Reference `json:"links,omitempty"` // at most maxLinks
+	Purged    time.Time   `json:"purged,omitzero"`
 	Seqs      []uint64    `json:"seqs"`
 }
 
 func (c *caseRecord) toCase() Case {
 	return Case{Reference: c.Reference, Mailbox: c.Mailbox, Status: c.Status, Kind: c.Kind,
 		Created: c.Created, Updated: c.Updated, Sender: c.Sender, Subject: c.Subject,
-		StatusAt: c.StatusAt, Links: slices.Clone(c.Links)}
+		StatusAt: c.StatusAt, Links: slices.Clone(c.Links), Purged: c.Purged}
 }
 
 // messageRecord is a message as stored, with the reference of its case.

@@ -78,8 +78,11 @@ type Case struct {
 	StatusAt time.Time `json:"status_at,omitzero"`
 	// Links are the linked cases, both directions: a case opened with Incoming.LinkTo
 	// names the case it mentions, and that case names it back (at most maxLinks).
-	Links    []Reference `json:"links,omitempty"`
-	Messages []Message   `json:"messages"`
+	Links []Reference `json:"links,omitempty"`
+	// Purged is when Purge deleted the case's mails and personal data (zero while they
+	// are kept); the case stays as a minimal register entry.
+	Purged   time.Time `json:"purged,omitzero"`
+	Messages []Message `json:"messages"`
 }
 
 // Message is one registered mail. Register caps long fields before storing them (see

@@ -17,7 +17,7 @@ import (
 
 func cmdCase(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: intake case show REF | intake case list [filters]")
+		fmt.Fprintln(stderr, "usage: intake case show REF | intake case list [filters] | intake case export REF -o FILE")
 		return exitUsage
 	}
 	switch args[0] {
@@ -25,6 +25,8 @@ func cmdCase(args []string, stdout, stderr io.Writer) int {
 		return cmdCaseShow(args[1:], stdout, stderr)
 	case "list":
 		return cmdCaseList(args[1:], stdout, stderr)
+	case "export":
+		return cmdCaseExport(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "intake case: unknown subcommand %q\n", args[0])
 		return exitUsage

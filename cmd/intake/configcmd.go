@@ -12,7 +12,7 @@ import (
 
 func cmdConfig(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: intake config check [-offline] -config FILE | intake config example")
+		fmt.Fprintln(stderr, "usage: intake config check [-offline | -roundtrip [-timeout 2m]] -config FILE | intake config example")
 		return exitUsage
 	}
 	switch args[0] {
@@ -31,6 +31,8 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("config check", stderr)
 	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
 	offline := fs.Bool("offline", false, "only validate the file, do not connect")
+	roundtrip := fs.Bool("roundtrip", false, "after the checks, send a test mail to each mailbox through its SMTP account, wait until it arrives in its folder and remove it")
+	timeout := fs.Duration("timeout", 2*time.Minute, "with -roundtrip: how long to wait for the test mail of each mailbox")
 	if _, err := parseArgs(fs, args); err != nil {
 		return exitUsage
 	}
@@ -40,20 +42,44 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "ok    %s: valid, %d mailbox(es)\n", cfg.Path, len(cfg.Mailboxes))
 	if *offline {
+		if *roundtrip {
+			fmt.Fprintln(stderr, "intake config check: -offline and -roundtrip exclude each other")
+			return exitUsage
+		}
 		return exitOK
 	}
 	status := exitOK
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	connected := map[string]bool{}
 	for _, mb := range cfg.Mailboxes {
+		connected[mb.Name] = true
 		for _, r := range intake.CheckMailbox(ctx, mb) {
 			word := "ok  "
 			if !r.OK {
 				word = "FAIL"
 				status = exitFailure
+				connected[mb.Name] = false
 			}
 			fmt.Fprintf(stdout, "%s  %s %s %s: %s\n", word, r.Mailbox, r.Check, r.Target, r.Detail)
 		}
+	}
+	if !*roundtrip {
+		return status
+	}
+	for _, mb := range cfg.Mailboxes {
+		if !connected[mb.Name] {
+			status = exitFailure
+			fmt.Fprintf(stdout, "FAIL  %s roundtrip: not attempted, a connection check above failed\n", mb.Name)
+			continue
+		}
+		r := intake.Roundtrip(context.Background(), cfg, mb, intake.RoundtripOptions{Timeout: *timeout})
+		word := "ok  "
+		if !r.OK {
+			word = "FAIL"
+			status = exitFailure
+		}
+		fmt.Fprintf(stdout, "%s  %s roundtrip: %s\n", word, r.Mailbox, r.Detail)
 	}
 	return status
 }

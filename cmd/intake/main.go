@@ -29,6 +29,10 @@ Usage:
   intake ack resume -config FILE             lift the hourly cap before the hour has passed
   intake user add NAME -role clerk|admin [-mailboxes a,b] -config FILE   (also passwd, disable, enable, grant, list)
   intake token create NAME -config FILE      an API token for /api/ (also list, revoke)
+  intake reload -config FILE                 the running daemon reads its configuration again (as on SIGHUP)
+  intake purge [-dry-run] -config FILE       delete the personal data of closed cases past their retention
+  intake case export REF -o FILE -config FILE
+  intake audit export [-since DATE] [-until DATE] -config FILE
   intake reindex -config FILE                rebuild the full-text index from the register
   intake backup FILE -config FILE            consistent backup (register + raw mails), also while the daemon runs
   intake restore FILE DIR                    restore a backup into a new or empty DIR (then set data_dir to DIR)
@@ -65,6 +69,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdUser(args[1:], os.Stdin, stdout, stderr)
 	case "token":
 		return cmdToken(args[1:], os.Stdin, stdout, stderr)
+	case "reload":
+		return cmdReload(args[1:], stdout, stderr)
+	case "purge":
+		return cmdPurge(args[1:], stdout, stderr)
+	case "audit":
+		return cmdAudit(args[1:], stdout, stderr)
 	case "reindex":
 		return cmdReindex(args[1:], stdout, stderr)
 	case "backup":

@@ -39,6 +39,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	go func() {
 		s := <-sigs
 		log.Info("signal received: stopping after the mail in hand", "signal", s.String())
@@ -48,7 +51,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		os.Exit(exitFailure)
 	}()
 
-	if err := serve(ctx, cfg, intake.Options{Logger: log, Version: version()}); err != nil {
+	if err := serve(ctx, cfg, intake.Options{Logger: log, Version: version(), ConfigPath: *cfgPath}, hup); err != nil {
 		fmt.Fprintln(stderr, "intake:", err)
 		return exitFailure
 	}
@@ -61,8 +64,9 @@ func openSearch(cfg *config.Config, store *ticket.Store, log *slog.Logger) (*sea
 }
 
 // serve opens the register and runs the daemon until ctx ends. opts gets
-// Config, Store and Templates filled in.
-func serve(ctx context.Context, cfg *config.Config, opts intake.Options) error {
+// Config, Store and Templates filled in. Each signal on hup reads
+// opts.ConfigPath again (see reloadOnSignal).
+func serve(ctx context.Context, cfg *config.Config, opts intake.Options, hup <-chan os.Signal) error {
 	store, err := ticket.Open(cfg.DataDir, ticket.Options{})
 	if errors.Is(err, ticket.ErrLocked) {
 		return fmt.Errorf("the register in %s is in use by another intake process", cfg.DataDir)
@@ -102,7 +106,36 @@ func serve(ctx context.Context, cfg *config.Config, opts intake.Options) error {
 		}
 		defer stopAdmin()
 	}
+	go reloadOnSignal(ctx, d, opts.ConfigPath, hup, opts.Logger)
 	return d.Run(ctx)
+}
+
+// reloadOnSignal reads the configuration file again on every SIGHUP. An
+// invalid file is refused with each of its problems logged at error level
+// (file:line: key: message); the running configuration then stays.
+func reloadOnSignal(ctx context.Context, d *intake.Daemon, path string, hup <-chan os.Signal, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if path == "" {
+			log.Error("SIGHUP: no configuration file to read again")
+			continue
+		}
+		log.Info("SIGHUP: reading the configuration again", "path", path)
+		newCfg, err := config.Load(path)
+		if err != nil {
+			for _, p := range intake.ConfigProblems(err) {
+				log.Error("reload refused: the running configuration stays", "problem", p)
+			}
+			continue
+		}
+		if err := d.Reload(newCfg); err != nil {
+			log.Error("reload refused: the running configuration stays", "err", err)
+		}
+	}
 }
 
 // startAdmin serves /healthz, /readyz and /metrics on [admin] listen. They
