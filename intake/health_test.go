@@ -1,7 +1,6 @@
 package intake_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -13,33 +12,7 @@ import (
 
 	"github.com/intake-office/intake/intake"
 	"github.com/intake-office/intake/internal/memmail"
-	"github.com/intake-office/intake/templates"
-	"github.com/intake-office/intake/ticket"
 )
-
-// startDaemon is p.start that also returns the daemon.
-func startDaemon(p *pipe) *intake.Daemon {
-	p.t.Helper()
-	s, err := ticket.Open(p.cfg.DataDir, ticket.Options{})
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.store = s
-	tmpl, err := templates.Load("")
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	o := p.opts
-	o.Config, o.Store, o.Templates = p.cfg, p.store, tmpl
-	d, err := intake.New(o)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel, p.done = cancel, make(chan error, 1)
-	go func() { p.done <- d.Run(ctx) }()
-	return d
-}
 
 // get requests path from the admin handler and returns status and body.
 func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
@@ -70,7 +43,7 @@ func TestAdminUnreadyWhenIMAPUnreachable(t *testing.T) {
 	}
 	p.cfg.Mailboxes[0].IMAP.Port = ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	d := startDaemon(p)
+	d := p.start()
 	srv := httptest.NewServer(d.AdminHandler())
 	defer srv.Close()
 
@@ -116,7 +89,7 @@ func TestAdminUnreadyWhenIMAPUnreachable(t *testing.T) {
 func TestAdminReadyAndMetricsAfterMail(t *testing.T) {
 	p := newPipe(t, memmail.Options{}, "", "")
 	p.opts.Version = "v9.9.9-test"
-	d := startDaemon(p)
+	d := p.start()
 	srv := httptest.NewServer(d.AdminHandler())
 	defer srv.Close()
 

@@ -51,7 +51,7 @@ func TestIsolationOneServerDown(t *testing.T) {
 	}
 	p := newPipeFromConfig(t, text1+"\n"+mb2)
 	p.opts.Watchdog = 2 * time.Second
-	d := startReloadable(p)
+	d := p.start()
 	admin := httptest.NewServer(d.AdminHandler())
 	defer admin.Close()
 	ctx := context.Background()

@@ -122,7 +122,9 @@ func (w testWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func (p *pipe) start() {
+// start runs the daemon on the pipe's register (opened on first use) and
+// returns it, for the tests that also call Reload, Status or its handlers.
+func (p *pipe) start() *intake.Daemon {
 	p.t.Helper()
 	if p.store == nil {
 		s, err := ticket.Open(p.cfg.DataDir, ticket.Options{})
@@ -144,6 +146,7 @@ func (p *pipe) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan error, 1)
 	go func() { p.done <- d.Run(ctx) }()
+	return d
 }
 
 func (p *pipe) stop() {

@@ -1,7 +1,6 @@
 package intake_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,37 +13,10 @@ import (
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake"
 	"github.com/intake-office/intake/internal/memmail"
-	"github.com/intake-office/intake/templates"
 	"github.com/intake-office/intake/ticket"
 )
 
 const second = "other@example.test"
-
-// startReloadable is pipe.start keeping the daemon, for Reload and Status.
-func startReloadable(p *pipe) *intake.Daemon {
-	p.t.Helper()
-	if p.store == nil {
-		s, err := ticket.Open(p.cfg.DataDir, ticket.Options{})
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		p.store = s
-	}
-	tmpl, err := templates.Load("")
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	o := p.opts
-	o.Config, o.Store, o.Templates = p.cfg, p.store, tmpl
-	d, err := intake.New(o)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel, p.done = cancel, make(chan error, 1)
-	go func() { p.done <- d.Run(ctx) }()
-	return d
-}
 
 // withSecond returns cfg with a second mailbox "second" for other@example.test.
 func withSecond(cfg *config.Config) *config.Config {
@@ -79,7 +51,7 @@ func countIn(p *pipe, mailbox string) int {
 
 func TestReloadAddsMailboxUnderLoad(t *testing.T) {
 	p := newPipe(t, memmail.Options{}, "", "")
-	d := startReloadable(p)
+	d := p.start()
 	waitFor(t, 10*time.Second, "post connected", func() bool { s, _ := statusOf(d, "post"); return s.Connected })
 
 	// The first mailbox must stay connected through the reload.
@@ -146,7 +118,7 @@ func TestReloadAddsMailboxUnderLoad(t *testing.T) {
 func TestReloadRemovesMailbox(t *testing.T) {
 	p := newPipe(t, memmail.Options{}, "", "")
 	p.cfg = withSecond(p.cfg)
-	d := startReloadable(p)
+	d := p.start()
 	waitFor(t, 10*time.Second, "both connected", func() bool {
 		a, _ := statusOf(d, "post")
 		b, _ := statusOf(d, "second")
@@ -177,7 +149,7 @@ func TestReloadRemovesMailbox(t *testing.T) {
 
 func TestReloadRefusesChangedDataDir(t *testing.T) {
 	p := newPipe(t, memmail.Options{}, "", "")
-	d := startReloadable(p)
+	d := p.start()
 	tests := []struct {
 		name   string
 		change func(c *config.Config)
@@ -207,7 +179,7 @@ func TestReloadInvalidConfigThroughLocalAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.opts.ConfigPath = path
-	d := startReloadable(p)
+	d := p.start()
 	var c *intake.LocalClient
 	waitFor(t, 5*time.Second, "local API", func() bool {
 		var err error
