@@ -3,9 +3,43 @@ package ticket
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
+
+// backupBeforeMigration copies the database file when its schema version is
+// older than SchemaVersion, before Open migrates it, to
+// dataDir/intake.db.v<old>-<UTC time>.bak, fsynced. It returns the copy's path
+// ("" when no migration is due). The raw mails are not touched by
+// migrations, so this copy is enough to go back to the old version.
+func backupBeforeMigration(db *bolt.DB, dataDir string) (string, error) {
+	var path string
+	err := db.View(func(tx *bolt.Tx) error {
+		meta := bucket(tx, bucketMeta)
+		if meta == nil {
+			return nil // a new database
+		}
+		v, err := strconv.Atoi(string(meta.Get([]byte(keySchema))))
+		if err != nil || v >= SchemaVersion {
+			return nil // initSchema reports what is wrong
+		}
+		path = filepath.Join(dataDir, fmt.Sprintf("%s.v%d-%s.bak", dbFile, v, time.Now().UTC().Format("20060102T150405Z")))
+		if err := tx.CopyFile(path, 0o600); err != nil {
+			return fmt.Errorf("copy register before migrating schema %d: %w", v, err)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return f.Sync()
+	})
+	return path, err
+}
 
 // migrate moves the database in tx from schema version from to from+1. initSchema has
 // created every bucket of the current version already.

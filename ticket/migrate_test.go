@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,6 +170,21 @@ func TestMigrateV1(t *testing.T) {
 	if v := schemaOf(t, s); v != strconv.Itoa(SchemaVersion) {
 		t.Errorf("schema after migration %q", v)
 	}
+	// The upgrade copied the version 1 register first.
+	if s.MigrationBackup == "" || !strings.Contains(filepath.Base(s.MigrationBackup), ".v1-") {
+		t.Fatalf("no backup before the migration: %q", s.MigrationBackup)
+	}
+	old, err := bolt.Open(s.MigrationBackup, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("open the backup: %v", err)
+	}
+	old.View(func(tx *bolt.Tx) error {
+		if v := string(tx.Bucket([]byte(bucketMeta)).Get([]byte(keySchema))); v != "1" {
+			t.Errorf("backup holds schema %q, want the old 1", v)
+		}
+		return nil
+	})
+	old.Close()
 	after := bucketKeys(t, s, bucketIndex, bucketSettings)
 	for name, keys := range before {
 		if fmt.Sprint(after[name]) != fmt.Sprint(keys) {
@@ -208,11 +224,14 @@ func TestMigrateV1(t *testing.T) {
 	}
 	checkStatusIndex(t, s)
 
-	// Opening again changes nothing.
+	// Opening again changes nothing and copies nothing.
 	mid := bucketKeys(t, s, bucketIndex)[bucketIndex]
 	s.Close()
 	s = openTestStore(t, dir)
 	defer s.Close()
+	if s.MigrationBackup != "" {
+		t.Errorf("a second open made a backup: %s", s.MigrationBackup)
+	}
 	if got := bucketKeys(t, s, bucketIndex)[bucketIndex]; fmt.Sprint(got) != fmt.Sprint(mid) {
 		t.Errorf("index after a second open:\n%v\nwant\n%v", got, mid)
 	}

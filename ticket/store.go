@@ -65,6 +65,10 @@ type Store struct {
 	dir    string
 	rawDir string
 	noSync bool
+
+	// MigrationBackup is the copy of the register Open made before it
+	// migrated an older schema version ("" when nothing was migrated).
+	MigrationBackup string
 }
 
 // Open opens (creating if needed) the register in dataDir: dataDir/intake.db and
@@ -88,11 +92,18 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open register %s: %w", path, err)
 	}
 	db.NoSync = opts.NoSync
+	// An upgrade copies the register before it migrates it: the old
+	// version's file stays beside it until an admin removes it.
+	backup, err := backupBeforeMigration(db, dataDir)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open register %s: %w", path, err)
+	}
 	if err := db.Update(initSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open register %s: %w", path, err)
 	}
-	s := &Store{db: db, dir: dataDir, rawDir: raw, noSync: opts.NoSync}
+	s := &Store{db: db, dir: dataDir, rawDir: raw, noSync: opts.NoSync, MigrationBackup: backup}
 	// We hold the database lock, so no other process of ours is writing raw/ now:
 	// temp files left there are from a crash.
 	if stale, err := filepath.Glob(filepath.Join(raw, tmpPattern)); err == nil {

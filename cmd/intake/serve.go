@@ -75,6 +75,9 @@ func serve(ctx context.Context, cfg *config.Config, opts intake.Options, hup <-c
 		return fmt.Errorf("open register: %w", err)
 	}
 	defer store.Close()
+	if store.MigrationBackup != "" {
+		opts.Logger.Warn("register upgraded to a new schema; the old version is kept beside it", "backup", store.MigrationBackup)
+	}
 	// The full-text index is derived data: without it intake still runs.
 	ix, err := openSearch(cfg, store, opts.Logger)
 	if err != nil {
