@@ -130,6 +130,7 @@ type IMAP struct {
 	Keyword      string   `toml:"keyword"`       // IMAP keyword set after registration; "" = none
 	MoveTo       string   `toml:"move_to"`       // folder to move registered mails to; "" = leave them
 	PollInterval Duration `toml:"poll_interval"` // polling interval without IDLE, default 60s
+	OAuth2       *OAuth2  `toml:"oauth2"`        // sign in with an OAuth2 token instead of the password
 }
 
 // SMTP is the account acknowledgements are sent through.
@@ -142,6 +143,7 @@ type SMTP struct {
 	CAFile       string  `toml:"ca_file"`
 	EnvelopeFrom string  `toml:"envelope_from"` // "" = mailbox address, "<>" = null sender, else an address
 	HELO         string  `toml:"helo"`          // default office.hostname
+	OAuth2       *OAuth2 `toml:"oauth2"`        // sign in with an OAuth2 token instead of the password
 }
 
 // Ack configures the acknowledgements of a mailbox.
@@ -154,8 +156,8 @@ type Ack struct {
 // String describes the account without its password (Secret's String
 // would otherwise be promoted and hide every other field).
 func (i IMAP) String() string {
-	return fmt.Sprintf("{host=%s port=%d tls=%s username=%s %s ca_file=%s folder=%s keyword=%s move_to=%s poll_interval=%s}",
-		i.Host, i.Port, i.TLS, i.Username, i.Secret, i.CAFile, i.Folder, i.Keyword, i.MoveTo, i.PollInterval.Duration)
+	return fmt.Sprintf("{host=%s port=%d tls=%s username=%s %s ca_file=%s folder=%s keyword=%s move_to=%s poll_interval=%s oauth2=%s}",
+		i.Host, i.Port, i.TLS, i.Username, i.Secret, i.CAFile, i.Folder, i.Keyword, i.MoveTo, i.PollInterval.Duration, i.OAuth2)
 }
 
 // GoString keeps %#v from printing the inline password.
@@ -163,8 +165,8 @@ func (i IMAP) GoString() string { return "config.IMAP" + i.String() }
 
 // String describes the account without its password.
 func (s SMTP) String() string {
-	return fmt.Sprintf("{host=%s port=%d tls=%s username=%s %s ca_file=%s envelope_from=%s helo=%s}",
-		s.Host, s.Port, s.TLS, s.Username, s.Secret, s.CAFile, s.EnvelopeFrom, s.HELO)
+	return fmt.Sprintf("{host=%s port=%d tls=%s username=%s %s ca_file=%s envelope_from=%s helo=%s oauth2=%s}",
+		s.Host, s.Port, s.TLS, s.Username, s.Secret, s.CAFile, s.EnvelopeFrom, s.HELO, s.OAuth2)
 }
 
 // GoString keeps %#v from printing the inline password.
@@ -365,6 +367,12 @@ func (c *Config) resolvePaths(dir string) {
 		abs(&m.IMAP.PasswordFile)
 		abs(&m.SMTP.CAFile)
 		abs(&m.SMTP.PasswordFile)
+		for _, o := range []*OAuth2{m.IMAP.OAuth2, m.SMTP.OAuth2} {
+			if o != nil {
+				abs(&o.ClientSecretFile)
+				abs(&o.RefreshTokenFile)
+			}
+		}
 	}
 }
 

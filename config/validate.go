@@ -139,7 +139,14 @@ func (c *Config) validate(v *collector, opts Options) {
 		if m.IMAP.Username == "" {
 			v.add(ip+".username", "is required")
 		}
-		v.secret(ip, m.IMAP.Secret, true, opts)
+		if m.IMAP.OAuth2 != nil {
+			v.oauth2(ip+".oauth2", m.IMAP.OAuth2, opts)
+			if src := m.IMAP.Secret.sources(); len(src) > 0 {
+				v.add(ip+"."+src[0], "must not be set together with [%s.oauth2]: the account signs in with a token", ip)
+			}
+		} else {
+			v.secret(ip, m.IMAP.Secret, true, opts)
+		}
 		v.caFile(ip+".ca_file", m.IMAP.CAFile)
 		v.text(ip+".folder", m.IMAP.Folder, false)
 		if m.IMAP.Folder == "" {
@@ -159,7 +166,15 @@ func (c *Config) validate(v *collector, opts Options) {
 		// SMTP
 		sp := p + ".smtp"
 		v.server(sp, m.SMTP.Host, m.SMTP.Port, m.SMTP.TLS)
-		if m.SMTP.Username != "" {
+		if m.SMTP.OAuth2 != nil {
+			v.oauth2(sp+".oauth2", m.SMTP.OAuth2, opts)
+			if m.SMTP.Username == "" {
+				v.add(sp+".username", "is required with [%s.oauth2] (the token is sent for this user)", sp)
+			}
+			if src := m.SMTP.Secret.sources(); len(src) > 0 {
+				v.add(sp+"."+src[0], "must not be set together with [%s.oauth2]: the account signs in with a token", sp)
+			}
+		} else if m.SMTP.Username != "" {
 			v.secret(sp, m.SMTP.Secret, true, opts)
 		} else if src := m.SMTP.Secret.sources(); len(src) > 0 {
 			v.add(sp+"."+src[0], "is set but username is empty (without a username intake does not authenticate)")

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake/policy"
 	"github.com/intake-office/intake/search"
@@ -100,6 +102,8 @@ type mailbox struct {
 	ackDomain  string
 	policy     policy.Settings
 	wakeSender chan struct{}
+	// OAuth2 token sources kept across connections (nil with passwords).
+	imapTokens, smtpTokens oauth2.TokenSource
 
 	mu     sync.Mutex
 	status MailboxStatus
@@ -215,6 +219,8 @@ func (d *Daemon) newMailbox(cfg *config.Config, mc config.Mailbox) *mailbox {
 		policy:     PolicySettings(cfg, mc, d.opts.InstanceID),
 		wakeSender: make(chan struct{}, 1),
 		status:     MailboxStatus{Name: mc.Name},
+		imapTokens: d.tokenSource(mc.Name, "imap", mc.IMAP.OAuth2),
+		smtpTokens: d.tokenSource(mc.Name, "smtp", mc.SMTP.OAuth2),
 	}
 }
 

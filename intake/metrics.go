@@ -19,6 +19,8 @@ type metrics struct {
 	acksFailed     *prometheus.CounterVec // mailbox
 	acksBounced    *prometheus.CounterVec // mailbox
 	reconnects     *prometheus.CounterVec // mailbox
+	oauthExpiry    *prometheus.GaugeVec   // mailbox, protocol
+	oauthFailures  *prometheus.CounterVec // mailbox, protocol
 }
 
 func newMetrics(d *Daemon, version string) *metrics {
@@ -44,6 +46,14 @@ func newMetrics(d *Daemon, version string) *metrics {
 			Name: "intake_acks_bounced_total",
 			Help: "Acknowledgements that came back as a bounce.",
 		}, []string{"mailbox"}),
+		oauthExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "intake_oauth_token_expiry_timestamp_seconds",
+			Help: "Unix time at which the current OAuth2 access token expires (alert when it comes near without a refresh).",
+		}, []string{"mailbox", "protocol"}),
+		oauthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "intake_oauth_token_refresh_failures_total",
+			Help: "Failed OAuth2 token fetches.",
+		}, []string{"mailbox", "protocol"}),
 		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "intake_imap_reconnects_total",
 			Help: "IMAP reconnect attempts after a session ended.",
@@ -59,6 +69,7 @@ func newMetrics(d *Daemon, version string) *metrics {
 	buildInfo.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(
 		m.registered, m.acksSent, m.acksSuppressed, m.acksFailed, m.acksBounced, m.reconnects,
+		m.oauthExpiry, m.oauthFailures,
 		buildInfo,
 		newStateCollector(d),
 		collectors.NewGoCollector(),

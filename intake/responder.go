@@ -12,6 +12,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 	gosmtp "github.com/wneessen/go-mail/smtp"
+	"golang.org/x/oauth2"
 
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/templates"
@@ -106,7 +107,7 @@ func (r *responder) sendDue(stop, hard context.Context) {
 // sendBatch sends entries over one connection. It reports false when the
 // connection failed; the entries not sent are rescheduled.
 func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.OutboxEntry) bool {
-	client, err := NewSMTPClient(r.mb.cfg)
+	client, err := newSMTPClient(r.mb.cfg, r.mb.smtpTokens)
 	if err != nil {
 		r.deferAll(entries, err)
 		return false
@@ -253,6 +254,12 @@ func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket
 
 // NewSMTPClient configures a go-mail client for a mailbox's SMTP account.
 func NewSMTPClient(mb config.Mailbox) (*gomail.Client, error) {
+	return newSMTPClient(mb, nil)
+}
+
+// newSMTPClient is NewSMTPClient with the mailbox's long-lived OAuth2 token
+// source (nil: a token is fetched for this connection only).
+func newSMTPClient(mb config.Mailbox, tokens oauth2.TokenSource) (*gomail.Client, error) {
 	sm := mb.SMTP
 	tconf, err := tlsConfig(sm.Host, sm.CAFile)
 	if err != nil {
@@ -274,7 +281,14 @@ func NewSMTPClient(mb config.Mailbox) (*gomail.Client, error) {
 	default:
 		opts = append(opts, gomail.WithSSL())
 	}
-	if sm.Username != "" {
+	if sm.OAuth2 != nil {
+		tok, err := signInToken(sm.OAuth2, tokens)
+		if err != nil {
+			return nil, fmt.Errorf("smtp sign-in as %s: %w", sm.Username, err)
+		}
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthXOAUTH2),
+			gomail.WithUsername(sm.Username), gomail.WithPassword(tok.AccessToken))
+	} else if sm.Username != "" {
 		pw, err := sm.Resolve()
 		if err != nil {
 			return nil, fmt.Errorf("smtp password: %w", err)

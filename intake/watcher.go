@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-message/charset"
+	"golang.org/x/oauth2"
 
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake/mailparse"
@@ -83,6 +84,12 @@ func (w *watcher) guard(c *imapclient.Client, d time.Duration, what string) func
 // not nil, receives a signal whenever the server reports a new message count
 // (EXISTS); the handler never blocks and never issues commands (pitfall 2).
 func DialIMAP(mc config.Mailbox, events chan<- struct{}) (*imapclient.Client, error) {
+	return dialIMAP(mc, events, nil)
+}
+
+// dialIMAP is DialIMAP with the mailbox's long-lived OAuth2 token source
+// (nil: a token is fetched for this sign-in only).
+func dialIMAP(mc config.Mailbox, events chan<- struct{}, tokens oauth2.TokenSource) (*imapclient.Client, error) {
 	ic := mc.IMAP
 	addr := net.JoinHostPort(ic.Host, strconv.Itoa(ic.Port))
 	tconf, err := tlsConfig(ic.Host, ic.CAFile)
@@ -118,6 +125,21 @@ func DialIMAP(mc config.Mailbox, events chan<- struct{}) (*imapclient.Client, er
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s (%s): %w", addr, tlsName(ic.TLS), err)
 	}
+	if ic.OAuth2 != nil {
+		tok, err := signInToken(ic.OAuth2, tokens)
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("imap sign-in to %s as %s: %w", addr, ic.Username, err)
+		}
+		t := time.AfterFunc(time.Minute, func() { c.Close() })
+		err = c.Authenticate(imapSASL(c, ic.Username, tok.AccessToken))
+		t.Stop()
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("oauth2 sign-in to %s as %s: %w", addr, ic.Username, err)
+		}
+		return c, nil
+	}
 	pw, err := ic.Resolve()
 	if err != nil {
 		c.Close()
@@ -144,7 +166,7 @@ func tlsName(m config.TLSMode) string {
 func (w *watcher) session(stop, hard context.Context) error {
 	mc := w.mb.cfg
 	events := make(chan struct{}, 1)
-	c, err := DialIMAP(mc, events)
+	c, err := dialIMAP(mc, events, w.mb.imapTokens)
 	if err != nil {
 		return err
 	}
