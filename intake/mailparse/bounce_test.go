@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/intake-office/intake/internal/corpus"
 )
 
 // ackID is the Message-ID of one of our acknowledgements ("<reference>.<seq>.ack@<ack domain>").
@@ -112,12 +114,9 @@ func b64(s string) string {
 // TestDSNCorpus checks the DSN of known bounces of the shared corpus against the values in
 // the files.
 func TestDSNCorpus(t *testing.T) {
-	dir := corpusDir(t)
-	if _, err := os.Stat(filepath.Join(dir, "labels.tsv")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("mail corpus required in CI (set INTAKE_CORPUS): %v", err)
-		}
-		t.Skipf("mail corpus not found: %v", err)
+	dir, _, ok := corpus.Labels(t)
+	if !ok {
+		t.Skip("mail corpus not found (set INTAKE_CORPUS)")
 	}
 	const bsd = "set-of-emails/maildir/bsd/"
 	for _, tc := range []struct {

@@ -1,7 +1,6 @@
 package mailparse
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"os"
@@ -10,60 +9,26 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-)
 
-// corpusDir finds the shared mail corpus: $INTAKE_CORPUS, else <repo root>/../shared/corpus,
-// the repo root being the first ancestor of the working directory holding go.mod.
-func corpusDir(t testing.TB) string {
-	t.Helper()
-	if dir := os.Getenv("INTAKE_CORPUS"); dir != "" {
-		return dir
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("find corpus: %v", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "corpus")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
+	"github.com/intake-office/intake/internal/corpus"
+)
 
 // corpusFiles returns the contents of every file listed in the corpus labels.tsv. Without a
 // corpus it fails when the CI variable is set and returns nothing otherwise.
 func corpusFiles(t testing.TB) [][]byte {
 	t.Helper()
-	dir := corpusDir(t)
-	f, err := os.Open(filepath.Join(dir, "labels.tsv"))
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("mail corpus required in CI (set INTAKE_CORPUS): %v", err)
-		}
-		t.Logf("mail corpus not found, seeding without it: %v", err)
+	dir, entries, ok := corpus.Labels(t)
+	if !ok {
+		t.Log("mail corpus not found, seeding without it")
 		return nil
 	}
-	defer f.Close()
-	var out [][]byte
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		path, _, _ := strings.Cut(sc.Text(), "\t")
-		if path == "" || path == "path" {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, path))
+	out := make([][]byte, 0, len(entries))
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Path))
 		if err != nil {
 			t.Fatalf("read corpus file: %v", err)
 		}
 		out = append(out, b)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("read labels.tsv: %v", err)
 	}
 	return out
 }

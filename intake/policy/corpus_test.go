@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -13,65 +12,17 @@ import (
 	"time"
 
 	"github.com/intake-office/intake/intake/mailparse"
+	"github.com/intake-office/intake/internal/corpus"
 )
 
-// corpusDir finds the shared mail corpus: $INTAKE_CORPUS, else <repo root>/../shared/corpus,
-// the repo root being the first ancestor of the working directory holding go.mod. It returns
-// "" when there is none.
-func corpusDir(t testing.TB) string {
-	t.Helper()
-	if dir := os.Getenv("INTAKE_CORPUS"); dir != "" {
-		return dir
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("find corpus: %v", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "corpus")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
-type labelled struct{ path, expect, class string }
-
 // readLabels reads labels.tsv; without a corpus the test fails in CI and is skipped elsewhere.
-func readLabels(t testing.TB) (string, []labelled) {
+func readLabels(t testing.TB) (string, []corpus.Entry) {
 	t.Helper()
-	dir := corpusDir(t)
-	f, err := os.Open(filepath.Join(dir, "labels.tsv"))
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("mail corpus required in CI (set INTAKE_CORPUS): %v", err)
-		}
-		t.Skipf("mail corpus not found (set INTAKE_CORPUS): %v", err)
+	dir, entries, ok := corpus.Labels(t)
+	if !ok {
+		t.Skip("mail corpus not found (set INTAKE_CORPUS)")
 	}
-	defer f.Close()
-	var out []labelled
-	sc := bufio.NewScanner(f)
-	for first := true; sc.Scan(); first = false {
-		cols := strings.Split(sc.Text(), "\t")
-		if first && len(cols) > 0 && cols[0] == "path" {
-			continue
-		}
-		if len(cols) < 3 || cols[0] == "" {
-			continue
-		}
-		out = append(out, labelled{cols[0], cols[1], cols[2]})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("read labels.tsv: %v", err)
-	}
-	if len(out) == 0 {
-		t.Fatalf("labels.tsv in %s lists no files", dir)
-	}
-	return dir, out
+	return dir, entries
 }
 
 // corpusSettings is the permissive policy of corpus/README.md: no addressing requirement,
@@ -130,43 +81,43 @@ func TestCorpus(t *testing.T) {
 	var slowest time.Duration
 	var slowestFile string
 	for _, l := range labels {
-		raw, err := os.ReadFile(filepath.Join(dir, l.path))
+		raw, err := os.ReadFile(filepath.Join(dir, l.Path))
 		if err != nil {
-			t.Errorf("read %s: %v", l.path, err)
+			t.Errorf("read %s: %v", l.Path, err)
 			continue
 		}
 		_, d, took, err := parseTimed(raw, s, limit)
 		if took > slowest {
-			slowest, slowestFile = took, l.path
+			slowest, slowestFile = took, l.Path
 		}
-		for _, c := range []*tally{get(perClass, l.class), get(perExpect, l.expect)} {
+		for _, c := range []*tally{get(perClass, l.Class), get(perExpect, l.Expect)} {
 			c.files++
 		}
 		ok := true
 		switch {
 		case err != nil:
 			ok = false
-			failures = append(failures, fmt.Sprintf("%s (%s): %v", l.path, l.expect, err))
-		case l.expect == "no-ack" && d.Ack:
+			failures = append(failures, fmt.Sprintf("%s (%s): %v", l.Path, l.Expect, err))
+		case l.Expect == "no-ack" && d.Ack:
 			ok = false
-			failures = append(failures, fmt.Sprintf("%s: want no-ack, got ack to a %s recipient (class %s)", l.path, domainOf(d.Recipient), l.class))
-		case l.expect == "ack" && !d.Ack:
+			failures = append(failures, fmt.Sprintf("%s: want no-ack, got ack to a %s recipient (class %s)", l.Path, domainOf(d.Recipient), l.Class))
+		case l.Expect == "ack" && !d.Ack:
 			ok = false
-			failures = append(failures, fmt.Sprintf("%s: want ack, got %s by %s (%s) (class %s)", l.path, d.Reason, d.Rule, d.Detail, l.class))
-		case l.expect != "no-ack" && l.expect != "ack" && l.expect != "register":
+			failures = append(failures, fmt.Sprintf("%s: want ack, got %s by %s (%s) (class %s)", l.Path, d.Reason, d.Rule, d.Detail, l.Class))
+		case l.Expect != "no-ack" && l.Expect != "ack" && l.Expect != "register":
 			ok = false
-			failures = append(failures, fmt.Sprintf("%s: unknown label %q", l.path, l.expect))
+			failures = append(failures, fmt.Sprintf("%s: unknown label %q", l.Path, l.Expect))
 		}
 		if err == nil && d.Ack && (d.Recipient == "" || !strings.Contains(d.Recipient, "@")) {
 			ok = false
-			failures = append(failures, fmt.Sprintf("%s: ack without a usable recipient", l.path))
+			failures = append(failures, fmt.Sprintf("%s: ack without a usable recipient", l.Path))
 		}
 		if !d.Ack {
 			reasons[d.Reason]++
 		}
 		if ok {
-			get(perClass, l.class).ok++
-			get(perExpect, l.expect).ok++
+			get(perClass, l.Class).ok++
+			get(perExpect, l.Expect).ok++
 		}
 	}
 	for _, k := range sortedKeys(perExpect) {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/intake-office/intake/internal/corpus"
+
 	"github.com/intake-office/intake/intake/mailparse"
 )
 
@@ -20,17 +22,11 @@ func fuzzSeeds(t testing.TB) [][]byte {
 	if err != nil || len(fixtures) == 0 {
 		t.Fatalf("no fixtures in testdata: %v", err)
 	}
-	dir := corpusDir(t)
 	paths := fixtures
-	if raw, err := os.ReadFile(filepath.Join(dir, "labels.tsv")); err == nil {
-		for _, line := range strings.Split(string(raw), "\n") {
-			p, _, _ := strings.Cut(line, "\t")
-			if p != "" && p != "path" {
-				paths = append(paths, filepath.Join(dir, p))
-			}
+	if dir, entries, ok := corpus.Labels(t); ok {
+		for _, e := range entries {
+			paths = append(paths, filepath.Join(dir, e.Path))
 		}
-	} else if os.Getenv("CI") != "" {
-		t.Fatalf("mail corpus required in CI (set INTAKE_CORPUS): %v", err)
 	}
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
