@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/intake-office/intake/intake"
-	"github.com/intake-office/intake/ticket"
 )
 
 // cmdAck handles "intake ack resume": an admin lifts the hourly cap
@@ -25,18 +24,18 @@ func cmdAck(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitFailure
 	}
-	if c, err := intake.DialLocal(intake.SocketPath(cfg.DataDir)); err == nil {
+	c, store, err := daemonOrRegister(cfg.DataDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "intake:", err)
+		return exitFailure
+	}
+	if c != nil {
 		if err := c.ResumeAcks(); err != nil {
 			fmt.Fprintln(stderr, "intake:", err)
 			return exitFailure
 		}
 		fmt.Fprintln(stdout, "Versand wieder aufgenommen / acknowledgements resumed (running daemon)")
 		return exitOK
-	}
-	store, err := ticket.Open(cfg.DataDir, ticket.Options{})
-	if err != nil {
-		fmt.Fprintln(stderr, "intake: open register:", err)
-		return exitFailure
 	}
 	defer store.Close()
 	if err := intake.ResumeAcksOffline(store, time.Now()); err != nil {

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/intake-office/intake/intake"
 	"github.com/intake-office/intake/ticket"
 )
 
@@ -86,30 +84,20 @@ func writeBackup(file, dataDir string) (info ticket.BackupInfo, via string, err 
 }
 
 // backupTo asks the running daemon, or opens the register when no daemon
-// holds it; a daemon that holds it but does not answer yet gets a few
-// seconds (as in openCases).
+// holds it.
 func backupTo(w io.Writer, dataDir string) (string, error) {
-	sock := intake.SocketPath(dataDir)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if c, err := intake.DialLocal(sock); err == nil {
-			return "über den laufenden Dienst / through the running daemon", c.Backup(w)
-		}
-		store, err := ticket.Open(dataDir, ticket.Options{Timeout: 200 * time.Millisecond})
-		if err == nil {
-			_, err = store.Backup(w)
-			if cerr := store.Close(); err == nil {
-				err = cerr
-			}
-			return "direkt aus dem Register / from the register directly", err
-		}
-		if !errors.Is(err, ticket.ErrLocked) {
-			return "", fmt.Errorf("backup: %w", err)
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("backup: the register in %s is locked by a process that does not answer on %s", dataDir, sock)
-		}
+	c, store, err := daemonOrRegister(dataDir)
+	if err != nil {
+		return "", fmt.Errorf("backup: %w", err)
 	}
+	if c != nil {
+		return "über den laufenden Dienst / through the running daemon", c.Backup(w)
+	}
+	_, err = store.Backup(w)
+	if cerr := store.Close(); err == nil {
+		err = cerr
+	}
+	return "direkt aus dem Register / from the register directly", err
 }
 
 // cmdRestore extracts a backup into a new or empty directory and checks it.

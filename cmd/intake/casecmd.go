@@ -34,26 +34,16 @@ func cmdCase(args []string, stdout, stderr io.Writer) int {
 }
 
 // openCases asks the running daemon when there is one, and otherwise opens
-// the register itself. A daemon that holds the register but does not answer
-// yet (it is starting) gets a few seconds.
+// the register itself.
 func openCases(cfg *config.Config) (intake.Cases, func(), error) {
-	sock := intake.SocketPath(cfg.DataDir)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if c, err := intake.DialLocal(sock); err == nil {
-			return c, func() {}, nil
-		}
-		store, err := ticket.Open(cfg.DataDir, ticket.Options{Timeout: 200 * time.Millisecond})
-		if err == nil {
-			return store, func() { store.Close() }, nil
-		}
-		if !errors.Is(err, ticket.ErrLocked) {
-			return nil, nil, fmt.Errorf("open register: %w", err)
-		}
-		if time.Now().After(deadline) {
-			return nil, nil, fmt.Errorf("the register in %s is locked by a process that does not answer on %s", cfg.DataDir, sock)
-		}
+	c, store, err := daemonOrRegister(cfg.DataDir)
+	if err != nil {
+		return nil, nil, err
 	}
+	if c != nil {
+		return c, func() {}, nil
+	}
+	return store, func() { store.Close() }, nil
 }
 
 func cmdCaseShow(args []string, stdout, stderr io.Writer) int {

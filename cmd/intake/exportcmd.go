@@ -1,32 +1,14 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/ticket"
 )
-
-// openRegisterForExport opens the register for a command that needs it itself (not through the
-// daemon's local API); a running daemon holds it.
-func openRegisterForExport(cfg *config.Config, stderr io.Writer) (*ticket.Store, bool) {
-	store, err := ticket.Open(cfg.DataDir, ticket.Options{Timeout: 200 * time.Millisecond})
-	if errors.Is(err, ticket.ErrLocked) {
-		fmt.Fprintf(stderr, "intake: Das Register in %s wird vom laufenden Dienst benutzt; beenden Sie ihn zuerst.\n"+
-			"intake: the register in %s is in use by the running daemon; stop it first.\n", cfg.DataDir, cfg.DataDir)
-		return nil, false
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "intake: open register:", err)
-		return nil, false
-	}
-	return store, true
-}
 
 // cmdCaseExport writes one case with its raw mails and metadata.json as a zip archive
 // (ticket.Store.ExportCase) for transfer into an e-file system, and records the export
@@ -52,7 +34,7 @@ func cmdCaseExport(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitFailure
 	}
-	store, ok := openRegisterForExport(cfg, stderr)
+	store, ok := openRegister(cfg, stderr, "beenden Sie ihn zuerst.", "stop it first.")
 	if !ok {
 		return exitFailure
 	}
@@ -142,7 +124,7 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
-	store, ok := openRegisterForExport(cfg, stderr)
+	store, ok := openRegister(cfg, stderr, "beenden Sie ihn zuerst.", "stop it first.")
 	if !ok {
 		return exitFailure
 	}

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"time"
-
-	"github.com/intake-office/intake/ticket"
 )
 
 // cmdPurge deletes the mails and personal data of closed cases whose retention has
@@ -34,16 +31,10 @@ func cmdPurge(args []string, stdout, stderr io.Writer) int {
 			"No mailbox has a retention; nothing to delete.")
 		return exitOK
 	}
-	store, err := ticket.Open(cfg.DataDir, ticket.Options{Timeout: 200 * time.Millisecond})
-	if errors.Is(err, ticket.ErrLocked) {
-		fmt.Fprintf(stderr, "intake: Das Register in %s wird vom laufenden Dienst benutzt. Beenden Sie ihn (systemctl stop intake) "+
-			"oder überlassen Sie das Löschen seinem täglichen Lauf.\n"+
-			"intake: the register in %s is in use by the running daemon. Stop it (systemctl stop intake) "+
-			"or rely on its daily retention sweep.\n", cfg.DataDir, cfg.DataDir)
-		return exitFailure
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "intake: open register:", err)
+	store, ok := openRegister(cfg, stderr,
+		"beenden Sie ihn (systemctl stop intake) oder überlassen Sie das Löschen seinem täglichen Lauf.",
+		"stop it (systemctl stop intake) or rely on its daily retention sweep.")
+	if !ok {
 		return exitFailure
 	}
 	defer store.Close()

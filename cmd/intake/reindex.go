@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/intake-office/intake/intake"
-	"github.com/intake-office/intake/ticket"
 )
 
 // cmdReindex rebuilds the full-text index from the register, through the
@@ -23,7 +22,12 @@ func cmdReindex(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	start := time.Now()
-	if c, err := intake.DialLocal(intake.SocketPath(cfg.DataDir)); err == nil {
+	c, store, err := daemonOrRegister(cfg.DataDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "intake:", err)
+		return exitFailure
+	}
+	if c != nil {
 		n, err := c.Reindex()
 		if err != nil {
 			fmt.Fprintln(stderr, "intake:", err)
@@ -31,11 +35,6 @@ func cmdReindex(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%d messages indexed in %v (running daemon)\n", n, time.Since(start).Round(time.Millisecond))
 		return exitOK
-	}
-	store, err := ticket.Open(cfg.DataDir, ticket.Options{})
-	if err != nil {
-		fmt.Fprintln(stderr, "intake: open register:", err)
-		return exitFailure
 	}
 	defer store.Close()
 	ix, err := openSearch(cfg, store, newLogger(cfg.Log, stderr).With("cmd", "reindex"))

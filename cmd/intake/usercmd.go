@@ -94,14 +94,8 @@ func (a *accountCmd) open(cfgPath string) (*config.Config, *ticket.Store, bool) 
 	if !ok {
 		return nil, nil, false
 	}
-	store, err := ticket.Open(cfg.DataDir, ticket.Options{Timeout: time.Second})
-	if errors.Is(err, ticket.ErrLocked) {
-		fmt.Fprintf(a.stderr, "intake: the register in %s is in use by a running intake; stop it to change accounts\n"+
-			"intake: das Register in %s wird von einem laufenden intake benutzt; zum Ändern von Konten bitte anhalten\n", cfg.DataDir, cfg.DataDir)
-		return nil, nil, false
-	}
-	if err != nil {
-		fmt.Fprintln(a.stderr, "intake:", err)
+	store, ok := openRegister(cfg, a.stderr, "zum Ändern von Konten bitte anhalten.", "stop it to change accounts.")
+	if !ok {
 		return nil, nil, false
 	}
 	return cfg, store, true

@@ -73,7 +73,7 @@ func (ta testAccounts) run(stdin string, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
-func openRegister(t *testing.T, data string) *ticket.Store {
+func openTestRegister(t *testing.T, data string) *ticket.Store {
 	t.Helper()
 	s, err := ticket.Open(data, ticket.Options{})
 	if err != nil {
@@ -124,7 +124,7 @@ func TestUserCommands(t *testing.T) {
 		t.Fatalf("list -json: %d %v %s", code, err, out)
 	}
 
-	s := openRegister(t, data)
+	s := openTestRegister(t, data)
 	defer s.Close()
 	if _, err := s.Authenticate("erika", "Neues-Passwort-2026"); err != nil {
 		t.Errorf("erika's new password: %v", err)
@@ -151,7 +151,7 @@ func TestUserCommands(t *testing.T) {
 
 func TestUserCommandsNeedStoppedDaemon(t *testing.T) {
 	cfg, data := accountConfig(t)
-	s := openRegister(t, data) // holds the lock like a running daemon
+	s := openTestRegister(t, data) // holds the lock like a running daemon
 	defer s.Close()
 	_, errOut, code := testAccounts{t, cfg}.run("Sommer-Regen-2026\n", "user", "add", "erika", "-role", "admin")
 	if code != 1 || !strings.Contains(errOut, "in use by a running intake") {
@@ -189,7 +189,7 @@ func TestTokenCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 1 || list[0].Label != "Fachverfahren" {
 		t.Fatalf("token list: %v %s", err, out)
 	}
-	s := openRegister(t, data)
+	s := openTestRegister(t, data)
 	if u, err := s.AuthenticateToken(tok); err != nil || u.Name != "erika" {
 		t.Errorf("token: %v", err)
 	}
@@ -197,7 +197,7 @@ func TestTokenCommands(t *testing.T) {
 	if _, errOut, code := ta.run("", "token", "revoke", "erika", list[0].ID); code != 0 {
 		t.Fatal(errOut)
 	}
-	s = openRegister(t, data)
+	s = openTestRegister(t, data)
 	defer s.Close()
 	if _, err := s.AuthenticateToken(tok); !errors.Is(err, ticket.ErrBadCredentials) {
 		t.Errorf("revoked token: %v", err)
