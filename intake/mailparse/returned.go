@@ -83,18 +83,29 @@ func bounceHeader(m *Message, top entity) bool {
 			}
 		}
 	}
-	null := len(m.ReturnPaths) == 0
+	return m.NullSender() && BounceSubject(m.Subject)
+}
+
+// NullSender reports whether the mail has no Return-Path or a null one
+// ("<>", RFC 5321 §4.5.5): how delivery reports are sent.
+func (m *Message) NullSender() bool {
 	for _, rp := range m.ReturnPaths {
-		null = null || rp == ""
+		if rp == "" {
+			return true
+		}
 	}
-	if null {
-		subj := strings.ToLower(m.Subject)
-		for _, f := range []string{"undeliverable", "unzustellbar", "nicht zustellbar", "returned mail", "undelivered mail",
-			"delivery status notification", "failure notice", "mail delivery failed", "delivery failure", "delivery has failed",
-			"non-delivery", "nondeliverable", "could not be delivered", "zustellung fehlgeschlagen", "nicht zugestellt"} {
-			if strings.Contains(subj, f) {
-				return true
-			}
+	return len(m.ReturnPaths) == 0
+}
+
+// BounceSubject reports whether a decoded subject reads like a
+// non-delivery report, in English or German.
+func BounceSubject(subject string) bool {
+	subj := strings.ToLower(subject)
+	for _, f := range []string{"undeliverable", "unzustellbar", "nicht zustellbar", "returned mail", "undelivered mail",
+		"delivery status notification", "failure notice", "mail delivery failed", "delivery failure", "delivery has failed",
+		"non-delivery", "nondeliverable", "could not be delivered", "zustellung fehlgeschlagen", "nicht zugestellt"} {
+		if strings.Contains(subj, f) {
+			return true
 		}
 	}
 	return false

@@ -206,28 +206,7 @@ func isBounce(m *mailparse.Message) bool {
 	if len(m.From) == 0 && strings.Contains(strings.ToLower(m.Get("From")), "mailer-daemon") {
 		return true
 	}
-	null := len(m.ReturnPaths) == 0
-	for _, rp := range m.ReturnPaths {
-		null = null || rp == ""
-	}
-	if null {
-		subj := strings.ToLower(m.Subject)
-		for _, f := range bounceSubjectFragments() {
-			if strings.Contains(subj, f) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func bounceSubjectFragments() []string {
-	return []string{
-		"undeliverable", "unzustellbar", "nicht zustellbar", "returned mail", "undelivered mail",
-		"delivery status notification", "failure notice", "mail delivery failed", "delivery failure",
-		"delivery has failed", "non-delivery", "nondeliverable", "could not be delivered",
-		"zustellung fehlgeschlagen", "nicht zugestellt",
-	}
+	return m.NullSender() && mailparse.BounceSubject(m.Subject)
 }
 
 // isDelayWarning reports a "still trying" notice, which is no failure.
