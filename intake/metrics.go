@@ -128,19 +128,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, boolFloat(st.Connected), name)
 		ch <- prometheus.MustNewConstMetric(c.oldestUnregistered, prometheus.GaugeValue, ageSeconds(now, m.oldestUnregistered()), name)
 		// Every entry, also those scheduled for a later retry.
-		entries, err := d.store.DueAcks(name, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 0)
+		depth, oldest, err := d.store.OutboxStats(name)
 		if err != nil {
 			d.log.Error("metrics: read outbox", "mailbox", name, "err", err)
 			ch <- prometheus.NewInvalidMetric(c.outboxDepth, err)
 			continue
 		}
-		var oldest time.Time
-		for _, e := range entries {
-			if r := e.Message.Received; oldest.IsZero() || r.Before(oldest) {
-				oldest = r
-			}
-		}
-		ch <- prometheus.MustNewConstMetric(c.outboxDepth, prometheus.GaugeValue, float64(len(entries)), name)
+		ch <- prometheus.MustNewConstMetric(c.outboxDepth, prometheus.GaugeValue, float64(depth), name)
 		ch <- prometheus.MustNewConstMetric(c.outboxOldest, prometheus.GaugeValue, ageSeconds(now, oldest), name)
 	}
 	d.cap.mu.Lock()

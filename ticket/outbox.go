@@ -191,3 +191,38 @@ func (s *Store) AcksSentSince(t time.Time) (int, error) {
 	}
 	return n, nil
 }
+
+// OutboxStats counts mailbox's pending acknowledgements and returns the
+// receipt time of the one registered first, i.e. waiting longest (zero when
+// there is none), for monitoring. It reads only the outbox keys and one
+// message record: Seqs grow with registration.
+func (s *Store) OutboxStats(mailbox string) (n int, oldest time.Time, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		prefix := join([]byte(mailbox), nil)
+		var first uint64
+		c := bucket(tx, bucketOutbox).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			_, seq, err := parseOutboxKey(k, len(prefix))
+			if err != nil {
+				return err
+			}
+			if n == 0 || seq < first {
+				first = seq
+			}
+			n++
+		}
+		if n == 0 {
+			return nil
+		}
+		m, err := getMessage(tx, first)
+		if err != nil {
+			return err
+		}
+		oldest = m.Received
+		return nil
+	})
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("outbox of %s: %w", mailbox, err)
+	}
+	return n, oldest, nil
+}

@@ -156,3 +156,37 @@ func TestAckNextTryFromCaller(t *testing.T) {
 		t.Errorf("NextAckDue = %v %v", at, ok)
 	}
 }
+
+func TestOutboxStats(t *testing.T) {
+	s := newTestStore(t)
+	stats := func() (int, time.Time) {
+		t.Helper()
+		n, oldest, err := s.OutboxStats("post")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, oldest
+	}
+	if n, oldest := stats(); n != 0 || !oldest.IsZero() {
+		t.Fatalf("empty outbox: %d, %v", n, oldest)
+	}
+	// Registered in this order: seq 1 received t0+2m, seq 2 t0+1m, seq 3 t0.
+	for i, uid := range []uint32{3, 2, 1} {
+		mustRegister(t, s, incoming(uid, "", t0.Add(time.Duration(2-i)*time.Minute)))
+	}
+	other := incoming(1, "", t0)
+	other.Message.Mailbox = "bauamt"
+	mustRegister(t, s, other)
+	if n, oldest := stats(); n != 3 || !oldest.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("stats = %d, %v; want 3 and the receipt of seq 1", n, oldest)
+	}
+	if err := s.RecordAck(1, AckResult{Status: AckSent, At: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordAck(2, AckResult{Status: AckPending, At: t0.Add(time.Hour), NextTry: t0.Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if n, oldest := stats(); n != 2 || !oldest.Equal(t0.Add(time.Minute)) {
+		t.Errorf("after sending seq 1: %d, %v; want 2 and the receipt of seq 2 (rescheduled, still waiting)", n, oldest)
+	}
+}
