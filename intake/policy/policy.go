@@ -68,6 +68,15 @@ type Decision struct {
 	// Detail names the signal that decided (a header name and keyword, a part type), never an
 	// address or message text, so it may be logged at info level (DESIGN.md invariant 7).
 	Detail string
+	// Verified is true when a trusted authentication result proves that Recipient (the
+	// envelope sender the acknowledgement goes to) really sent the mail: a trusted SPF pass
+	// for its domain, an aligned DKIM pass, a DMARC pass, an Exchange Online compauth pass or
+	// a trusted ARC sealer's result saying so. Only a verified sender may have its own text
+	// echoed back, may join an existing case, and counts against the verified ack budget.
+	Verified bool
+	// VerifiedBy names the method that verified the sender ("spf", "dkim", "dmarc",
+	// "compauth", "arc"); empty when not Verified.
+	VerifiedBy string
 }
 
 // rule is one suppression rule of autoreply-rules.md.
