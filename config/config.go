@@ -78,6 +78,12 @@ type Web struct {
 	// (default). Only safe when every request reaches intake through a proxy that sets
 	// or removes the header: anyone who can reach Listen directly can send it.
 	TrustedProxyHeader string `toml:"trusted_proxy_header"`
+	// TrustedProxies are the addresses of the reverse proxies in front of intake, as
+	// CIDRs ("127.0.0.1/32", "10.1.2.0/24") or single addresses. Only a request whose
+	// TCP peer is in them may name the user in TrustedProxyHeader or the client address
+	// in X-Forwarded-For (used by the login throttling and the audit log). Required with
+	// TrustedProxyHeader. Default none: X-Forwarded-For is ignored.
+	TrustedProxies []string `toml:"trusted_proxies"`
 	// SessionIdle ends a session after this long without a request; default 30m.
 	SessionIdle Duration `toml:"session_idle"`
 	// SessionMax ends a session this long after login, however active; default 12h.

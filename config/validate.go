@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -258,6 +259,16 @@ func (c *Config) validateWeb(v *collector) {
 			}
 		}
 	}
+	for _, p := range w.TrustedProxies {
+		if pp, err := parsePrefix(p); err != nil {
+			v.add("web.trusted_proxies", "%q is not an IP network (CIDR, e.g. \"127.0.0.1/32\") or address", p)
+		} else if pp.Bits() == 0 {
+			v.add("web.trusted_proxies", "%q trusts every address; name the proxies' addresses", p)
+		}
+	}
+	if w.TrustedProxyHeader != "" && len(w.TrustedProxies) == 0 {
+		v.add("web.trusted_proxy_header", "needs web.trusted_proxies, the addresses of the proxies that set it: without them anyone who reaches %s can send the header and log in as any user", listenOrDefault(w.Listen))
+	}
 	if w.SessionIdle.Duration < time.Minute {
 		v.add("web.session_idle", "must be at least 1m (got %s)", w.SessionIdle.Duration)
 	}
@@ -267,6 +278,47 @@ func (c *Config) validateWeb(v *collector) {
 	if !w.SecureCookies() && w.Listen != "" && !loopback {
 		v.add("web.cookie_secure", "false is only allowed when listen is a loopback address (127.0.0.1, ::1, localhost): passwords and session cookies would cross the network unencrypted")
 	}
+}
+
+func listenOrDefault(listen string) string {
+	if listen == "" {
+		return "the web server"
+	}
+	return listen
+}
+
+// parsePrefix reads a CIDR ("10.0.0.0/8") or a single address (as /32 or /128).
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap().WithZone("")
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// ParsePrefixes reads web.trusted_proxies (CIDRs or single addresses).
+func ParsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		p, err := parsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: %w", s, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // validateAdmin checks the [admin] table.

@@ -39,12 +39,17 @@ func TestWebValid(t *testing.T) {
 		{"full", `listen = "127.0.0.1:8080"
 base_url = "https://intake.stk.example.de"
 trusted_proxy_header = "X-Remote-User"
+trusted_proxies = ["127.0.0.1/32", "::1", "10.1.2.0/24"]
 session_idle = "15m"
 session_max = "8h"
 cookie_secure = true`, func(t *testing.T, w Web) {
 			if w.Listen != "127.0.0.1:8080" || w.BaseURL != "https://intake.stk.example.de" || w.TrustedProxyHeader != "X-Remote-User" ||
 				w.SessionIdle.Duration != 15*time.Minute || w.SessionMax.Duration != 8*time.Hour || !w.SecureCookies() {
 				t.Errorf("web = %+v", w)
+			}
+			p, err := ParsePrefixes(w.TrustedProxies)
+			if err != nil || len(p) != 3 || p[0].String() != "127.0.0.1/32" || p[1].String() != "::1/128" || p[2].String() != "10.1.2.0/24" {
+				t.Errorf("trusted proxies %v, %v", p, err)
 			}
 		}},
 		{"plain http on loopback", "listen = \"[::1]:8080\"\ncookie_secure = false", func(t *testing.T, w Web) {
@@ -55,6 +60,7 @@ cookie_secure = true`, func(t *testing.T, w Web) {
 		{"localhost", "listen = \"localhost:8080\"\ncookie_secure = false", func(t *testing.T, w Web) {}},
 		{"all interfaces with secure cookies", `listen = ":8443"`, func(t *testing.T, w Web) {}},
 		{"base_url with slash", `base_url = "http://127.0.0.1:8080/"`, func(t *testing.T, w Web) {}},
+		{"trusted proxies without header", `trusted_proxies = ["192.0.2.0/28"]`, func(t *testing.T, w Web) {}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,6 +86,10 @@ func TestWebValidationErrors(t *testing.T) {
 		{"base_url ftp", `base_url = "ftp://x.example.de"`, wantErr{32, "web.base_url", "absolute http or https URL"}},
 		{"header invalid", `trusted_proxy_header = "X Remote User"`, wantErr{32, "web.trusted_proxy_header", "not a valid header name"}},
 		{"header standard", `trusted_proxy_header = "Authorization"`, wantErr{32, "web.trusted_proxy_header", "standard header"}},
+		{"header without trusted proxies", `trusted_proxy_header = "X-Remote-User"`, wantErr{32, "web.trusted_proxy_header", "needs web.trusted_proxies"}},
+		{"header with empty trusted proxies", "listen = \"127.0.0.1:8080\"\ntrusted_proxy_header = \"X-Remote-User\"\ntrusted_proxies = []", wantErr{33, "web.trusted_proxy_header", "needs web.trusted_proxies"}},
+		{"trusted proxy not a network", `trusted_proxies = ["proxy.example.de"]`, wantErr{32, "web.trusted_proxies", "not an IP network"}},
+		{"trusted proxy everyone", `trusted_proxies = ["0.0.0.0/0"]`, wantErr{32, "web.trusted_proxies", "trusts every address"}},
 		{"session_idle short", `session_idle = "10s"`, wantErr{32, "web.session_idle", "at least 1m"}},
 		{"session_max below idle", "session_idle = \"2h\"\nsession_max = \"1h\"", wantErr{33, "web.session_max", "at least session_idle"}},
 		{"insecure cookie on network", "listen = \"0.0.0.0:8080\"\ncookie_secure = false", wantErr{33, "web.cookie_secure", "only allowed when listen is a loopback address"}},

@@ -38,8 +38,15 @@ func (s *server) page(h pageHandler) http.HandlerFunc {
 // pageUser finds the user of a page request: 200 with the user, 403 for a proxy header
 // naming no usable user, 401 for no login.
 func (s *server) pageUser(w http.ResponseWriter, r *http.Request) (*ticket.User, int) {
-	if s.proxy != "" {
-		if name := strings.TrimSpace(r.Header.Get(s.proxy)); name != "" {
+	// The header counts only when the TCP peer is a trusted proxy: anyone else could
+	// send it and pose as any account.
+	if s.proxy != "" && s.fromTrustedProxy(r) {
+		if raw := r.Header.Get(s.proxy); strings.TrimSpace(raw) != "" {
+			name, valid := boundedUserName(raw)
+			if !valid {
+				s.log.Warn("proxy header names no valid user", "header", s.proxy, "bytes", len(raw))
+				return nil, http.StatusForbidden
+			}
 			u, err := s.store.User(name)
 			if err != nil || u.Disabled {
 				s.log.Warn("proxy header names no usable user", "header", s.proxy, "err", err)
@@ -117,60 +124,65 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, nil, http.StatusOK, "login", "login.title", loginData{Next: safeNext(r.URL.Query().Get("next"))})
 }
 
-// login checks a user name and password (POST /login).
+// login checks a user name and password (POST /login). The attempt is reserved in the
+// limiter before the password is verified, so that parallel guesses cannot pass the
+// check together; see limiter for the buckets.
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		s.errorPage(w, r, nil, http.StatusBadRequest, "err.badrequest")
 		return
 	}
-	name := ticket.NormalizeUserName(r.PostForm.Get("name"))
+	raw := r.PostForm.Get("name")
+	name, valid := boundedUserName(raw)
 	password := r.PostForm.Get("password")
 	data := loginData{Next: safeNext(r.PostForm.Get("next")), Name: name}
-	ip := clientIP(r)
+	ip := s.clientIP(r)
 	now := s.now()
-	userKey, ipKey := "u:"+name, "ip:"+ip
-	if wait := max(s.limiter.wait(userKey, userThreshold, now), s.limiter.wait(ipKey, ipThreshold, now)); wait > 0 {
-		secs := seconds(wait)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		data.Error, data.Wait = "err.ratelimit", secs
-		s.log.Warn("login refused: too many failures", "user", name, "remote", ip)
-		s.render(w, r, nil, http.StatusTooManyRequests, "login", "login.title", data)
-		return
-	}
-	if name == "" || password == "" {
+	if strings.TrimSpace(raw) == "" || password == "" {
 		data.Error = "err.login"
 		s.render(w, r, nil, http.StatusOK, "login", "login.title", data)
 		return
 	}
-	select {
-	case s.loginSlots <- struct{}{}:
-	case <-r.Context().Done():
+	// All invalid names of a client share one bucket (account ""): none can succeed.
+	att, wait := s.limiter.admit(name, clientKey(ip), now)
+	if wait > 0 {
+		secs := seconds(wait)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		data.Error, data.Wait = "err.ratelimit", secs
+		s.log.Warn("login refused: too many failures", "user", logName(name), "remote", ip)
+		s.render(w, r, nil, http.StatusTooManyRequests, "login", "login.title", data)
 		return
 	}
-	u, err := s.store.Authenticate(name, password)
-	<-s.loginSlots
+	var u *ticket.User
+	err := fmt.Errorf("user name of %d bytes: %w", len(raw), ticket.ErrBadCredentials)
+	if valid { // an invalid name cannot be an account: no password check
+		select {
+		case s.loginSlots <- struct{}{}:
+		case <-r.Context().Done():
+			att.abandon()
+			return
+		}
+		u, err = s.authenticate(name, password)
+		<-s.loginSlots
+	}
 	if err != nil {
 		if !errors.Is(err, ticket.ErrBadCredentials) && !errors.Is(err, ticket.ErrDisabled) {
+			att.fail(now) // a password was checked: it counts
 			s.log.Error("login", "err", err)
 			s.errorPage(w, r, nil, http.StatusInternalServerError, "err.internal")
 			return
 		}
-		s.limiter.fail(userKey, now)
-		s.limiter.fail(ipKey, now)
-		actor := "?"
-		if ticket.ValidUserName(name) {
-			actor = name
-		}
-		if _, aerr := s.store.AppendAudit(ticket.AuditEntry{At: now, Actor: actor, Remote: ip, Action: ticket.AuditLoginFailed}); aerr != nil {
+		att.fail(now)
+		if _, aerr := s.store.AppendAudit(ticket.AuditEntry{At: now, Actor: logName(name), Remote: ip, Action: ticket.AuditLoginFailed}); aerr != nil {
 			s.log.Error("audit log", "err", aerr)
 		}
-		s.log.Info("login failed", "user", name, "remote", ip)
+		s.log.Info("login failed", "user", logName(name), "remote", ip)
 		data.Error = "err.login"
 		s.render(w, r, nil, http.StatusOK, "login", "login.title", data)
 		return
 	}
-	s.limiter.reset(userKey)
+	att.succeed()
 	if err := s.audit(r, u, ticket.AuditLogin, ticket.Reference{}, 0, ""); err != nil {
 		s.errorPage(w, r, nil, http.StatusInternalServerError, "err.internal")
 		return
@@ -182,6 +194,32 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	s.setSessionCookie(w, s.sessions.create(u.Name, now))
 	s.log.Info("login", "user", u.Name, "remote", ip)
 	http.Redirect(w, r, data.Next, http.StatusSeeOther)
+}
+
+// maxUserNameInput bounds what is even normalised of a submitted user name; a valid
+// name has at most 64 bytes (ticket.ValidUserName).
+const maxUserNameInput = 256
+
+// boundedUserName returns the normalised form of a submitted user name and whether it
+// is a valid one; an invalid name gives "". Only names that passed here are hashed,
+// logged or used as limiter keys, so a 60 KB name never reaches those.
+func boundedUserName(raw string) (string, bool) {
+	if len(raw) > maxUserNameInput {
+		return "", false
+	}
+	name := ticket.NormalizeUserName(raw)
+	if !ticket.ValidUserName(name) {
+		return "", false
+	}
+	return name, true
+}
+
+// logName is name for the log and the audit log: "?" for an invalid (empty) one.
+func logName(name string) string {
+	if name == "" {
+		return "?"
+	}
+	return name
 }
 
 // logout ends the session (POST /logout).
@@ -202,14 +240,13 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 type apiHandler func(w http.ResponseWriter, r *http.Request, u *ticket.User)
 
 // api wraps h with bearer-token authentication (RFC 6750 §2.1). A missing or unusable
-// token answers 401 with WWW-Authenticate (RFC 6750 §3); failures count against the
-// client address like failed logins.
+// token answers 401 with WWW-Authenticate (RFC 6750 §3); failed tokens count against the
+// client in a bucket of their own, apart from failed logins.
 func (s *server) api(h apiHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ip := clientIP(r)
+		client := clientKey(s.clientIP(r))
 		now := s.now()
-		ipKey := "ip:" + ip
-		if wait := s.limiter.wait(ipKey, ipThreshold, now); wait > 0 {
+		if wait := s.limiter.apiWait(client, now); wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(seconds(wait)))
 			writeJSONError(w, http.StatusTooManyRequests, "too many failed attempts")
 			return
@@ -227,7 +264,7 @@ func (s *server) api(h apiHandler) http.HandlerFunc {
 				writeJSONError(w, http.StatusInternalServerError, "internal error")
 				return
 			}
-			s.limiter.fail(ipKey, now)
+			s.limiter.apiFail(client, now)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="intake", error="invalid_token"`)
 			writeJSONError(w, http.StatusUnauthorized, "invalid token")
 			return

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -88,10 +89,12 @@ type fixture struct {
 type fixtureOptions struct {
 	search      SearchIndex
 	proxyHeader string
+	proxies     []string // web.trusted_proxies
 	secure      bool
 	mails       []testMail // in addition to the standard ones
 	noStandard  bool
 	listenAddr  string
+	logger      *slog.Logger
 }
 
 // testMail is a raw mail registered in a mailbox.
@@ -147,6 +150,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	if err := store.SetDisabled("gesperrt", true); err != nil {
 		t.Fatal(err)
 	}
+	f.cfg.Web.TrustedProxies = o.proxies
 	mails := o.mails
 	if !o.noStandard {
 		mails = append(standardMails(), mails...)
@@ -154,7 +158,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	for _, m := range mails {
 		f.register(m)
 	}
-	srv, h, err := newServer(Options{Store: store, Search: o.search, Config: f.cfg, Now: f.clock.Now})
+	srv, h, err := newServer(Options{Store: store, Search: o.search, Config: f.cfg, Logger: o.logger, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"strings"
@@ -50,9 +51,10 @@ var staticFS embed.FS
 // Limits of what a request may send.
 const (
 	maxFormBytes       = 64 << 10
-	maxConcurrentLogin = 4 // argon2id with 64 MiB each
-	userThreshold      = 5
-	ipThreshold        = 20
+	maxConcurrentLogin = 4  // argon2id with 64 MiB each
+	userThreshold      = 5  // burst of failed logins per (account, client)
+	ipThreshold        = 20 // burst of failed logins per client across accounts
+	apiThreshold       = 20 // burst of failed API tokens per client
 	pageSizeDefault    = 20
 	pageSizeMax        = 100
 )
@@ -75,6 +77,13 @@ type server struct {
 	hsts       bool
 	html       *bluemonday.Policy
 	static     fs.FS
+
+	// trusted are the networks of the reverse proxies whose proxy header and
+	// X-Forwarded-For are honoured (config web.trusted_proxies).
+	trusted []netip.Prefix
+	// authenticate checks a user name and password (Store.Authenticate); tests count
+	// the password verifications through it.
+	authenticate func(name, password string) (*ticket.User, error)
 }
 
 // New returns the handler of the web interface and the JSON API.
@@ -100,6 +109,7 @@ func newServer(opts Options) (*server, http.Handler, error) {
 		opts.Now = time.Now
 	}
 	wc := opts.Config.Web
+	var err error
 	idle, maxAge := wc.SessionIdle.Duration, wc.SessionMax.Duration
 	if idle <= 0 {
 		idle = config.DefaultSessionIdle
@@ -108,29 +118,35 @@ func newServer(opts Options) (*server, http.Handler, error) {
 		maxAge = config.DefaultSessionMax
 	}
 	s := &server{
-		store:      opts.Store,
-		search:     opts.Search,
-		cfg:        opts.Config,
-		log:        opts.Logger.With("component", "web"),
-		now:        opts.Now,
-		loc:        opts.Config.Location,
-		msgs:       newCatalog(),
-		sessions:   newSessions(idle, maxAge),
-		limiter:    newLimiter(),
-		loginSlots: make(chan struct{}, maxConcurrentLogin),
-		secure:     wc.SecureCookies(),
-		proxy:      wc.TrustedProxyHeader,
-		html:       mailPolicy(),
+		store:        opts.Store,
+		search:       opts.Search,
+		cfg:          opts.Config,
+		log:          opts.Logger.With("component", "web"),
+		now:          opts.Now,
+		loc:          opts.Config.Location,
+		msgs:         newCatalog(),
+		sessions:     newSessions(idle, maxAge),
+		limiter:      newLimiter(),
+		loginSlots:   make(chan struct{}, maxConcurrentLogin),
+		authenticate: opts.Store.Authenticate,
+		secure:       wc.SecureCookies(),
+		proxy:        wc.TrustedProxyHeader,
+		html:         mailPolicy(),
 	}
 	if s.loc == nil {
 		s.loc = time.UTC
+	}
+	if s.trusted, err = config.ParsePrefixes(wc.TrustedProxies); err != nil {
+		return nil, nil, fmt.Errorf("web: trusted_proxies: %w", err)
+	}
+	if s.proxy != "" && len(s.trusted) == 0 {
+		return nil, nil, errors.New("web: trusted_proxy_header needs trusted_proxies (the proxies' addresses)")
 	}
 	// RFC 6265bis §4.1.3.2: a __Host- cookie must be Secure, with Path=/ and no Domain.
 	s.cookie = "intake_session"
 	if s.secure {
 		s.cookie = "__Host-intake_session"
 	}
-	var err error
 	if s.pages, err = s.parseTemplates(); err != nil {
 		return nil, nil, err
 	}
@@ -219,7 +235,7 @@ func (s *server) securityHeaders(next http.Handler) http.Handler {
 }
 
 func (s *server) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
-	s.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "remote", clientIP(r))
+	s.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "remote", s.clientIP(r))
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		writeJSONError(w, http.StatusForbidden, "cross-origin request refused")
 		return
@@ -235,19 +251,71 @@ func withUser(ctx context.Context, u *ticket.User) context.Context {
 	return context.WithValue(ctx, userKey, u)
 }
 
-// clientIP returns the host part of the connection's remote address. Behind a reverse
-// proxy this is the proxy; X-Forwarded-For is not trusted.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// maxForwardedHops bounds how many X-Forwarded-For entries are looked at.
+const maxForwardedHops = 16
+
+// peerAddr returns the address of the TCP peer of r.
+func peerAddr(r *http.Request) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		return netip.Addr{}, false
 	}
-	return host
+	return ap.Addr().Unmap(), true
+}
+
+// isTrusted reports whether a is in one of the trusted proxy networks.
+func (s *server) isTrusted(a netip.Addr) bool {
+	for _, p := range s.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// fromTrustedProxy reports whether the TCP peer of r is a trusted reverse proxy.
+func (s *server) fromTrustedProxy(r *http.Request) bool {
+	a, ok := peerAddr(r)
+	return ok && s.isTrusted(a)
+}
+
+// clientIP returns the address of the client of r, for the limiter and the audit log:
+// the TCP peer; when that is a trusted proxy, the right-most X-Forwarded-For entry that
+// is not a trusted proxy (entries further left were written by the client and prove
+// nothing). X-Forwarded-For from any other peer is ignored.
+func (s *server) clientIP(r *http.Request) string {
+	peer, ok := peerAddr(r)
+	if !ok {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			return r.RemoteAddr
+		}
+		return host
+	}
+	if !s.isTrusted(peer) {
+		return peer.String()
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	client := peer
+	for i := len(hops) - 1; i >= 0 && i >= len(hops)-maxForwardedHops; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a garbled entry: keep the last proxy's word
+		}
+		client = a.Unmap()
+		if !s.isTrusted(client) {
+			break
+		}
+	}
+	return client.String()
 }
 
 // actor describes the user of r for the audit log.
 func (s *server) actor(r *http.Request, u *ticket.User) ticket.Actor {
-	return ticket.Actor{Name: u.Name, Remote: clientIP(r), At: s.now()}
+	return ticket.Actor{Name: u.Name, Remote: s.clientIP(r), At: s.now()}
 }
 
 // audit writes an audit entry; the caller refuses to answer when it fails, so that no

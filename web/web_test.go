@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -239,8 +240,9 @@ func TestLoginRateLimit(t *testing.T) {
 	wantStatus(t, resp, body, http.StatusOK)
 
 	// Per address: 20 failures with changing names block the address.
+	f.addRaters(ipThreshold)
 	for i := range ipThreshold {
-		c.post("/login", url.Values{"name": {"rater" + string(rune('a'+i))}, "password": {"x-x-x-x-x-x-x"}})
+		c.post("/login", url.Values{"name": {fmt.Sprintf("rater%02d", i)}, "password": {"x-x-x-x-x-x-x"}})
 	}
 	resp, body = c.post("/login", url.Values{"name": {"admin"}, "password": {pwAdmin}})
 	wantStatus(t, resp, body, http.StatusTooManyRequests)
@@ -947,7 +949,7 @@ func TestTexts(t *testing.T) {
 }
 
 func TestTrustedProxyHeader(t *testing.T) {
-	f := newFixture(t, fixtureOptions{proxyHeader: "X-Remote-User"})
+	f := newFixture(t, fixtureOptions{proxyHeader: "X-Remote-User", proxies: []string{"127.0.0.1/32"}})
 	c := f.client()
 	tests := []struct {
 		user string
