@@ -50,9 +50,10 @@ func (s *server) apiCases(w http.ResponseWriter, r *http.Request, u *ticket.User
 		return
 	}
 	out := apiList{Offset: p.Offset, Limit: p.Limit, Cases: []ticket.Case{}, NotFound: res.NotFound, CheckDigit: res.CheckDigit}
+	vis := s.linkFilter(u)
 	switch {
 	case res.Exact != nil:
-		out.Total, out.Unit, out.Cases = 1, "cases", []ticket.Case{*res.Exact}
+		out.Total, out.Unit, out.Cases = 1, "cases", []ticket.Case{*vis.caseFor(res.Exact)}
 	case res.CheckDigit:
 		out.Unit = "cases"
 		for _, c := range res.DidYouMean {
@@ -64,7 +65,7 @@ func (s *server) apiCases(w http.ResponseWriter, r *http.Request, u *ticket.User
 		for _, row := range res.Rows {
 			if !seen[row.Case.Reference] {
 				seen[row.Case.Reference] = true
-				out.Cases = append(out.Cases, *row.Case)
+				out.Cases = append(out.Cases, *vis.caseFor(row.Case))
 			}
 		}
 	}
@@ -95,7 +96,45 @@ func (s *server) apiVisibleCase(w http.ResponseWriter, r *http.Request, u *ticke
 	return c, true
 }
 
-func (s *server) writeCase(w http.ResponseWriter, c *ticket.Case) {
+// linkFilter answers which linked cases u may see, remembering each answer for one
+// request: the API, like the case page, names no reference of a case in a mailbox u
+// may not see (that would reveal that it exists).
+type linkFilter struct {
+	s    *server
+	u    *ticket.User
+	seen map[ticket.Reference]bool
+}
+
+func (s *server) linkFilter(u *ticket.User) *linkFilter {
+	return &linkFilter{s: s, u: u, seen: map[ticket.Reference]bool{}}
+}
+
+// visible returns the references of links that u may see.
+func (f *linkFilter) visible(links []ticket.Reference) []ticket.Reference {
+	var out []ticket.Reference
+	for _, l := range links {
+		ok, known := f.seen[l]
+		if !known {
+			lc, err := f.s.store.Lookup(l)
+			ok = err == nil && f.u.CanSee(lc.Mailbox)
+			f.seen[l] = ok
+		}
+		if ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// caseFor returns c as u may see it: a copy with the visible links only.
+func (f *linkFilter) caseFor(c *ticket.Case) *ticket.Case {
+	cp := *c
+	cp.Links = f.visible(c.Links)
+	return &cp
+}
+
+func (s *server) writeCase(w http.ResponseWriter, u *ticket.User, c *ticket.Case) {
+	c = s.linkFilter(u).caseFor(c)
 	work, err := s.store.CaseworkOf(c.Reference)
 	if err != nil {
 		s.log.Error("casework", "err", err)
@@ -115,7 +154,7 @@ func (s *server) apiCase(w http.ResponseWriter, r *http.Request, u *ticket.User)
 		writeJSONError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	s.writeCase(w, c)
+	s.writeCase(w, u, c)
 }
 
 // apiStatus answers POST /api/cases/{ref}/status with {"status": "in_progress"}: the
@@ -152,5 +191,5 @@ func (s *server) apiStatus(w http.ResponseWriter, r *http.Request, u *ticket.Use
 		writeJSONError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	s.writeCase(w, c)
+	s.writeCase(w, u, c)
 }

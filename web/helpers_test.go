@@ -105,6 +105,7 @@ type testMail struct {
 	received time.Time
 	suppress string // suppression reason; "" = an ack is due
 	sent     bool   // record the ack as sent
+	linkTo   string // name of an earlier mail whose case the new case is linked to
 }
 
 func testConfig(secure bool, proxy string) *config.Config {
@@ -194,6 +195,10 @@ func (f *fixture) register(m testMail) {
 	}
 	prefix := f.cfg.Mailbox(m.mailbox).Prefix
 	in := ticket.Incoming{Prefix: prefix, Location: time.UTC, Message: msg, AckDomain: "stk.example.de"}
+	if m.linkTo != "" {
+		to := f.refs[m.linkTo]
+		in.LinkTo = &to
+	}
 	if m.suppress != "" {
 		in.SuppressReason = m.suppress
 		in.Kind = ticket.KindAutomated

@@ -201,11 +201,7 @@ func (s *server) casePage(w http.ResponseWriter, r *http.Request, u *ticket.User
 	for i := range c.Messages {
 		d.Messages = append(d.Messages, s.messageView(&c.Messages[i], i+1, htmlSeq))
 	}
-	for _, l := range c.Links {
-		if lc, err := s.store.Lookup(l); err == nil && u.CanSee(lc.Mailbox) {
-			d.Links = append(d.Links, l)
-		}
-	}
+	d.Links = s.linkFilter(u).visible(c.Links)
 	users, err := s.store.Users()
 	if err != nil {
 		s.log.Error("list users", "err", err)

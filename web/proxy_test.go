@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/intake-office/intake/ticket"
 )
@@ -119,5 +120,46 @@ func TestForwardedForInThrottlingAndAudit(t *testing.T) {
 	}
 	if remotes["203.0.113.66"] != userThreshold || remotes["192.0.2.5"] != userThreshold || len(remotes) != 2 {
 		t.Errorf("audit remotes %v, want %d × 203.0.113.66 and %d × 192.0.2.5 only", remotes, userThreshold, userThreshold)
+	}
+}
+
+// TestAPILinksFiltered: the API shows only linked cases of mailboxes the clerk may see,
+// like the case page (issue 8, finding 6).
+func TestAPILinksFiltered(t *testing.T) {
+	f := newFixture(t, fixtureOptions{mails: []testMail{{name: "nachfrage", mailbox: "poststelle", received: t0.Add(4 * time.Hour), linkTo: "presse", raw: `From: Redaktion <redaktion@zeitung.example>
+To: poststelle@stk.example.de
+Subject: Nachfrage zur Presseanfrage
+Message-ID: <nachfrage-5@zeitung.example>
+
+Wie steht es um unsere Anfrage?
+`}}})
+	own, hidden := f.ref("nachfrage"), f.ref("presse")
+	if c, err := f.store.Lookup(f.refs["nachfrage"]); err != nil || len(c.Links) != 1 || c.Links[0].String() != hidden {
+		t.Fatalf("fixture: links %v, %v", c, err)
+	}
+	erika := []string{"Authorization", "Bearer " + f.token("erika")}
+	admin := []string{"Authorization", "Bearer " + f.token("admin")}
+	c := f.client()
+	for _, path := range []string{"/api/cases/" + own, "/api/cases?q=" + own, "/api/cases", "/api/cases?q=Nachfrage"} {
+		t.Run(path, func(t *testing.T) {
+			resp, body := c.get(path, erika...)
+			wantStatus(t, resp, body, http.StatusOK)
+			if !strings.Contains(body, own) {
+				t.Fatalf("own case missing:\n%s", body)
+			}
+			if strings.Contains(body, hidden) {
+				t.Errorf("reference of a hidden mailbox's case in the answer:\n%s", body)
+			}
+			resp, body = c.get(path, admin...)
+			wantStatus(t, resp, body, http.StatusOK)
+			if path == "/api/cases/"+own && !strings.Contains(body, hidden) {
+				t.Errorf("admin does not see the link:\n%s", body)
+			}
+		})
+	}
+	resp, body := c.do(http.MethodPost, "/api/cases/"+own+"/status", strings.NewReader(`{"status":"in_progress"}`), append(erika, "Content-Type", "application/json")...)
+	wantStatus(t, resp, body, http.StatusOK)
+	if strings.Contains(body, hidden) {
+		t.Errorf("status answer reveals the hidden link:\n%s", body)
 	}
 }
