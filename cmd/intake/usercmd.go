@@ -220,9 +220,8 @@ func (a *accountCmd) user(args []string) int {
 	}
 	var name string
 	if wantPos == 1 {
-		name = ticket.NormalizeUserName(pos[0])
-		if !ticket.ValidUserName(name) {
-			fmt.Fprintf(a.stderr, "intake: user name %q: use 1-64 of a-z 0-9 . _ @ -\n", pos[0])
+		if name, err = accountName(pos[0]); err != nil {
+			fmt.Fprintln(a.stderr, "intake:", err)
 			return exitUsage
 		}
 	}
@@ -368,15 +367,18 @@ func (a *accountCmd) token(args []string) int {
 		fmt.Fprint(a.stderr, tokenUsage)
 		return exitUsage
 	}
+	name := ""
+	if len(pos) > 0 {
+		if name, err = accountName(pos[0]); err != nil {
+			fmt.Fprintln(a.stderr, "intake:", err)
+			return exitUsage
+		}
+	}
 	_, store, ok := a.open(*cfgPath)
 	if !ok {
 		return exitFailure
 	}
 	defer store.Close()
-	name := ""
-	if len(pos) > 0 {
-		name = ticket.NormalizeUserName(pos[0])
-	}
 	switch sub {
 	case "create":
 		u, err := store.User(name)
