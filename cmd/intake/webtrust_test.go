@@ -26,7 +26,7 @@ func TestConfigCheckProxyTrust(t *testing.T) {
 		err  []string // substrings of stderr
 	}{
 		{"header without proxies", "listen = \"127.0.0.1:8080\"\ntrusted_proxy_header = \"X-Remote-User\"\n", 1, nil,
-			[]string{"intake.toml:" + strconv.Itoa(baseLines + 3), "web.trusted_proxy_header", "needs web.trusted_proxies"}},
+			[]string{"intake.toml:" + strconv.Itoa(baseLines+3), "web.trusted_proxy_header", "needs web.trusted_proxies"}},
 		{"header with proxies", "listen = \"127.0.0.1:8080\"\ntrusted_proxy_header = \"X-Remote-User\"\ntrusted_proxies = [\"127.0.0.1\"]\n", 0,
 			[]string{"X-Remote-User", "only from 127.0.0.1/32", "X-Forwarded-For from 127.0.0.1/32"}, nil},
 		{"no proxies", "listen = \"127.0.0.1:8080\"\n", 0,
