@@ -154,13 +154,13 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, nil, http.StatusTooManyRequests, "login", "login.title", data)
 		return
 	}
+	defer att.abandon() // a no-op once the attempt has ended as failure or success
 	var u *ticket.User
 	err := fmt.Errorf("user name of %d bytes: %w", len(raw), ticket.ErrBadCredentials)
 	if valid { // an invalid name cannot be an account: no password check
 		select {
 		case s.loginSlots <- struct{}{}:
 		case <-r.Context().Done():
-			att.abandon()
 			return
 		}
 		u, err = s.authenticate(name, password)

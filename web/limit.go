@@ -27,7 +27,7 @@ import (
 // The number of tracked keys is bounded (LRU): maxPairKeys for (account, client),
 // maxClientKeys for clients. A flood of names or addresses evicts the least recently
 // used entries; the client buckets live apart, so a flood of (account, client) pairs
-// does not evict them. A bucket untouched for forgetAfter starts afresh.
+// does not evict them. A bucket without a failure for forgetAfter starts afresh.
 type limiter struct {
 	mu      sync.Mutex
 	pairs   *simplelru.LRU[string, *bucket]
@@ -40,14 +40,14 @@ type bucket struct {
 	burst   int
 	fails   int       // failures since the bucket was created
 	pending int       // attempts admitted and not yet ended
-	last    time.Time // last admission or failure
+	last    time.Time // last failure (or creation)
 }
 
 const (
 	baseDelay     = time.Second
 	maxDelay      = 15 * time.Minute
 	forgetAfter   = 24 * time.Hour
-	maxPairKeys   = 1 << 16
+	maxPairKeys   = 1 << 15
 	maxClientKeys = 1 << 14
 )
 
@@ -116,11 +116,13 @@ func (b *bucket) failed(now time.Time) {
 	}
 }
 
-// attempt is an admitted login attempt; exactly one of fail or succeed ends it.
+// attempt is an admitted login attempt; the first of fail, succeed or abandon ends it,
+// later calls do nothing (so "defer a.abandon()" guards every path).
 type attempt struct {
 	l            *limiter
 	pairKey      string
 	pair, client *bucket
+	ended        bool
 }
 
 // admit reserves a login attempt of account from client at now, or returns how long
@@ -134,10 +136,8 @@ func (l *limiter) admit(account, client string, now time.Time) (*attempt, time.D
 	if w := max(a.pair.wait(now), a.client.wait(now)); w > 0 {
 		return nil, w
 	}
-	for _, b := range []*bucket{a.pair, a.client} {
-		b.pending++
-		b.last = now
-	}
+	a.pair.pending++
+	a.client.pending++
 	return a, 0
 }
 
@@ -145,6 +145,10 @@ func (l *limiter) admit(account, client string, now time.Time) (*attempt, time.D
 func (a *attempt) fail(now time.Time) {
 	a.l.mu.Lock()
 	defer a.l.mu.Unlock()
+	if a.ended {
+		return
+	}
+	a.ended = true
 	for _, b := range []*bucket{a.pair, a.client} {
 		b.pending--
 		b.failed(now)
@@ -156,6 +160,10 @@ func (a *attempt) fail(now time.Time) {
 func (a *attempt) succeed() {
 	a.l.mu.Lock()
 	defer a.l.mu.Unlock()
+	if a.ended {
+		return
+	}
+	a.ended = true
 	a.client.pending--
 	if b, ok := a.l.pairs.Peek(a.pairKey); ok && b == a.pair {
 		a.l.pairs.Remove(a.pairKey)
@@ -212,6 +220,10 @@ func clientKey(addr string) string {
 func (a *attempt) abandon() {
 	a.l.mu.Lock()
 	defer a.l.mu.Unlock()
+	if a.ended {
+		return
+	}
+	a.ended = true
 	a.pair.pending--
 	a.client.pending--
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -306,6 +307,31 @@ func TestGrowingDelays(t *testing.T) {
 			t.Fatalf("after a success, attempt %d waits %v", i+1, w)
 		}
 	}
+
+	// The client's bucket across accounts forgets its failures after forgetAfter
+	// without a failure.
+	for i := range ipThreshold {
+		a, w := l.admit(fmt.Sprintf("name%02d", i), "192.0.2.9", now)
+		if a == nil {
+			t.Fatalf("attempt %d waits %v", i+1, w)
+		}
+		a.fail(now)
+	}
+	if _, w := l.admit("erika", "192.0.2.9", now); w != time.Second {
+		t.Errorf("client after %d failures waits %v, want 1s", ipThreshold, w)
+	}
+	now = now.Add(forgetAfter + time.Second)
+	for i := range ipThreshold {
+		a, w := l.admit(fmt.Sprintf("name%02d", i), "192.0.2.9", now)
+		if a == nil {
+			t.Fatalf("a day later, attempt %d waits %v", i+1, w)
+		}
+		a.abandon()
+		a.fail(now) // ignored: the attempt has ended
+	}
+	if a, w := l.admit("erika", "192.0.2.9", now); a == nil {
+		t.Errorf("abandoned attempts count: wait %v", w)
+	}
 }
 
 func TestClientKey(t *testing.T) {
@@ -322,5 +348,28 @@ func TestClientKey(t *testing.T) {
 		if got := clientKey(tt.in); got != tt.want {
 			t.Errorf("clientKey(%.20q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// BenchmarkLimiterFull fills every tracked key of the limiter (distinct 64-byte names
+// from distinct IPv6 /64s) and reports the heap it holds then.
+func BenchmarkLimiterFull(b *testing.B) {
+	for b.Loop() {
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		l := newLimiter()
+		for i := range maxPairKeys + maxClientKeys {
+			client := clientKey(fmt.Sprintf("2001:db8:%x:%x::1", i>>16, i&0xffff))
+			if a, _ := l.admit(fmt.Sprintf("%064d", i), client, t0); a != nil {
+				a.fail(t0)
+			}
+			l.apiFail(client, t0)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/(1<<20), "MiB-held")
+		b.ReportMetric(float64(l.pairs.Len()+l.clients.Len()), "keys")
+		runtime.KeepAlive(l)
 	}
 }
