@@ -32,10 +32,15 @@
 //
 // Sessions are random 256-bit IDs in a cookie marked HttpOnly, SameSite=Strict and
 // Secure (config web.cookie_secure), with an idle and an absolute timeout. They are kept
-// in the memory of the server: a restart logs everyone out. Failed logins are counted per
-// user name and per client address; after 5 (per name) or 20 (per address) failures a
-// further attempt is refused for 1 s, then 2 s, 4 s, … up to 15 minutes. At most four
-// password checks (argon2id, 64 MiB each) run at once.
+// in the memory of the server: a restart logs everyone out. Failed logins are counted
+// (golang.org/x/time/rate token buckets) per (account, client) and per client across
+// accounts, never per account alone: after 5 (per account and client) or 20 (per client)
+// failures a further attempt waits 1 s, then 2 s, 4 s, … up to 15 minutes, and a correct
+// password from a client that has not failed is never refused. Each attempt is reserved
+// before the password is checked. Failed API tokens count in a bucket of their own. At
+// most four password checks (argon2id, 64 MiB each) run at once; user names over 64 bytes
+// are refused before they are checked, logged or counted; the limiter tracks a bounded
+// number of keys (limit.go).
 //
 // State-changing requests are protected against cross-site request forgery by
 // http.CrossOriginProtection (Fetch Metadata Sec-Fetch-Site, else Origin against Host)
@@ -47,8 +52,9 @@
 // mails are served as application/octet-stream with Content-Disposition: attachment.
 //
 // An optional trusted reverse-proxy header (web.trusted_proxy_header) logs in the user
-// it names, for single sign-on; it is only safe when every request passes a proxy that
-// sets or removes it.
+// it names, for single sign-on. It and X-Forwarded-For (the client address for the
+// limiter and the audit log) are honoured only when the TCP peer is in
+// web.trusted_proxies, which the header requires.
 //
 // # Language
 //
