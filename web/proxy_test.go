@@ -72,6 +72,9 @@ func TestClientIP(t *testing.T) {
 		{"garbage", "10.1.2.3:1", []string{"203.0.113.9, nonsense"}, "10.1.2.3"},
 		{"ipv6", "10.1.2.3:1", []string{"2001:db8::7"}, "2001:db8::7"},
 		{"mapped peer", "[::ffff:192.0.2.5]:1", nil, "192.0.2.5"},
+		{"entry with port", "10.1.2.3:1", []string{"203.0.113.9:4711"}, "203.0.113.9"},
+		{"ipv6 entry with port", "10.1.2.3:1", []string{"[2001:db8::7]:4711"}, "2001:db8::7"},
+		{"all trusted", "10.1.2.3:1", []string{"10.7.7.7, 10.8.8.8"}, "10.7.7.7"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,7 +160,16 @@ Wie steht es um unsere Anfrage?
 			}
 		})
 	}
-	resp, body := c.do(http.MethodPost, "/api/cases/"+own+"/status", strings.NewReader(`{"status":"in_progress"}`), append(erika, "Content-Type", "application/json")...)
+	// The case page, which shares the filter.
+	resp, body := f.loggedIn("erika").get("/cases/" + own)
+	wantStatus(t, resp, body, http.StatusOK)
+	if strings.Contains(body, hidden) {
+		t.Errorf("case page reveals the hidden link")
+	}
+	if _, body := f.loggedIn("admin").get("/cases/" + own); !strings.Contains(body, hidden) {
+		t.Errorf("case page hides the link from the admin")
+	}
+	resp, body = c.do(http.MethodPost, "/api/cases/"+own+"/status", strings.NewReader(`{"status":"in_progress"}`), append(erika, "Content-Type", "application/json")...)
 	wantStatus(t, resp, body, http.StatusOK)
 	if strings.Contains(body, hidden) {
 		t.Errorf("status answer reveals the hidden link:\n%s", body)

@@ -301,7 +301,7 @@ func (s *server) clientIP(r *http.Request) string {
 	}
 	client := peer
 	for i := len(hops) - 1; i >= 0 && i >= len(hops)-maxForwardedHops; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		a, err := parseHop(hops[i])
 		if err != nil {
 			break // a garbled entry: keep the last proxy's word
 		}
@@ -311,6 +311,20 @@ func (s *server) clientIP(r *http.Request) string {
 		}
 	}
 	return client.String()
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, or an address with a port
+// ("192.0.2.1:4711", "[2001:db8::1]:4711") as some proxies write it.
+func parseHop(s string) (netip.Addr, error) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, nil
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return ap.Addr(), nil
 }
 
 // actor describes the user of r for the audit log.
