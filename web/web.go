@@ -51,10 +51,10 @@ var staticFS embed.FS
 // Limits of what a request may send.
 const (
 	maxFormBytes       = 64 << 10
-	maxConcurrentLogin = 4  // argon2id with 64 MiB each
-	userThreshold      = 5  // burst of failed logins per (account, client)
-	ipThreshold        = 20 // burst of failed logins per client across accounts
-	apiThreshold       = 20 // burst of failed API tokens per client
+	maxConcurrentLogin = 4 // argon2id with 64 MiB each
+	userThreshold      = 5
+	ipThreshold        = 20
+	apiThreshold       = 20
 	pageSizeDefault    = 20
 	pageSizeMax        = 100
 )
@@ -118,21 +118,21 @@ func newServer(opts Options) (*server, http.Handler, error) {
 		maxAge = config.DefaultSessionMax
 	}
 	s := &server{
-		store:        opts.Store,
-		search:       opts.Search,
-		cfg:          opts.Config,
-		log:          opts.Logger.With("component", "web"),
-		now:          opts.Now,
-		loc:          opts.Config.Location,
-		msgs:         newCatalog(),
-		sessions:     newSessions(idle, maxAge),
-		limiter:      newLimiter(),
-		loginSlots:   make(chan struct{}, maxConcurrentLogin),
-		authenticate: opts.Store.Authenticate,
-		secure:       wc.SecureCookies(),
-		proxy:        wc.TrustedProxyHeader,
-		html:         mailPolicy(),
+		store:      opts.Store,
+		search:     opts.Search,
+		cfg:        opts.Config,
+		log:        opts.Logger.With("component", "web"),
+		now:        opts.Now,
+		loc:        opts.Config.Location,
+		msgs:       newCatalog(),
+		sessions:   newSessions(idle, maxAge),
+		limiter:    newLimiter(),
+		loginSlots: make(chan struct{}, maxConcurrentLogin),
+		secure:     wc.SecureCookies(),
+		proxy:      wc.TrustedProxyHeader,
+		html:       mailPolicy(),
 	}
+	s.authenticate = opts.Store.Authenticate
 	if s.loc == nil {
 		s.loc = time.UTC
 	}
