@@ -45,7 +45,13 @@ func printWebTrust(w io.Writer, cfg *config.Config) {
 		fmt.Fprintf(w, "ok    web: single sign-on header %s honoured only from %s\n", wc.TrustedProxyHeader, from)
 	}
 	if len(list) == 0 {
-		fmt.Fprintf(w, "ok    web: client address = TCP peer; X-Forwarded-For is ignored (set web.trusted_proxies behind a reverse proxy, or all clients share its address in the login throttling)\n")
+		// intake speaks plain HTTP: an https base_url means a TLS proxy in front.
+		if strings.HasPrefix(wc.BaseURL, "https:") {
+			fmt.Fprintf(w, "WARN  web: base_url is https, so a reverse proxy is in front, but web.trusted_proxies is empty: "+
+				"every client counts as the proxy's address, and failed logins of one throttle all (set trusted_proxies)\n")
+			return
+		}
+		fmt.Fprintf(w, "ok    web: client address = TCP peer; X-Forwarded-For is ignored (no web.trusted_proxies)\n")
 		return
 	}
 	fmt.Fprintf(w, "ok    web: client address from X-Forwarded-For from %s, else the TCP peer\n", from)

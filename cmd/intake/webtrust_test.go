@@ -31,6 +31,8 @@ func TestConfigCheckProxyTrust(t *testing.T) {
 			[]string{"X-Remote-User", "only from 127.0.0.1/32", "X-Forwarded-For from 127.0.0.1/32"}, nil},
 		{"no proxies", "listen = \"127.0.0.1:8080\"\n", 0,
 			[]string{"X-Forwarded-For is ignored"}, nil},
+		{"https base_url without proxies", "listen = \"127.0.0.1:8080\"\nbase_url = \"https://intake.stk.example.de\"\n", 0,
+			[]string{"WARN  web: base_url is https", "set trusted_proxies"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
