@@ -2,11 +2,21 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/intake-office/intake/internal/mailrig"
 )
 
 // TestConfigCheckProxyTrust: `intake config check` refuses web.trusted_proxy_header
@@ -79,5 +89,117 @@ func TestAccountCommandsBoundNames(t *testing.T) {
 				t.Errorf("exit %d (want %d), %d bytes of output\nstderr: %.300s", code, exitUsage, len(out)+len(errOut), errOut)
 			}
 		})
+	}
+}
+
+// webClient sends requests to a running daemon's web server from the local address
+// from (127.0.0.1 or 127.0.0.2: Linux routes all of 127/8 to loopback), without
+// following redirects.
+func webClient(from string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	return &http.Client{
+		Transport:     &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func webDo(t *testing.T, c *http.Client, method, u string, form url.Values, hdr ...string) int {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestWebTrustAgainstRunningDaemon reproduces issue 8 findings 4 and 5 black-box against
+// `intake serve` with real Dovecot and Postfix: the proxy header from a peer that is not
+// a trusted proxy logs nobody in; 30 parallel wrong passwords are mostly refused before
+// any check; an attacker behind the trusted proxy does not lock out a clerk behind it.
+// (How long the attacker then waits is tested with a test clock in package web.)
+func TestWebTrustAgainstRunningDaemon(t *testing.T) {
+	rig := mailrig.StartT(t, mailrig.Options{Users: users()})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfgPath := writeConfig(t, rig, t.TempDir(), "office-pass")
+	f, err := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "\n[web]\nlisten = %q\ncookie_secure = false\ntrusted_proxy_header = \"X-Remote-User\"\ntrusted_proxies = [\"127.0.0.2/32\"]\n", addr)
+	f.Close()
+	const pw = "Sommer-Regen-am-See-2026"
+	add := exec.Command(binary, "user", "add", "erika", "-role", "admin", "-config", cfgPath)
+	add.Stdin = strings.NewReader(pw + "\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("user add: %v\n%s", err, out)
+	}
+	d := startDaemon(t, cfgPath)
+	base := "http://" + addr
+	direct, proxy := webClient("127.0.0.1"), webClient("127.0.0.2")
+	waitUntil(t, 30*time.Second, func() bool {
+		resp, err := direct.Get(base + "/login")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, d)
+
+	if code := webDo(t, direct, http.MethodGet, base+"/", nil, "X-Remote-User", "erika"); code != http.StatusSeeOther {
+		t.Errorf("proxy header from an untrusted peer: %d, want 303 to the login", code)
+	}
+	if code := webDo(t, proxy, http.MethodGet, base+"/", nil, "X-Remote-User", "erika"); code != http.StatusOK {
+		t.Errorf("proxy header from the trusted proxy: %d, want 200", code)
+	}
+
+	const n = 30
+	codes := make(chan int, n)
+	for i := range n {
+		go func() {
+			codes <- webDo(t, proxy, http.MethodPost, base+"/login",
+				url.Values{"name": {"erika"}, "password": {fmt.Sprintf("raten-%02d-raten", i)}}, "X-Forwarded-For", "203.0.113.66")
+		}()
+	}
+	refused := 0
+	for range n {
+		if <-codes == http.StatusTooManyRequests {
+			refused++
+		}
+	}
+	if refused < n-5 {
+		t.Errorf("%d of %d parallel wrong passwords refused before the check, want at least %d", refused, n, n-5)
+	}
+	login := url.Values{"name": {"erika"}, "password": {pw}}
+	if code := webDo(t, proxy, http.MethodPost, base+"/login", login, "X-Forwarded-For", "203.0.113.7"); code != http.StatusSeeOther {
+		t.Errorf("clerk behind the same proxy: %d, want 303", code)
+	}
+	if code := webDo(t, direct, http.MethodPost, base+"/login", login, "X-Forwarded-For", "203.0.113.66"); code != http.StatusSeeOther {
+		t.Errorf("clerk on another address claiming the attacker's X-Forwarded-For: %d, want 303 (ignored)", code)
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	if err := d.cmd.Wait(); err != nil {
+		t.Fatalf("SIGTERM: %v\n%s", err, d.log)
 	}
 }
