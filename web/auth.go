@@ -168,12 +168,12 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		if !errors.Is(err, ticket.ErrBadCredentials) && !errors.Is(err, ticket.ErrDisabled) {
-			att.fail(now) // a password was checked: it counts
+			att.fail(s.now()) // a password was checked: it counts
 			s.log.Error("login", "err", err)
 			s.errorPage(w, r, nil, http.StatusInternalServerError, "err.internal")
 			return
 		}
-		att.fail(now)
+		att.fail(s.now()) // the time the check ended, not the time it began
 		if _, aerr := s.store.AppendAudit(ticket.AuditEntry{At: now, Actor: logName(name), Remote: ip, Action: ticket.AuditLoginFailed}); aerr != nil {
 			s.log.Error("audit log", "err", aerr)
 		}

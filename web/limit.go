@@ -108,6 +108,9 @@ func (b *bucket) wait(now time.Time) time.Duration {
 // failed records a failure at now: it takes a token (going into debt if there is none)
 // and slows the refill once the burst is used up.
 func (b *bucket) failed(now time.Time) {
+	if now.Before(b.last) {
+		now = b.last // requests end out of order; the token bucket must not go back in time
+	}
 	b.fails++
 	b.last = now
 	b.lim.ReserveN(now, 1)
