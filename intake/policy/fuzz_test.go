@@ -85,7 +85,7 @@ func FuzzDecide(f *testing.F) {
 					if _, fail := checkAuthFail(trusted); fail {
 						t.Fatalf("ack despite a trusted failure")
 					}
-					if _, ok := authenticated(trusted, d.Recipient); s.RequireAuthenticated && !ok {
+					if _, ok := authenticated(trusted, d.Recipient, fromDomain(m)); s.RequireAuthenticated && !ok {
 						t.Fatalf("ack to an unauthenticated recipient")
 					}
 				}
