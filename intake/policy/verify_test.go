@@ -111,9 +111,15 @@ func TestVerification(t *testing.T) {
 			lines: personal(arcGateway, arcForged)},
 		{name: "arc: two fields of the highest instance", settings: mode(VerifyNone, false, "gw.stadt-musterhausen.example"),
 			lines: personal(arcGateway, arcGateway)},
-		{name: "arc: our MTA says the chain failed", settings: func(s *Settings) { withAuth(ourMTA, false)(s); s.TrustedARCSealers = []string{"gw.stadt-musterhausen.example"} },
+		{name: "arc: our MTA says the chain failed", settings: func(s *Settings) {
+			withAuth(ourMTA, false)(s)
+			s.TrustedARCSealers = []string{"gw.stadt-musterhausen.example"}
+		},
 			lines: personal("Authentication-Results: "+ourMTA+"; arc=fail (signature failed)", arcGateway)},
-		{name: "arc: our MTA says the chain passed", settings: func(s *Settings) { withAuth(ourMTA, true)(s); s.TrustedARCSealers = []string{"gw.stadt-musterhausen.example"} },
+		{name: "arc: our MTA says the chain passed", settings: func(s *Settings) {
+			withAuth(ourMTA, true)(s)
+			s.TrustedARCSealers = []string{"gw.stadt-musterhausen.example"}
+		},
 			lines: personal("Authentication-Results: "+ourMTA+"; arc=pass", arcGateway), by: "arc"},
 		{name: "arc: phishing relay through a trusted sealer", settings: mode(VerifyNone, false, "gw.stadt-musterhausen.example"),
 			lines: phish("ARC-Authentication-Results: i=1; gw.stadt-musterhausen.example; dkim=pass header.d=evil.example; dmarc=pass header.from=evil.example")},
