@@ -41,6 +41,7 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	fmt.Fprintf(stdout, "ok    %s: valid, %d mailbox(es)\n", cfg.Path, len(cfg.Mailboxes))
+	printVerification(stdout, cfg)
 	if *offline {
 		if *roundtrip {
 			fmt.Fprintln(stderr, "intake config check: -offline and -roundtrip exclude each other")
