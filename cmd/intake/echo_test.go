@@ -110,3 +110,50 @@ func TestCaseShowAckKind(t *testing.T) {
 		t.Errorf("ack JSON echo = %q (%q)", a.Echo, a.EchoReason)
 	}
 }
+
+// Issue 8: "intake explain" says whether the sender is verified and which acknowledgement
+// the mail would get under the mailbox's settings.
+func TestExplainSaysEcho(t *testing.T) {
+	cfgPath, _ := accountConfig(t)
+	text, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text = bytes.Replace(text, []byte("[[mailbox]]\nname = \"presse\""), []byte("[mailbox.policy]\nauthserv_id = \"mx.stk.example.de\"\nrequire_authenticated = false\n[[mailbox]]\nname = \"presse\""), 1)
+	if err := os.WriteFile(cfgPath, text, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mail := func(name, extra string) string {
+		p := dir + "/" + name
+		raw := "Return-Path: <anna@example.org>\r\n" + extra + "From: Anna <anna@example.org>\r\nTo: poststelle@stk.example.de\r\nSubject: Antrag\r\nMessage-ID: <" + name + "@example.org>\r\n\r\nx\r\n"
+		if err := os.WriteFile(p, []byte(raw), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	verified := mail("verified", "Authentication-Results: mx.stk.example.de; dkim=pass header.d=example.org\r\n")
+	forged := mail("forged", "Authentication-Results: mx.evil.example; dkim=pass header.d=example.org\r\n")
+	var out, errb bytes.Buffer
+	if code := cmdExplain([]string{"-json", "-config", cfgPath, verified, forged}, &out, &errb); code != exitOK {
+		t.Fatalf("explain: exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	want := []string{
+		`"verified":true,"verified_by":"dkim","echo":"full","echo_reason":"sender verified by dkim"`,
+		`"verified":false,"echo":"minimal","echo_reason":"sender not verified"`,
+	}
+	if len(lines) != 2 {
+		t.Fatalf("explain output:\n%s", out.String())
+	}
+	for i, w := range want {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("line %d lacks %s:\n%s", i, w, lines[i])
+		}
+	}
+	out.Reset()
+	cmdExplain([]string{"-config", cfgPath, forged}, &out, &errb)
+	if !strings.Contains(out.String(), "Art / kind: kurz, ohne Text des Absenders / minimal, no text of the sender (sender not verified)") {
+		t.Errorf("text form:\n%s", out.String())
+	}
+}
