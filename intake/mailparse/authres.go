@@ -92,14 +92,14 @@ func lexAuthResults(s string, maxTokens int) []authToken {
 	return toks
 }
 
-// parseAuthResults parses one Authentication-Results value (RFC 8601 §2.2) leniently:
+// ParseAuthResults parses one Authentication-Results value (RFC 8601 §2.2) leniently:
 // comments anywhere, quoted strings, a version number after the authserv-id, the "none"
 // no-result form, several resinfos separated by ";", properties with empty values, and the
 // Microsoft 365 form without an authserv-id. A resinfo whose method or result is not a
 // keyword (e.g. Yahoo's "from=example.jp" after the authserv-id) is skipped; so are stray
 // segments without a result. ok is false when the value yields neither an authserv-id nor a
 // method.
-func parseAuthResults(raw string) (AuthResult, bool) {
+func ParseAuthResults(raw string) (AuthResult, bool) {
 	toks := lexAuthResults(toUTF8String(raw), maxAuthTokens)
 	var segs [][]authToken
 	start := 0
@@ -222,9 +222,9 @@ type ARCAuthResult struct {
 // maxARCInstance is the largest ARC instance number (RFC 8617 §4.2.1).
 const maxARCInstance = 50
 
-// parseARCAuthResults parses "i=N; authserv-id; resinfo..." (RFC 8617 §4.1.1). ok is false
+// ParseARCAuthResults parses "i=N; authserv-id; resinfo..." (RFC 8617 §4.1.1). ok is false
 // when the instance tag is missing or out of range, or the rest yields no authserv-id.
-func parseARCAuthResults(raw string) (ARCAuthResult, bool) {
+func ParseARCAuthResults(raw string) (ARCAuthResult, bool) {
 	tag, rest, found := strings.Cut(toUTF8String(raw), ";")
 	if !found {
 		return ARCAuthResult{}, false
@@ -241,7 +241,7 @@ func parseARCAuthResults(raw string) (ARCAuthResult, bool) {
 	if n < 1 || n > maxARCInstance {
 		return ARCAuthResult{}, false
 	}
-	ar, ok := parseAuthResults(rest)
+	ar, ok := ParseAuthResults(rest)
 	if !ok || ar.AuthservID == "" {
 		return ARCAuthResult{}, false
 	}

@@ -259,13 +259,13 @@ func interpretHeader(m *Message, d *decoder) entity {
 			m.References = append(m.References, msgIDs(f.Value)...)
 		case "authentication-results":
 			if len(m.AuthResults) < maxAuthResults {
-				if ar, ok := parseAuthResults(f.Value); ok {
+				if ar, ok := ParseAuthResults(f.Value); ok {
 					m.AuthResults = append(m.AuthResults, ar)
 				}
 			}
 		case "arc-authentication-results":
 			if len(m.ARCAuthResults) < maxAuthResults {
-				if ar, ok := parseARCAuthResults(f.Value); ok {
+				if ar, ok := ParseARCAuthResults(f.Value); ok {
 					m.ARCAuthResults = append(m.ARCAuthResults, ar)
 				}
 			}

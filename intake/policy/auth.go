@@ -157,11 +157,6 @@ const (
 // GoogleAuthservID is the authserv-id Gmail (and so Google Workspace) writes.
 const GoogleAuthservID = "mx.google.com"
 
-// Verifications are the accepted Settings.Verification values ("" is chosen by AuthservID).
-func Verifications() []string {
-	return []string{VerifyNone, VerifyAuthservID, VerifyExchangeOnline, VerifyGoogleWorkspace}
-}
-
 // verificationMode returns the effective mode: "" means authserv-id when one is configured.
 func verificationMode(s *Settings) string {
 	switch s.Verification {
@@ -186,15 +181,26 @@ func primaryTrusted(m *mailparse.Message, s *Settings) []mailparse.AuthResult {
 	case VerifyExchangeOnline:
 		// Exchange Online prepends its field above everything the sender wrote; only that
 		// topmost position is its (Microsoft, "Anti-spam message headers in Microsoft 365").
-		if len(m.AuthResults) > 0 && m.AuthResults[0].AuthservID == "" {
-			return m.AuthResults[:1]
+		if ar, ok := topmost(m, "Authentication-Results"); ok && ar.AuthservID == "" {
+			return []mailparse.AuthResult{ar}
 		}
 	case VerifyGoogleWorkspace:
-		if len(m.AuthResults) > 0 && sameAuthservID(m.AuthResults[0].AuthservID, GoogleAuthservID) {
-			return m.AuthResults[:1]
+		if ar, ok := topmost(m, "Authentication-Results"); ok && sameAuthservID(ar.AuthservID, GoogleAuthservID) {
+			return []mailparse.AuthResult{ar}
 		}
 	}
 	return nil
+}
+
+// topmost parses the topmost field named key itself: when it cannot be read, the readable
+// fields below it (which anyone on the way may have written) must not take its place.
+func topmost(m *mailparse.Message, key string) (mailparse.AuthResult, bool) {
+	for _, f := range m.Fields {
+		if strings.EqualFold(f.Key, key) {
+			return mailparse.ParseAuthResults(f.Value)
+		}
+	}
+	return mailparse.AuthResult{}, false
 }
 
 // sameAuthservID compares authserv-ids case-insensitively, ignoring a "/job-id" suffix.
@@ -218,7 +224,16 @@ func trustedARC(m *mailparse.Message, s *Settings, primary []mailparse.AuthResul
 	if len(s.TrustedARCSealers) == 0 || len(m.ARCAuthResults) == 0 {
 		return mailparse.AuthResult{}, false
 	}
-	top := m.ARCAuthResults[0]
+	top, ok := mailparse.ARCAuthResult{}, false
+	for _, f := range m.Fields {
+		if strings.EqualFold(f.Key, "ARC-Authentication-Results") {
+			top, ok = mailparse.ParseARCAuthResults(f.Value) // the topmost field itself
+			break
+		}
+	}
+	if !ok {
+		return mailparse.AuthResult{}, false
+	}
 	for _, a := range m.ARCAuthResults[1:] {
 		if a.Instance >= top.Instance {
 			return mailparse.AuthResult{}, false

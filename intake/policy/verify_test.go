@@ -92,6 +92,12 @@ func TestVerification(t *testing.T) {
 		{name: "exchange: a topmost field with an authserv-id is not Exchange's", settings: mode(VerifyExchangeOnline, true),
 			lines: personal("Authentication-Results: mx.evil.example; spf=pass smtp.mailfrom=anna.beispiel@example.org", exoPass), reason: ReasonUnauthenticated},
 		{name: "exchange: required, not verified", settings: mode(VerifyExchangeOnline, true), lines: personal(exoNone), reason: ReasonUnauthenticated},
+		{name: "exchange: an unreadable topmost field does not promote the attacker's below", settings: mode(VerifyExchangeOnline, false),
+			lines: personal("Authentication-Results: ;;;", forgedPass)},
+		{name: "google: an unreadable topmost field does not promote the attacker's below", settings: mode(VerifyGoogleWorkspace, false),
+			lines: personal("Authentication-Results: (comment only)", forgedGmailPass)},
+		{name: "arc: an unreadable topmost field does not promote the one below", settings: mode(VerifyNone, false, "gw.stadt-musterhausen.example"),
+			lines: personal("ARC-Authentication-Results: i=3", arcGateway)},
 		{name: "exchange: required, no field at all (B4)", settings: mode(VerifyExchangeOnline, true), lines: personal(), reason: ReasonUnauthenticated},
 
 		// Google Workspace.
