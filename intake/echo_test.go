@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/intake-office/intake/config"
+	"github.com/intake-office/intake/intake"
+	"github.com/intake-office/intake/intake/policy"
 	"github.com/intake-office/intake/internal/memmail"
 	"github.com/intake-office/intake/ticket"
 )
@@ -173,5 +175,31 @@ func TestAckEchoKinds(t *testing.T) {
 				t.Errorf("subject %q", subject)
 			}
 		})
+	}
+}
+
+// config cannot import policy, so the verification names are declared twice; they must
+// agree, or a configured mode would silently verify nobody.
+func TestVerificationNamesAgree(t *testing.T) {
+	for _, pair := range [][2]string{
+		{config.VerifyNone, policy.VerifyNone},
+		{config.VerifyAuthservID, policy.VerifyAuthservID},
+		{config.VerifyExchangeOnline, policy.VerifyExchangeOnline},
+		{config.VerifyGoogleWorkspace, policy.VerifyGoogleWorkspace},
+	} {
+		if pair[0] != pair[1] {
+			t.Errorf("config %q != policy %q", pair[0], pair[1])
+		}
+	}
+	for _, mode := range []string{config.VerifyAuthservID, config.VerifyExchangeOnline, config.VerifyGoogleWorkspace} {
+		mb := config.Mailbox{Name: "post", Address: "post@office.test", Policy: config.Policy{Verification: mode}}
+		if mode == config.VerifyAuthservID {
+			mb.Policy.AuthservID = "mx.office.test"
+		}
+		cfg := &config.Config{Mailboxes: []config.Mailbox{mb}}
+		cfg.ApplyDefaults()
+		if s := intake.PolicySettings(cfg, cfg.Mailboxes[0], "x"); s.Verification != mode || !s.RequireAuthenticated {
+			t.Errorf("%s: policy settings %+v", mode, s)
+		}
 	}
 }
