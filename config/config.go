@@ -157,7 +157,18 @@ type Ack struct {
 	Enabled  *bool    `toml:"enabled"`   // default true
 	MaxAge   Duration `toml:"max_age"`   // older mails (by INTERNALDATE) get no ack; default 72h
 	FromName string   `toml:"from_name"` // display name in From; default the mailbox name
+	// Echo says when an acknowledgement repeats the sender's subject and attachment names
+	// (issue 8): EchoVerified (default) only to a sender a trusted authentication result
+	// verified, EchoAlways to everyone (a phishing relay risk), EchoNever to nobody.
+	Echo string `toml:"echo"`
 }
+
+// Values of [mailbox.ack] echo.
+const (
+	EchoVerified = "verified"
+	EchoAlways   = "always"
+	EchoNever    = "never"
+)
 
 // String describes the account without its password (Secret's String
 // would otherwise be promoted and hide every other field).
@@ -189,6 +200,28 @@ type Policy struct {
 	FollowUpAck          *bool  `toml:"follow_up_ack"`         // follow-ups acknowledged (at most once per case per 24 h); default true
 	HourlyCap            *int   `toml:"hourly_cap"`            // R3: acks per hour for the whole daemon; default 500
 	SubjectHeuristics    *bool  `toml:"subject_heuristics"`    // S9; default true
+	// Verification says whose Authentication-Results are trusted to verify a sender:
+	// "authserv-id" (the fields of authserv_id), "exchange-online" (the topmost field that
+	// Exchange Online stamps, with compauth), "google-workspace" (the topmost field of
+	// mx.google.com) or "none". Default "authserv-id" when authserv_id is set, else "none".
+	Verification string `toml:"verification"`
+	// TrustedARCSealers are the authserv-ids of ARC sealers on the office's delivery path
+	// whose newest ARC-Authentication-Results verify a sender too (RFC 8617). Default none.
+	TrustedARCSealers []string `toml:"trusted_arc_sealers"`
+}
+
+// Values of [mailbox.policy] verification.
+const (
+	VerifyNone            = "none"
+	VerifyAuthservID      = "authserv-id"
+	VerifyExchangeOnline  = "exchange-online"
+	VerifyGoogleWorkspace = "google-workspace"
+)
+
+// VerificationActive reports whether any sender verification is configured (a mode other
+// than "none" or a trusted ARC sealer). Without one no sender is verified.
+func (p Policy) VerificationActive() bool {
+	return p.Verification != "" && p.Verification != VerifyNone || len(p.TrustedARCSealers) > 0
 }
 
 // IsEnabled reports whether acknowledgements are sent (default true).
@@ -467,6 +500,9 @@ func (c *Config) ApplyDefaults() {
 		if m.Ack.FromName == "" {
 			m.Ack.FromName = m.Name
 		}
+		if m.Ack.Echo == "" {
+			m.Ack.Echo = EchoVerified
+		}
 		m.Policy.applyDefaults()
 	}
 }
@@ -482,8 +518,16 @@ func (p *Policy) applyDefaults() {
 			*dst = &v
 		}
 	}
+	if p.Verification == "" {
+		p.Verification = VerifyNone
+		if p.AuthservID != "" {
+			p.Verification = VerifyAuthservID
+		}
+	}
 	setBool(&p.RequireAddressed, true)
-	setBool(&p.RequireAuthenticated, p.AuthservID != "")
+	// B2 by default wherever the office's own receiving system's results are trusted (not
+	// for ARC sealers alone: they only vouch for mail that passed through them).
+	setBool(&p.RequireAuthenticated, p.Verification != VerifyNone)
 	setInt(&p.PerSenderLimit, DefaultPerSenderLimit)
 	setBool(&p.FollowUpAck, true)
 	setInt(&p.HourlyCap, DefaultHourlyCap)

@@ -203,6 +203,11 @@ func (c *Config) validate(v *collector, opts Options) {
 			v.add(p+".ack.max_age", "must be greater than 0 (got %s)", m.Ack.MaxAge.Duration)
 		}
 		v.text(p+".ack.from_name", m.Ack.FromName, false)
+		switch m.Ack.Echo {
+		case EchoVerified, EchoAlways, EchoNever:
+		default:
+			v.add(p+".ack.echo", "must be %q, %q or %q (got %q)", EchoVerified, EchoAlways, EchoNever, m.Ack.Echo)
+		}
 		pol := m.Policy
 		if pol.PerSenderLimit != nil && *pol.PerSenderLimit < 0 {
 			v.add(p+".policy.per_sender_limit", "must be 0 (no limit) or more (got %d)", *pol.PerSenderLimit)
@@ -213,8 +218,31 @@ func (c *Config) validate(v *collector, opts Options) {
 		if pol.AuthservID != "" && strings.ContainsAny(pol.AuthservID, " \t;()\"") {
 			v.add(p+".policy.authserv_id", "must be a host name such as \"mx.stk.example.de\" (got %q)", pol.AuthservID)
 		}
-		if pol.RequireAuthenticated != nil && *pol.RequireAuthenticated && pol.AuthservID == "" {
-			v.add(p+".policy.require_authenticated", "needs authserv_id: only the Authentication-Results of the office's own MTA can be trusted")
+		switch pol.Verification {
+		case "", VerifyNone:
+			// Validate runs after ApplyDefaults, so "none" with an authserv_id was asked for.
+			if pol.Verification == VerifyNone && pol.AuthservID != "" {
+				v.add(p+".policy.verification", "is \"none\" but authserv_id is set: use verification = \"authserv-id\" or remove authserv_id")
+			}
+		case VerifyAuthservID:
+			if pol.AuthservID == "" {
+				v.add(p+".policy.verification", "\"authserv-id\" needs authserv_id (the authserv-id of the office's own MTA)")
+			}
+		case VerifyExchangeOnline, VerifyGoogleWorkspace:
+			if pol.AuthservID != "" {
+				v.add(p+".policy.authserv_id", "is only used with verification = \"authserv-id\" (verification is %q)", pol.Verification)
+			}
+		default:
+			v.add(p+".policy.verification", "must be %q, %q, %q or %q (got %q)",
+				VerifyAuthservID, VerifyExchangeOnline, VerifyGoogleWorkspace, VerifyNone, pol.Verification)
+		}
+		for _, sealer := range pol.TrustedARCSealers {
+			if !validHostname(sealer) {
+				v.add(p+".policy.trusted_arc_sealers", "%q is not a host name such as \"mx.microsoft.com\" (the authserv-id the sealer writes)", sealer)
+			}
+		}
+		if pol.RequireAuthenticated != nil && *pol.RequireAuthenticated && !pol.VerificationActive() {
+			v.add(p+".policy.require_authenticated", "needs authserv_id, verification or trusted_arc_sealers: without a sender verification no authentication result can be trusted")
 		}
 	}
 }

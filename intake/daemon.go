@@ -316,6 +316,8 @@ func PolicySettings(cfg *config.Config, mb config.Mailbox, instanceID string) po
 		s.AuthservID = p.AuthservID
 		s.RequireAuthenticated = *p.RequireAuthenticated
 	}
+	s.Verification = mb.Policy.Verification
+	s.TrustedARCSealers = mb.Policy.TrustedARCSealers
 	// Every office address of every mailbox counts as our own (S10): an
 	// acknowledgement from one mailbox must never be answered by another.
 	for _, m := range cfg.Mailboxes {

@@ -306,7 +306,9 @@ func newSMTPClient(mb config.Mailbox, tokens oauth2.TokenSource) (*gomail.Client
 // build renders the acknowledgement of one outbox entry. Nothing from the
 // citizen's mail reaches a header except the decoded subject inside our
 // subject and the validated Message-IDs in In-Reply-To/References; go-mail
-// encodes CR/LF, so no header can be added (RFC 5322 §2.2).
+// encodes CR/LF, so no header can be added (RFC 5322 §2.2). The minimal kind
+// (Ack.Echo, decided at registration) keeps only In-Reply-To and References
+// to the mail's own Message-ID (RFC 3834 §3.1.6) and no subject.
 func (r *responder) build(e ticket.OutboxEntry) (*gomail.Msg, error) {
 	mc := r.mb.cfg
 	off := r.d.cfg.Office
@@ -316,6 +318,9 @@ func (r *responder) build(e ticket.OutboxEntry) (*gomail.Msg, error) {
 		Subject:     e.Message.Subject,
 		Attachments: e.Message.Attachments,
 		FollowUp:    e.FollowUp,
+		// Only the full kind decided at registration repeats the sender's text; anything
+		// else (the minimal kind, a record from before it was stored) does not (issue 8).
+		Minimal: e.Message.Ack.Echo != ticket.EchoFull,
 		Office: templates.Office{
 			Name: off.Name, Phone: off.Phone, PostalAddress: off.PostalAddress,
 			ContactURL: off.ContactURL, PrivacyURL: off.PrivacyURL,
@@ -342,7 +347,8 @@ func (r *responder) build(e ticket.OutboxEntry) (*gomail.Msg, error) {
 	// Message-ID, References the original References plus it.
 	var refs []string
 	for _, id := range e.Message.References {
-		if validMsgID(id) {
+		// The minimal kind does not carry the sender's References list along either.
+		if validMsgID(id) && e.Message.Ack.Echo == ticket.EchoFull {
 			refs = append(refs, "<"+id+">")
 		}
 	}

@@ -694,8 +694,25 @@ func (w *watcher) decide(msg ticket.Message) (prepared, error) {
 		in.SuppressReason = string(policy.ReasonTooOld)
 	default:
 		in.AckRecipient = dec.Recipient
+		in.AckEcho, in.AckEchoReason = AckEcho(w.mb.cfg.Ack.Echo, dec)
 	}
 	return prepared{in: in, bounce: th.bounce}, nil
+}
+
+// AckEcho decides, at registration, which acknowledgement a mail gets (issue 8): the full
+// one, which repeats the sender's subject and attachment names, only when [mailbox.ack]
+// echo allows it for this sender; otherwise the minimal one, which carries no text the
+// sender chose. reason is shown to the clerk.
+func AckEcho(echo string, dec policy.Decision) (kind, reason string) {
+	switch {
+	case echo == config.EchoNever:
+		return ticket.EchoMinimal, "echo = never"
+	case echo == config.EchoAlways:
+		return ticket.EchoFull, "echo = always"
+	case dec.Verified:
+		return ticket.EchoFull, "sender verified by " + dec.VerifiedBy
+	}
+	return ticket.EchoMinimal, "sender not verified"
 }
 
 // registerBatch makes the raw files durable, registers the mails in one

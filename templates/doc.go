@@ -8,6 +8,11 @@
 //	de.body.tmpl           body for a new case: German, then a short English block
 //	de.followup.body.tmpl  shorter body for a further message to an existing case
 //	en.subject.tmpl, en.body.tmpl, en.followup.body.tmpl   the same in English
+//	de.minimal.subject.tmpl, de.minimal.body.tmpl   the short acknowledgement for a
+//	                       sender that was not verified ([mailbox.ack] echo): only the
+//	                       reference, the time of receipt and the office's own text;
+//	                       Subject and Attachments are always empty in it (Data.Minimal)
+//	en.minimal.subject.tmpl, en.minimal.body.tmpl   the same in English
 //
 // Load(dir) uses a file of the same name in dir instead of the embedded one,
 // so an office can change its wording without rebuilding. Every template is

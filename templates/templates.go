@@ -37,10 +37,14 @@ type Data struct {
 	Received    time.Time // already in office time zone
 	Subject     string    // decoded subject received ("" => "(ohne Betreff)" / "(no subject)")
 	Attachments []string
-	FollowUp    bool   // shorter text for a follow-up on an existing case
-	Office      Office // the authority
-	Mailbox     string // mailbox display name / function
-	Address     string // office address (reply to it keeping the reference in the subject)
+	FollowUp    bool // shorter text for a follow-up on an existing case
+	// Minimal renders the short acknowledgement for a sender that was not verified (issue 8):
+	// the *.minimal.* templates, and Subject and Attachments are dropped before any template
+	// sees them, so not even an overridden template can echo the sender's text.
+	Minimal bool
+	Office  Office // the authority
+	Mailbox string // mailbox display name / function
+	Address string // office address (reply to it keeping the reference in the subject)
 }
 
 // Office describes the authority in the text; empty fields are left out.
@@ -83,7 +87,8 @@ type Set struct {
 func FileNames() []string {
 	var names []string
 	for _, lang := range Languages() {
-		names = append(names, lang+".subject.tmpl", lang+".body.tmpl", lang+".followup.body.tmpl")
+		names = append(names, lang+".subject.tmpl", lang+".body.tmpl", lang+".followup.body.tmpl",
+			lang+".minimal.subject.tmpl", lang+".minimal.body.tmpl")
 	}
 	return names
 }
@@ -160,7 +165,12 @@ func sampleData() []Data {
 	empty := Data{Reference: full.Reference, Received: full.Received}
 	fullFollow, emptyFollow := full, empty
 	fullFollow.FollowUp, emptyFollow.FollowUp = true, true
-	return []Data{full, empty, fullFollow, emptyFollow}
+	out := []Data{full, empty, fullFollow, emptyFollow}
+	for _, d := range out[:4] {
+		d.Minimal = true
+		out = append(out, d)
+	}
+	return out
 }
 
 // Render renders the acknowledgement for lang: "de" (also for "", with a
@@ -173,21 +183,26 @@ func (s *Set) Render(lang string, d Data) (Rendered, error) {
 	if !slices.Contains(Languages(), lang) {
 		return Rendered{}, fmt.Errorf("render acknowledgement: unknown language %q (have %s)", lang, strings.Join(Languages(), ", "))
 	}
+	subjectName, body := lang+".subject.tmpl", lang+".body.tmpl"
+	switch {
+	case d.Minimal:
+		// Nothing the sender chose reaches the templates.
+		d.Subject, d.Attachments = "", nil
+		subjectName, body = lang+".minimal.subject.tmpl", lang+".minimal.body.tmpl"
+	case d.FollowUp:
+		body = lang + ".followup.body.tmpl"
+	}
 	td, err := newTemplateData(d)
 	if err != nil {
 		return Rendered{}, fmt.Errorf("render acknowledgement: %w", err)
 	}
-	body := lang + ".body.tmpl"
-	if d.FollowUp {
-		body = lang + ".followup.body.tmpl"
-	}
-	subject, err := s.exec(lang+".subject.tmpl", td)
+	subject, err := s.exec(subjectName, td)
 	if err != nil {
 		return Rendered{}, err
 	}
 	subject = oneLine(subject)
 	if subject == "" {
-		return Rendered{}, fmt.Errorf("render acknowledgement: %s: subject is empty", s.source[lang+".subject.tmpl"])
+		return Rendered{}, fmt.Errorf("render acknowledgement: %s: subject is empty", s.source[subjectName])
 	}
 	text, err := s.exec(body, td)
 	if err != nil {
@@ -320,7 +335,8 @@ var (
 	replyPrefix = regexp.MustCompile(`(?i)^(re|aw|antw|antwort|wg|fw|fwd|sv|vs|tr|rif|auto)\s*(\[\d+\]|\(\d+\))?\s*:\s*`)
 	// ownMarker matches what is left of our own subject after the tag is
 	// removed: "Eingangsbestätigung –".
-	ownMarker = regexp.MustCompile(`(?i)^(eingangsbestätigung|acknowledgement of receipt)\s*[–—:-]?\s*`)
+	// The minimal acknowledgement's "– Vorgangsnummer" / "– reference number" goes too.
+	ownMarker = regexp.MustCompile(`(?i)^(eingangsbestätigung|acknowledgement of receipt)\s*[–—:-]?\s*(vorgangsnummer|reference number)?\s*`)
 )
 
 // shortSubject is the subject echoed in our subject line. When the citizen

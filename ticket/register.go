@@ -176,6 +176,9 @@ func register(tx *bolt.Tx, in Incoming) (Registration, error) {
 	default:
 		m.Ack = Ack{Status: AckSuppressed, Reason: ReasonNoRecipient}
 	}
+	if m.Ack.Status == AckPending {
+		m.Ack.Echo, m.Ack.EchoReason = truncate(in.AckEcho, 16), truncate(in.AckEchoReason, 200)
+	}
 
 	if err := putCase(tx, c); err != nil {
 		return Registration{}, err

@@ -123,7 +123,21 @@ type Ack struct {
 	// set by MarkBounced; BouncedAt is when it was recorded.
 	Bounce    string    `json:"bounce,omitempty"`
 	BouncedAt time.Time `json:"bounced_at,omitzero"`
+	// Echo is the kind of acknowledgement planned or sent: EchoFull repeats the sender's
+	// subject and attachment names, EchoMinimal carries only the reference, the time of
+	// receipt and the office's own text (issue 8). It is decided at registration, so the
+	// responder only renders it; "" (records from before) is rendered as EchoMinimal.
+	Echo string `json:"echo,omitempty"`
+	// EchoReason says why, in words for the clerk: "sender verified by dkim", "sender not
+	// verified", "echo = never", "echo = always".
+	EchoReason string `json:"echo_reason,omitempty"`
 }
+
+// Kinds of acknowledgement (Ack.Echo).
+const (
+	EchoFull    = "full"
+	EchoMinimal = "minimal"
+)
 
 // Incoming is what Register needs to register one mail.
 type Incoming struct {
@@ -144,6 +158,9 @@ type Incoming struct {
 	LinkTo *Reference
 	// Rate limits the ack inside Register's transaction (nil = no limits); see RateRule.
 	Rate *RateRule
+	// AckEcho and AckEchoReason are stored as Ack.Echo and Ack.EchoReason when an ack is
+	// due (AckRecipient set and not suppressed by Rate).
+	AckEcho, AckEchoReason string
 }
 
 // RateRule limits acknowledgements. Register applies it, in the same transaction that

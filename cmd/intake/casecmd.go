@@ -192,6 +192,17 @@ func ackText(a ticket.Ack) string {
 	return string(a.Status)
 }
 
+// echoText names the kind of acknowledgement (issue 8) in German and English.
+func echoText(kind string) string {
+	switch kind {
+	case ticket.EchoFull:
+		return "vollständig / full"
+	case ticket.EchoMinimal:
+		return "kurz, ohne Text des Absenders / minimal, no text of the sender"
+	}
+	return kind
+}
+
 func clip(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
@@ -233,6 +244,9 @@ func printCase(w io.Writer, c *ticket.Case, loc *time.Location) {
 		if m.Ack.Status == ticket.AckSuppressed && m.Ack.Reason != "" {
 			de, en := policy.Explain(policy.Reason(m.Ack.Reason))
 			fmt.Fprintf(w, "  Grund:      %s\n  Reason:     %s\n", de, en)
+		}
+		if m.Ack.Echo != "" {
+			fmt.Fprintf(w, "  Art / kind: %s (%s)\n", echoText(m.Ack.Echo), m.Ack.EchoReason)
 		}
 		if m.Ack.Bounce != "" {
 			fmt.Fprintf(w, "  Unzustellbar / bounced: %s\n", m.Ack.Bounce)

@@ -41,6 +41,7 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	fmt.Fprintf(stdout, "ok    %s: valid, %d mailbox(es)\n", cfg.Path, len(cfg.Mailboxes))
+	printVerification(stdout, cfg)
 	printWebTrust(stdout, cfg)
 	if *offline {
 		if *roundtrip {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake"
 	"github.com/intake-office/intake/intake/mailparse"
 	"github.com/intake-office/intake/intake/policy"
@@ -25,7 +26,13 @@ type explanation struct {
 	Recipient string  `json:"recipient,omitempty"`
 	Detail    string  `json:"detail,omitempty"`
 	Automated bool    `json:"automated"`
-	Error     string  `json:"error,omitempty"`
+	// Verified and VerifiedBy: whether a trusted authentication result proves the recipient;
+	// Echo and EchoReason: which acknowledgement it would get (issue 8), set with Ack.
+	Verified   bool   `json:"verified"`
+	VerifiedBy string `json:"verified_by,omitempty"`
+	Echo       string `json:"echo,omitempty"`
+	EchoReason string `json:"echo_reason,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // cmdExplain runs the policy on mail files without touching a register or
@@ -44,6 +51,7 @@ func cmdExplain(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	settings := policy.Settings{LoopHeader: intake.LoopHeader, SubjectHeuristics: true}
+	echo := config.EchoVerified
 	var prefixes []string
 	if *cfgPath != "" {
 		cfg, ok := loadConfig(*cfgPath, stderr, true)
@@ -58,6 +66,7 @@ func cmdExplain(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		settings = intake.PolicySettings(cfg, *mb, cfg.Office.Hostname)
+		echo = mb.Ack.Echo
 		for _, m := range cfg.Mailboxes {
 			prefixes = append(prefixes, m.Prefix)
 		}
@@ -66,6 +75,9 @@ func cmdExplain(args []string, stdout, stderr io.Writer) int {
 	enc := json.NewEncoder(stdout)
 	for _, path := range files {
 		e := explainFile(path, settings, prefixes)
+		if e.Ack {
+			e.Echo, e.EchoReason = intake.AckEcho(echo, policy.Decision{Verified: e.Verified, VerifiedBy: e.VerifiedBy})
+		}
 		if e.Error != "" {
 			status = exitFailure
 		}
@@ -94,6 +106,7 @@ func explainFile(path string, s policy.Settings, prefixes []string) explanation 
 	}
 	d := policy.Decide(m, s)
 	e.Ack, e.Reason, e.Rule, e.Recipient, e.Detail, e.Automated = d.Ack, string(d.Reason), d.Rule, d.Recipient, d.Detail, d.Automated
+	e.Verified, e.VerifiedBy = d.Verified, d.VerifiedBy
 	if ref, ok := followUpOf(m, s, prefixes); ok {
 		e.FollowUp = &ref
 	}
@@ -123,6 +136,7 @@ func printExplanation(w io.Writer, e explanation) {
 		return
 	case e.Ack:
 		fmt.Fprintf(w, "%s: Bestätigung an / acknowledgement to %s\n", e.File, e.Recipient)
+		fmt.Fprintf(w, "  Art / kind: %s (%s)\n", echoText(e.Echo), e.EchoReason)
 	default:
 		de, en := policy.Explain(policy.Reason(e.Reason))
 		fmt.Fprintf(w, "%s: keine Bestätigung / no acknowledgement — %s (%s)\n  %s\n  %s\n", e.File, e.Reason, e.Rule, de, en)

@@ -92,14 +92,14 @@ func lexAuthResults(s string, maxTokens int) []authToken {
 	return toks
 }
 
-// parseAuthResults parses one Authentication-Results value (RFC 8601 §2.2) leniently:
+// ParseAuthResults parses one Authentication-Results value (RFC 8601 §2.2) leniently:
 // comments anywhere, quoted strings, a version number after the authserv-id, the "none"
 // no-result form, several resinfos separated by ";", properties with empty values, and the
 // Microsoft 365 form without an authserv-id. A resinfo whose method or result is not a
 // keyword (e.g. Yahoo's "from=example.jp" after the authserv-id) is skipped; so are stray
 // segments without a result. ok is false when the value yields neither an authserv-id nor a
 // method.
-func parseAuthResults(raw string) (AuthResult, bool) {
+func ParseAuthResults(raw string) (AuthResult, bool) {
 	toks := lexAuthResults(toUTF8String(raw), maxAuthTokens)
 	var segs [][]authToken
 	start := 0
@@ -208,4 +208,42 @@ func allDigits(s string) bool {
 // maxAuthValue bytes.
 func clipValue(s string) string {
 	return truncateUTF8(cleanLine(s), maxAuthValue)
+}
+
+// ARCAuthResult is one ARC-Authentication-Results header field (RFC 8617 §4.1.1): the
+// instance number of the ARC set and an Authentication-Results payload written by the
+// sealer of that instance. Whether it can be trusted (a configured sealer, the highest
+// instance) is the policy's decision.
+type ARCAuthResult struct {
+	Instance int // 1..50 (RFC 8617 §4.2.1)
+	AuthResult
+}
+
+// maxARCInstance is the largest ARC instance number (RFC 8617 §4.2.1).
+const maxARCInstance = 50
+
+// ParseARCAuthResults parses "i=N; authserv-id; resinfo..." (RFC 8617 §4.1.1). ok is false
+// when the instance tag is missing or out of range, or the rest yields no authserv-id.
+func ParseARCAuthResults(raw string) (ARCAuthResult, bool) {
+	tag, rest, found := strings.Cut(toUTF8String(raw), ";")
+	if !found {
+		return ARCAuthResult{}, false
+	}
+	toks := lexAuthResults(tag, 8)
+	if len(toks) != 3 || toks[0].kind != 'w' || !strings.EqualFold(toks[0].text, "i") || toks[1].kind != '=' ||
+		toks[2].kind != 'w' || !allDigits(toks[2].text) || len(toks[2].text) > 2 {
+		return ARCAuthResult{}, false
+	}
+	n := 0
+	for _, c := range toks[2].text {
+		n = n*10 + int(c-'0')
+	}
+	if n < 1 || n > maxARCInstance {
+		return ARCAuthResult{}, false
+	}
+	ar, ok := ParseAuthResults(rest)
+	if !ok || ar.AuthservID == "" {
+		return ARCAuthResult{}, false
+	}
+	return ARCAuthResult{Instance: n, AuthResult: ar}, true
 }

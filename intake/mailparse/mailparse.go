@@ -91,6 +91,9 @@ type Message struct {
 	// AuthResults are the parsed Authentication-Results fields (RFC 8601) in header order,
 	// whoever wrote them; at most 50. Which of them to trust is the policy's decision (B1).
 	AuthResults []AuthResult
+	// ARCAuthResults are the parsed ARC-Authentication-Results fields (RFC 8617 §4.1.1) in
+	// header order, whoever wrote them; at most 50. Which to trust is the policy's decision.
+	ARCAuthResults []ARCAuthResult
 }
 
 // Get returns the raw value of the first field named key (case-insensitive), "" if none.
@@ -256,8 +259,14 @@ func interpretHeader(m *Message, d *decoder) entity {
 			m.References = append(m.References, msgIDs(f.Value)...)
 		case "authentication-results":
 			if len(m.AuthResults) < maxAuthResults {
-				if ar, ok := parseAuthResults(f.Value); ok {
+				if ar, ok := ParseAuthResults(f.Value); ok {
 					m.AuthResults = append(m.AuthResults, ar)
+				}
+			}
+		case "arc-authentication-results":
+			if len(m.ARCAuthResults) < maxAuthResults {
+				if ar, ok := ParseARCAuthResults(f.Value); ok {
+					m.ARCAuthResults = append(m.ARCAuthResults, ar)
 				}
 			}
 		case "date":

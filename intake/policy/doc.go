@@ -21,9 +21,12 @@
 //   - S10 our own mail coming back (loop header, Message-ID domain, own addresses)
 //   - S11 spam verdict of the receiving filter (RFC 3834 §7 example)
 //   - A1 the office is not named in To/Cc/Bcc/Resent-* (RFC 3834 §2, RFC 5230 §4.5), optional
-//   - B1 only Authentication-Results of the receiving MTA count (RFC 8601 §2.5, §5): those
-//     whose authserv-id is Settings.AuthservID; without one no B rule applies
-//   - B3 a trusted spf=fail or dmarc=fail (AUTH_FAIL), always when AuthservID is set
+//   - B1 only trusted Authentication-Results count (RFC 8601 §2.5, §5), chosen by
+//     Settings.Verification: those whose authserv-id is Settings.AuthservID (the office's own
+//     MTA), the topmost field without authserv-id (Exchange Online), or the topmost field of
+//     mx.google.com (Google Workspace); plus the newest ARC-Authentication-Results of a
+//     Settings.TrustedARCSealers sealer (RFC 8617). Without any no B rule applies
+//   - B3 a trusted spf=fail or dmarc=fail (AUTH_FAIL), whenever a verification is configured
 //   - B2 with RequireAuthenticated: no trusted SPF pass for the reply address and no DKIM or
 //     DMARC pass aligned with its domain (UNAUTHENTICATED; RFC 3834 §2, §6 "return addresses
 //     are easily forged")
@@ -32,6 +35,11 @@
 // The recipient (A2) is the single Return-Path address (RFC 3834 §4, RFC 5230 §4); only a
 // mail without any Return-Path field falls back to its single From address. Reply-To and
 // Sender are never used (RFC 3834 §4). The B rules authenticate that recipient.
+//
+// Decision.Verified (issue 8) says whether a trusted result proves that recipient: an SPF
+// pass for it, a DKIM, DMARC or Exchange compauth pass aligned with its domain, or such a
+// pass in a trusted sealer's ARC result. It is computed for every mail with a recipient,
+// whatever the decision; it decides whether the acknowledgement may repeat the sender's text.
 //
 // The R rules (once per message, per-sender rate, follow-ups, circuit breaker) need state and
 // are applied by the caller after an Ack decision, using the reason codes declared here.

@@ -47,6 +47,7 @@ func FuzzDecide(f *testing.F) {
 	f.Add([]byte("Return-Path: <a@example.org>\r\nReturn-Path: <A@EXAMPLE.ORG>\r\nAuto-Submitted: no\r\n\r\n"))
 	f.Add([]byte("Return-Path: <a@example.org>\r\nAuthentication-Results: " + ourMTA + "/1; spf=pass smtp.mailfrom=a@example.org; dkim=pass header.i=@example.org\r\nAuthentication-Results: " + ourMTA + "; dmarc=fail header.from=example.org\r\n\r\n"))
 	f.Add([]byte("Return-Path: <a@sub.example.org>\r\nAuthentication-Results: spf=pass smtp.mailfrom=example.org;dkim=pass header.d=example.org;compauth=pass reason=100\r\nIn-Reply-To: <x.ack@intake.stk.example.de>\r\nReferences: <1@a> <2@a> <1@A>\r\n\r\n"))
+	f.Add([]byte("Return-Path: <a@example.org>\r\nARC-Authentication-Results: i=2; gw.example.org; dkim=pass header.d=example.org\r\nARC-Authentication-Results: i=1; mx.google.com; spf=pass smtp.mailfrom=a@example.org\r\n\r\n"))
 	f.Add([]byte("Return-Path: <>\r\nFrom: MAILER-DAEMON@x\r\nSubject: failure notice\r\n\r\n<<< 550 x\r\n(#5.1.1) 4.4.7\r\n--- copy of the message\r\nMessage-ID: <" + ackID + ">\r\n"))
 
 	strict := testSettings()
@@ -56,14 +57,26 @@ func FuzzDecide(f *testing.F) {
 	authStrict.AuthservID, authStrict.RequireAuthenticated = ourMTA, true
 	authLoose := loose
 	authLoose.AuthservID = ourMTA
+	exchange := loose
+	exchange.Verification, exchange.RequireAuthenticated = VerifyExchangeOnline, true
+	arcOnly := loose
+	arcOnly.TrustedARCSealers = []string{"gw.example.org"}
 	own := []string{ackDomain, "example.org"}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, _ := mailparse.Parse(bytes.NewReader(raw), mailparse.Limits{MaxTextBytes: 1024, MaxParts: 100})
 		checkHelpers(t, m, own)
-		for _, s := range []Settings{strict, loose, authStrict, authLoose} {
+		for _, s := range []Settings{strict, loose, authStrict, authLoose, exchange, arcOnly} {
 			d := Decide(m, s)
 			if d != Decide(m, s) {
 				t.Fatal("Decide is not deterministic")
+			}
+			// Issue 8: nobody is verified without a trusted source, and a verification
+			// always names its method and a usable recipient.
+			if d.Verified != (d.VerifiedBy != "") || d.Verified && (d.Recipient == "" || !ValidAddrSpec(d.Recipient)) {
+				t.Fatalf("inconsistent verification: %+v", d)
+			}
+			if d.Verified && s.AuthservID == "" && s.Verification == "" && len(s.TrustedARCSealers) == 0 {
+				t.Fatalf("verified without any trusted source: %+v", d)
 			}
 			if d.Ack {
 				if d.Recipient == "" || !strings.Contains(d.Recipient, "@") || !ValidAddrSpec(d.Recipient) {
@@ -85,7 +98,7 @@ func FuzzDecide(f *testing.F) {
 					if _, fail := checkAuthFail(trusted); fail {
 						t.Fatalf("ack despite a trusted failure")
 					}
-					if _, ok := authenticated(trusted, d.Recipient); s.RequireAuthenticated && !ok {
+					if _, ok := authenticated(trusted, d.Recipient, fromDomain(m)); s.RequireAuthenticated && !ok {
 						t.Fatalf("ack to an unauthenticated recipient")
 					}
 				}

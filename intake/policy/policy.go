@@ -56,6 +56,13 @@ type Settings struct {
 	// pass covers the reply address (B2), and never without a trusted result (B4). Without it
 	// only B3 (a trusted spf=fail or dmarc=fail) applies.
 	RequireAuthenticated bool
+	// Verification selects whose authentication results are trusted: VerifyAuthservID (the
+	// fields of AuthservID), VerifyExchangeOnline, VerifyGoogleWorkspace or VerifyNone; ""
+	// means VerifyAuthservID when AuthservID is set, else VerifyNone.
+	Verification string
+	// TrustedARCSealers are authserv-ids of ARC sealers whose newest
+	// ARC-Authentication-Results are believed (see trustedARC).
+	TrustedARCSealers []string
 }
 
 // Decision is the outcome of Decide.
@@ -145,6 +152,11 @@ func Decide(m *mailparse.Message, s Settings) Decision {
 	}
 	if d.Reason == "" {
 		d.Reason, d.Rule, d.Detail = authRules(m, &s, d.Recipient)
+	}
+	if d.Recipient != "" {
+		if _, by, _ := verify(m, &s, d.Recipient); by != "" {
+			d.Verified, d.VerifiedBy = true, by
+		}
 	}
 	d.Ack = d.Reason == ""
 	return d
@@ -240,5 +252,7 @@ func normalizeSettings(s Settings) Settings {
 	s.EnvelopeFrom = strings.Trim(strings.ToLower(strings.TrimSpace(s.EnvelopeFrom)), "<>")
 	s.LoopHeader = strings.TrimSpace(s.LoopHeader)
 	s.AuthservID = strings.TrimSpace(s.AuthservID)
+	s.Verification = strings.ToLower(strings.TrimSpace(s.Verification))
+	s.TrustedARCSealers = lower(s.TrustedARCSealers)
 	return s
 }
