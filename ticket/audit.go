@@ -41,6 +41,8 @@ const (
 	AuditUserEnable         = "user_enable"
 	AuditTokenCreate        = "token_create"
 	AuditTokenRevoke        = "token_revoke"
+	AuditBackup             = "backup"       // a backup of the whole register was taken
+	AuditAuditExport        = "audit_export" // the audit log itself was exported
 )
 
 // Bounds of an audit entry's free-text fields (see records.go on record sizes).

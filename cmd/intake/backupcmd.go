@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/intake-office/intake/intake"
 	"github.com/intake-office/intake/ticket"
 )
 
@@ -93,7 +94,9 @@ func backupTo(w io.Writer, dataDir string) (string, error) {
 	if c != nil {
 		return "über den laufenden Dienst / through the running daemon", c.Backup(w)
 	}
-	_, err = store.Backup(w)
+	if err = intake.AuditBackup(store, intake.ProcessActor(time.Now())); err == nil {
+		_, err = store.Backup(w)
+	}
 	if cerr := store.Close(); err == nil {
 		err = cerr
 	}
