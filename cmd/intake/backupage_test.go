@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/intake-office/intake/ticket"
 )
 
 // plaintextOf returns what a thief reads from a backup file: its bytes, and
@@ -110,6 +112,15 @@ func TestEncryptedBackup(t *testing.T) {
 		}
 		if !strings.Contains(out, "verified") {
 			t.Errorf("restore output: %s", out)
+		}
+		r, err := ticket.Open(restored, ticket.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, _, err := r.AuditLog(ticket.AuditFilter{Action: ticket.AuditRestore})
+		r.Close()
+		if err != nil || len(entries) != 1 || !strings.HasPrefix(entries[0].Actor, "cli:") || !strings.Contains(entries[0].Detail, "age encrypted") {
+			t.Errorf("restore entries in the restored audit log: %+v, %v", entries, err)
 		}
 		cfg2 := filepath.Join(t.TempDir(), "restored.toml")
 		if err := os.WriteFile(cfg2, []byte(strings.Replace(string(text), data, restored, 1)), 0o600); err != nil {

@@ -302,6 +302,10 @@ func cmdRestore(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "intake:", err)
 		return exitFailure
 	}
+	if err := auditRestore(pos[1], info, encrypted); err != nil {
+		fmt.Fprintf(stderr, "intake: restored to %s, but the restore could not be recorded in its audit log: %v\n", pos[1], err)
+		return exitFailure
+	}
 	if !encrypted && *identity != "" {
 		fmt.Fprintln(stderr, "intake: Hinweis: die Sicherung war nicht verschlüsselt / note: the backup was not encrypted")
 	}
@@ -313,4 +317,23 @@ func cmdRestore(args []string, stdout, stderr io.Writer) int {
 		"Point data_dir in the configuration at %s and start intake; the search index is rebuilt on first start.\n",
 		at, pos[1], info.Cases, info.Messages, info.RawFiles, pos[1])
 	return exitOK
+}
+
+// auditRestore records in the restored register who restored it from which
+// backup: mail the register had deleted since (retention) is back, and the
+// audit log says why.
+func auditRestore(dir string, info ticket.BackupInfo, encrypted bool) error {
+	store, err := ticket.Open(dir, ticket.Options{})
+	if err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("cli backup of %s: %d cases, %d messages", info.Created.Format(time.RFC3339), info.Cases, info.Messages)
+	if encrypted {
+		detail += ", age encrypted"
+	}
+	_, err = store.AppendAudit(intake.ProcessActor(time.Now()).NewAuditEntry(ticket.AuditRestore, ticket.Reference{}, detail))
+	if cerr := store.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
