@@ -44,6 +44,7 @@ type Config struct {
 	Mailboxes      []Mailbox      `toml:"mailbox"`
 	Web            Web            `toml:"web"`
 	Admin          Admin          `toml:"admin"`
+	Backup         Backup         `toml:"backup"`
 
 	index *keyIndex // key path -> line, for Validate's messages
 }

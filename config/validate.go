@@ -76,6 +76,7 @@ func (c *Config) validate(v *collector, opts Options) {
 
 	c.validateWeb(v)
 	c.validateAdmin(v)
+	c.validateBackup(v)
 
 	if len(c.Mailboxes) == 0 {
 		v.add("mailbox", "at least one [[mailbox]] is required")

@@ -30,6 +30,59 @@ type Cases interface {
 	List(f ticket.Filter) ([]ticket.Case, error)
 }
 
+// AuditedCases is the register as Cases for one local user: every read is
+// written to the audit log before its answer is given, as the web does for
+// a clerk (a failed audit write refuses the read). The local API uses it with
+// the actor the kernel names for the connection; a command that opens the
+// register itself uses it with ProcessActor.
+type AuditedCases struct {
+	Store *ticket.Store
+	Actor func() ticket.Actor
+}
+
+// Lookup implements Cases: a found case is recorded as viewed.
+func (a AuditedCases) Lookup(ref ticket.Reference) (*ticket.Case, error) {
+	c, err := a.Store.Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.Store.AppendAudit(a.Actor().NewAuditEntry(ticket.AuditView, c.Reference, "cli")); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// List implements Cases: the search and its filter are recorded first.
+func (a AuditedCases) List(f ticket.Filter) ([]ticket.Case, error) {
+	detail := "cli"
+	if q, err := url.QueryUnescape(FilterQuery(f).Encode()); err == nil && q != "" {
+		detail += " " + q
+	}
+	if _, err := a.Store.AppendAudit(a.Actor().NewAuditEntry(ticket.AuditSearch, ticket.Reference{}, detail)); err != nil {
+		return nil, err
+	}
+	return a.Store.List(f)
+}
+
+// AuditBackup records a backup of the whole register by a.
+func AuditBackup(store *ticket.Store, a ticket.Actor) error {
+	_, err := store.AppendAudit(a.NewAuditEntry(ticket.AuditBackup, ticket.Reference{}, "cli"))
+	return err
+}
+
+// errNoPeer refuses a read on a connection whose peer the kernel did not name.
+var errNoPeer = errors.New("the local API could not read the peer credentials of this connection (SO_PEERCRED); reads are not answered unaudited")
+
+// peerActor is the actor of r: the local user the kernel named for its
+// connection.
+func peerActor(r *http.Request) (func() ticket.Actor, bool) {
+	p, ok := peerOf(r.Context())
+	if !ok {
+		return nil, false
+	}
+	return func() ticket.Actor { return localActor("unix", p.uid, p.pid, time.Now()) }, true
+}
+
 type localAPI struct {
 	srv  *http.Server
 	ln   net.Listener
@@ -37,8 +90,10 @@ type localAPI struct {
 }
 
 // startLocalAPI serves the local API on a unix socket readable only by the
-// daemon's user (mode 0600).
-func startLocalAPI(path string, cases Cases, d *Daemon, log *slog.Logger) (*localAPI, error) {
+// daemon's user (mode 0600). Reads of the register (a case, a list, a
+// backup) are audited under the local user the kernel names for the
+// connection (SO_PEERCRED).
+func startLocalAPI(path string, store *ticket.Store, d *Daemon, log *slog.Logger) (*localAPI, error) {
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
 		return nil, fmt.Errorf("another intake already serves %s", path)
@@ -59,7 +114,12 @@ func startLocalAPI(path string, cases Cases, d *Daemon, log *slog.Logger) (*loca
 			writeJSONError(w, http.StatusBadRequest, err)
 			return
 		}
-		c, err := cases.Lookup(ref)
+		actor, ok := peerActor(r)
+		if !ok {
+			writeJSONError(w, http.StatusForbidden, errNoPeer)
+			return
+		}
+		c, err := AuditedCases{Store: store, Actor: actor}.Lookup(ref)
 		if errors.Is(err, ticket.ErrNotFound) {
 			writeJSONError(w, http.StatusNotFound, err)
 			return
@@ -76,7 +136,12 @@ func startLocalAPI(path string, cases Cases, d *Daemon, log *slog.Logger) (*loca
 			writeJSONError(w, http.StatusBadRequest, err)
 			return
 		}
-		list, err := cases.List(f)
+		actor, ok := peerActor(r)
+		if !ok {
+			writeJSONError(w, http.StatusForbidden, errNoPeer)
+			return
+		}
+		list, err := AuditedCases{Store: store, Actor: actor}.List(f)
 		if err != nil {
 			writeJSONError(w, http.StatusInternalServerError, err)
 			return
@@ -135,8 +200,19 @@ func startLocalAPI(path string, cases Cases, d *Daemon, log *slog.Logger) (*loca
 		writeJSON(w, res)
 	})
 	mux.HandleFunc("GET /v1/backup", func(w http.ResponseWriter, r *http.Request) {
+		actor, ok := peerActor(r)
+		if !ok {
+			writeJSONError(w, http.StatusForbidden, errNoPeer)
+			return
+		}
+		// Recorded before the first byte leaves: a backup that breaks off
+		// has still handed out mail.
+		if err := AuditBackup(store, actor()); err != nil {
+			writeJSONError(w, http.StatusInternalServerError, err)
+			return
+		}
 		w.Header().Set("Content-Type", "application/gzip")
-		info, err := d.store.Backup(w)
+		info, err := store.Backup(w)
 		if err != nil {
 			// The status line is gone already: break the stream so that the
 			// client sees a truncated archive instead of a short valid one.
@@ -146,7 +222,7 @@ func startLocalAPI(path string, cases Cases, d *Daemon, log *slog.Logger) (*loca
 		log.Info("backup written through the local API", "cases", info.Cases, "messages", info.Messages,
 			"raw_files", info.RawFiles, "raw_bytes", info.RawBytes)
 	})
-	a := &localAPI{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln, path: path}
+	a := &localAPI{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnContext: withPeer}, ln: ln, path: path}
 	go func() {
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("local API stopped", "err", err)

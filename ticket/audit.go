@@ -41,6 +41,9 @@ const (
 	AuditUserEnable         = "user_enable"
 	AuditTokenCreate        = "token_create"
 	AuditTokenRevoke        = "token_revoke"
+	AuditBackup             = "backup"       // a backup of the whole register was taken
+	AuditAuditExport        = "audit_export" // the audit log itself was exported
+	AuditRestore            = "restore"      // the register was restored from a backup (its first entry after)
 )
 
 // Bounds of an audit entry's free-text fields (see records.go on record sizes).

@@ -35,6 +35,25 @@ const (
 	maxManifest  = 1 << 20
 )
 
+// The modes of the register's files and directories, in the live store and
+// in a restored one alike: only the daemon's user reads a citizen's mail
+// (BSI IT-Grundschutz APP.5.3: mail data readable only by its service).
+// Restore sets them with chmod, so that the umask of whoever runs it
+// neither widens nor narrows them.
+const (
+	storeFileMode os.FileMode = 0o600
+	storeDirMode  os.FileMode = 0o700
+)
+
+// mkdirStore creates dir (and missing parents) with storeDirMode and sets
+// exactly that mode on dir.
+func mkdirStore(dir string) error {
+	if err := os.MkdirAll(dir, storeDirMode); err != nil {
+		return err
+	}
+	return os.Chmod(dir, storeDirMode)
+}
+
 // ErrBadBackup is wrapped by every refusal of Restore and VerifyBackup: a
 // damaged, truncated, tampered or foreign archive.
 var ErrBadBackup = errors.New("not a valid intake backup")
@@ -94,7 +113,7 @@ func (s *Store) Backup(w io.Writer) (BackupInfo, error) {
 
 	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
 	tw := tar.NewWriter(zw)
-	if err := addFile(tw, dbFile, 0o600, info.DBSize, info.Created, tmp); err != nil {
+	if err := addFile(tw, dbFile, int64(storeFileMode), info.DBSize, info.Created, tmp); err != nil {
 		return info, fmt.Errorf("backup: %w", err)
 	}
 	for _, sum := range sums {
@@ -110,7 +129,7 @@ func (s *Store) Backup(w io.Writer) (BackupInfo, error) {
 		return info, fmt.Errorf("backup: manifest: %w", err)
 	}
 	manifest = append(manifest, '\n')
-	if err := addFile(tw, manifestName, 0o600, int64(len(manifest)), info.Created, strings.NewReader(string(manifest))); err != nil {
+	if err := addFile(tw, manifestName, int64(storeFileMode), int64(len(manifest)), info.Created, strings.NewReader(string(manifest))); err != nil {
 		return info, fmt.Errorf("backup: %w", err)
 	}
 	if err := tw.Close(); err != nil {
@@ -171,7 +190,7 @@ func (s *Store) addRaw(tw *tar.Writer, sum string, at time.Time) (int64, error) 
 	if err != nil {
 		return 0, fmt.Errorf("raw %s: %w", sum, err)
 	}
-	if err := addFile(tw, rawName(sum), 0o640, fi.Size(), at, f); err != nil {
+	if err := addFile(tw, rawName(sum), int64(storeFileMode), fi.Size(), at, f); err != nil {
 		return 0, err
 	}
 	return fi.Size(), nil
@@ -230,6 +249,11 @@ func readBackup(r io.Reader, dir string) (BackupInfo, map[string]bool, error) {
 		defer zr.Close()
 		src = zr
 	}
+	if dir != "" {
+		if err := mkdirStore(filepath.Join(dir, rawDir)); err != nil {
+			return info, nil, fmt.Errorf("restore %s: %w", rawDir, err)
+		}
+	}
 	tr := tar.NewReader(src)
 	raws := map[string]bool{}
 	var rawBytes int64
@@ -268,7 +292,7 @@ func readBackup(r io.Reader, dir string) (BackupInfo, map[string]bool, error) {
 			if dbSum != "" {
 				return info, nil, fmt.Errorf("two databases: %w", ErrBadBackup)
 			}
-			dbSum, dbSize, err = extract(tr, dir, dbFile, 0o600)
+			dbSum, dbSize, err = extract(tr, dir, dbFile)
 			if err != nil {
 				return info, nil, err
 			}
@@ -276,7 +300,7 @@ func readBackup(r io.Reader, dir string) (BackupInfo, map[string]bool, error) {
 			if raws[sum] {
 				return info, nil, fmt.Errorf("raw %s twice: %w", sum, ErrBadBackup)
 			}
-			got, n, err := extract(tr, dir, filepath.Join(rawDir, sum[:2], sum), 0o640)
+			got, n, err := extract(tr, dir, filepath.Join(rawDir, sum[:2], sum))
 			if err != nil {
 				return info, nil, err
 			}
@@ -307,8 +331,9 @@ func readBackup(r io.Reader, dir string) (BackupInfo, map[string]bool, error) {
 }
 
 // extract copies one entry to dir/name (or only hashes it when dir is ""),
-// fsynced, and returns its SHA-256 and size.
-func extract(r io.Reader, dir, name string, mode os.FileMode) (string, int64, error) {
+// fsynced, with storeFileMode in a directory of storeDirMode, and returns
+// its SHA-256 and size.
+func extract(r io.Reader, dir, name string) (string, int64, error) {
 	h := sha256.New()
 	if dir == "" {
 		n, err := io.Copy(h, r)
@@ -318,14 +343,19 @@ func extract(r io.Reader, dir, name string, mode os.FileMode) (string, int64, er
 		return hex.EncodeToString(h.Sum(nil)), n, nil
 	}
 	target := filepath.Join(dir, name)
-	if err := os.MkdirAll(filepath.Dir(target), 0o750); err != nil {
-		return "", 0, fmt.Errorf("restore %s: %w", name, err)
+	if sub := filepath.Dir(name); sub != "." {
+		if err := mkdirStore(filepath.Join(dir, sub)); err != nil {
+			return "", 0, fmt.Errorf("restore %s: %w", name, err)
+		}
 	}
-	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, storeFileMode)
 	if err != nil {
 		return "", 0, fmt.Errorf("restore %s: %w", name, err)
 	}
 	defer f.Close()
+	if err := f.Chmod(storeFileMode); err != nil {
+		return "", 0, fmt.Errorf("restore %s: %w", name, err)
+	}
 	n, err := io.Copy(io.MultiWriter(f, h), r)
 	if err != nil {
 		return "", n, fmt.Errorf("read %s: %v: %w", name, err, ErrBadBackup)
@@ -360,8 +390,13 @@ func Restore(r io.Reader, dir string) (info BackupInfo, err error) {
 	case statErr != nil && !errors.Is(statErr, os.ErrNotExist):
 		return info, fmt.Errorf("restore into %s: %w", dir, statErr)
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return info, fmt.Errorf("restore into %s: %w", dir, err)
+	// A directory Restore creates gets storeDirMode; an empty one the admin
+	// made (a systemd StateDirectory, say) keeps its own mode, as the live
+	// store leaves data_dir's mode alone.
+	if statErr != nil {
+		if err := mkdirStore(dir); err != nil {
+			return info, fmt.Errorf("restore into %s: %w", dir, err)
+		}
 	}
 	defer func() {
 		if err != nil {
@@ -393,10 +428,10 @@ func Restore(r io.Reader, dir string) (info BackupInfo, err error) {
 // checkRestored opens the restored database read-only and checks that its
 // counts match the manifest and every raw mail it names was restored.
 func checkRestored(dir string, info BackupInfo, raws map[string]bool) error {
-	if err := os.MkdirAll(filepath.Join(dir, rawDir), 0o750); err != nil {
+	if err := mkdirStore(filepath.Join(dir, rawDir)); err != nil {
 		return err
 	}
-	db, err := bolt.Open(filepath.Join(dir, dbFile), 0o600, &bolt.Options{ReadOnly: true, Timeout: defaultTimeout})
+	db, err := bolt.Open(filepath.Join(dir, dbFile), storeFileMode, &bolt.Options{ReadOnly: true, Timeout: defaultTimeout})
 	if err != nil {
 		return fmt.Errorf("open restored %s: %v: %w", dbFile, err, ErrBadBackup)
 	}

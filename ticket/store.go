@@ -76,7 +76,7 @@ type Store struct {
 // after opts.Timeout. A database written by a newer schema version is refused.
 func Open(dataDir string, opts Options) (*Store, error) {
 	raw := filepath.Join(dataDir, rawDir)
-	if err := os.MkdirAll(raw, 0o750); err != nil {
+	if err := os.MkdirAll(raw, storeDirMode); err != nil {
 		return nil, fmt.Errorf("open register: %w", err)
 	}
 	timeout := opts.Timeout
@@ -209,7 +209,7 @@ func (s *Store) StoreRawUnsynced(r io.Reader, max int64) (sum string, size int64
 		os.Remove(tmp.Name())
 		return sum, size, nil
 	}
-	if err = os.MkdirAll(dir, 0o750); err != nil {
+	if err = os.MkdirAll(dir, storeDirMode); err != nil {
 		return "", size, fmt.Errorf("store raw %s: %w", sum, err)
 	}
 	if err = os.Rename(tmp.Name(), final); err != nil {

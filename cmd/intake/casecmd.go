@@ -34,7 +34,9 @@ func cmdCase(args []string, stdout, stderr io.Writer) int {
 }
 
 // openCases asks the running daemon when there is one, and otherwise opens
-// the register itself.
+// the register itself. Either way every read is audited: the daemon names
+// the user the kernel reports for its socket, the register opened directly
+// names this process's own uid (never an environment variable).
 func openCases(cfg *config.Config) (intake.Cases, func(), error) {
 	c, store, err := daemonOrRegister(cfg.DataDir)
 	if err != nil {
@@ -43,7 +45,8 @@ func openCases(cfg *config.Config) (intake.Cases, func(), error) {
 	if c != nil {
 		return c, func() {}, nil
 	}
-	return store, func() { store.Close() }, nil
+	cases := intake.AuditedCases{Store: store, Actor: func() ticket.Actor { return intake.ProcessActor(time.Now()) }}
+	return cases, func() { store.Close() }, nil
 }
 
 func cmdCaseShow(args []string, stdout, stderr io.Writer) int {

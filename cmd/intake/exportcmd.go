@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/intake-office/intake/intake"
 	"github.com/intake-office/intake/ticket"
 )
 
@@ -43,17 +44,19 @@ func cmdCaseExport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "intake:", err)
 		return exitFailure
 	}
+	// Recorded before the first byte is written: an export that breaks off
+	// has still handed out mail.
+	a := intake.ProcessActor(time.Now())
+	if _, err := store.AppendAudit(a.NewAuditEntry(ticket.AuditExport, ref, "case export")); err != nil {
+		fmt.Fprintln(stderr, "intake:", err)
+		return exitFailure
+	}
 	if *out == "-" {
 		err = store.ExportCase(ref, stdout)
 	} else {
 		err = writeFileAtomic(*out, func(w io.Writer) error { return store.ExportCase(ref, w) })
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "intake:", err)
-		return exitFailure
-	}
-	a := ticket.Actor{Name: cliActor(), At: time.Now()}
-	if _, err := store.AppendAudit(a.NewAuditEntry(ticket.AuditExport, ref, "case export")); err != nil {
 		fmt.Fprintln(stderr, "intake:", err)
 		return exitFailure
 	}
@@ -129,6 +132,17 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	defer store.Close()
+	// Who read the audit log is itself recorded (OPS.1.1.5).
+	detail := "cli"
+	for _, kv := range [][2]string{{"since", *since}, {"until", *until}} {
+		if kv[1] != "" {
+			detail += " " + kv[0] + "=" + kv[1]
+		}
+	}
+	if _, err := store.AppendAudit(intake.ProcessActor(time.Now()).NewAuditEntry(ticket.AuditAuditExport, ticket.Reference{}, detail)); err != nil {
+		fmt.Fprintln(stderr, "intake:", err)
+		return exitFailure
+	}
 	if err := store.ExportAudit(stdout, from, to); err != nil {
 		fmt.Fprintln(stderr, "intake:", err)
 		return exitFailure

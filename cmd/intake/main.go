@@ -34,8 +34,10 @@ Usage:
   intake case export REF -o FILE -config FILE
   intake audit export [-since DATE] [-until DATE] -config FILE
   intake reindex -config FILE                rebuild the full-text index from the register
-  intake backup FILE -config FILE            consistent backup (register + raw mails), also while the daemon runs
-  intake restore FILE DIR                    restore a backup into a new or empty DIR (then set data_dir to DIR)
+  intake backup FILE -config FILE            consistent backup (register + raw mails), also while the daemon runs;
+                                             age encrypted when [backup] age_recipients are set
+  intake backup keygen -o FILE [-pq]         an age key pair for encrypted backups (secret key to FILE)
+  intake restore [-identity KEYFILE] FILE DIR  restore a backup into a new or empty DIR (then set data_dir to DIR)
   intake bench  [flags]                      drain benchmark against real Dovecot and Postfix
   intake bench-register [-n 1000000]         register open and lookup times at a million cases
   intake version

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/intake-office/intake/config"
+	"github.com/intake-office/intake/intake"
 	"github.com/intake-office/intake/ticket"
 )
 
@@ -64,19 +64,9 @@ func newAccountCmd(stdin io.Reader, stdout, stderr io.Writer) *accountCmd {
 	return &accountCmd{stdin: stdin, stdout: stdout, stderr: stderr, argon: ticket.DefaultArgon2(), now: time.Now, actor: cliActor()}
 }
 
-// cliActor names the person at the command line for the audit log.
-func cliActor() string {
-	name := os.Getenv("SUDO_USER")
-	if name == "" {
-		if u, err := user.Current(); err == nil {
-			name = u.Username
-		}
-	}
-	if name == "" {
-		name = "unknown"
-	}
-	return "cli:" + name
-}
+// cliActor names the person at the command line for the audit log: the
+// process's real uid (intake.ProcessActor), never $SUDO_USER or $USER.
+func cliActor() string { return intake.ProcessActor(time.Now()).Name }
 
 // cmdUser runs "intake user ...".
 func cmdUser(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
