@@ -31,6 +31,14 @@ const (
 	DefaultReadyMaxAge    = 5 * time.Minute
 )
 
+// Defaults of the limits on unverified senders (issue 8), applied by ApplyDefaults.
+const (
+	// DefaultPerDomainLimit: acks per 24 h to unverified senders of one domain.
+	DefaultPerDomainLimit = 50
+	// DefaultUnverifiedShare: unverified_hourly_cap defaults to hourly_cap divided by this.
+	DefaultUnverifiedShare = 5
+)
+
 // Config is the whole configuration file.
 type Config struct {
 	Path           string         `toml:"-"`                // file it was read from ("" when parsed from memory)
@@ -182,6 +190,8 @@ type Policy struct {
 	PerSenderLimit       *int   `toml:"per_sender_limit"`      // R2: acks per recipient per 24 h; default 3; 0 = no limit
 	FollowUpAck          *bool  `toml:"follow_up_ack"`         // follow-ups acknowledged (at most once per case per 24 h); default true
 	HourlyCap            *int   `toml:"hourly_cap"`            // R3: acks per hour for the whole daemon; default 500
+	PerDomainLimit       *int   `toml:"per_domain_limit"`      // R2: acks per 24 h to unverified senders of one domain; default 50; 0 = no limit
+	UnverifiedHourlyCap  *int   `toml:"unverified_hourly_cap"` // R3: acks per hour to unverified senders (whole daemon); default hourly_cap/5; 0 = none
 	SubjectHeuristics    *bool  `toml:"subject_heuristics"`    // S9; default true
 }
 
@@ -481,6 +491,8 @@ func (p *Policy) applyDefaults() {
 	setInt(&p.PerSenderLimit, DefaultPerSenderLimit)
 	setBool(&p.FollowUpAck, true)
 	setInt(&p.HourlyCap, DefaultHourlyCap)
+	setInt(&p.PerDomainLimit, DefaultPerDomainLimit)
+	setInt(&p.UnverifiedHourlyCap, *p.HourlyCap/DefaultUnverifiedShare)
 	setBool(&p.SubjectHeuristics, true)
 }
 

@@ -57,6 +57,11 @@ const (
 	ReasonRate = "RATE"
 	// ReasonFollowUp: a follow-up of an existing case while RateRule.FollowUpAck is false.
 	ReasonFollowUp = "FOLLOW_UP"
+	// ReasonRateDomain: RateRule.PerDomainLimit acks to unverified senders of the domain.
+	ReasonRateDomain = "RATE_DOMAIN"
+	// ReasonRateUnverified: the hourly budget of acks to unverified senders is used up
+	// (RateRule.UnverifiedHourlyCap).
+	ReasonRateUnverified = "RATE_UNVERIFIED"
 )
 
 // maxLinks bounds Case.Links so that a case record stays small; a case mentioned by more
@@ -106,7 +111,13 @@ type Message struct {
 	References  []string  `json:"references,omitempty"`
 	Malformed   string    `json:"malformed,omitempty"` // why the parser failed
 	Oversize    bool      `json:"oversize,omitempty"`
-	Ack         Ack       `json:"ack"`
+	// VerifiedSender is the envelope sender (Return-Path) that a trusted SPF, DKIM or DMARC
+	// result proved, lower case; "" when the sender was not verified. Only a verified sender
+	// who wrote on a case may add to it, and only acks to unverified senders count against
+	// RateRule.PerDomainLimit and UnverifiedHourlyCap.
+	VerifiedSender string `json:"verified_sender,omitempty"`
+	VerifiedBy     string `json:"verified_by,omitempty"` // "spf", "dkim", "dmarc", ...
+	Ack            Ack    `json:"ack"`
 }
 
 // Ack is the state of the acknowledgement of one message.
@@ -144,6 +155,18 @@ type Incoming struct {
 	LinkTo *Reference
 	// Rate limits the ack inside Register's transaction (nil = no limits); see RateRule.
 	Rate *RateRule
+	// Bounce, when set, is a bounce of one of our acks that this mail reports: Register
+	// marks that ack bounced (as MarkBounced) in the same transaction that registers the
+	// mail, so a crash can never keep the one without the other.
+	Bounce *BounceMark
+}
+
+// BounceMark names the ack a bounce reports on and what it says.
+type BounceMark struct {
+	Seq    uint64 // the message whose ack bounced
+	Status string // RFC 3464 §2.3.4 status, e.g. "5.1.1"
+	Detail string
+	At     time.Time
 }
 
 // RateRule limits acknowledgements. Register applies it, in the same transaction that
@@ -154,7 +177,12 @@ type Incoming struct {
 //   - a follow-up whose case already has an ack (any status but suppressed) for a message
 //     received in (Received-FollowUpWindow, Received]: ReasonRate;
 //   - PerSenderLimit or more acks (any status but suppressed) to the same recipient (lower
-//     case) for messages received in (Received-PerSenderWindow, Received]: ReasonRate.
+//     case, "+detail" removed from the local part) for messages received in
+//     (Received-PerSenderWindow, Received]: ReasonRate;
+//   - for a recipient that is not Message.VerifiedSender: PerDomainLimit or more acks to
+//     unverified recipients of the same domain in that window: ReasonRateDomain; and, with
+//     LimitUnverified, UnverifiedHourlyCap or more acks to unverified recipients (whole
+//     register) for messages received in the last hour: ReasonRateUnverified.
 //
 // Only acks that were due count, so a suppressed mail never extends a limit; an ack
 // suppressed by the rule keeps its Recipient, so the clerk sees who got none. The counts
@@ -166,6 +194,13 @@ type RateRule struct {
 	PerSenderWindow time.Duration // default 24h when 0
 	FollowUpAck     bool          // false: a follow-up gets no ack at all (ReasonFollowUp)
 	FollowUpWindow  time.Duration // at most one ack per case within this window (default 24h when 0)
+	// PerDomainLimit: acks to unverified recipients of one domain within PerSenderWindow;
+	// 0 = unlimited. Verified senders are limited per address only.
+	PerDomainLimit int
+	// LimitUnverified applies UnverifiedHourlyCap: acks to unverified recipients per hour
+	// (by Received, all mailboxes of the register); 0 then means none at all.
+	LimitUnverified     bool
+	UnverifiedHourlyCap int
 }
 
 // Registration is the result of Register.
@@ -177,8 +212,13 @@ type Registration struct {
 	// Message-ID | raw hash); nothing new was written except the watermark.
 	Duplicate bool
 	// RateLimited: an ack was asked for (AckRecipient) but Incoming.Rate suppressed it
-	// with ReasonRate. (A ReasonFollowUp suppression does not set it.)
+	// with ReasonRate, ReasonRateDomain or ReasonRateUnverified. (A ReasonFollowUp
+	// suppression does not set it.)
 	RateLimited bool
+	// Bounced: Incoming.Bounce was marked on its ack in this transaction; BounceErr says
+	// why not when the ack could not be marked (e.g. it was never due).
+	Bounced   bool
+	BounceErr error
 	// AckReason is the suppression reason stored for the new message (the caller's
 	// SuppressReason, ReasonRate, ReasonFollowUp, ReasonNoRecipient); "" when an ack is
 	// pending and for a duplicate.

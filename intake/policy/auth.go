@@ -118,6 +118,20 @@ func addrDomain(addr string) string {
 	return strings.ToLower(strings.TrimSpace(addr[i+1:]))
 }
 
+// verified tells whether a trusted SPF, aligned DKIM or aligned DMARC pass (B2) proves
+// d.Recipient, the envelope sender the acknowledgement goes to, and by which method. A
+// trusted fail (B3) is never verified.
+func verified(m *mailparse.Message, s *Settings, d Decision) (bool, string) {
+	if s.AuthservID == "" || d.Recipient == "" || d.Reason == ReasonAuthFail {
+		return false, ""
+	}
+	how, ok := authenticated(trustedResults(m, s.AuthservID), d.Recipient)
+	if !ok {
+		return false, ""
+	}
+	return true, strings.TrimSuffix(how, "=pass")
+}
+
 // authRules applies B1-B4 (autoreply-rules.md "B: authenticity") to a mail that passed the S
 // and A rules and goes to replyAddr. No B rule applies without a configured authserv-id.
 func authRules(m *mailparse.Message, s *Settings, replyAddr string) (reason Reason, rule, detail string) {

@@ -51,6 +51,12 @@ func Explain(r Reason) (de, en string) {
 	case ReasonRate:
 		return "Diesem Absender oder in diesem Vorgang wurde kürzlich bereits geantwortet (Mengenbegrenzung).",
 			"This sender or this case was answered recently (rate limit)."
+	case ReasonRateDomain:
+		return "Zu viele Eingangsbestätigungen an nicht verifizierte Absender dieser Domain in 24 Stunden (Mengenbegrenzung).",
+			"Too many acknowledgements to unverified senders of this domain in 24 hours (rate limit)."
+	case ReasonRateUnverified:
+		return "Stundenkontingent für nicht verifizierte Absender ausgeschöpft; verifizierte Absender erhalten weiter Bestätigungen.",
+			"Hourly budget for unverified senders used up; verified senders still get acknowledgements."
 	case ReasonMalformed:
 		return "Nachricht nicht lesbar (fehlerhafter Kopf).", "Message unreadable (malformed header)."
 	case ReasonAckDisabled:

@@ -28,6 +28,8 @@ const (
 	ReasonUnauthenticated  Reason = "UNAUTHENTICATED"   // B2, B4
 	ReasonAuthFail         Reason = "AUTH_FAIL"         // B3
 	ReasonRate             Reason = "RATE"              // R1-R3
+	ReasonRateDomain       Reason = "RATE_DOMAIN"       // R2: per_domain_limit (unverified senders)
+	ReasonRateUnverified   Reason = "RATE_UNVERIFIED"   // R3: unverified_hourly_cap
 	ReasonFollowUp         Reason = "FOLLOW_UP"         // follow-up on an existing case, follow_up_ack = false
 	ReasonMalformed        Reason = "MALFORMED"         // M1
 	ReasonAckDisabled      Reason = "ACK_DISABLED"      // configuration
@@ -147,6 +149,7 @@ func Decide(m *mailparse.Message, s Settings) Decision {
 		d.Reason, d.Rule, d.Detail = authRules(m, &s, d.Recipient)
 	}
 	d.Ack = d.Reason == ""
+	d.Verified, d.VerifiedBy = verified(m, &s, d)
 	return d
 }
 
