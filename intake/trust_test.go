@@ -243,3 +243,65 @@ func TestUnverifiedFloodDoesNotStopVerifiedAcks(t *testing.T) {
 		t.Errorf("/metrics lacks %q", want)
 	}
 }
+
+// TestUnverifiedBacklogCannotUseUpTheHourlyCap: acknowledgements to unverified senders that
+// became due together (a backlog received over several hours, each hour within its budget)
+// are held at send time once their share of the hour is used, so hourly_cap does not trip
+// and the verified citizen's acknowledgement behind them goes out.
+func TestUnverifiedBacklogCannotUseUpTheHourlyCap(t *testing.T) {
+	var backlog []string
+	for i := range 6 {
+		backlog = append(backlog, fmt.Sprintf("person%d@target%d.test", i, i))
+	}
+	p := newTrustPipe(t, "per_sender_limit = 0\nper_domain_limit = 0\nhourly_cap = 5\nunverified_hourly_cap = 2", backlog...)
+	now := time.Now()
+	for i, v := range backlog {
+		raw := "Return-Path: <" + v + ">\r\n" + letter(v, "Hallo", fmt.Sprintf("b%d@example.test", i), "", "x")
+		if err := p.sys.Append(office, "INBOX", []byte(raw), now.Add(-time.Duration(12-2*i)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw := "Return-Path: <" + citizen + ">\r\n" + letter(citizen, "Antrag", "verified@example.test", spfPass(citizen), "x")
+	if err := p.sys.Append(office, "INBOX", []byte(raw), now.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	d := p.start()
+	held := func() int {
+		n := 0
+		for _, c := range p.cases(ticket.Filter{}) {
+			if a := c.Messages[0].Ack; a.Status == ticket.AckPending && strings.HasPrefix(a.Reply, "held:") {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, 20*time.Second, "3 acks sent and 4 held", func() bool { return sentAll(p, 3)() && held() == 4 })
+	if _, m := msgByID(t, p, "verified@example.test"); m.Ack.Status != ticket.AckSent {
+		t.Errorf("the verified citizen's ack: %+v, want sent", m.Ack)
+	}
+	sent := 0
+	for _, c := range p.cases(ticket.Filter{}) {
+		if c.Messages[0].Ack.Status == ticket.AckSent {
+			sent++
+		}
+	}
+	if sent != 3 {
+		t.Errorf("%d acks sent, want 2 unverified + 1 verified", sent)
+	}
+	srv := httptest.NewServer(d.AdminHandler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`intake_acks_held_total{mailbox="post",reason="RATE_UNVERIFIED"} 4`,
+		"intake_ack_hourly_cap_tripped 0",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
