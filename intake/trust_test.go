@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intake-office/intake/intake/policy"
 	"github.com/intake-office/intake/internal/memmail"
 	"github.com/intake-office/intake/ticket"
 )
@@ -302,6 +303,27 @@ func TestUnverifiedBacklogCannotUseUpTheHourlyCap(t *testing.T) {
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+// TestRateReasonsAreThePolicyCodes: the codes the register stores for its limits are the
+// ones policy lists and explains.
+func TestRateReasonsAreThePolicyCodes(t *testing.T) {
+	for _, tc := range []struct {
+		stored string
+		code   policy.Reason
+	}{
+		{ticket.ReasonRate, policy.ReasonRate},
+		{ticket.ReasonRateDomain, policy.ReasonRateDomain},
+		{ticket.ReasonRateUnverified, policy.ReasonRateUnverified},
+		{ticket.ReasonFollowUp, policy.ReasonFollowUp},
+	} {
+		if tc.stored != string(tc.code) {
+			t.Errorf("ticket stores %q, policy lists %q", tc.stored, tc.code)
+		}
+		if de, _ := policy.Explain(tc.code); strings.Contains(de, string(tc.code)) {
+			t.Errorf("policy.Explain(%s) has no explanation of its own: %q", tc.code, de)
 		}
 	}
 }
