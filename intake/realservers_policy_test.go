@@ -97,8 +97,8 @@ func TestRealServersFollowUpsAndStrangers(t *testing.T) {
 	}
 	// A follow-up within 24 h of the case's acknowledgement gets none.
 	for _, m := range c.Messages[1:] {
-		if m.Ack.Status != ticket.AckSuppressed || m.Ack.Reason != "RATE" {
-			t.Errorf("follow-up %s: ack %+v, want suppressed RATE (one per case per 24 h)", m.MessageID, m.Ack)
+		if m.Ack.Status != ticket.AckSuppressed || m.Ack.Reason != "RATE_CASE" {
+			t.Errorf("follow-up %s: ack %+v, want suppressed RATE_CASE (one per case per 24 h)", m.MessageID, m.Ack)
 		}
 	}
 	sc := caseOf(t, p, "stranger@example.test")

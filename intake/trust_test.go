@@ -315,6 +315,7 @@ func TestRateReasonsAreThePolicyCodes(t *testing.T) {
 		code   policy.Reason
 	}{
 		{ticket.ReasonRate, policy.ReasonRate},
+		{ticket.ReasonRateCase, policy.ReasonRateCase},
 		{ticket.ReasonRateDomain, policy.ReasonRateDomain},
 		{ticket.ReasonRateUnverified, policy.ReasonRateUnverified},
 		{ticket.ReasonFollowUp, policy.ReasonFollowUp},

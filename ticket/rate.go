@@ -34,7 +34,7 @@ func rateLimit(tx *bolt.Tx, r RateRule, c *caseRecord, followUp bool, m *Message
 		}
 		acked, err := caseAckedSince(tx, c, m, window(r.FollowUpWindow))
 		if err != nil || acked {
-			return ReasonRate, err
+			return ReasonRateCase, err
 		}
 	}
 	addr := rateAddr(recipient)
@@ -62,7 +62,7 @@ func rateLimit(tx *bolt.Tx, r RateRule, c *caseRecord, followUp bool, m *Message
 
 // isRateReason reports whether reason is one of the rate limits of RateRule.
 func isRateReason(reason string) bool {
-	return reason == ReasonRate || reason == ReasonRateDomain || reason == ReasonRateUnverified
+	return reason == ReasonRate || reason == ReasonRateCase || reason == ReasonRateDomain || reason == ReasonRateUnverified
 }
 
 // rateAddr is the address the rate limits count: lower case as senderOf gives it, and a

@@ -53,8 +53,10 @@ const (
 const (
 	// ReasonNoRecipient: the caller gave neither an ack recipient nor a reason.
 	ReasonNoRecipient = "NO_RECIPIENT"
-	// ReasonRate: Incoming.Rate allowed no further ack (per recipient or per case).
+	// ReasonRate: Incoming.Rate allowed no further ack to this recipient (PerSenderLimit).
 	ReasonRate = "RATE"
+	// ReasonRateCase: a follow-up of a case that had an ack within FollowUpWindow.
+	ReasonRateCase = "RATE_CASE"
 	// ReasonFollowUp: a follow-up of an existing case while RateRule.FollowUpAck is false.
 	ReasonFollowUp = "FOLLOW_UP"
 	// ReasonRateDomain: RateRule.PerDomainLimit acks to unverified senders of the domain.
@@ -175,7 +177,7 @@ type BounceMark struct {
 //   - a follow-up (attached to an existing case) while !FollowUpAck: suppressed with
 //     ReasonFollowUp;
 //   - a follow-up whose case already has an ack (any status but suppressed) for a message
-//     received in (Received-FollowUpWindow, Received]: ReasonRate;
+//     received in (Received-FollowUpWindow, Received]: ReasonRateCase;
 //   - PerSenderLimit or more acks (any status but suppressed) to the same recipient (lower
 //     case, "+detail" removed from the local part) for messages received in
 //     (Received-PerSenderWindow, Received]: ReasonRate;
@@ -212,7 +214,7 @@ type Registration struct {
 	// Message-ID | raw hash); nothing new was written except the watermark.
 	Duplicate bool
 	// RateLimited: an ack was asked for (AckRecipient) but Incoming.Rate suppressed it
-	// with ReasonRate, ReasonRateDomain or ReasonRateUnverified. (A ReasonFollowUp
+	// with ReasonRate, ReasonRateCase, ReasonRateDomain or ReasonRateUnverified. (A ReasonFollowUp
 	// suppression does not set it.)
 	RateLimited bool
 	// Bounced: Incoming.Bounce was marked on its ack in this transaction; BounceErr says

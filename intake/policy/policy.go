@@ -27,7 +27,8 @@ const (
 	ReasonNotAddressed     Reason = "NOT_ADDRESSED"     // A1
 	ReasonUnauthenticated  Reason = "UNAUTHENTICATED"   // B2, B4
 	ReasonAuthFail         Reason = "AUTH_FAIL"         // B3
-	ReasonRate             Reason = "RATE"              // R1-R3
+	ReasonRate             Reason = "RATE"              // R2: per_sender_limit
+	ReasonRateCase         Reason = "RATE_CASE"         // R2: this case was acknowledged in the last 24 h (follow-up)
 	ReasonRateDomain       Reason = "RATE_DOMAIN"       // R2: per_domain_limit (unverified senders)
 	ReasonRateUnverified   Reason = "RATE_UNVERIFIED"   // R3: unverified_hourly_cap
 	ReasonFollowUp         Reason = "FOLLOW_UP"         // follow-up on an existing case, follow_up_ack = false
