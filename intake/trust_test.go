@@ -328,3 +328,43 @@ func TestRateReasonsAreThePolicyCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestBounceNeedsTagAndFinalRecipient: a bounce attaches to the citizen's case only when
+// the returned Message-ID carries a tag that verifies and the DSN names the ack's recipient.
+func TestBounceNeedsTagAndFinalRecipient(t *testing.T) {
+	p := newTrustPipe(t, "per_sender_limit = 0\nper_domain_limit = 0")
+	p.start()
+	p.deliver(citizen, letter(citizen, "Antrag", "first@example.test", "", "x"))
+	waitFor(t, 20*time.Second, "the ack", settled(p, 1))
+	home, first := msgByID(t, p, "first@example.test")
+	ackID := first.Ack.MessageID
+	tag := strings.Split(ackID, ".")[2]
+	dsn := func(id, returned, finalRcpt string) string {
+		return "From: Mail Delivery System <MAILER-DAEMON@mx.example.test>\r\nTo: " + office +
+			"\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <" + id + ">\r\nAuto-Submitted: auto-replied\r\n" +
+			"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n" +
+			"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.test\r\n\r\n" +
+			"Final-Recipient: rfc822; " + finalRcpt + "\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n" +
+			"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <" + returned + ">\r\n\r\n--B--\r\n"
+	}
+	tests := []struct {
+		name, id, returned, rcpt string
+		attach                   bool
+	}{
+		{"altered tag", "d1@mx.example.test", strings.Replace(ackID, tag, strings.Repeat("a", len(tag)), 1), citizen, false},
+		{"right tag, another final recipient", "d2@mx.example.test", ackID, "other@example.test", false},
+		{"right tag and final recipient", "d3@mx.example.test", ackID, citizen, true},
+	}
+	for i, tt := range tests {
+		p.deliver("", dsn(tt.id, tt.returned, tt.rcpt))
+		waitFor(t, 20*time.Second, tt.name, settled(p, i+2))
+		c, _ := msgByID(t, p, tt.id)
+		_, ack := msgByID(t, p, "first@example.test")
+		if got := c.Reference == home.Reference; got != tt.attach {
+			t.Errorf("%s: attached to the citizen's case = %v, want %v", tt.name, got, tt.attach)
+		}
+		if got := ack.Ack.Status == ticket.AckBounced; got != tt.attach {
+			t.Errorf("%s: ack %+v, bounced = %v, want %v", tt.name, ack.Ack, got, tt.attach)
+		}
+	}
+}
