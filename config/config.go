@@ -31,6 +31,14 @@ const (
 	DefaultReadyMaxAge    = 5 * time.Minute
 )
 
+// Defaults of the limits on unverified senders (issue 8), applied by ApplyDefaults.
+const (
+	// DefaultPerDomainLimit: acks per 24 h to unverified senders of one domain.
+	DefaultPerDomainLimit = 50
+	// DefaultUnverifiedShare: unverified_hourly_cap defaults to hourly_cap divided by this.
+	DefaultUnverifiedShare = 5
+)
+
 // Config is the whole configuration file.
 type Config struct {
 	Path           string         `toml:"-"`                // file it was read from ("" when parsed from memory)
@@ -200,6 +208,8 @@ type Policy struct {
 	PerSenderLimit       *int   `toml:"per_sender_limit"`      // R2: acks per recipient per 24 h; default 3; 0 = no limit
 	FollowUpAck          *bool  `toml:"follow_up_ack"`         // follow-ups acknowledged (at most once per case per 24 h); default true
 	HourlyCap            *int   `toml:"hourly_cap"`            // R3: acks per hour for the whole daemon; default 500
+	PerDomainLimit       *int   `toml:"per_domain_limit"`      // R2: acks per 24 h to unverified senders of one domain; default 50 with a sender verification, else 0; 0 = no limit
+	UnverifiedHourlyCap  *int   `toml:"unverified_hourly_cap"` // R3: acks per hour to unverified senders (whole daemon); default hourly_cap/5; 0 = none
 	SubjectHeuristics    *bool  `toml:"subject_heuristics"`    // S9; default true
 	// Verification says whose Authentication-Results are trusted to verify a sender:
 	// "authserv-id" (the fields of authserv_id), "exchange-online" (the topmost field that
@@ -532,6 +542,17 @@ func (p *Policy) applyDefaults() {
 	setInt(&p.PerSenderLimit, DefaultPerSenderLimit)
 	setBool(&p.FollowUpAck, true)
 	setInt(&p.HourlyCap, DefaultHourlyCap)
+	// The per-domain limit counts acknowledgements to unverified senders. Without any
+	// sender verification every sender is unverified, and the limit would suppress the
+	// acknowledgements of the office's real correspondents at the big mail providers
+	// (web.de, gmx.de, …): it is on by default only where senders can be verified, so that
+	// unverified mail "from" a domain is what forged mail looks like.
+	if p.Verification != VerifyNone || len(p.TrustedARCSealers) > 0 {
+		setInt(&p.PerDomainLimit, DefaultPerDomainLimit)
+	} else {
+		setInt(&p.PerDomainLimit, 0)
+	}
+	setInt(&p.UnverifiedHourlyCap, *p.HourlyCap/DefaultUnverifiedShare)
 	setBool(&p.SubjectHeuristics, true)
 }
 

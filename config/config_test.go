@@ -200,6 +200,41 @@ move_to = "Registriert"`), func(t *testing.T, c *Config) {
 	}
 }
 
+// TestPerDomainLimitDefault: the domain limit counts unverified senders, so it is on by
+// default only where a sender verification makes "unverified" mean "possibly forged".
+func TestPerDomainLimitDefault(t *testing.T) {
+	base := `data_dir = "/d"
+[[mailbox]]
+name = "poststelle"
+address = "poststelle@stk.example.de"
+prefix = "STK"
+[mailbox.imap]
+host = "imap.stk.example.de"
+username = "u"
+password = "p"
+[mailbox.smtp]
+host = "smtp.stk.example.de"
+[mailbox.policy]
+`
+	for _, tc := range []struct {
+		name, policy string
+		want         int
+	}{
+		{"none", ``, 0},
+		{"authserv-id", `authserv_id = "mx.stk.example.de"`, DefaultPerDomainLimit},
+		{"exchange-online", `verification = "exchange-online"`, DefaultPerDomainLimit},
+		{"arc sealer only", `trusted_arc_sealers = ["gw.stk.example.de"]`, DefaultPerDomainLimit},
+		{"explicit without verification", `per_domain_limit = 7`, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := mustParse(t, base+tc.policy+"\n")
+			if got := *c.Mailboxes[0].Policy.PerDomainLimit; got != tc.want {
+				t.Errorf("per_domain_limit = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	doc := `data_dir = "/d"
 [[mailbox]]
@@ -246,6 +281,8 @@ host = "smtp.stk.example.de"
 		{"policy.per_sender_limit", *m.Policy.PerSenderLimit, 3},
 		{"policy.follow_up_ack", *m.Policy.FollowUpAck, true},
 		{"policy.hourly_cap", *m.Policy.HourlyCap, 500},
+		{"policy.per_domain_limit without verification", *m.Policy.PerDomainLimit, 0},
+		{"policy.unverified_hourly_cap", *m.Policy.UnverifiedHourlyCap, 100},
 		{"policy.subject_heuristics", *m.Policy.SubjectHeuristics, true},
 	}
 	for _, ck := range checks {
@@ -359,6 +396,9 @@ username = "office"
 		{"ack from_name control", edit(t, base, `max_age = "72h"`, `from_name = "Post\u0007stelle"`), wantErr{29, "mailbox[0].ack.from_name", "must not contain line breaks or control characters"}},
 		{"policy per_sender_limit negative", base + "[mailbox.policy]\nper_sender_limit = -1\n", wantErr{31, "mailbox[0].policy.per_sender_limit", "must be 0 (no limit) or more"}},
 		{"policy hourly_cap zero", base + "[mailbox.policy]\nhourly_cap = 0\n", wantErr{31, "mailbox[0].policy.hourly_cap", "must be at least 1"}},
+		{"policy per_domain_limit negative", base + "[mailbox.policy]\nper_domain_limit = -1\n", wantErr{31, "mailbox[0].policy.per_domain_limit", "must be 0 (no limit) or more"}},
+		{"policy unverified_hourly_cap not below hourly_cap", base + "[mailbox.policy]\nhourly_cap = 10\nunverified_hourly_cap = 10\n", wantErr{32, "mailbox[0].policy.unverified_hourly_cap", "less than hourly_cap"}},
+		{"policy unverified_hourly_cap negative", base + "[mailbox.policy]\nunverified_hourly_cap = -1\n", wantErr{31, "mailbox[0].policy.unverified_hourly_cap", "must be 0"}},
 		{"policy require_authenticated without id", base + "[mailbox.policy]\nrequire_authenticated = true\n", wantErr{31, "mailbox[0].policy.require_authenticated", "needs authserv_id"}},
 		{"policy authserv_id with space", base + "[mailbox.policy]\nauthserv_id = \"mx example\"\n", wantErr{31, "mailbox[0].policy.authserv_id", "must be a host name"}},
 		{"aliases not a list", edit(t, base, `prefix = "STK"`, `prefix = "STK"

@@ -216,6 +216,12 @@ func (c *Config) validate(v *collector, opts Options) {
 		if pol.HourlyCap != nil && *pol.HourlyCap < 1 {
 			v.add(p+".policy.hourly_cap", "must be at least 1 (got %d)", *pol.HourlyCap)
 		}
+		if pol.PerDomainLimit != nil && *pol.PerDomainLimit < 0 {
+			v.add(p+".policy.per_domain_limit", "must be 0 (no limit) or more (got %d)", *pol.PerDomainLimit)
+		}
+		if u := pol.UnverifiedHourlyCap; u != nil && (*u < 0 || pol.HourlyCap != nil && *pol.HourlyCap >= 1 && *u >= *pol.HourlyCap) {
+			v.add(p+".policy.unverified_hourly_cap", "must be 0 (no acknowledgements to unverified senders) or more, and less than hourly_cap, so that unverified mail cannot use up the whole cap (got %d)", *u)
+		}
 		if pol.AuthservID != "" && strings.ContainsAny(pol.AuthservID, " \t;()\"") {
 			v.add(p+".policy.authserv_id", "must be a host name such as \"mx.stk.example.de\" (got %q)", pol.AuthservID)
 		}

@@ -85,6 +85,21 @@ func (c *ackCap) allow(limit int) (bool, error) {
 	return true, nil
 }
 
+// allowUnverified reports whether one more acknowledgement to an unverified
+// sender fits limit (unverified_hourly_cap) in the hour counted by allow. It
+// never trips the breaker: verified senders' acknowledgements go on.
+func (c *ackCap) allowUnverified(limit int) (bool, error) {
+	since, err := c.windowStart(c.d.opts.Now())
+	if err != nil {
+		return false, err
+	}
+	n, err := c.d.store.UnverifiedAcksSentSince(since)
+	if err != nil {
+		return false, err
+	}
+	return n < limit, nil
+}
+
 // resume is an admin's reset: only acknowledgements sent from now on count.
 func (c *ackCap) resume() error {
 	now := c.d.opts.Now()

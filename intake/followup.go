@@ -2,7 +2,6 @@ package intake
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 
 	"github.com/intake-office/intake/intake/mailparse"
@@ -12,86 +11,37 @@ import (
 
 // threading is where a mail belongs besides its own new case.
 type threading struct {
-	followUpOf *ticket.Reference // attach to this case
-	linkTo     *ticket.Reference // open a new case linked to this one
-	bounce     *bounce           // the mail is a bounce of one of our acknowledgements
+	followUpOf *ticket.Reference  // attach to this case
+	linkTo     *ticket.Reference  // open a new case linked to this one
+	bounce     *ticket.BounceMark // the mail is a bounce of one of our acknowledgements
 }
 
-// bounce names the acknowledgement a delivery failure report refers to.
-type bounce struct {
-	seq            uint64
-	status, detail string
-}
-
-// ackSeq reads the message Seq out of one of our acknowledgement
-// Message-IDs, "<reference>.<seq>.ack@<ack domain>".
-func ackSeq(id string) (uint64, bool) {
-	local, _, ok := strings.Cut(id, "@")
-	if !ok {
-		return 0, false
-	}
-	local, ok = strings.CutSuffix(local, ".ack")
-	if !ok {
-		return 0, false
-	}
-	i := strings.LastIndexByte(local, '.')
-	if i < 0 {
-		return 0, false
-	}
-	seq, err := strconv.ParseUint(local[i+1:], 10, 64)
-	return seq, err == nil && seq > 0
-}
-
-// thread finds the case a mail continues (autoreply-rules.md; issue 3):
+// thread finds the case a mail continues (autoreply-rules.md; issues 3 and 8):
 //
-//   - a bounce of one of our acknowledgements (its returned headers name our
-//     Message-ID) is attached to that case, and the acknowledgement is
-//     marked bounced;
-//   - a person's reply whose In-Reply-To/References names our
-//     acknowledgement or any message of a case is attached to that case;
-//   - a valid reference in the subject attaches the mail when its sender
-//     already wrote on that case; from anyone else it opens a new case
-//     linked to the one it mentions (a stranger cannot post into someone
-//     else's case).
+//   - a bounce of one of our acknowledgements - its returned headers name our
+//     Message-ID with a tag that verifies (ticket.Store.AckByID), and a DSN
+//     names the acknowledgement's recipient - is attached to that case, and
+//     the acknowledgement is marked bounced in the same transaction;
+//   - a person's mail that names a case - In-Reply-To/References naming our
+//     acknowledgement or any message of the case, or a valid reference in the
+//     subject - joins that case only when its envelope sender (dec.Recipient,
+//     never From:) is verified and already wrote on the case as a verified
+//     sender; from anyone else it opens a new case linked to the one it names,
+//     so a stranger cannot write into someone else's case.
 //
 // Other automated mail is not threaded: it stays apart from citizens' cases.
 func (w *watcher) thread(p *mailparse.Message, dec policy.Decision) (threading, error) {
+	if dec.Automated {
+		return w.threadBounce(p)
+	}
 	var t threading
 	store := w.d.store
-	if id, ok := policy.OurAck(p, w.mb.policy.OwnDomains); ok && dec.Automated {
-		seq, ok := ackSeq(id)
-		if !ok {
-			return t, nil
-		}
-		msg, ref, err := store.MessageBySeq(seq)
-		if errors.Is(err, ticket.ErrNotFound) {
-			return t, nil
-		}
-		if err != nil {
-			return t, err
-		}
-		if !strings.EqualFold(msg.Ack.MessageID, id) {
-			return t, nil
-		}
-		// Only a report of a failed delivery marks the acknowledgement
-		// bounced; a vacation reply to it or a delay warning does not.
-		status, detail := policy.BounceStatus(p)
-		if status == "" {
-			return t, nil
-		}
-		// Our Message-IDs can be guessed: a DSN must name the address the
-		// acknowledgement went to (RFC 3464 §2.3.2 Final-Recipient).
-		if p.DSN != nil && !dsnNames(p.DSN, msg.Ack.Recipient) {
-			return t, nil
-		}
-		t.followUpOf = &ref
-		t.bounce = &bounce{seq: seq, status: status, detail: detail}
-		return t, nil
-	}
-	if dec.Automated {
-		return t, nil
-	}
+	// The cases the mail names, in order: by Message-ID, then by the subject.
+	var named []ticket.Reference
 	for _, id := range policy.ThreadIDs(p) {
+		if len(named) >= maxNamedCases {
+			break
+		}
 		ref, err := store.CaseOfMessage(w.mb.cfg.Name, id)
 		if errors.Is(err, ticket.ErrNotFound) {
 			continue
@@ -99,17 +49,13 @@ func (w *watcher) thread(p *mailparse.Message, dec policy.Decision) (threading, 
 		if err != nil {
 			return t, err
 		}
-		if c, err := store.Lookup(*ref); err != nil || !c.Purged.IsZero() {
-			continue
+		named = append(named, *ref)
+	}
+	named = append(named, ticket.FindReferences(p.Subject, w.d.prefixes)...)
+	for i, ref := range named {
+		if i >= maxNamedCases {
+			break
 		}
-		t.followUpOf = ref
-		return t, nil
-	}
-	sender := ""
-	if len(p.From) > 0 {
-		sender = strings.ToLower(p.From[0].Addr)
-	}
-	for _, ref := range ticket.FindReferences(p.Subject, w.d.prefixes) {
 		c, err := store.Lookup(ref)
 		if errors.Is(err, ticket.ErrNotFound) {
 			continue
@@ -119,17 +65,64 @@ func (w *watcher) thread(p *mailparse.Message, dec policy.Decision) (threading, 
 		if !c.Purged.IsZero() {
 			continue // deleted under the retention rules: a new case, not a follow-up
 		}
-		wrote, err := store.CaseHasSender(ref, sender)
+		ok, err := w.mayJoin(ref, dec)
 		if err != nil {
 			return t, err
 		}
-		if wrote && sender != "" {
-			t.followUpOf = &ref
+		if ok {
+			t.followUpOf, t.linkTo = &ref, nil
 			return t, nil
 		}
 		if t.linkTo == nil {
 			t.linkTo = &ref
 		}
+	}
+	return t, nil
+}
+
+// maxNamedCases bounds the register lookups for the cases one mail names.
+const maxNamedCases = 16
+
+// mayJoin reports whether a mail decided as dec may be added to case ref: its envelope
+// sender is verified and is a verified sender of the case.
+func (w *watcher) mayJoin(ref ticket.Reference, dec policy.Decision) (bool, error) {
+	if !dec.Verified || dec.Recipient == "" {
+		return false, nil
+	}
+	return w.d.store.CaseHasVerifiedSender(ref, dec.Recipient)
+}
+
+// threadBounce attaches a bounce of one of our acknowledgements to its case.
+func (w *watcher) threadBounce(p *mailparse.Message) (threading, error) {
+	var t threading
+	for _, id := range policy.OurAckIDs(p, w.mb.policy.OwnDomains) {
+		ack, err := w.d.store.AckByID(id)
+		if errors.Is(err, ticket.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return t, err
+		}
+		// A bounce comes with the null sender and proves nothing but the tag: an
+		// untagged ID of an ack from before the tags could be guessed.
+		if ack.Legacy {
+			continue
+		}
+		// Only a report of a failed delivery marks the acknowledgement
+		// bounced; a vacation reply to it or a delay warning does not.
+		status, detail := policy.BounceStatus(p)
+		if status == "" {
+			return t, nil
+		}
+		// A DSN must also name the address the acknowledgement went to
+		// (RFC 3464 §2.3.2 Final-Recipient).
+		if p.DSN != nil && !dsnNames(p.DSN, ack.Ack.Recipient) {
+			return t, nil
+		}
+		ref := ack.Reference
+		t.followUpOf = &ref
+		t.bounce = &ticket.BounceMark{Seq: ack.Seq, Status: status, Detail: detail}
+		return t, nil
 	}
 	return t, nil
 }

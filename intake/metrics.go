@@ -18,6 +18,7 @@ type metrics struct {
 	acksSuppressed *prometheus.CounterVec // mailbox, reason
 	acksFailed     *prometheus.CounterVec // mailbox
 	acksBounced    *prometheus.CounterVec // mailbox
+	acksHeld       *prometheus.CounterVec // mailbox, reason
 	reconnects     *prometheus.CounterVec // mailbox
 	oauthExpiry    *prometheus.GaugeVec   // mailbox, protocol
 	oauthFailures  *prometheus.CounterVec // mailbox, protocol
@@ -42,6 +43,10 @@ func newMetrics(d *Daemon, version string) *metrics {
 			Name: "intake_acks_failed_total",
 			Help: "Acknowledgements given up (permanent SMTP failure or retries exhausted).",
 		}, []string{"mailbox"}),
+		acksHeld: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "intake_acks_held_total",
+			Help: "Times a due acknowledgement was held back at send time by a limit (RATE_UNVERIFIED: the unverified share of the hourly cap), by reason code.",
+		}, []string{"mailbox", "reason"}),
 		acksBounced: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "intake_acks_bounced_total",
 			Help: "Acknowledgements that came back as a bounce.",
@@ -68,7 +73,7 @@ func newMetrics(d *Daemon, version string) *metrics {
 	}
 	buildInfo.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(
-		m.registered, m.acksSent, m.acksSuppressed, m.acksFailed, m.acksBounced, m.reconnects,
+		m.registered, m.acksSent, m.acksSuppressed, m.acksFailed, m.acksBounced, m.acksHeld, m.reconnects,
 		m.oauthExpiry, m.oauthFailures,
 		buildInfo,
 		newStateCollector(d),

@@ -81,6 +81,7 @@ tls = "none"
 
 [mailbox.policy]
 per_sender_limit = 0
+per_domain_limit = 0
 hourly_cap = 100000000
 `, dir, topExtra, office, ih, ip, office, imapExtra, sh, sp)
 	p := newPipeFromConfig(t, text)

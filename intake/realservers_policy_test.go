@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/mail"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,14 +40,20 @@ func caseOf(t *testing.T, p *pipe, msgID string) ticket.Case {
 	return ticket.Case{}
 }
 
+// rigVerified is the policy of a rig office whose MTA stamps "mx.test" results
+// (issue 8): a test mail with spfPass(sender) stands for a verified sender.
+const rigVerified = "per_sender_limit = 0\nper_domain_limit = 0\nhourly_cap = 100000000\n" +
+	"authserv_id = \"mx.test\"\nrequire_authenticated = false"
+
 func TestRealServersFollowUpsAndStrangers(t *testing.T) {
 	rig := mailrig.StartT(t, mailrig.Options{Users: rigUsers()})
-	p := newRigPipe(t, rig, "")
+	p := newRigPipe(t, rig, rigVerified)
 	p.start()
 	ctx := context.Background()
-	citizen, stranger := "c01@example.test", "c02@example.test"
+	citizen, stranger, mallory := "c01@example.test", "c02@example.test", "c06@example.test"
+	verified := spfPass(citizen)
 
-	rigSend(t, rig, citizen, letterTo(rigOffice, citizen, "Antrag auf Akteneinsicht", "first@example.test", "", "Bitte um Einsicht."))
+	rigSend(t, rig, citizen, letterTo(rigOffice, citizen, "Antrag auf Akteneinsicht", "first@example.test", verified, "Bitte um Einsicht."))
 	waitFor(t, 20*time.Second, "the first ack", sentAll(p, 1))
 	if err := rig.WaitCount(ctx, citizen, "INBOX", 1); err != nil {
 		t.Fatal(err)
@@ -56,14 +63,30 @@ func TestRealServersFollowUpsAndStrangers(t *testing.T) {
 	ackSubject, _ := new(mime.WordDecoder).DecodeHeader(ack.Header.Get("Subject"))
 	ref := caseOf(t, p, "first@example.test").Reference
 
-	// 1. The citizen answers the acknowledgement (In-Reply-To our ack).
+	// 1. The citizen (verified) answers the acknowledgement (In-Reply-To our ack).
 	rigSend(t, rig, citizen, letterTo(rigOffice, citizen, mime.QEncoding.Encode("utf-8", "AW: "+ackSubject), "reply@example.test",
-		"In-Reply-To: "+ackID+"\r\nReferences: <first@example.test> "+ackID+"\r\n", "Hier die Unterlagen."))
-	// 2. The citizen writes again with only the reference in the subject.
-	rigSend(t, rig, citizen, letterTo(rigOffice, citizen, "Nachtrag zu "+strings.ToLower(ref.String()), "again@example.test", "", "Noch etwas."))
+		verified+"In-Reply-To: "+ackID+"\r\nReferences: <first@example.test> "+ackID+"\r\n", "Hier die Unterlagen."))
+	// 2. The citizen (verified) writes again with only the reference in the subject.
+	rigSend(t, rig, citizen, letterTo(rigOffice, citizen, "Nachtrag zu "+strings.ToLower(ref.String()), "again@example.test", verified, "Noch etwas."))
 	// 3. A stranger names the same reference.
 	rigSend(t, rig, stranger, letterTo(rigOffice, stranger, "WG: ["+ref.String()+"] Antrag", "stranger@example.test", "", "Was ist damit?"))
-	waitFor(t, 20*time.Second, "four registrations", func() bool { return p.count() == 4 })
+	// 4. Issue 8: mallory (envelope sender) poses as the citizen in From:, with the
+	// reference in the subject, and replies to the real acknowledgement, and to a guessed
+	// untagged ID of it.
+	guessed := fmt.Sprintf("<%s.%d.ack@%s>", ref, caseOf(t, p, "first@example.test").Messages[0].Seq, strings.SplitN(strings.Trim(ackID, "<>"), "@", 2)[1])
+	rigSend(t, rig, mallory, letterTo(rigOffice, "Bürger <"+citizen+">", "AW: ["+ref.String()+"] Antrag", "mallory1@example.test",
+		"In-Reply-To: "+ackID+"\r\n", "Bitte überweisen Sie ..."))
+	rigSend(t, rig, mallory, letterTo(rigOffice, mallory, "AW: Antrag", "mallory2@example.test",
+		spfPass(mallory)+"In-Reply-To: "+guessed+"\r\n", "Bitte überweisen Sie ..."))
+	waitFor(t, 20*time.Second, "six registrations", func() bool { return p.count() == 6 })
+	for _, id := range []string{"mallory1@example.test", "mallory2@example.test"} {
+		if mc := caseOf(t, p, id); mc.Reference == ref {
+			t.Errorf("mallory's mail %s was filed into the citizen's case %s", id, ref)
+		}
+	}
+	if mc := caseOf(t, p, "mallory1@example.test"); len(mc.Links) != 1 || mc.Links[0] != ref {
+		t.Errorf("mallory's case %s links %v, want [%s]", mc.Reference, mc.Links, ref)
+	}
 
 	c, err := p.store.Lookup(ref)
 	if err != nil {
@@ -74,8 +97,8 @@ func TestRealServersFollowUpsAndStrangers(t *testing.T) {
 	}
 	// A follow-up within 24 h of the case's acknowledgement gets none.
 	for _, m := range c.Messages[1:] {
-		if m.Ack.Status != ticket.AckSuppressed || m.Ack.Reason != "RATE" {
-			t.Errorf("follow-up %s: ack %+v, want suppressed RATE (one per case per 24 h)", m.MessageID, m.Ack)
+		if m.Ack.Status != ticket.AckSuppressed || m.Ack.Reason != "RATE_CASE" {
+			t.Errorf("follow-up %s: ack %+v, want suppressed RATE_CASE (one per case per 24 h)", m.MessageID, m.Ack)
 		}
 	}
 	sc := caseOf(t, p, "stranger@example.test")
@@ -85,8 +108,10 @@ func TestRealServersFollowUpsAndStrangers(t *testing.T) {
 	if len(sc.Links) != 1 || sc.Links[0] != ref {
 		t.Errorf("stranger's case links %v, want [%s]", sc.Links, ref)
 	}
-	if len(c.Links) != 1 || c.Links[0] != sc.Reference {
-		t.Errorf("case %s links %v, want [%s]", ref, c.Links, sc.Reference)
+	// Postfix may deliver the stranger's and mallory's mails in either order.
+	mc := caseOf(t, p, "mallory1@example.test").Reference
+	if len(c.Links) != 2 || !slices.Contains(c.Links, sc.Reference) || !slices.Contains(c.Links, mc) {
+		t.Errorf("case %s links %v, want %s and %s", ref, c.Links, sc.Reference, mc)
 	}
 	waitFor(t, 20*time.Second, "the stranger's ack", sentAll(p, 2))
 }
@@ -115,11 +140,13 @@ func TestRealServersRateLimitSurvivesRestart(t *testing.T) {
 
 func TestRealServersHourlyCap(t *testing.T) {
 	rig := mailrig.StartT(t, mailrig.Options{Users: rigUsers()})
-	p := newRigPipe(t, rig, "hourly_cap = 3\nper_sender_limit = 0")
+	// Verified senders: the daemon-wide cap itself (unverified ones have their own
+	// budget, hourly_cap/5 = 0 here).
+	p := newRigPipe(t, rig, "hourly_cap = 3\nper_sender_limit = 0\nauthserv_id = \"mx.test\"\nrequire_authenticated = false")
 	p.start()
 	for i := range 5 {
 		from := fmt.Sprintf("c%02d@example.test", i)
-		rigSend(t, rig, from, letterTo(rigOffice, from, "Anliegen", fmt.Sprintf("cap-%d@example.test", i), "", "x"))
+		rigSend(t, rig, from, letterTo(rigOffice, from, "Anliegen", fmt.Sprintf("cap-%d@example.test", i), spfPass(from), "x"))
 	}
 	waitFor(t, 20*time.Second, "five registrations and three acks", func() bool { return p.count() == 5 && sentAll(p, 3)() })
 	time.Sleep(500 * time.Millisecond)
@@ -175,6 +202,25 @@ func TestRealServersBounceOfAckIsAttached(t *testing.T) {
 	ack, _ := mail.ReadMessage(bytes.NewReader(ackRaw))
 	hdrEnd := bytes.Index(ackRaw, []byte("\r\n\r\n"))
 	ref := caseOf(t, p, "tobounce@example.test").Reference
+
+	// Issue 8: a forged bounce that names the untagged ID an attacker can guess
+	// from the reference neither marks the ack nor joins the case.
+	ackID := strings.Trim(ack.Header.Get("Message-Id"), "<>")
+	guessed := fmt.Sprintf("%s.%d.ack@%s", ref, caseOf(t, p, "tobounce@example.test").Messages[0].Seq, strings.SplitN(ackID, "@", 2)[1])
+	forged := "From: Mail Delivery System <MAILER-DAEMON@mx.evil.test>\r\nTo: " + rigOffice +
+		"\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-0@mx.evil.test>\r\nAuto-Submitted: auto-replied\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n" +
+		"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.evil.test\r\n\r\n" +
+		"Final-Recipient: rfc822; " + citizen + "\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n" +
+		"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <" + guessed + ">\r\nSubject: Ihre Nachricht\r\n\r\n--B--\r\n"
+	rigSend(t, rig, "", forged)
+	waitFor(t, 20*time.Second, "the forged bounce registered", func() bool { return p.count() == 2 })
+	if fc := caseOf(t, p, "dsn-0@mx.evil.test"); fc.Reference == ref {
+		t.Errorf("the forged bounce was attached to %s", ref)
+	}
+	if a := caseOf(t, p, "tobounce@example.test").Messages[0].Ack; a.Status != ticket.AckSent {
+		t.Errorf("ack after the forged bounce: %+v, want still sent", a)
+	}
 
 	// The citizen's provider bounces it later (a DSN from a remote MTA,
 	// RFC 3464), sent with the null sender to our envelope sender.

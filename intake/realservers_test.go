@@ -36,7 +36,7 @@ func rigUsers() map[string]string {
 func newRigPipe(t *testing.T, rig *mailrig.Rig, policy string) *pipe {
 	t.Helper()
 	if policy == "" {
-		policy = "per_sender_limit = 0\nhourly_cap = 100000000"
+		policy = "per_sender_limit = 0\nper_domain_limit = 0\nhourly_cap = 100000000"
 	}
 	return newPipeFromConfig(t, rig.IntakeConfig(t.TempDir(), rigOffice, policy))
 }

@@ -139,6 +139,16 @@ func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.Outbo
 		if !ok {
 			return false // held in the outbox until the cap lifts
 		}
+		if !e.Message.AckVerified() {
+			held, err := r.holdUnverified(e)
+			if err != nil {
+				r.log.Error("check the unverified share of the hourly cap", "err", err)
+				return false
+			}
+			if held {
+				continue
+			}
+		}
 		res, connErr := r.sendOne(sc, e)
 		if err := r.d.store.RecordAck(e.Message.Seq, res); err != nil {
 			r.log.Error("record acknowledgement", "case", e.Reference.String(), "err", err)
@@ -151,6 +161,37 @@ func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.Outbo
 		}
 	}
 	return true
+}
+
+// unverifiedHold is how long an acknowledgement to an unverified sender waits when the
+// unverified share of the hourly cap is used up.
+const unverifiedHold = 5 * time.Minute
+
+// holdUnverified applies unverified_hourly_cap at send time (R3): when the acknowledgements
+// to unverified senders sent this hour reach it, e - one of them - is rescheduled rather
+// than sent, so that unverified mail (a backlog, a flood registered before the limit
+// applied) can never use up hourly_cap and stop the acknowledgements to verified senders
+// behind it. It is given up like a temporary failure after GiveUpAfter.
+func (r *responder) holdUnverified(e ticket.OutboxEntry) (bool, error) {
+	ok, err := r.d.cap.allowUnverified(*r.mb.cfg.Policy.UnverifiedHourlyCap)
+	if err != nil || ok {
+		return false, err
+	}
+	now := r.d.opts.Now()
+	const why = "held: hourly share of unverified senders used up (unverified_hourly_cap)"
+	res := ticket.AckResult{Status: ticket.AckPending, Reply: why, At: now, NextTry: now.Add(unverifiedHold)}
+	if now.Sub(e.Message.Received) > r.d.opts.GiveUpAfter {
+		res = ticket.AckResult{Status: ticket.AckFailed, Reply: "gave up: " + why, At: now}
+	}
+	if err := r.d.store.RecordAck(e.Message.Seq, res); err != nil {
+		return false, err
+	}
+	r.d.metrics.acksHeld.WithLabelValues(r.mb.cfg.Name, ticket.ReasonRateUnverified).Inc()
+	if res.Status == ticket.AckFailed {
+		r.d.metrics.acksFailed.WithLabelValues(r.mb.cfg.Name).Inc()
+	}
+	r.log.Info("acknowledgement held: unverified share of the hourly cap used up", "case", e.Reference.String(), "seq", e.Message.Seq)
+	return true, nil
 }
 
 func (r *responder) logResult(e ticket.OutboxEntry, res ticket.AckResult) {

@@ -623,8 +623,7 @@ func (s *imapSession) move(uids []imap.UID) error {
 
 // prepared is a mail ready for registration.
 type prepared struct {
-	in     ticket.Incoming
-	bounce *bounce // set when the mail is a bounce of one of our acknowledgements
+	in ticket.Incoming // in.Bounce is set when the mail is a bounce of one of our acknowledgements
 }
 
 // prepare parses and decides one stored mail. A panic while doing so is
@@ -669,11 +668,13 @@ func (w *watcher) decide(msg ticket.Message) (prepared, error) {
 	}
 	fillMessage(&msg, parsed)
 	dec := policy.Decide(parsed, w.mb.policy)
-	pol := w.mb.cfg.Policy
+	if dec.Verified {
+		msg.VerifiedSender, msg.VerifiedBy = dec.Recipient, dec.VerifiedBy
+	}
 	in := ticket.Incoming{
 		Prefix: w.mb.cfg.Prefix, Location: w.d.cfg.Location, Message: msg,
 		Kind: ticket.KindCitizen, AckDomain: w.mb.ackDomain,
-		Rate: &ticket.RateRule{PerSenderLimit: *pol.PerSenderLimit, FollowUpAck: *pol.FollowUpAck},
+		Rate: rateRule(w.mb.cfg.Policy),
 	}
 	if dec.Automated {
 		in.Kind = ticket.KindAutomated
@@ -683,6 +684,10 @@ func (w *watcher) decide(msg ticket.Message) (prepared, error) {
 		return prepared{}, fmt.Errorf("find the case of uid %d: %w", msg.UID, err)
 	}
 	in.FollowUpOf, in.LinkTo = th.followUpOf, th.linkTo
+	if th.bounce != nil {
+		th.bounce.At = w.d.opts.Now()
+		in.Bounce = th.bounce
+	}
 	switch {
 	case !dec.Ack:
 		in.SuppressReason = string(dec.Reason)
@@ -696,7 +701,18 @@ func (w *watcher) decide(msg ticket.Message) (prepared, error) {
 		in.AckRecipient = dec.Recipient
 		in.AckEcho, in.AckEchoReason = AckEcho(w.mb.cfg.Ack.Echo, dec)
 	}
-	return prepared{in: in, bounce: th.bounce}, nil
+	return prepared{in: in}, nil
+}
+
+// rateRule is the RateRule of a mailbox's policy (config.Policy after ApplyDefaults).
+func rateRule(pol config.Policy) *ticket.RateRule {
+	return &ticket.RateRule{
+		PerSenderLimit:      *pol.PerSenderLimit,
+		FollowUpAck:         *pol.FollowUpAck,
+		PerDomainLimit:      *pol.PerDomainLimit,
+		LimitUnverified:     true,
+		UnverifiedHourlyCap: *pol.UnverifiedHourlyCap,
+	}
 }
 
 // AckEcho decides, at registration, which acknowledgement a mail gets (issue 8): the full
@@ -716,8 +732,8 @@ func AckEcho(echo string, dec policy.Decision) (kind, reason string) {
 }
 
 // registerBatch makes the raw files durable, registers the mails in one
-// transaction, marks bounced acknowledgements and wakes the responder when
-// an acknowledgement became due.
+// transaction (which also marks the acknowledgements they report bounced)
+// and wakes the responder when an acknowledgement became due.
 func (w *watcher) registerBatch(batch []prepared) error {
 	sums := make([]string, 0, len(batch))
 	ins := make([]ticket.Incoming, 0, len(batch))
@@ -752,12 +768,12 @@ func (w *watcher) registerBatch(batch []prepared) error {
 			due = true
 		}
 		w.log.Info("mail registered", attrs...)
-		if b := batch[i].bounce; b != nil {
-			if err := w.d.store.MarkBounced(b.seq, b.status, b.detail, w.d.opts.Now()); err != nil {
-				w.log.Warn("mark acknowledgement bounced", "case", reg.Reference.String(), "err", err)
-			} else {
+		if b := in.Bounce; b != nil {
+			if reg.Bounced {
 				w.d.metrics.acksBounced.WithLabelValues(w.mb.cfg.Name).Inc()
-				w.log.Warn("acknowledgement bounced", "case", reg.Reference.String(), "status", b.status)
+				w.log.Warn("acknowledgement bounced", "case", reg.Reference.String(), "status", b.Status)
+			} else {
+				w.log.Warn("mark acknowledgement bounced", "case", reg.Reference.String(), "err", reg.BounceErr)
 			}
 		}
 	}

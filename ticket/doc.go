@@ -76,8 +76,9 @@
 //
 // A follow-up (Incoming.FollowUpOf) of a case that does not exist opens a new case;
 // Registration.NewCase says which happened. A mail that names a case its sender never
-// wrote on (Store.CaseHasSender) opens a new case linked to it (Incoming.LinkTo). The
-// status of a case follows new -> in_progress -> closed, and closed -> in_progress again
+// wrote on as a verified sender (Store.CaseHasVerifiedSender) opens a new case linked to
+// it (Incoming.LinkTo). The status of a case follows new -> in_progress -> closed, and
+// closed -> in_progress again
 // (Store.SetStatus). Stored times keep their offset but not their time.Location.
 //
 // All Store methods are safe for concurrent use; bbolt serialises the writers.

@@ -120,6 +120,10 @@ const (
 	tagStatus  = 's' // 's' status 0 created(8) 0 refkey
 	tagAckRate = 'r' // 'r' recipient 0 received(8) 0 seq(8)
 	tagSent    = 't' // 't' sentat(8) 0 seq(8)
+	// Rate indexes of acks to senders that were not verified (see rate.go).
+	tagDomainRate     = 'd' // 'd' domain 0 received(8) 0 seq(8)
+	tagUnverifiedRate = 'u' // 'u' received(8) 0 seq(8)
+	tagUnverifiedSent = 'v' // 'v' sentat(8) 0 seq(8)
 )
 
 // tagged returns tag followed by the parts joined with 0 bytes.

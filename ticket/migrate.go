@@ -96,13 +96,11 @@ func migrateV1(tx *bolt.Tx) error {
 	})
 }
 
-// writeAckIndexes writes the ackrate entry of a message whose ack was due and the sent
-// entry of one that was sent.
+// writeAckIndexes writes the rate entries of a message whose ack was due (see
+// writeRateIndexes) and the sent entry of one that was sent.
 func writeAckIndexes(tx *bolt.Tx, m *Message) error {
-	if ackCounts(m.Ack) {
-		if err := bucket(tx, bucketIndex).Put(rateKey(senderOf(m.Ack.Recipient), m.Received, m.Seq), nil); err != nil {
-			return fmt.Errorf("ackrate index: %w", err)
-		}
+	if err := writeRateIndexes(tx, m); err != nil {
+		return err
 	}
 	if !m.Ack.SentAt.IsZero() {
 		if err := bucket(tx, bucketIndex).Put(sentKey(m.Ack.SentAt, m.Seq), nil); err != nil {

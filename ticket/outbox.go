@@ -116,6 +116,11 @@ func (s *Store) RecordAck(seq uint64, res AckResult) error {
 				if err := bucket(tx, bucketIndex).Put(sentKey(a.SentAt, seq), nil); err != nil {
 					return fmt.Errorf("sent index: %w", err)
 				}
+				if !ackVerified(m.VerifiedSender, a.Recipient) {
+					if err := bucket(tx, bucketIndex).Put(unverifiedSentKey(a.SentAt, seq), nil); err != nil {
+						return fmt.Errorf("sent index: %w", err)
+					}
+				}
 			case AckPending:
 				a.NextTry = res.NextTry
 				if err := outbox.Put(outboxKey(m.Mailbox, a.NextTry, seq), nil); err != nil {
@@ -146,33 +151,37 @@ func (s *Store) RecordAck(seq uint64, res AckResult) error {
 // from bounced (the later report wins); a suppressed ack was never due and gives an error
 // wrapping ErrBadTransition.
 func (s *Store) MarkBounced(seq uint64, status, detail string, at time.Time) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		m, err := getMessage(tx, seq)
-		if err != nil {
-			return err
-		}
-		a := &m.Ack
-		switch a.Status {
-		case AckPending:
-			if err := bucket(tx, bucketOutbox).Delete(outboxKey(m.Mailbox, a.NextTry, seq)); err != nil {
-				return fmt.Errorf("outbox: %w", err)
-			}
-			a.NextTry = time.Time{}
-		case AckSent, AckFailed, AckBounced:
-		default:
-			return fmt.Errorf("bounce of an ack that is %s: %w", a.Status, ErrBadTransition)
-		}
-		a.Status = AckBounced
-		a.Bounce = status
-		a.BouncedAt = at
-		a.Reply = strings.Join(slices.DeleteFunc([]string{"bounced:", status, detail},
-			func(s string) bool { return s == "" }), " ")
-		return putMessage(tx, m)
-	})
+	err := s.db.Update(func(tx *bolt.Tx) error { return markBounced(tx, seq, status, detail, at) })
 	if err != nil {
 		return fmt.Errorf("mark ack of message %d bounced: %w", seq, err)
 	}
 	return nil
+}
+
+// markBounced is MarkBounced in the caller's transaction (Register uses it for
+// Incoming.Bounce).
+func markBounced(tx *bolt.Tx, seq uint64, status, detail string, at time.Time) error {
+	m, err := getMessage(tx, seq)
+	if err != nil {
+		return err
+	}
+	a := &m.Ack
+	switch a.Status {
+	case AckPending:
+		if err := bucket(tx, bucketOutbox).Delete(outboxKey(m.Mailbox, a.NextTry, seq)); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+		a.NextTry = time.Time{}
+	case AckSent, AckFailed, AckBounced:
+	default:
+		return fmt.Errorf("bounce of an ack that is %s: %w", a.Status, ErrBadTransition)
+	}
+	a.Status = AckBounced
+	a.Bounce = truncate(status, maxBounce)
+	a.BouncedAt = at
+	a.Reply = strings.Join(slices.DeleteFunc([]string{"bounced:", status, detail},
+		func(s string) bool { return s == "" }), " ")
+	return putMessage(tx, m)
 }
 
 // AcksSentSince counts the acks of all mailboxes sent at or after t (by the sent index,

@@ -80,7 +80,8 @@ func hasPersonalData(m *Message) bool {
 	return m.From != "" || m.FromName != "" || len(m.To) > 0 || m.Subject != "" ||
 		len(m.Attachments) > 0 || m.MessageID != "" || len(m.InReplyTo) > 0 ||
 		len(m.References) > 0 || m.Malformed != "" || m.Ack.Recipient != "" ||
-		m.Ack.Reply != "" || m.Ack.MessageID != "" || m.Ack.Status == AckPending
+		m.Ack.Reply != "" || m.Ack.MessageID != "" || m.Ack.Status == AckPending ||
+		m.VerifiedSender != ""
 }
 
 // Purge deletes the mails and personal data of every closed case whose mailbox has a
@@ -250,10 +251,8 @@ func unindexMessage(tx *bolt.Tx, ref Reference, m *Message) error {
 			}
 		}
 	}
-	if ackCounts(m.Ack) {
-		if err := bucket(tx, bucketIndex).Delete(rateKey(senderOf(m.Ack.Recipient), m.Received, m.Seq)); err != nil {
-			return fmt.Errorf("ackrate index: %w", err)
-		}
+	if err := deleteRateIndexes(tx, m); err != nil {
+		return err
 	}
 	if m.Ack.Status == AckPending {
 		if err := bucket(tx, bucketOutbox).Delete(outboxKey(m.Mailbox, m.Ack.NextTry, m.Seq)); err != nil {
@@ -267,6 +266,7 @@ func unindexMessage(tx *bolt.Tx, ref Reference, m *Message) error {
 // file is gone.
 func scrubMessage(m *Message) {
 	m.From, m.FromName, m.To, m.Subject = "", "", nil, ""
+	m.VerifiedSender = ""
 	m.Attachments, m.MessageID, m.InReplyTo, m.References = nil, "", nil, nil
 	m.Malformed = ""
 	m.Ack.Recipient, m.Ack.Reply, m.Ack.MessageID = "", "", ""

@@ -49,14 +49,14 @@ func checkRateStep(t *testing.T, s *Store, i int, st rateStep, reg Registration)
 	case st.want != "" && (a.Status != AckSuppressed || a.Reason != st.want):
 		t.Errorf("step %d (%+v): ack %s %q, want suppressed %s", i, st, a.Status, a.Reason, st.want)
 	}
-	if (st.want == rateRe || st.want == follow) && a.Recipient == "" {
+	if (isRateReason(st.want) || st.want == follow) && a.Recipient == "" {
 		t.Errorf("step %d: the suppressed ack lost its recipient: %+v", i, a)
 	}
 	if reg.AckReason != st.want {
 		t.Errorf("step %d: AckReason = %q, want %q", i, reg.AckReason, st.want)
 	}
-	if reg.RateLimited != (st.want == ReasonRate) {
-		t.Errorf("step %d: RateLimited = %v, want %v", i, reg.RateLimited, st.want == ReasonRate)
+	if reg.RateLimited != isRateReason(st.want) {
+		t.Errorf("step %d: RateLimited = %v, want %v", i, reg.RateLimited, isRateReason(st.want))
 	}
 	if st.followUp && reg.NewCase {
 		t.Errorf("step %d: follow-up opened a new case", i)
@@ -69,6 +69,7 @@ const (
 	anna   = "anna@example.org"
 	noAck  = "-"
 	rateRe = ReasonRate
+	caseRe = ReasonRateCase
 	follow = ReasonFollowUp
 )
 
@@ -110,17 +111,17 @@ func TestRateLimit(t *testing.T) {
 		{"follow-up without ack", &RateRule{}, []rateStep{
 			{0, "", false, ""}, {day * 3, "", true, follow}, {day * 4, "", false, ""}, {day * 5, noAck, true, "LIST"}}},
 		{"follow-up within window", &RateRule{FollowUpAck: true}, []rateStep{
-			{0, "", false, ""}, {hour, "", true, rateRe}, {23 * hour, "", true, rateRe}}},
+			{0, "", false, ""}, {hour, "", true, caseRe}, {23 * hour, "", true, caseRe}}},
 		{"follow-up after window", &RateRule{FollowUpAck: true}, []rateStep{
-			{0, "", false, ""}, {day, "", true, ""}, {day + hour, "", true, rateRe}, {2*day + 30*time.Minute, "", true, ""}}},
+			{0, "", false, ""}, {day, "", true, ""}, {day + hour, "", true, caseRe}, {2*day + 30*time.Minute, "", true, ""}}},
 		{"follow-up custom window", &RateRule{FollowUpAck: true, FollowUpWindow: hour}, []rateStep{
-			{0, "", false, ""}, {59 * time.Minute, "", true, rateRe}, {hour, "", true, ""}}},
+			{0, "", false, ""}, {59 * time.Minute, "", true, caseRe}, {hour, "", true, ""}}},
 		{"follow-up window counts other recipients", &RateRule{FollowUpAck: true}, []rateStep{
-			{0, "", false, ""}, {hour, anna, true, rateRe}}},
+			{0, "", false, ""}, {hour, anna, true, caseRe}}},
 		{"follow-up of a case without ack", &RateRule{FollowUpAck: true}, []rateStep{
-			{0, noAck, false, "LIST"}, {hour, "", true, ""}, {2 * hour, "", true, rateRe}}},
+			{0, noAck, false, "LIST"}, {hour, "", true, ""}, {2 * hour, "", true, caseRe}}},
 		{"follow-up window ignores other cases", &RateRule{FollowUpAck: true}, []rateStep{
-			{0, noAck, false, "LIST"}, {hour, anna, false, ""}, {2 * hour, "", true, ""}, {3 * hour, "", true, rateRe}}},
+			{0, noAck, false, "LIST"}, {hour, anna, false, ""}, {2 * hour, "", true, ""}, {3 * hour, "", true, caseRe}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,7 +154,7 @@ func TestRateLimitOfSentAndFailedAcks(t *testing.T) {
 			}
 			st := rateStep{at: hour, want: rateRe}
 			checkRateStep(t, s, 1, st, mustRegister(t, s, st.incoming(2, rule)))
-			st = rateStep{at: 2 * hour, followUp: true, rcpt: anna, want: rateRe}
+			st = rateStep{at: 2 * hour, followUp: true, rcpt: anna, want: caseRe}
 			checkRateStep(t, s, 2, st, mustRegister(t, s, st.incoming(3, rule)))
 		})
 	}
@@ -165,7 +166,7 @@ func TestRateLimitAcrossReopen(t *testing.T) {
 	rule := &RateRule{PerSenderLimit: 2, FollowUpAck: true}
 	steps := []rateStep{
 		{0, "", false, ""}, {hour, "", false, ""}, // then a restart
-		{2 * hour, "", false, rateRe}, {3 * hour, "", true, rateRe}, {day + 30*time.Minute, "", false, ""},
+		{2 * hour, "", false, rateRe}, {3 * hour, "", true, caseRe}, {day + 30*time.Minute, "", false, ""},
 	}
 	s := openTestStore(t, dir)
 	for i, st := range steps[:2] {
@@ -188,7 +189,7 @@ func TestRateLimitInBatch(t *testing.T) {
 	rule := &RateRule{PerSenderLimit: 2, FollowUpAck: true}
 	steps := []rateStep{
 		{0, "", false, ""},
-		{0, anna, true, rateRe}, // follow-up of case 1, opened earlier in this batch
+		{0, anna, true, caseRe}, // follow-up of case 1, opened earlier in this batch
 		{time.Minute, "", false, ""},
 		{2 * time.Minute, "", false, rateRe}, // third ack to erika within 24h
 		{3 * time.Minute, anna, false, ""},

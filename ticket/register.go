@@ -125,6 +125,10 @@ func register(tx *bolt.Tx, in Incoming) (Registration, error) {
 		return Registration{}, fmt.Errorf("next seq: %w", err)
 	}
 	m.Seq = seq
+	if m.VerifiedSender = senderOf(m.VerifiedSender); m.VerifiedSender == "" {
+		m.VerifiedBy = ""
+	}
+	m.VerifiedBy = truncate(m.VerifiedBy, maxBounce)
 
 	var c *caseRecord
 	if in.FollowUpOf != nil {
@@ -166,8 +170,13 @@ func register(tx *bolt.Tx, in Incoming) (Registration, error) {
 		m.Ack.Status = AckPending
 		m.Ack.Recipient = truncate(in.AckRecipient, maxAddress)
 		// Our Message-ID encodes the case, so a reply finds it (msgid index) and a repeated
-		// ack after a crash is recognisable as the same one.
-		m.Ack.MessageID = fmt.Sprintf("%s.%d.ack@%s", ref, seq, in.AckDomain)
+		// ack after a crash is recognisable as the same one; its tag proves it is ours
+		// (ackid.go).
+		secret, err := ackSecret(tx)
+		if err != nil {
+			return Registration{}, err
+		}
+		m.Ack.MessageID = ackMessageID(secret, ref, seq, in.AckDomain)
 		if m.Ack.NextTry.IsZero() {
 			m.Ack.NextTry = m.Received
 		}
@@ -190,8 +199,21 @@ func register(tx *bolt.Tx, in Incoming) (Registration, error) {
 	if err := writeMessageIndexes(tx, ref, &m); err != nil {
 		return Registration{}, err
 	}
-	return Registration{Reference: ref, Seq: seq, NewCase: newCase,
-		RateLimited: reason == ReasonRate, AckReason: m.Ack.Reason}, nil
+	reg := Registration{Reference: ref, Seq: seq, NewCase: newCase,
+		RateLimited: isRateReason(reason), AckReason: m.Ack.Reason}
+	if b := in.Bounce; b != nil {
+		// In this transaction: the bounce and its mark are committed together or not at all.
+		err := markBounced(tx, b.Seq, b.Status, b.Detail, b.At)
+		switch {
+		case err == nil:
+			reg.Bounced = true
+		case errors.Is(err, ErrBadTransition) || errors.Is(err, ErrNotFound):
+			reg.BounceErr = err // the bounce is registered all the same
+		default:
+			return Registration{}, fmt.Errorf("mark ack of message %d bounced: %w", b.Seq, err)
+		}
+	}
+	return reg, nil
 }
 
 // findDuplicate looks m up by UID and then by Message-ID or raw hash.

@@ -143,6 +143,13 @@ func initSchema(tx *bolt.Tx) error {
 			return fmt.Errorf("migrate schema %d to %d: %w", version, version+1, err)
 		}
 	}
+	// Within a schema version: the secret of the ack tags and the rate index layout.
+	if err := ensureAckSecret(tx); err != nil {
+		return err
+	}
+	if err := rebuildRateIndexes(tx); err != nil {
+		return err
+	}
 	meta := bucket(tx, bucketMeta)
 	want := []byte(strconv.Itoa(SchemaVersion))
 	if bytes.Equal(meta.Get([]byte(keySchema)), want) {

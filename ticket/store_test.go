@@ -3,8 +3,10 @@ package ticket
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,8 +89,12 @@ func TestRegisterNewCase(t *testing.T) {
 		!slices.Equal(m.Attachments, []string{"antrag.pdf"}) {
 		t.Errorf("message = %+v", m)
 	}
+	// The ack's Message-ID carries the case, the seq and a tag (ackid.go).
+	if !regexp.MustCompile(`^STK-2026-000001-5\.1\.[a-z2-7]{16}\.ack@amt\.example$`).MatchString(m.Ack.MessageID) {
+		t.Errorf("ack Message-ID %q, want STK-2026-000001-5.1.<tag>.ack@amt.example", m.Ack.MessageID)
+	}
 	wantAck := Ack{Status: AckPending, Recipient: "erika.mustermann@example.org",
-		MessageID: "STK-2026-000001-5.1.ack@amt.example", NextTry: t0}
+		MessageID: m.Ack.MessageID, NextTry: t0}
 	if !m.Ack.NextTry.Equal(wantAck.NextTry) {
 		t.Errorf("ack NextTry = %v, want %v", m.Ack.NextTry, t0)
 	}
@@ -405,7 +411,11 @@ func TestFollowUp(t *testing.T) {
 	mustRegister(t, s, incoming(2, "other@example.org", t0))
 
 	// The citizen answers our ack: In-Reply-To holds our ack's Message-ID.
-	ackID := "STK-2026-000001-5.1.ack@amt.example"
+	sent, _, err := s.MessageBySeq(first.Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ackID := sent.Ack.MessageID
 	ref, err := s.CaseOfMessage("post", "<"+ackID+">")
 	if err != nil || *ref != first.Reference {
 		t.Fatalf("CaseOfMessage(ack id) = %v, %v", ref, err)
@@ -435,7 +445,7 @@ func TestFollowUp(t *testing.T) {
 	if !c.Updated.Equal(later) || !c.Created.Equal(t0) {
 		t.Errorf("created %v updated %v", c.Created, c.Updated)
 	}
-	if got := c.Messages[1].Ack.MessageID; got != "STK-2026-000001-5.3.ack@amt.example" {
+	if got := c.Messages[1].Ack.MessageID; !strings.HasPrefix(got, "STK-2026-000001-5.3.") || !strings.HasSuffix(got, ".ack@amt.example") {
 		t.Errorf("follow-up ack id %q", got)
 	}
 	if ref, err := s.CaseOfMessage("post", "reply@example.org"); err != nil || *ref != first.Reference {

@@ -53,10 +53,17 @@ const (
 const (
 	// ReasonNoRecipient: the caller gave neither an ack recipient nor a reason.
 	ReasonNoRecipient = "NO_RECIPIENT"
-	// ReasonRate: Incoming.Rate allowed no further ack (per recipient or per case).
+	// ReasonRate: Incoming.Rate allowed no further ack to this recipient (PerSenderLimit).
 	ReasonRate = "RATE"
+	// ReasonRateCase: a follow-up of a case that had an ack within FollowUpWindow.
+	ReasonRateCase = "RATE_CASE"
 	// ReasonFollowUp: a follow-up of an existing case while RateRule.FollowUpAck is false.
 	ReasonFollowUp = "FOLLOW_UP"
+	// ReasonRateDomain: RateRule.PerDomainLimit acks to unverified senders of the domain.
+	ReasonRateDomain = "RATE_DOMAIN"
+	// ReasonRateUnverified: the hourly budget of acks to unverified senders is used up
+	// (RateRule.UnverifiedHourlyCap).
+	ReasonRateUnverified = "RATE_UNVERIFIED"
 )
 
 // maxLinks bounds Case.Links so that a case record stays small; a case mentioned by more
@@ -106,7 +113,13 @@ type Message struct {
 	References  []string  `json:"references,omitempty"`
 	Malformed   string    `json:"malformed,omitempty"` // why the parser failed
 	Oversize    bool      `json:"oversize,omitempty"`
-	Ack         Ack       `json:"ack"`
+	// VerifiedSender is the envelope sender (Return-Path) that a trusted SPF, DKIM or DMARC
+	// result proved, lower case; "" when the sender was not verified. Only a verified sender
+	// who wrote on a case may add to it, and only acks to unverified senders count against
+	// RateRule.PerDomainLimit and UnverifiedHourlyCap.
+	VerifiedSender string `json:"verified_sender,omitempty"`
+	VerifiedBy     string `json:"verified_by,omitempty"` // "spf", "dkim", "dmarc", ...
+	Ack            Ack    `json:"ack"`
 }
 
 // Ack is the state of the acknowledgement of one message.
@@ -161,6 +174,18 @@ type Incoming struct {
 	// AckEcho and AckEchoReason are stored as Ack.Echo and Ack.EchoReason when an ack is
 	// due (AckRecipient set and not suppressed by Rate).
 	AckEcho, AckEchoReason string
+	// Bounce, when set, is a bounce of one of our acks that this mail reports: Register
+	// marks that ack bounced (as MarkBounced) in the same transaction that registers the
+	// mail, so a crash can never keep the one without the other.
+	Bounce *BounceMark
+}
+
+// BounceMark names the ack a bounce reports on and what it says.
+type BounceMark struct {
+	Seq    uint64 // the message whose ack bounced
+	Status string // RFC 3464 §2.3.4 status, e.g. "5.1.1"
+	Detail string
+	At     time.Time
 }
 
 // RateRule limits acknowledgements. Register applies it, in the same transaction that
@@ -169,9 +194,14 @@ type Incoming struct {
 //   - a follow-up (attached to an existing case) while !FollowUpAck: suppressed with
 //     ReasonFollowUp;
 //   - a follow-up whose case already has an ack (any status but suppressed) for a message
-//     received in (Received-FollowUpWindow, Received]: ReasonRate;
+//     received in (Received-FollowUpWindow, Received]: ReasonRateCase;
 //   - PerSenderLimit or more acks (any status but suppressed) to the same recipient (lower
-//     case) for messages received in (Received-PerSenderWindow, Received]: ReasonRate.
+//     case, "+detail" removed from the local part) for messages received in
+//     (Received-PerSenderWindow, Received]: ReasonRate;
+//   - for a recipient that is not Message.VerifiedSender: PerDomainLimit or more acks to
+//     unverified recipients of the same domain in that window: ReasonRateDomain; and, with
+//     LimitUnverified, UnverifiedHourlyCap or more acks to unverified recipients (whole
+//     register) for messages received in the last hour: ReasonRateUnverified.
 //
 // Only acks that were due count, so a suppressed mail never extends a limit; an ack
 // suppressed by the rule keeps its Recipient, so the clerk sees who got none. The counts
@@ -183,6 +213,13 @@ type RateRule struct {
 	PerSenderWindow time.Duration // default 24h when 0
 	FollowUpAck     bool          // false: a follow-up gets no ack at all (ReasonFollowUp)
 	FollowUpWindow  time.Duration // at most one ack per case within this window (default 24h when 0)
+	// PerDomainLimit: acks to unverified recipients of one domain within PerSenderWindow;
+	// 0 = unlimited. Verified senders are limited per address only.
+	PerDomainLimit int
+	// LimitUnverified applies UnverifiedHourlyCap: acks to unverified recipients per hour
+	// (by Received, all mailboxes of the register); 0 then means none at all.
+	LimitUnverified     bool
+	UnverifiedHourlyCap int
 }
 
 // Registration is the result of Register.
@@ -194,8 +231,13 @@ type Registration struct {
 	// Message-ID | raw hash); nothing new was written except the watermark.
 	Duplicate bool
 	// RateLimited: an ack was asked for (AckRecipient) but Incoming.Rate suppressed it
-	// with ReasonRate. (A ReasonFollowUp suppression does not set it.)
+	// with ReasonRate, ReasonRateCase, ReasonRateDomain or ReasonRateUnverified. (A ReasonFollowUp
+	// suppression does not set it.)
 	RateLimited bool
+	// Bounced: Incoming.Bounce was marked on its ack in this transaction; BounceErr says
+	// why not when the ack could not be marked (e.g. it was never due).
+	Bounced   bool
+	BounceErr error
 	// AckReason is the suppression reason stored for the new message (the caller's
 	// SuppressReason, ReasonRate, ReasonFollowUp, ReasonNoRecipient); "" when an ack is
 	// pending and for a duplicate.

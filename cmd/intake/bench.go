@@ -284,7 +284,7 @@ func benchBigMail(i int, size int64) []byte {
 func writeBenchConfig(rig *mailrig.Rig, dir string) (string, error) {
 	// Many letters from few benchmark citizens: no per-sender limit, no
 	// hourly cap; warnings only in the log.
-	text := rig.IntakeConfig(filepath.Join(dir, "data"), office, "per_sender_limit = 0\nhourly_cap = 100000000")
+	text := rig.IntakeConfig(filepath.Join(dir, "data"), office, "per_sender_limit = 0\nper_domain_limit = 0\nhourly_cap = 100000000")
 	text = strings.Replace(text, `level = "debug"`, `level = "warn"`, 1)
 	path := filepath.Join(dir, "intake.toml")
 	return path, os.WriteFile(path, []byte(text), 0o600)

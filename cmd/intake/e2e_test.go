@@ -47,7 +47,7 @@ func users() map[string]string { return benchUsers() }
 // citizens write many letters, so no per-sender limit and no hourly cap.
 func writeConfig(t *testing.T, rig *mailrig.Rig, dataDir, imapPassword string) string {
 	t.Helper()
-	text := rig.IntakeConfig(dataDir, office, "per_sender_limit = 0\nhourly_cap = 100000000")
+	text := rig.IntakeConfig(dataDir, office, "per_sender_limit = 0\nper_domain_limit = 0\nhourly_cap = 100000000")
 	if imapPassword != rig.Users[office] {
 		text = strings.Replace(text, "password = \""+rig.Users[office]+"\"\nkeyword", "password = \""+imapPassword+"\"\nkeyword", 1)
 	}

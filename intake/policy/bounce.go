@@ -12,14 +12,30 @@ import (
 // Message-ID (without <>): one whose domain (right of the last "@", case-insensitive) is one
 // of ownDomains, looked for in m.ReturnedMessageIDs (the headers a bounce returns), then
 // m.InReplyTo, then m.References from the newest (last) to the oldest. Our acknowledgement
-// Message-IDs look like "STK-2026-000042-6.17.ack@intake.stk.example.de".
+// Message-IDs look like "STK-2026-000042-6.17.<tag>.ack@intake.stk.example.de".
 //
 // OurAck says nothing about what kind of mail m is: a bounce of an acknowledgement, an
 // auto-reply to it and a person's reply to it all refer to it. BounceStatus tells a
-// delivery failure apart.
+// delivery failure apart. Nor does it prove anything: anyone can write an ID in our domain.
+// Only the register can check an ID's tag (ticket.Store.AckByID), so a caller that acts on
+// the ID tries every candidate of OurAckIDs until one verifies.
 func OurAck(m *mailparse.Message, ownDomains []string) (messageID string, ok bool) {
-	if m == nil {
+	ids := OurAckIDs(m, ownDomains)
+	if len(ids) == 0 {
 		return "", false
+	}
+	return ids[0], true
+}
+
+// maxOurAckIDs bounds OurAckIDs: a mail naming more IDs of ours than this is not worth
+// more register lookups.
+const maxOurAckIDs = 8
+
+// OurAckIDs returns the Message-IDs of m in one of ownDomains in the order OurAck looks
+// for them, without duplicates, at most maxOurAckIDs.
+func OurAckIDs(m *mailparse.Message, ownDomains []string) []string {
+	if m == nil {
+		return nil
 	}
 	var domains []string
 	for _, d := range ownDomains {
@@ -28,33 +44,36 @@ func OurAck(m *mailparse.Message, ownDomains []string) (messageID string, ok boo
 		}
 	}
 	if len(domains) == 0 {
-		return "", false
+		return nil
 	}
-	ours := func(id string) bool {
+	var out []string
+	add := func(id string) {
+		if len(out) >= maxOurAckIDs {
+			return
+		}
 		dom := messageIDDomain(id)
 		for _, d := range domains {
 			if dom == d {
-				return true
+				for _, seen := range out {
+					if seen == id {
+						return
+					}
+				}
+				out = append(out, id)
+				return
 			}
 		}
-		return false
 	}
 	for _, id := range m.ReturnedMessageIDs {
-		if ours(id) {
-			return id, true
-		}
+		add(id)
 	}
 	for _, id := range m.InReplyTo {
-		if ours(id) {
-			return id, true
-		}
+		add(id)
 	}
 	for i := len(m.References) - 1; i >= 0; i-- {
-		if ours(m.References[i]) {
-			return m.References[i], true
-		}
+		add(m.References[i])
 	}
-	return "", false
+	return out
 }
 
 // messageIDDomain returns the lower-case id-right of a Message-ID (RFC 5322 §3.6.4), without

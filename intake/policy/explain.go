@@ -49,8 +49,17 @@ func Explain(r Reason) (de, en string) {
 		return "Folgenachricht zu einem bestehenden Vorgang; für Folgenachrichten werden keine Eingangsbestätigungen gesendet.",
 			"Follow-up on an existing case; no acknowledgement is sent for follow-ups."
 	case ReasonRate:
-		return "Diesem Absender oder in diesem Vorgang wurde kürzlich bereits geantwortet (Mengenbegrenzung).",
-			"This sender or this case was answered recently (rate limit)."
+		return "Diesem Absender wurde in den letzten 24 Stunden bereits mehrfach geantwortet (Mengenbegrenzung je Adresse).",
+			"This sender was answered several times in the last 24 hours (rate limit per address)."
+	case ReasonRateCase:
+		return "In diesem Vorgang wurde in den letzten 24 Stunden bereits eine Eingangsbestätigung gesendet.",
+			"This case got an acknowledgement in the last 24 hours already."
+	case ReasonRateDomain:
+		return "Zu viele Eingangsbestätigungen an nicht verifizierte Absender dieser Domain in 24 Stunden (Mengenbegrenzung).",
+			"Too many acknowledgements to unverified senders of this domain in 24 hours (rate limit)."
+	case ReasonRateUnverified:
+		return "Stundenkontingent für nicht verifizierte Absender ausgeschöpft; verifizierte Absender erhalten weiter Bestätigungen.",
+			"Hourly budget for unverified senders used up; verified senders still get acknowledgements."
 	case ReasonMalformed:
 		return "Nachricht nicht lesbar (fehlerhafter Kopf).", "Message unreadable (malformed header)."
 	case ReasonAckDisabled:

@@ -27,7 +27,10 @@ const (
 	ReasonNotAddressed     Reason = "NOT_ADDRESSED"     // A1
 	ReasonUnauthenticated  Reason = "UNAUTHENTICATED"   // B2, B4
 	ReasonAuthFail         Reason = "AUTH_FAIL"         // B3
-	ReasonRate             Reason = "RATE"              // R1-R3
+	ReasonRate             Reason = "RATE"              // R2: per_sender_limit
+	ReasonRateCase         Reason = "RATE_CASE"         // R2: this case was acknowledged in the last 24 h (follow-up)
+	ReasonRateDomain       Reason = "RATE_DOMAIN"       // R2: per_domain_limit (unverified senders)
+	ReasonRateUnverified   Reason = "RATE_UNVERIFIED"   // R3: unverified_hourly_cap
 	ReasonFollowUp         Reason = "FOLLOW_UP"         // follow-up on an existing case, follow_up_ack = false
 	ReasonMalformed        Reason = "MALFORMED"         // M1
 	ReasonAckDisabled      Reason = "ACK_DISABLED"      // configuration
@@ -153,7 +156,8 @@ func Decide(m *mailparse.Message, s Settings) Decision {
 	if d.Reason == "" {
 		d.Reason, d.Rule, d.Detail = authRules(m, &s, d.Recipient)
 	}
-	if d.Recipient != "" {
+	// A trusted fail (B3) is never verified, whatever else passed.
+	if d.Recipient != "" && d.Reason != ReasonAuthFail {
 		if _, by, _ := verify(m, &s, d.Recipient); by != "" {
 			d.Verified, d.VerifiedBy = true, by
 		}

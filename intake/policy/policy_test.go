@@ -334,7 +334,7 @@ func TestValidAddrSpec(t *testing.T) {
 func TestExplain(t *testing.T) {
 	all := []Reason{ReasonNullSender, ReasonAutoSubmitted, ReasonReport, ReasonSystemSender, ReasonList, ReasonPrecedence,
 		ReasonXARS, ReasonVendorAuto, ReasonSubjectHeuristic, ReasonOwnLoop, ReasonSpam, ReasonNotAddressed,
-		ReasonUnauthenticated, ReasonAuthFail, ReasonRate, ReasonFollowUp, ReasonMalformed, ReasonAckDisabled, ReasonTooOld, ReasonOversize}
+		ReasonUnauthenticated, ReasonAuthFail, ReasonRate, ReasonRateCase, ReasonRateDomain, ReasonRateUnverified, ReasonFollowUp, ReasonMalformed, ReasonAckDisabled, ReasonTooOld, ReasonOversize}
 	seenDE, seenEN := map[string]Reason{}, map[string]Reason{}
 	for _, r := range all {
 		de, en := Explain(r)
