@@ -66,7 +66,7 @@ func TestRealServersEndToEnd200(t *testing.T) {
 	// The letters with an attachment carry an SPF pass of the office MTA (as its milter
 	// would stamp it), so their senders are verified and get the full acknowledgement
 	// with the attachment names; the others get the minimal one (issue 8).
-	p := newRigPipe(t, rig, "per_sender_limit = 0\nhourly_cap = 100000000\nauthserv_id = \"mx.example.test\"\nrequire_authenticated = false")
+	p := newRigPipe(t, rig, "per_sender_limit = 0\nper_domain_limit = 0\nhourly_cap = 100000000\nauthserv_id = \"mx.example.test\"\nrequire_authenticated = false")
 	p.start()
 	ctx := context.Background()
 
