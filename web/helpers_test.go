@@ -91,7 +91,6 @@ type fixtureOptions struct {
 	secure      bool
 	mails       []testMail // in addition to the standard ones
 	noStandard  bool
-	listenAddr  string
 }
 
 // testMail is a raw mail registered in a mailbox.
