@@ -36,8 +36,6 @@ Usage:
   intake reindex -config FILE                rebuild the full-text index from the register
   intake backup FILE -config FILE            consistent backup (register + raw mails), also while the daemon runs
   intake restore FILE DIR                    restore a backup into a new or empty DIR (then set data_dir to DIR)
-  intake bench  [flags]                      drain benchmark against real Dovecot and Postfix
-  intake bench-register [-n 1000000]         register open and lookup times at a million cases
   intake version
 
 -config defaults to $INTAKE_CONFIG, else /etc/intake/intake.toml.
@@ -81,10 +79,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdBackup(args[1:], stdout, stderr)
 	case "restore":
 		return cmdRestore(args[1:], stdout, stderr)
-	case "bench-register":
-		return cmdBenchRegister(args[1:], stdout, stderr)
-	case "bench":
-		return cmdBench(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "intake", version())
 		return exitOK
