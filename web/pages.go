@@ -40,7 +40,7 @@ func (s *server) searchPage(w http.ResponseWriter, r *http.Request, u *ticket.Us
 		Statuses: []ticket.CaseStatus{ticket.StatusNew, ticket.StatusInProgress, ticket.StatusClosed},
 		Kinds:    []ticket.Kind{ticket.KindCitizen, ticket.KindAutomated, ticket.KindMalformed},
 	}
-	for _, m := range s.cfg.Mailboxes {
+	for _, m := range s.config().Mailboxes {
 		if u.CanSee(m.Name) {
 			d.Mailboxes = append(d.Mailboxes, m)
 		}
@@ -48,7 +48,7 @@ func (s *server) searchPage(w http.ResponseWriter, r *http.Request, u *ticket.Us
 	p, err := s.parseFind(q)
 	if err != nil {
 		d.Problem = "err.search"
-		if strings.Contains(err.Error(), "date") {
+		if errors.Is(err, errBadDate) {
 			d.Problem = "err.date"
 		}
 		s.render(w, r, u, http.StatusBadRequest, "search", "search.title", d)

@@ -94,7 +94,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		return err
 	}
 	if cfg.Web.Listen != "" {
-		stopWeb, err := StartWeb(cfg, store, o.Daemon.Search, log)
+		stopWeb, err := StartWeb(cfg, d.Config, store, o.Daemon.Search, log)
 		if err != nil {
 			return err
 		}
@@ -178,8 +178,9 @@ func StartAdmin(addr string, h http.Handler, log *slog.Logger) (stop func(), err
 
 // StartWeb serves the clerks' web interface and JSON API on [web] listen.
 // The port is bound here, so a taken port fails the start, not later.
-func StartWeb(cfg *config.Config, store *ticket.Store, ix *search.Index, log *slog.Logger) (stop func(), err error) {
-	wo := web.Options{Store: store, Config: cfg, Logger: log.With("component", "web")}
+// current returns the configuration in force after a reload (nil: cfg).
+func StartWeb(cfg *config.Config, current func() *config.Config, store *ticket.Store, ix *search.Index, log *slog.Logger) (stop func(), err error) {
+	wo := web.Options{Store: store, Config: cfg, CurrentConfig: current, Logger: log.With("component", "web")}
 	if ix != nil {
 		wo.Search = ix
 	}
