@@ -42,8 +42,8 @@ type Options struct {
 	// it; the [web] table and the time zone stay those of Config (they need
 	// a restart). nil: Config for ever.
 	CurrentConfig func() *config.Config
-	Logger *slog.Logger   // nil = discard
-	Now    func() time.Time
+	Logger        *slog.Logger // nil = discard
+	Now           func() time.Time
 }
 
 //go:embed templates/*.html
