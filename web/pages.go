@@ -468,11 +468,11 @@ func (s *server) downloadAttachment(w http.ResponseWriter, r *http.Request, u *t
 		return
 	}
 	defer f.Close()
-	found, err := openAttachment(f, n, func(l *leaf, body io.Reader) error {
-		if err := s.audit(r, u, ticket.AuditDownloadAttachment, c.Reference, m.Seq, fmt.Sprintf("%d: %s", n, l.filename)); err != nil {
+	found, err := openAttachment(f, n, func(l mailparse.Leaf, body io.Reader) error {
+		if err := s.audit(r, u, ticket.AuditDownloadAttachment, c.Reference, m.Seq, fmt.Sprintf("%d: %s", n, l.Filename)); err != nil {
 			return err
 		}
-		downloadHeaders(w, l.filename)
+		downloadHeaders(w, l.Filename)
 		_, err := io.Copy(w, body)
 		return err
 	})

@@ -368,6 +368,9 @@ func splitParams(s string) []string {
 }
 
 // unquote removes one level of RFC 5322 quoting; an unterminated quote is taken to the end.
+// A backslash quotes only '"' and '\\' and is kept before anything else: mail clients put
+// Windows paths unescaped into quoted file names ("C:\\Users\\a.pdf" as C:\Users\a.pdf), so
+// the base name survives (as Go's mime package and browsers read it).
 func unquote(v string) string {
 	if !strings.HasPrefix(v, `"`) {
 		return v
@@ -375,7 +378,7 @@ func unquote(v string) string {
 	var sb strings.Builder
 	for i := 1; i < len(v); i++ {
 		c := v[i]
-		if c == '\\' && i+1 < len(v) {
+		if c == '\\' && i+1 < len(v) && (v[i+1] == '"' || v[i+1] == '\\') {
 			i++
 			sb.WriteByte(v[i])
 			continue
