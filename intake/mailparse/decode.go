@@ -391,9 +391,14 @@ func unquote(v string) string {
 	return sb.String()
 }
 
-// stripComments removes RFC 5322 §3.2.2 comments "( ... )" outside quoted strings, with
-// nesting and quoted-pairs. An unterminated comment runs to the end.
-func stripComments(s string) string {
+// stripComments is StripComments.
+func stripComments(s string) string { return StripComments(s) }
+
+// StripComments removes RFC 5322 §3.2.2 comments "( ... )" outside quoted strings, with
+// nesting and quoted-pairs; each comment leaves one space. An unterminated comment runs to
+// the end. It is the one comment stripper of intake (header keywords, addresses, MIME
+// fields).
+func StripComments(s string) string {
 	if !strings.Contains(s, "(") {
 		return s
 	}

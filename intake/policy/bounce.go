@@ -3,7 +3,6 @@ package policy
 import (
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/intake-office/intake/intake/mailparse"
 )
@@ -291,12 +290,5 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func oneLine(s string, max int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
+	return mailparse.TruncateUTF8(s, max)
 }
