@@ -67,13 +67,13 @@ const (
 // measure runs Parse(r, lim) once and reports the work done. The
 // allocation figures come from runtime.MemStats around the call; no test in
 // this package runs in parallel, so they are Parse's own.
-func measure(r io.Reader, lim Limits) (*Message, error, work) {
+func measure(r io.Reader, lim Limits) (*Message, work, error) {
 	cr := &countingReader{r: r}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	m, err := Parse(cr, lim)
 	runtime.ReadMemStats(&after)
-	return m, err, work{read: cr.bytes, allocs: int64(after.Mallocs - before.Mallocs), allocBytes: int64(after.TotalAlloc - before.TotalAlloc)}
+	return m, work{read: cr.bytes, allocs: int64(after.Mallocs - before.Mallocs), allocBytes: int64(after.TotalAlloc - before.TotalAlloc)}, err
 }
 
 // overBudget describes how w exceeds the linear allocation budget; "" if it
@@ -89,7 +89,7 @@ func (w work) overBudget() string {
 // allocates beyond the linear budget.
 func parseWithin(t *testing.T, r io.Reader, lim Limits) (*Message, work) {
 	t.Helper()
-	m, err, w := measure(r, lim)
+	m, w, err := measure(r, lim)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}

@@ -67,7 +67,7 @@ func FuzzParse(f *testing.F) {
 	}
 	lim := Limits{MaxTextBytes: 4096, MaxParts: 200}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		m, err, w := measure(bytes.NewReader(raw), lim)
+		m, w, err := measure(bytes.NewReader(raw), lim)
 		if over := w.overBudget(); over != "" {
 			t.Errorf("Parse of %d bytes: %s", len(raw), over)
 		}
