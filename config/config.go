@@ -448,7 +448,7 @@ func (c *Config) ApplyDefaults() {
 		c.Log.Format = DefaultLogFormat
 	}
 	if c.Office.Hostname == "" && len(c.Mailboxes) > 0 {
-		if a := c.Mailboxes[0].Address; validAddrSpec(a) {
+		if a := c.Mailboxes[0].Address; ValidAddrSpec(a) {
 			c.Office.Hostname = strings.ToLower(a[strings.LastIndexByte(a, '@')+1:])
 		}
 	}

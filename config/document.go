@@ -22,6 +22,13 @@ import (
 //     Config's toml tags and reports *all* unknown keys and type errors, in
 //     intake's words ("must be a string") rather than Go's
 //     ("cannot decode TOML integer into struct field config.IMAP.Host").
+//
+// go-toml v2's strict decoder was checked for both (TestStrictDecoderLimits):
+// DisallowUnknownFields lists every unknown key with its line, but only when
+// every value decodes; the first value of the wrong type ends the decode with
+// a single DecodeError and no unknown key is reported; and no error gives
+// the line of a key that is fine. So the walk stays; the decoder's errors are
+// the fallback in ParseWith for anything the walk did not catch.
 
 // keyIndex maps key paths to 1-based line numbers.
 type keyIndex struct {

@@ -49,21 +49,39 @@ func schemaKeys(prefix string, n *schemaNode) []string {
 	return keys
 }
 
-// TestExampleDocumentsEveryKey: each key appears in the example, set or
-// commented out ("# key =").
-func TestExampleDocumentsEveryKey(t *testing.T) {
-	text := string(Example)
-	for _, key := range schemaKeys("", schemaOf(reflect.TypeFor[Config]())) {
-		name := key[strings.LastIndex(key, ".")+1:]
-		found := false
-		for _, line := range strings.Split(text, "\n") {
-			l := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "#"))
-			if strings.HasPrefix(l, name+" ") || strings.HasPrefix(l, name+"=") {
-				found = true
-				break
+// exampleKeys lists the full key path of every key the example shows, set
+// or commented out ("# key ="), under the table header above it ("[a.b]",
+// "[[a]]", also commented out: "# [a.b.c]").
+func exampleKeys(text string) map[string]bool {
+	keys := map[string]bool{}
+	table := ""
+	for _, line := range strings.Split(text, "\n") {
+		l := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "#"))
+		if strings.HasPrefix(l, "[") {
+			if name := strings.Trim(l, "[]"); !strings.ContainsAny(name, " =\"") {
+				table = name
 			}
+			continue
 		}
-		if !found {
+		k, _, ok := strings.Cut(l, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.ContainsAny(k, " \"") {
+			continue
+		}
+		if table != "" {
+			k = table + "." + k
+		}
+		keys[k] = true
+	}
+	return keys
+}
+
+// TestExampleDocumentsEveryKey: each key appears in the example under its
+// own table, set or commented out ("# key =").
+func TestExampleDocumentsEveryKey(t *testing.T) {
+	shown := exampleKeys(string(Example))
+	for _, key := range schemaKeys("", schemaOf(reflect.TypeFor[Config]())) {
+		if !shown[key] {
 			t.Errorf("example.toml does not show %s", key)
 		}
 	}

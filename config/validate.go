@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -99,7 +98,7 @@ func (c *Config) validate(v *collector, opts Options) {
 		}
 
 		addrKey := func(key, a string) {
-			if !validAddrSpec(a) {
+			if !ValidAddrSpec(a) {
 				v.add(key, "%q is not a valid e-mail address (write the address only, e.g. poststelle@stk.example.de)", a)
 				return
 			}
@@ -186,7 +185,7 @@ func (c *Config) validate(v *collector, opts Options) {
 		case ef == "" || ef == "<>":
 		case strings.HasPrefix(ef, "<") && strings.HasSuffix(ef, ">"):
 			v.add(sp+".envelope_from", "write the address without angle brackets; only the null sender is written \"<>\"")
-		case !validAddrSpec(ef):
+		case !ValidAddrSpec(ef):
 			v.add(sp+".envelope_from", "%q is not a valid e-mail address (or \"<>\" for the null sender)", ef)
 		}
 		if m.SMTP.HELO != "" && m.SMTP.HELO != c.Office.Hostname && !validHostname(m.SMTP.HELO) && !validAddressLiteral(m.SMTP.HELO) {
@@ -472,15 +471,46 @@ func (v *collector) httpURL(path, s string) {
 	}
 }
 
-// validAddrSpec reports whether s is a bare addr-spec (RFC 5322 §3.4.1):
-// no display name, no angle brackets, no comments.
-func validAddrSpec(s string) bool {
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s {
+// ValidAddrSpec is a conservative check that s is a bare dot-atom addr-spec we may send to
+// (no display name, no angle brackets, no comments)
+// (RFC 5322 §3.4.1, RFC 5321 §4.5.3.1 lengths; UTF-8 allowed as in RFC 6531): one "@",
+// local part up to 64 bytes of atext and dots, a domain of labels made of letters, digits,
+// "-" or non-ASCII. Quoted local parts and address literals are refused: an
+// acknowledgement is never worth the risk of a misparsed destination.
+func ValidAddrSpec(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 || len(s) > 254 {
 		return false
 	}
-	i := strings.LastIndexByte(s, '@')
-	return i > 0 && i < len(s)-1
+	local, domain := s[:at], s[at+1:]
+	if len(local) > 64 || len(domain) > 253 {
+		return false
+	}
+	if strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, "..") {
+		return false
+	}
+	for _, r := range local {
+		if r >= 0x80 && r != 0xFFFD {
+			continue
+		}
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-/=?^_`{|}~.", r)) {
+			return false
+		}
+	}
+	for _, label := range strings.Split(domain, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return false
+		}
+		for _, r := range label {
+			if r >= 0x80 && r != 0xFFFD {
+				continue
+			}
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // validHostname reports whether s is a DNS host name (RFC 1123 §2.1),

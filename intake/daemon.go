@@ -215,7 +215,7 @@ func New(o Options) (*Daemon, error) {
 func (d *Daemon) newMailbox(cfg *config.Config, mc config.Mailbox) *mailbox {
 	return &mailbox{
 		cfg:        mc,
-		ackDomain:  AckDomain(cfg, mc),
+		ackDomain:  AckDomain(mc),
 		policy:     PolicySettings(cfg, mc, d.opts.InstanceID),
 		wakeSender: make(chan struct{}, 1),
 		status:     MailboxStatus{Name: mc.Name},
@@ -298,7 +298,7 @@ func (d *Daemon) stopMailboxes(runs []*mailboxRun) {
 // AckDomain is the right-hand side of the Message-IDs of a mailbox's
 // acknowledgements: a name no person's mail client uses, so that a Message-ID
 // in it proves the mail is ours (rule S10).
-func AckDomain(cfg *config.Config, mb config.Mailbox) string {
+func AckDomain(mb config.Mailbox) string {
 	domain := mb.Address[strings.LastIndexByte(mb.Address, '@')+1:]
 	return "intake." + strings.ToLower(domain)
 }
@@ -321,7 +321,7 @@ func PolicySettings(cfg *config.Config, mb config.Mailbox, instanceID string) po
 	// Every office address of every mailbox counts as our own (S10): an
 	// acknowledgement from one mailbox must never be answered by another.
 	for _, m := range cfg.Mailboxes {
-		s.OwnDomains = append(s.OwnDomains, AckDomain(cfg, m))
+		s.OwnDomains = append(s.OwnDomains, AckDomain(m))
 		if m.Name == mb.Name {
 			continue
 		}
@@ -420,6 +420,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("intake stopped")
 	return nil
 }
+
+// Config returns the configuration in force; Reload replaces it. The value
+// is never changed in place: a reload swaps in a new one.
+func (d *Daemon) Config() *config.Config { return d.currentConfig() }
 
 // currentConfig returns the configuration in force (Reload replaces it).
 func (d *Daemon) currentConfig() *config.Config {

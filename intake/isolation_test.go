@@ -32,8 +32,8 @@ func ackedIn(p *pipe, mailbox string, n int) func() bool {
 }
 
 // TestIsolationOneServerDown runs two mailboxes on two rigs (each its own
-// Dovecot and Postfix) and kills one Dovecot: the other mailbox goes on at
-// normal speed, the failed one is visible in Status() and /readyz, and it
+// Dovecot and Postfix) and kills one Dovecot: the other mailbox goes on
+// undisturbed (no reconnect, no wait for the failed one), the failed one is visible in Status() and /readyz, and it
 // recovers when its server is back.
 func TestIsolationOneServerDown(t *testing.T) {
 	users := rigUsers()
@@ -78,15 +78,12 @@ func TestIsolationOneServerDown(t *testing.T) {
 		}
 	}
 
-	// Both healthy: the time this takes is the normal speed.
-	start := time.Now()
+	// Both healthy.
 	send1(5)
 	send2(5)
 	waitFor(t, 30*time.Second, "both mailboxes registered and acknowledged", func() bool {
 		return ackedIn(p, "post", 5)() && ackedIn(p, "second", 5)()
 	})
-	normal := time.Since(start)
-	t.Logf("normal: 5 mails per mailbox registered and acknowledged in %v", normal)
 	readyz := func() (int, string) {
 		resp, err := http.Get(admin.URL + "/readyz")
 		if err != nil {
@@ -112,16 +109,22 @@ func TestIsolationOneServerDown(t *testing.T) {
 		t.Errorf("/readyz = %d %s, want 503 naming only second", code, body)
 	}
 
-	start = time.Now()
+	// Isolation by counts, not by a wall-clock ratio: the healthy mailbox
+	// registers and acknowledges all five while the other one is still
+	// failing, on the session it had before (no reconnect, no error).
+	post0, _ := statusOf(d, "post")
 	send1(5)
 	waitFor(t, 30*time.Second, "post goes on while rig 2's Dovecot is down", ackedIn(p, "post", 10))
-	during := time.Since(start)
-	t.Logf("with one server down: 5 mails registered and acknowledged in %v", during)
-	if limit := 3*normal + 5*time.Second; during > limit {
-		t.Errorf("the healthy mailbox took %v with the other server down, normal was %v", during, normal)
+	post1, _ := statusOf(d, "post")
+	if !post1.Connected || post1.Reconnects != post0.Reconnects || post1.LastError != post0.LastError {
+		t.Errorf("post was disturbed by the other server's failure: before %+v, after %+v", post0, post1)
 	}
-	if s, _ := statusOf(d, "post"); !s.Connected {
-		t.Errorf("post not connected: %+v", s)
+	if post1.Registered != post0.Registered+5 || post1.AcksSent != post0.AcksSent+5 {
+		t.Errorf("post registered %d and acknowledged %d during the outage, want 5 and 5",
+			post1.Registered-post0.Registered, post1.AcksSent-post0.AcksSent)
+	}
+	if s, _ := statusOf(d, "second"); s.Connected {
+		t.Errorf("second connected before its Dovecot is back: %+v", s)
 	}
 
 	if err := rig2.StartDovecot(); err != nil {

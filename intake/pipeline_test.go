@@ -223,6 +223,19 @@ func letter(from, subject, msgID, extra, body string) string {
 		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n"
 }
 
+// pendingAcks counts the messages whose acknowledgement is not decided yet.
+func pendingAcks(p *pipe) int {
+	n := 0
+	for _, c := range p.cases(ticket.Filter{}) {
+		for _, m := range c.Messages {
+			if m.Ack.Status == ticket.AckPending {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 func sentAll(p *pipe, n int) func() bool {
 	return func() bool {
 		sent := 0
@@ -251,8 +264,11 @@ func TestPipelineAcknowledgesCitizensOnly(t *testing.T) {
 	p.deliver("robot@example.test", letter("robot@example.test", "Abwesend", "c1@example.test", "Auto-Submitted: auto-replied\r\n", "bin weg"))
 	p.deliver("list@example.test", letter("list@example.test", "Newsletter", "d1@example.test", "List-Id: <news.example.test>\r\n", "news"))
 
-	waitFor(t, 10*time.Second, "5 registrations and 2 acks", func() bool { return p.count() == 5 && sentAll(p, 2)() })
-	time.Sleep(200 * time.Millisecond) // no further ack may follow
+	// No further ack may follow once every message's ack is decided: an ack
+	// goes out only for a pending one.
+	waitFor(t, 10*time.Second, "5 registrations and 2 acks, none pending", func() bool {
+		return p.count() == 5 && sentAll(p, 2)() && pendingAcks(p) == 0
+	})
 
 	citizens := p.cases(ticket.Filter{Kind: ticket.KindCitizen})
 	if len(citizens) != 2 {
@@ -582,8 +598,22 @@ func TestUIDValidityChangeDoesNotDouble(t *testing.T) {
 	}
 	appendAll("a", "b", "c", "d")
 	p.start()
-	waitFor(t, 10*time.Second, "the new mail", func() bool { return p.count() == 4 })
-	time.Sleep(300 * time.Millisecond)
+	// Done when all four mails of the new folder carry the keyword: the
+	// watcher sets it after registering each one, so a doubled registration
+	// would have happened by then.
+	waitFor(t, 10*time.Second, "the new mail and all four marked", func() bool {
+		if p.count() < 4 {
+			return false
+		}
+		flags := officeFlags(t, p.sys.IMAPAddr, "Eingang")
+		marked := 0
+		for _, fl := range flags {
+			if hasFlag(fl, "$Registriert") {
+				marked++
+			}
+		}
+		return len(flags) == 4 && marked == 4
+	})
 	if n := p.count(); n != 4 {
 		t.Fatalf("%d messages registered, want 4", n)
 	}

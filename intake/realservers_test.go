@@ -161,7 +161,7 @@ func TestRealServersDovecotRestartAndSMTPDown(t *testing.T) {
 	rig := mailrig.StartT(t, mailrig.Options{Users: rigUsers()})
 	p := newRigPipe(t, rig, "")
 	p.opts.Watchdog = 2 * time.Second
-	p.start()
+	d := p.start()
 	ctx := context.Background()
 	deliver := func(n int) {
 		t.Helper()
@@ -177,7 +177,9 @@ func TestRealServersDovecotRestartAndSMTPDown(t *testing.T) {
 	if err := rig.StopDovecot(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	waitFor(t, 20*time.Second, "the daemon notices Dovecot is gone", func() bool {
+		return len(d.Status()) == 1 && !d.Status()[0].Connected
+	})
 	if err := rig.StartDovecot(); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +198,16 @@ func TestRealServersDovecotRestartAndSMTPDown(t *testing.T) {
 		}
 	}
 	waitFor(t, 20*time.Second, "registrations while Postfix is down", func() bool { return p.count() == 6 })
-	time.Sleep(300 * time.Millisecond)
+	// Each of the four acks has met the closed port once before it counts.
+	waitFor(t, 20*time.Second, "a failed attempt for each of the four acks", func() bool {
+		tried := 0
+		for _, c := range p.cases(ticket.Filter{}) {
+			if a := c.Messages[0].Ack; a.Status == ticket.AckPending && a.Attempts >= 1 {
+				tried++
+			}
+		}
+		return tried == 4
+	})
 	pending := 0
 	for _, c := range p.cases(ticket.Filter{}) {
 		if c.Messages[0].Ack.Status == ticket.AckPending {

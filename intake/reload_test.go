@@ -30,10 +30,18 @@ func withSecond(cfg *config.Config) *config.Config {
 
 func appendMail(t *testing.T, sys *memmail.System, user, subject, msgID string) {
 	t.Helper()
+	if err := appendLetter(sys, user, subject, msgID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// appendLetter is appendMail for goroutines, which must not call t.Fatal.
+func appendLetter(sys *memmail.System, user, subject, msgID string) error {
 	raw := "Return-Path: <" + citizen + ">\r\n" + letter(citizen, subject, msgID, "", "Text")
 	if err := sys.Append(user, "INBOX", []byte(raw), time.Now()); err != nil {
-		t.Fatalf("append: %v", err)
+		return fmt.Errorf("append %s: %w", msgID, err)
 	}
+	return nil
 }
 
 func statusOf(d *intake.Daemon, name string) (intake.MailboxStatus, bool) {
@@ -58,6 +66,10 @@ func TestReloadAddsMailboxUnderLoad(t *testing.T) {
 	var dropped atomic.Bool
 	stopWatch := make(chan struct{})
 	var wg sync.WaitGroup
+	// The goroutines end before the test does, also when it fails early.
+	var stopOnce sync.Once
+	stop := func() { stopOnce.Do(func() { close(stopWatch) }); wg.Wait() }
+	defer stop()
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -77,8 +89,16 @@ func TestReloadAddsMailboxUnderLoad(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := range n {
-			appendMail(t, p.sys, office, fmt.Sprintf("Brief %d", i), fmt.Sprintf("load-%d@example.test", i))
-			time.Sleep(5 * time.Millisecond)
+			select {
+			case <-stopWatch:
+				return
+			default:
+			}
+			if err := appendLetter(p.sys, office, fmt.Sprintf("Brief %d", i), fmt.Sprintf("load-%d@example.test", i)); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(5 * time.Millisecond) // pacing: the load goes on during the reload
 		}
 	}()
 	waitFor(t, 10*time.Second, "some registered", func() bool { return countIn(p, "post") >= 20 })
@@ -95,8 +115,7 @@ func TestReloadAddsMailboxUnderLoad(t *testing.T) {
 	waitFor(t, 20*time.Second, "all registered in both mailboxes", func() bool {
 		return countIn(p, "post") == n && countIn(p, "second") == 10
 	})
-	close(stopWatch)
-	wg.Wait()
+	stop()
 	if dropped.Load() {
 		t.Error("the unchanged mailbox was interrupted (not connected) during the reload")
 	}
@@ -135,10 +154,13 @@ func TestReloadRemovesMailbox(t *testing.T) {
 	if _, ok := statusOf(d, "second"); ok {
 		t.Error("the removed mailbox is still in Status()")
 	}
+	// Reload returns only after the removed mailbox's watcher has ended
+	// (it waits for the run to be done), so nothing can register the mail
+	// appended to it now; the office mail registered after it shows that
+	// the daemon went on working meanwhile.
 	appendMail(t, p.sys, second, "nachher", "after@example.test")
 	appendMail(t, p.sys, office, "weiter", "goes-on@example.test")
 	waitFor(t, 10*time.Second, "post goes on", func() bool { return countIn(p, "post") == 1 })
-	time.Sleep(500 * time.Millisecond)
 	if n := countIn(p, "second"); n != 1 {
 		t.Errorf("the removed mailbox registered %d mails, want 1 (its watcher should have stopped)", n)
 	}

@@ -202,9 +202,14 @@ func (r *responder) logResult(e ticket.OutboxEntry, res ticket.AckResult) {
 		r.log.Info("acknowledgement sent", "case", e.Reference.String(), "seq", e.Message.Seq)
 	case ticket.AckFailed:
 		r.d.metrics.acksFailed.WithLabelValues(r.mb.cfg.Name).Inc()
-		r.log.Warn("acknowledgement failed", "case", e.Reference.String(), "seq", e.Message.Seq, "reply", res.Reply)
+		r.log.Warn("acknowledgement failed", "case", e.Reference.String(), "seq", e.Message.Seq, "reply_code", replyCodes(res.Reply))
 	default:
-		r.log.Info("acknowledgement deferred", "case", e.Reference.String(), "seq", e.Message.Seq, "next_try", res.NextTry, "reply", res.Reply)
+		r.log.Info("acknowledgement deferred", "case", e.Reference.String(), "seq", e.Message.Seq, "next_try", res.NextTry, "reply_code", replyCodes(res.Reply))
+	}
+	if res.Reply != "" {
+		// The reply text often names the recipient: debug level only
+		// (DESIGN.md invariant 7).
+		r.log.Debug("SMTP reply", "case", e.Reference.String(), "seq", e.Message.Seq, "reply", res.Reply)
 	}
 }
 

@@ -156,7 +156,7 @@ func roundtripMsg(cfg *config.Config, mb config.Mailbox, instanceID, token strin
 		return nil, fmt.Errorf("recipient: %w", err)
 	}
 	m.Subject(RoundtripSubject)
-	m.SetMessageIDWithValue(strings.ToLower(token) + ".roundtrip@" + AckDomain(cfg, mb))
+	m.SetMessageIDWithValue(strings.ToLower(token) + ".roundtrip@" + AckDomain(mb))
 	m.SetDate()
 	m.SetGenHeader(LoopHeader, instanceID)
 	m.SetGenHeader(RoundtripHeader, token)

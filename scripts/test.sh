@@ -7,10 +7,14 @@
 #
 # As root on Debian it first installs whatever is missing of APT_PACKAGES
 # (without starting any system service), creates the system user vmail, then
-# runs go test -race over the module with the real-server tests required
+# runs the checks (go mod tidy -diff, gofmt -l, go vet, staticcheck from the
+# tool directive in go.mod; any finding fails the run) and then go test -race
+# -shuffle=on over the module with the real-server tests required
 # (INTAKE_REQUIRE_REAL_SERVERS=1: a missing Dovecot/Postfix fails them instead
 # of skipping them). Extra arguments go to go test; package arguments must
-# start with ./ ../ or the module path, otherwise ./... is tested.
+# start with ./ ../ or the module path, otherwise ./... is tested. The checks
+# always cover the whole module; INTAKE_SKIP_CHECKS=1 skips them (local runs
+# of single packages only, never in CI).
 set -euo pipefail
 
 # Debian packages the tests need. Later work extends this one list.
@@ -49,11 +53,16 @@ install_packages() {
 	fi
 	# No package may start a system-wide daemon (on a host with systemd the
 	# postfix and dovecot packages would otherwise start them on public
-	# ports). invoke-rc.d asks policy-rc.d; exit 101 means "don't". Kept.
+	# ports). invoke-rc.d asks policy-rc.d; exit 101 means "don't". A
+	# policy-rc.d created here is removed again when apt is done (the trap
+	# also covers a failed or interrupted install); one that was there before
+	# stays untouched.
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		printf '#!/bin/sh\n# created by intake scripts/test.sh: never start services from apt\nexit 101\n' >/usr/sbin/policy-rc.d
 		chmod 755 /usr/sbin/policy-rc.d
-		say "created /usr/sbin/policy-rc.d (exit 101)"
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+		say "created /usr/sbin/policy-rc.d (exit 101) for the install"
+		created_policy=1
 	fi
 	# "No configuration": no /etc/postfix/main.cf, nothing started.
 	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
@@ -63,6 +72,11 @@ install_packages() {
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	say "installed in $((SECONDS - t0)) s"
+	if [ -n "${created_policy:-}" ]; then
+		rm -f /usr/sbin/policy-rc.d
+		trap - EXIT
+		say "removed /usr/sbin/policy-rc.d again"
+	fi
 }
 
 ensure_vmail() {
@@ -94,12 +108,43 @@ for a in "$@"; do
 done
 [ -n "$have_pkgs" ] || set -- "$@" ./...
 
+# The checks. Each one fails the run on any finding.
+run_checks() {
+	local out rc=0
+	say "go mod tidy -diff"
+	if ! go mod tidy -diff; then
+		say "FAIL: go.mod/go.sum are not tidy (run go mod tidy)"
+		rc=1
+	fi
+	say "gofmt -l ."
+	out=$(gofmt -l .)
+	if [ -n "$out" ]; then
+		printf '%s\n' "$out"
+		say "FAIL: not gofmt-formatted (run gofmt -w on the files above)"
+		rc=1
+	fi
+	say "go vet ./..."
+	go vet ./... || { say "FAIL: go vet"; rc=1; }
+	say "go tool staticcheck ./..."
+	go tool staticcheck ./... || { say "FAIL: staticcheck"; rc=1; }
+	return $rc
+}
+if [ "${INTAKE_SKIP_CHECKS:-}" = 1 ]; then
+	say "INTAKE_SKIP_CHECKS=1: tidy, gofmt, vet and staticcheck skipped"
+else
+	t0=$SECONDS
+	run_checks || { say "checks failed ($((SECONDS - t0)) s): no tests run"; exit 1; }
+	say "checks passed in $((SECONDS - t0)) s"
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 t0=$SECONDS
-say "go test -race -count=1 -timeout 40m $*"
+# -shuffle=on: tests must not depend on their order; a failure prints the
+# seed (-test.shuffle N) to repeat it.
+say "go test -race -shuffle=on -count=1 -timeout 40m $*"
 set +e
-go test -race -count=1 -timeout 40m "$@" 2>&1 | tee "$log"
+go test -race -shuffle=on -count=1 -timeout 40m "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 

@@ -48,8 +48,12 @@ type row struct {
 	Msg  *ticket.Message
 }
 
-// errBadParam is a malformed query parameter.
-var errBadParam = errors.New("bad parameter")
+// errBadParam is a malformed query parameter; errBadDate, which wraps it, a
+// malformed date (the search page names that case).
+var (
+	errBadParam = errors.New("bad parameter")
+	errBadDate  = fmt.Errorf("bad date: %w", errBadParam)
+)
 
 // parseFind reads findParams from query parameters; dates are YYYY-MM-DD in the office
 // time zone (Until inclusive: the whole day) or RFC 3339.
@@ -115,7 +119,7 @@ func (s *server) parseDate(v string, endOfDay bool) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t, nil
 	}
-	return time.Time{}, fmt.Errorf("date %q (want YYYY-MM-DD): %w", v, errBadParam)
+	return time.Time{}, fmt.Errorf("date %q (want YYYY-MM-DD): %w", v, errBadDate)
 }
 
 // find runs p for user u.
@@ -301,7 +305,7 @@ func (s *server) didYouMean(u *ticket.User, input string) ([]ticket.Case, error)
 // prefixes returns the configured reference prefixes.
 func (s *server) prefixes() []string {
 	var p []string
-	for _, m := range s.cfg.Mailboxes {
+	for _, m := range s.config().Mailboxes {
 		p = append(p, m.Prefix)
 	}
 	return p

@@ -93,7 +93,6 @@ type fixtureOptions struct {
 	secure      bool
 	mails       []testMail // in addition to the standard ones
 	noStandard  bool
-	listenAddr  string
 	logger      *slog.Logger
 }
 

@@ -1,16 +1,13 @@
 package web
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"mime"
 	"net/url"
 	"strings"
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/charset"
-	"github.com/emersion/go-message/textproto"
 	"github.com/microcosm-cc/bluemonday"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -19,102 +16,36 @@ import (
 )
 
 // The case view needs more of a mail than the register keeps: the attachments
-// themselves and the HTML body. It walks the raw mail's MIME structure (RFC 2045, RFC
-// 2046 §5.1) with go-message's textproto reader, bounded in depth and parts. Bodies are
-// decoded from their transfer encoding (RFC 2045 §6) only, so an attachment downloads
-// with its original bytes.
+// themselves and the HTML body. It walks the raw mail with mailparse.Walk, the same
+// walker (and the same limits of depth and parts) that listed the mail's attachments at
+// registration, so attachment n here is Message.Attachments[n]. Bodies are decoded from
+// their transfer encoding (RFC 2045 §6) only, so an attachment downloads with its
+// original bytes.
 
-const (
-	maxMIMEDepth = 20
-	maxMIMEParts = 1000
-	maxHTMLBytes = 1 << 20
-)
+const maxHTMLBytes = 1 << 20
 
-// leaf is one non-multipart part of a mail.
-type leaf struct {
-	header      textproto.Header
-	mediaType   string // lower case, "text/plain" when absent or unparsable
-	params      map[string]string
-	disposition string // "attachment", "inline", ""
-	filename    string // sanitised (mailparse.SanitizeFilename), "" when none
-}
-
-// isAttachment reports whether l is listed as an attachment: it has a file name (as
-// mailparse lists Message.Attachments).
-func (l *leaf) isAttachment() bool { return l.filename != "" }
-
-// body returns the part's content decoded from its Content-Transfer-Encoding.
-func (l *leaf) body(r io.Reader) io.Reader {
+// decodeBody returns the body of l decoded from its Content-Transfer-Encoding; an
+// unknown encoding gives the bytes as they are.
+func decodeBody(l mailparse.Leaf, r io.Reader) io.Reader {
 	var h message.Header
 	h.SetContentType("application/octet-stream", nil) // no charset conversion
-	if cte := l.header.Get("Content-Transfer-Encoding"); cte != "" {
-		h.Set("Content-Transfer-Encoding", strings.TrimSpace(cte))
+	if l.Encoding != "" {
+		h.Set("Content-Transfer-Encoding", l.Encoding)
 	}
 	e, err := message.New(h, r)
 	if err != nil || e == nil {
-		return r // unknown transfer encoding: the bytes as they are
+		return r
 	}
 	return e.Body
 }
 
 // walkMail calls visit for each leaf of the raw mail r, in order, until visit returns
-// false. A structure error ends the walk with an error; the leaves visited stay valid.
-func walkMail(r io.Reader, visit func(l *leaf, body io.Reader) bool) error {
-	br := bufio.NewReader(r)
-	h, err := textproto.ReadHeader(br)
-	if err != nil {
-		return fmt.Errorf("read mail header: %w", err)
+// false.
+func walkMail(r io.Reader, visit func(l mailparse.Leaf, body io.Reader) bool) error {
+	if _, err := mailparse.Walk(r, mailparse.Limits{}, visit); err != nil {
+		return fmt.Errorf("walk mail: %w", err)
 	}
-	parts := 0
-	_, err = walkEntity(h, br, 0, &parts, visit)
-	return err
-}
-
-func walkEntity(h textproto.Header, body io.Reader, depth int, parts *int, visit func(*leaf, io.Reader) bool) (bool, error) {
-	*parts++
-	if *parts > maxMIMEParts {
-		return false, nil
-	}
-	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
-	if err != nil || mt == "" {
-		mt, params = "text/plain", map[string]string{}
-	}
-	if strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" {
-		if depth >= maxMIMEDepth {
-			return true, nil
-		}
-		mr := textproto.NewMultipartReader(body, params["boundary"])
-		for {
-			p, err := mr.NextPart()
-			if err == io.EOF {
-				return true, nil
-			}
-			if err != nil {
-				return false, fmt.Errorf("read multipart: %w", err)
-			}
-			cont, err := walkEntity(p.Header, p, depth+1, parts, visit)
-			if err != nil || !cont {
-				return cont, err
-			}
-		}
-	}
-	l := &leaf{header: h, mediaType: mt, params: params}
-	if d, dp, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil {
-		l.disposition = d
-		l.filename = dp["filename"]
-	}
-	if l.filename == "" {
-		l.filename = params["name"] // RFC 2046 §4.5.1 (deprecated, still common)
-	}
-	if l.filename != "" {
-		// RFC 2047 words in a quoted file name (not allowed by RFC 2047 §5, sent anyway).
-		dec := mime.WordDecoder{CharsetReader: charset.Reader}
-		if s, err := dec.DecodeHeader(l.filename); err == nil {
-			l.filename = s
-		}
-		l.filename = mailparse.SanitizeFilename(l.filename)
-	}
-	return visit(l, body), nil
+	return nil
 }
 
 // attachment describes one attachment of a message for the case view.
@@ -136,16 +67,16 @@ type mailParts struct {
 // and, when wantHTML, its HTML body.
 func readParts(r io.Reader, wantHTML bool) (mailParts, error) {
 	var mp mailParts
-	err := walkMail(r, func(l *leaf, body io.Reader) bool {
+	err := walkMail(r, func(l mailparse.Leaf, body io.Reader) bool {
 		switch {
-		case l.isAttachment():
-			n, _ := io.Copy(io.Discard, l.body(body))
-			mp.Attachments = append(mp.Attachments, attachment{N: len(mp.Attachments), Name: l.filename, Type: l.mediaType, Size: n})
-		case l.mediaType == "text/html" && l.disposition != "attachment" && !mp.HasHTML:
+		case l.Attachment >= 0:
+			n, _ := io.Copy(io.Discard, decodeBody(l, body))
+			mp.Attachments = append(mp.Attachments, attachment{N: l.Attachment, Name: l.Filename, Type: l.Type, Size: n})
+		case l.Type == "text/html" && l.Disposition != "attachment" && !mp.HasHTML:
 			mp.HasHTML = true
 			if wantHTML {
-				dec := l.body(body)
-				if cs := l.params["charset"]; cs != "" {
+				dec := decodeBody(l, body)
+				if cs := l.Params["charset"]; cs != "" {
 					if cr, err := charset.Reader(cs, dec); err == nil {
 						dec = cr
 					}
@@ -159,21 +90,18 @@ func readParts(r io.Reader, wantHTML bool) (mailParts, error) {
 	return mp, err
 }
 
-// openAttachment walks a raw mail to attachment n and calls fn with it.
-func openAttachment(r io.Reader, n int, fn func(l *leaf, body io.Reader) error) (bool, error) {
-	i, found := 0, false
+// openAttachment walks a raw mail to attachment n (Message.Attachments[n]) and calls fn
+// with it.
+func openAttachment(r io.Reader, n int, fn func(l mailparse.Leaf, body io.Reader) error) (bool, error) {
+	found := false
 	var fnErr error
-	err := walkMail(r, func(l *leaf, body io.Reader) bool {
-		if !l.isAttachment() {
+	err := walkMail(r, func(l mailparse.Leaf, body io.Reader) bool {
+		if l.Attachment != n {
 			return true
 		}
-		if i == n {
-			found = true
-			fnErr = fn(l, l.body(body))
-			return false
-		}
-		i++
-		return true
+		found = true
+		fnErr = fn(l, decodeBody(l, body))
+		return false
 	})
 	if fnErr != nil {
 		return true, fnErr

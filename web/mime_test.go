@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/intake-office/intake/intake/mailparse"
 )
 
 func TestSanitizeHTML(t *testing.T) {
@@ -74,7 +76,17 @@ inline with a name
 			t.Errorf("attachment %d = %+v, want %+v", i, mp.Attachments[i], want[i])
 		}
 	}
-	found, err := openAttachment(strings.NewReader(raw), 0, func(l *leaf, body io.Reader) error {
+	// The numbers are those of the register's list (one MIME walker).
+	pm, err := mailparse.Parse(strings.NewReader(raw), mailparse.Limits{})
+	if err != nil || len(pm.Attachments) != len(mp.Attachments) {
+		t.Fatalf("mailparse lists %q (%v), the case view %+v", pm.Attachments, err, mp.Attachments)
+	}
+	for i, a := range mp.Attachments {
+		if a.N != i || a.Name != pm.Attachments[i] {
+			t.Errorf("attachment %+v, mailparse's %d is %q", a, i, pm.Attachments[i])
+		}
+	}
+	found, err := openAttachment(strings.NewReader(raw), 0, func(l mailparse.Leaf, body io.Reader) error {
 		b, _ := io.ReadAll(body)
 		if string(b) != "Hallo" {
 			t.Errorf("attachment body %q", b)
@@ -84,11 +96,11 @@ inline with a name
 	if !found || err != nil {
 		t.Errorf("openAttachment = %v, %v", found, err)
 	}
-	if found, _ := openAttachment(strings.NewReader(raw), 2, func(*leaf, io.Reader) error { return nil }); found {
+	if found, _ := openAttachment(strings.NewReader(raw), 2, func(mailparse.Leaf, io.Reader) error { return nil }); found {
 		t.Error("attachment 2 found")
 	}
-	// Deep nesting is bounded: parts below maxMIMEDepth are not walked.
-	for _, tt := range []struct{ depth, want int }{{10, 1}, {maxMIMEDepth, 1}, {maxMIMEDepth + 1, 0}, {500, 0}} {
+	// Deep nesting is bounded: parts below mailparse.DefaultMaxDepth are not walked.
+	for _, tt := range []struct{ depth, want int }{{10, 1}, {mailparse.DefaultMaxDepth, 1}, {mailparse.DefaultMaxDepth + 1, 0}, {500, 0}} {
 		mp, err := readParts(strings.NewReader(nested(tt.depth)), false)
 		if err != nil || len(mp.Attachments) != tt.want {
 			t.Errorf("nesting %d: %d attachments, %v; want %d", tt.depth, len(mp.Attachments), err, tt.want)

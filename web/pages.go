@@ -40,7 +40,7 @@ func (s *server) searchPage(w http.ResponseWriter, r *http.Request, u *ticket.Us
 		Statuses: []ticket.CaseStatus{ticket.StatusNew, ticket.StatusInProgress, ticket.StatusClosed},
 		Kinds:    []ticket.Kind{ticket.KindCitizen, ticket.KindAutomated, ticket.KindMalformed},
 	}
-	for _, m := range s.cfg.Mailboxes {
+	for _, m := range s.config().Mailboxes {
 		if u.CanSee(m.Name) {
 			d.Mailboxes = append(d.Mailboxes, m)
 		}
@@ -48,7 +48,7 @@ func (s *server) searchPage(w http.ResponseWriter, r *http.Request, u *ticket.Us
 	p, err := s.parseFind(q)
 	if err != nil {
 		d.Problem = "err.search"
-		if strings.Contains(err.Error(), "date") {
+		if errors.Is(err, errBadDate) {
 			d.Problem = "err.date"
 		}
 		s.render(w, r, u, http.StatusBadRequest, "search", "search.title", d)
@@ -464,11 +464,11 @@ func (s *server) downloadAttachment(w http.ResponseWriter, r *http.Request, u *t
 		return
 	}
 	defer f.Close()
-	found, err := openAttachment(f, n, func(l *leaf, body io.Reader) error {
-		if err := s.audit(r, u, ticket.AuditDownloadAttachment, c.Reference, m.Seq, fmt.Sprintf("%d: %s", n, l.filename)); err != nil {
+	found, err := openAttachment(f, n, func(l mailparse.Leaf, body io.Reader) error {
+		if err := s.audit(r, u, ticket.AuditDownloadAttachment, c.Reference, m.Seq, fmt.Sprintf("%d: %s", n, l.Filename)); err != nil {
 			return err
 		}
-		downloadHeaders(w, l.filename)
+		downloadHeaders(w, l.Filename)
 		_, err := io.Copy(w, body)
 		return err
 	})

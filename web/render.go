@@ -103,7 +103,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, u *ticket.User, 
 	}
 	v := view{
 		Lang: lang, OtherLang: other, LangURL: path + "?" + q.Encode(),
-		Title: s.msgs.text(lang, titleKey), User: u, Office: s.cfg.Office.Name, Data: data,
+		Title: s.msgs.text(lang, titleKey), User: u, Office: s.config().Office.Name, Data: data,
 	}
 	v.Proxy = s.proxy != "" && r.Header.Get(s.proxy) != ""
 	if d := r.URL.Query().Get("done"); r.Method == http.MethodGet && s.msgs.has("done."+d) {

@@ -38,8 +38,13 @@ type Options struct {
 	// of the newest cases only).
 	Search SearchIndex
 	Config *config.Config // required; the [web] table and the mailboxes are used
-	Logger *slog.Logger   // nil = discard
-	Now    func() time.Time
+	// CurrentConfig, when set, returns the configuration in force after a
+	// reload (intake.Daemon.Config): the mailboxes and the office follow
+	// it; the [web] table and the time zone stay those of Config (they need
+	// a restart). nil: Config for ever.
+	CurrentConfig func() *config.Config
+	Logger        *slog.Logger // nil = discard
+	Now           func() time.Time
 }
 
 //go:embed templates/*.html
@@ -63,6 +68,7 @@ type server struct {
 	store      *ticket.Store
 	search     SearchIndex
 	cfg        *config.Config
+	current    func() *config.Config // nil = cfg
 	log        *slog.Logger
 	now        func() time.Time
 	loc        *time.Location
@@ -121,6 +127,7 @@ func newServer(opts Options) (*server, http.Handler, error) {
 		store:      opts.Store,
 		search:     opts.Search,
 		cfg:        opts.Config,
+		current:    opts.CurrentConfig,
 		log:        opts.Logger.With("component", "web"),
 		now:        opts.Now,
 		loc:        opts.Config.Location,
@@ -381,4 +388,15 @@ func URL(cfg *config.Config) string {
 	}
 	// The server itself speaks plain HTTP; TLS is the reverse proxy's (then base_url is set).
 	return "http://" + net.JoinHostPort(host, port)
+}
+
+// config returns the configuration in force: the reloaded one when the
+// daemon provides it (Options.CurrentConfig), else the start-up one.
+func (s *server) config() *config.Config {
+	if s.current != nil {
+		if c := s.current(); c != nil {
+			return c
+		}
+	}
+	return s.cfg
 }

@@ -38,8 +38,6 @@ Usage:
                                              age encrypted when [backup] age_recipients are set
   intake backup keygen -o FILE [-pq]         an age key pair for encrypted backups (secret key to FILE)
   intake restore [-identity KEYFILE] FILE DIR  restore a backup into a new or empty DIR (then set data_dir to DIR)
-  intake bench  [flags]                      drain benchmark against real Dovecot and Postfix
-  intake bench-register [-n 1000000]         register open and lookup times at a million cases
   intake version
 
 -config defaults to $INTAKE_CONFIG, else /etc/intake/intake.toml.
@@ -83,10 +81,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdBackup(args[1:], stdout, stderr)
 	case "restore":
 		return cmdRestore(args[1:], stdout, stderr)
-	case "bench-register":
-		return cmdBenchRegister(args[1:], stdout, stderr)
-	case "bench":
-		return cmdBench(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "intake", version())
 		return exitOK

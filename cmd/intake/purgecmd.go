@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/intake-office/intake/internal/app"
 )
 
 // cmdPurge deletes the mails and personal data of closed cases whose retention has
@@ -46,7 +48,7 @@ func cmdPurge(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if !*dryRun && len(rep.Seqs) > 0 {
-		if ix, ierr := openSearch(cfg, store, newLogger(cfg.Log, stderr).With("cmd", "purge")); ierr != nil {
+		if ix, ierr := app.OpenSearch(cfg, store, newLogger(cfg.Log, stderr).With("cmd", "purge")); ierr != nil {
 			fmt.Fprintln(stderr, "intake: open search index (run intake reindex later):", ierr)
 		} else {
 			if derr := ix.Delete(rep.Seqs...); derr != nil {

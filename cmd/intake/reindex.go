@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/intake-office/intake/intake"
+	"github.com/intake-office/intake/internal/app"
 )
 
 // cmdReindex rebuilds the full-text index from the register, through the
@@ -37,7 +38,7 @@ func cmdReindex(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	defer store.Close()
-	ix, err := openSearch(cfg, store, newLogger(cfg.Log, stderr).With("cmd", "reindex"))
+	ix, err := app.OpenSearch(cfg, store, newLogger(cfg.Log, stderr).With("cmd", "reindex"))
 	if err != nil {
 		fmt.Fprintln(stderr, "intake: open search index:", err)
 		return exitFailure

@@ -3,13 +3,10 @@ package mailparse
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
-	"time"
 )
-
-// timeBound is the wall-clock budget of every resource test, -race included.
-const timeBound = 2 * time.Second
 
 // flatMultipart builds a multipart/mixed mail with n small parts.
 func flatMultipart(n int) string {
@@ -36,40 +33,71 @@ func nestedMultipart(depth int) string {
 	return sb.String()
 }
 
-// parseWithin parses raw and fails the test if that takes longer than timeBound, if it
-// panics, or if it returns an error. A hang is reported instead of blocking the test binary.
-func parseWithin(t *testing.T, r io.Reader, lim Limits) (*Message, time.Duration) {
+// countingReader counts the bytes and the Read calls it passes through.
+type countingReader struct {
+	r            io.Reader
+	bytes, calls int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.bytes += int64(n)
+	c.calls++
+	return n, err
+}
+
+// work is what one Parse cost: the bytes it read from its input, and the
+// allocations it made (count and bytes).
+type work struct {
+	read, allocs, allocBytes int64
+}
+
+// Every Parse must stay within a budget linear in its input: at most
+// allocPerByte bytes allocated per byte read, plus allocBase. The worst case
+// measured is about 30 (a 1 MB header of 8-byte fields, each kept as a
+// field with its own strings, under -race); a parser that copies a growing
+// buffer per line or keeps every part it skips breaks the budget by orders
+// of magnitude. The budget bounds the work, not the time: a wall-clock
+// bound fails on a loaded machine under -race. Times are for benchmarks.
+const (
+	allocPerByte = 64
+	allocBase    = 8 << 20
+)
+
+// measure runs Parse(r, lim) once and reports the work done. The
+// allocation figures come from runtime.MemStats around the call; no test in
+// this package runs in parallel, so they are Parse's own.
+func measure(r io.Reader, lim Limits) (*Message, work, error) {
+	cr := &countingReader{r: r}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	m, err := Parse(cr, lim)
+	runtime.ReadMemStats(&after)
+	return m, work{read: cr.bytes, allocs: int64(after.Mallocs - before.Mallocs), allocBytes: int64(after.TotalAlloc - before.TotalAlloc)}, err
+}
+
+// overBudget describes how w exceeds the linear allocation budget; "" if it
+// does not.
+func (w work) overBudget() string {
+	if limit := allocPerByte*w.read + allocBase; w.allocBytes > limit {
+		return fmt.Sprintf("%d bytes allocated for %d bytes read, budget %d", w.allocBytes, w.read, limit)
+	}
+	return ""
+}
+
+// parseWithin parses r and fails the test if Parse returns an error or
+// allocates beyond the linear budget.
+func parseWithin(t *testing.T, r io.Reader, lim Limits) (*Message, work) {
 	t.Helper()
-	type result struct {
-		m   *Message
-		err error
-		p   any
+	m, w, err := measure(r, lim)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
 	}
-	done := make(chan result, 1)
-	start := time.Now()
-	go func() {
-		var res result
-		defer func() { res.p = recover(); done <- res }()
-		res.m, res.err = Parse(r, lim)
-	}()
-	select {
-	case res := <-done:
-		took := time.Since(start)
-		if res.p != nil {
-			t.Fatalf("Parse panicked: %v", res.p)
-		}
-		if res.err != nil {
-			t.Fatalf("Parse: %v", res.err)
-		}
-		if took > timeBound {
-			t.Errorf("Parse took %v, bound %v", took, timeBound)
-		}
-		t.Logf("parsed in %v", took)
-		return res.m, took
-	case <-time.After(5 * timeBound):
-		t.Fatalf("Parse did not return within %v", 5*timeBound)
+	t.Logf("read %d bytes; %d allocations, %d bytes allocated", w.read, w.allocs, w.allocBytes)
+	if over := w.overBudget(); over != "" {
+		t.Errorf("Parse: %s", over)
 	}
-	return nil, 0
+	return m, w
 }
 
 func TestBoundedResources(t *testing.T) {

@@ -368,6 +368,9 @@ func splitParams(s string) []string {
 }
 
 // unquote removes one level of RFC 5322 quoting; an unterminated quote is taken to the end.
+// A backslash quotes only '"' and '\\' and is kept before anything else: mail clients put
+// Windows paths unescaped into quoted file names ("C:\\Users\\a.pdf" as C:\Users\a.pdf), so
+// the base name survives (as Go's mime package and browsers read it).
 func unquote(v string) string {
 	if !strings.HasPrefix(v, `"`) {
 		return v
@@ -375,7 +378,7 @@ func unquote(v string) string {
 	var sb strings.Builder
 	for i := 1; i < len(v); i++ {
 		c := v[i]
-		if c == '\\' && i+1 < len(v) {
+		if c == '\\' && i+1 < len(v) && (v[i+1] == '"' || v[i+1] == '\\') {
 			i++
 			sb.WriteByte(v[i])
 			continue
@@ -388,9 +391,14 @@ func unquote(v string) string {
 	return sb.String()
 }
 
-// stripComments removes RFC 5322 §3.2.2 comments "( ... )" outside quoted strings, with
-// nesting and quoted-pairs. An unterminated comment runs to the end.
-func stripComments(s string) string {
+// stripComments is StripComments.
+func stripComments(s string) string { return StripComments(s) }
+
+// StripComments removes RFC 5322 §3.2.2 comments "( ... )" outside quoted strings, with
+// nesting and quoted-pairs; each comment leaves one space. An unterminated comment runs to
+// the end. It is the one comment stripper of intake (header keywords, addresses, MIME
+// fields).
+func StripComments(s string) string {
 	if !strings.Contains(s, "(") {
 		return s
 	}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/intake-office/intake/internal/corpus"
@@ -68,10 +67,9 @@ func FuzzParse(f *testing.F) {
 	}
 	lim := Limits{MaxTextBytes: 4096, MaxParts: 200}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		start := time.Now()
-		m, err := Parse(bytes.NewReader(raw), lim)
-		if took := time.Since(start); took > timeBound {
-			t.Errorf("Parse of %d bytes took %v", len(raw), took)
+		m, w, err := measure(bytes.NewReader(raw), lim)
+		if over := w.overBudget(); over != "" {
+			t.Errorf("Parse of %d bytes: %s", len(raw), over)
 		}
 		if err != nil {
 			if !errors.Is(err, ErrNoHeader) || m != nil {

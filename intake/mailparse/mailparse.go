@@ -148,6 +148,11 @@ const maxIDs = 100
 //
 // Parse reads r as far as needed: to the end of the mail, or until a limit stops the walk.
 func Parse(r io.Reader, lim Limits) (msg *Message, err error) {
+	return parse(r, lim, nil)
+}
+
+// parse is Parse, and Walk with a visitor.
+func parse(r io.Reader, lim Limits, visit func(Leaf, io.Reader) bool) (msg *Message, err error) {
 	lim = lim.withDefaults()
 	m := &Message{}
 	var probs problems
@@ -186,7 +191,7 @@ func Parse(r io.Reader, lim Limits) (msg *Message, err error) {
 		return m, nil
 	}
 	safely(&probs, "body", func() {
-		w := &walker{m: m, d: d, lim: lim, probs: &probs, lr: lr}
+		w := &walker{m: m, d: d, lim: lim, probs: &probs, lr: lr, visit: visit}
 		w.run(top, end)
 	})
 	return m, nil

@@ -331,12 +331,18 @@ func typedValue(raw string) string {
 	return truncateUTF8(s, maxDSNValue)
 }
 
-// findStatusCode returns the first RFC 3463 enhanced status code (class "." subject "."
-// detail: "2", "4" or "5", then 1-3 digits, then 1-3 digits) in s that stands on its own
-// (not part of a longer dotted number such as an IP address), or "".
-func findStatusCode(s string) string {
+// findStatusCode returns the first RFC 3463 enhanced status code of class 2, 4 or 5 in
+// s that stands on its own, or "" (see FindStatusCode).
+func findStatusCode(s string) string { return FindStatusCode(s, "245") }
+
+// FindStatusCode returns the first RFC 3463 §2 enhanced status code (class "." subject
+// "." detail: the class one of the bytes in classes, then 1-3 digits, then 1-3 digits) in
+// s that stands on its own (not part of a longer dotted number such as an IP address or a
+// version), or "". It is the one scanner for status codes in DSNs, bounce texts and SMTP
+// replies.
+func FindStatusCode(s, classes string) string {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c != '2' && c != '4' && c != '5' {
+		if strings.IndexByte(classes, s[i]) < 0 || !isDigit(s[i]) {
 			continue
 		}
 		if i > 0 && (isDigit(s[i-1]) || s[i-1] == '.') {

@@ -59,8 +59,11 @@ func trimIncompleteRune(b []byte) []byte {
 	return b
 }
 
-// truncateUTF8 cuts s to at most max bytes at a rune boundary.
-func truncateUTF8(s string, max int) string {
+// truncateUTF8 is TruncateUTF8.
+func truncateUTF8(s string, max int) string { return TruncateUTF8(s, max) }
+
+// TruncateUTF8 cuts s to at most max bytes at a rune boundary.
+func TruncateUTF8(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}

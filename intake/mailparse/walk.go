@@ -169,22 +169,27 @@ type walker struct {
 	scans         [][]byte // decoded text/plain bodies kept for that search
 	scanBytes     int
 	returnedParts int
+
+	// Walk (leaf.go): the visitor of every leaf, and the body being fed to it.
+	visit func(Leaf, io.Reader) bool
+	sink  *leafSink
 }
 
 func (w *walker) run(top entity, end headerEnd) {
 	w.open = map[string][]int{}
 	w.quiet = newDecoder(&w.quietProbs)
 	w.bounce = bounceHeader(w.m, top)
+	defer w.closeSink() // also after a panic: the visitor must not wait for ever
 	w.begin(top, 0, false)
 	defer w.scanForReturned()
 	if end == endInput {
 		return
 	}
 	for !w.stopped {
-		if len(w.stack) == 0 && (w.cur == nil || w.cur.full()) {
+		if len(w.stack) == 0 && (w.cur == nil || w.cur.full()) && w.sink == nil {
 			break // nothing left to find: no open multipart, no text wanted
 		}
-		if w.cur == nil || w.cur.full() {
+		if (w.cur == nil || w.cur.full()) && w.sink == nil {
 			w.lr.skipToDashLine()
 		}
 		chunk, start, err := w.lr.next()
@@ -202,6 +207,9 @@ func (w *walker) run(top entity, end headerEnd) {
 		}
 		if w.cur != nil {
 			w.cur.write(chunk, start)
+		}
+		if w.sink != nil {
+			w.sink.write(chunk)
 		}
 	}
 	w.endLeaf()
@@ -260,6 +268,9 @@ func (w *walker) popTo(n int) {
 // boundary handles a delimiter line of the open multipart stack[idx].
 func (w *walker) boundary(idx int, closing bool) {
 	w.endLeaf()
+	if w.stopped {
+		return // the Walk visitor is done
+	}
 	if idx < len(w.stack)-1 {
 		w.probs.add("multipart without closing boundary")
 	}
@@ -316,10 +327,15 @@ func (w *walker) begin(e entity, depth int, inDigest bool) {
 	// A leaf. message/rfc822 (a forwarded or returned mail) is not walked into: its headers
 	// are not this mail's (RFC 2046 §5.2.1). Only its header section is read, for
 	// ReturnedMessageIDs; a delivery-status part is read for DSN.
+	attachment, listed := -1, ""
 	if e.filename != "" {
 		if name := SanitizeFilename(w.d.text(e.filename)); name != "" {
 			w.m.Attachments = append(w.m.Attachments, name)
+			attachment, listed = len(w.m.Attachments)-1, name
 		}
+	}
+	if w.visit != nil {
+		w.startSink(e, attachment, listed)
 	}
 	charset := strings.ToLower(strings.TrimSpace(e.mt.params["charset"]))
 	switch t := e.mt.value; {
@@ -385,6 +401,7 @@ func (w *walker) scanForReturned() {
 
 // endLeaf decodes the body kept for the current part, if any.
 func (w *walker) endLeaf() {
+	w.closeSink()
 	c := w.cur
 	w.cur = nil
 	if c == nil {

@@ -3,7 +3,6 @@ package policy
 import (
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/intake-office/intake/intake/mailparse"
 )
@@ -270,38 +269,11 @@ func diagnosticLines(text string) []string {
 // stands on its own (not part of a longer dotted number such as an IP address or a version),
 // preferring class 5 over class 4, and the class of the code returned.
 func failureCode(s string) (code string, class byte) {
-	var first4 string
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '4' && c != '5' || i > 0 && (isDigit(s[i-1]) || s[i-1] == '.') {
-			continue
-		}
-		j, ok := i+1, true
-		for part := 0; part < 2 && ok; part++ {
-			if j >= len(s) || s[j] != '.' {
-				ok = false
-				break
-			}
-			j++
-			k := j
-			for k < len(s) && isDigit(s[k]) && k-j < 3 {
-				k++
-			}
-			ok = k > j && (k == len(s) || !isDigit(s[k]))
-			j = k
-		}
-		if !ok || j+1 < len(s) && s[j] == '.' && isDigit(s[j+1]) {
-			continue
-		}
-		if c == '5' {
-			return s[i:j], '5'
-		}
-		if first4 == "" {
-			first4 = s[i:j]
-		}
+	if code := mailparse.FindStatusCode(s, "5"); code != "" {
+		return code, '5'
 	}
-	if first4 != "" {
-		return first4, '4'
+	if code := mailparse.FindStatusCode(s, "4"); code != "" {
+		return code, '4'
 	}
 	return "", 0
 }
@@ -337,12 +309,5 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func oneLine(s string, max int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
+	return mailparse.TruncateUTF8(s, max)
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"strings"
 
+	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake/mailparse"
 )
 
@@ -199,46 +200,9 @@ func recipient(m *mailparse.Message) (addr, problem string, null bool) {
 	return mailparse.NormalizeAddr(m.From[0].Addr), "", false
 }
 
-// ValidAddrSpec is a conservative check that s is a dot-atom addr-spec we may send to
-// (RFC 5322 §3.4.1, RFC 5321 §4.5.3.1 lengths; UTF-8 allowed as in RFC 6531): one "@",
-// local part up to 64 bytes of atext and dots, a domain of labels made of letters, digits,
-// "-" or non-ASCII. Quoted local parts and address literals are refused: an
-// acknowledgement is never worth the risk of a misparsed destination.
-func ValidAddrSpec(s string) bool {
-	at := strings.LastIndexByte(s, '@')
-	if at <= 0 || at == len(s)-1 || len(s) > 254 {
-		return false
-	}
-	local, domain := s[:at], s[at+1:]
-	if len(local) > 64 || len(domain) > 253 {
-		return false
-	}
-	if strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, "..") {
-		return false
-	}
-	for _, r := range local {
-		if r >= 0x80 && r != 0xFFFD {
-			continue
-		}
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-/=?^_`{|}~.", r)) {
-			return false
-		}
-	}
-	for _, label := range strings.Split(domain, ".") {
-		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
-			return false
-		}
-		for _, r := range label {
-			if r >= 0x80 && r != 0xFFFD {
-				continue
-			}
-			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
-				return false
-			}
-		}
-	}
-	return true
-}
+// ValidAddrSpec is config.ValidAddrSpec: the one check that an address is one we may send
+// to, for the configured office addresses and the recipients of acknowledgements alike.
+func ValidAddrSpec(s string) bool { return config.ValidAddrSpec(s) }
 
 func normalizeSettings(s Settings) Settings {
 	lower := func(in []string) []string {

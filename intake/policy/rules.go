@@ -9,34 +9,9 @@ import (
 // keyword returns the first token of a structured value: comments removed, cut at ";",
 // trimmed, lower case ("auto-replied (vacation); owner-email=..." -> "auto-replied").
 func keyword(v string) string {
-	v = stripComments(v)
+	v = mailparse.StripComments(v)
 	v, _, _ = strings.Cut(v, ";")
 	return strings.ToLower(strings.TrimSpace(v))
-}
-
-// stripComments removes "( ... )" comments (RFC 5322 §3.2.2), nested or unterminated.
-func stripComments(s string) string {
-	if !strings.Contains(s, "(") {
-		return s
-	}
-	var sb strings.Builder
-	depth := 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\' && depth > 0:
-			i++
-		case c == '(':
-			depth++
-		case c == ')' && depth > 0:
-			depth--
-			if depth == 0 {
-				sb.WriteByte(' ')
-			}
-		case depth == 0:
-			sb.WriteByte(c)
-		}
-	}
-	return sb.String()
 }
 
 // safeToken clips a header keyword for Decision.Detail: printable ASCII only, short.
@@ -138,7 +113,7 @@ func checkSystemSender(m *mailparse.Message, _ *Settings) (string, bool) {
 	}
 	if len(m.From) == 0 {
 		for _, v := range m.Values("From") {
-			for _, w := range strings.FieldsFunc(stripComments(v), func(r rune) bool {
+			for _, w := range strings.FieldsFunc(mailparse.StripComments(v), func(r rune) bool {
 				return r == ' ' || r == '\t' || r == '<' || r == '>' || r == '"' || r == ',' || r == ';'
 			}) {
 				if d, ok := systemLocalPart(localPart(w)); ok {

@@ -13,9 +13,8 @@ import (
 
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake"
+	"github.com/intake-office/intake/internal/app"
 	"github.com/intake-office/intake/internal/memmail"
-	"github.com/intake-office/intake/search"
-	"github.com/intake-office/intake/templates"
 	"github.com/intake-office/intake/ticket"
 	"github.com/intake-office/intake/web"
 )
@@ -74,51 +73,26 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if err != nil {
 		return fmt.Errorf("demo config: %w", err)
 	}
-	store, err := ticket.Open(cfg.DataDir, ticket.Options{})
-	if err != nil {
-		return fmt.Errorf("open register: %w", err)
-	}
-	defer store.Close()
-	tmpl, err := templates.Load("")
-	if err != nil {
-		return err
-	}
-	ix, err := search.OpenWith(filepath.Join(cfg.DataDir, "index"), search.Options{Log: o.Logger, Source: intake.SearchSource(store)})
-	if err != nil {
-		return fmt.Errorf("open search index: %w", err)
-	}
-	defer ix.Close()
-	token, err := addDemoClerk(store)
-	if err != nil {
-		return err
-	}
-	d, err := intake.New(intake.Options{Config: cfg, Store: store, Templates: tmpl, Logger: o.Logger, Search: ix})
-	if err != nil {
-		return err
-	}
-	h, err := web.New(web.Options{Store: store, Search: ix, Config: cfg, Logger: o.Logger})
-	if err != nil {
-		return fmt.Errorf("web interface: %w", err)
-	}
-	ln, err := net.Listen("tcp", webAddr)
-	if err != nil {
-		return fmt.Errorf("web interface: %w", err)
-	}
-	srv := web.NewServer(webAddr, h, o.Logger)
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	runErr := make(chan error, 1)
-	go func() { runErr <- d.Run(ctx) }()
-
-	if err := sendSamples(sys.SMTPAddr); err != nil {
-		return fmt.Errorf("send sample letters: %w", err)
-	}
-	first := ticket.Reference{Prefix: "STK", Year: time.Now().In(cfg.Location).Year(), Number: 1}
-	printGuide(out, cfgPath, sys, first.String(), web.URL(cfg), token)
-	if o.Ready != nil {
-		o.Ready(cfgPath, sys)
-	}
-	return <-runErr
+	var token string
+	return app.Run(ctx, cfg, app.Options{
+		Daemon:        intake.Options{Logger: o.Logger},
+		RequireSearch: true,
+		Prepare: func(store *ticket.Store) (err error) {
+			token, err = addDemoClerk(store)
+			return err
+		},
+		Started: func(context.Context) error {
+			if err := sendSamples(sys.SMTPAddr); err != nil {
+				return fmt.Errorf("send sample letters: %w", err)
+			}
+			first := ticket.Reference{Prefix: "STK", Year: time.Now().In(cfg.Location).Year(), Number: 1}
+			printGuide(out, cfgPath, sys, first.String(), web.URL(cfg), token)
+			if o.Ready != nil {
+				o.Ready(cfgPath, sys)
+			}
+			return nil
+		},
+	})
 }
 
 // freeOr returns want if given, else def when it can be bound, else any

@@ -9,7 +9,7 @@ import (
 // "post" of user office on this rig: IMAPS with the rig's certificate as
 // ca_file, and SMTP through Postfix's submission port with STARTTLS and
 // AUTH as the same user. policy is the body of its [mailbox.policy] table
-// ("" for the defaults). The end-to-end tests and "intake bench" use it.
+// ("" for the defaults). The end-to-end tests and cmd/intake-bench use it.
 func (r *Rig) IntakeConfig(dataDir, office, policy string) string {
 	_, imapsPort, _ := net.SplitHostPort(r.IMAPSAddr)
 	_, subPort, _ := net.SplitHostPort(r.SubmissionAddr)

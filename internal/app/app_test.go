@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"io"
@@ -19,7 +19,7 @@ func TestStartAdmin(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	stop, err := startAdmin(addr, h, log)
+	stop, err := StartAdmin(addr, h, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestStartAdmin(t *testing.T) {
 		t.Errorf("GET /healthz = %d %q", resp.StatusCode, b)
 	}
 	t.Run("taken port fails the start", func(t *testing.T) {
-		if _, err := startAdmin(addr, h, log); err == nil || !strings.Contains(err.Error(), "admin endpoints: listen on") {
+		if _, err := StartAdmin(addr, h, log); err == nil || !strings.Contains(err.Error(), "admin endpoints: listen on") {
 			t.Errorf("err = %v, want listen error", err)
 		}
 	})

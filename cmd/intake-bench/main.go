@@ -1,10 +1,22 @@
+// Command intake-bench runs the benchmarks of BENCHMARKS.md.
+//
+//	go run ./cmd/intake-bench drain -n 10000     # as root, on Debian
+//	go run ./cmd/intake-bench register           # -n 1000000 -lookups 10000
+//
+// drain starts real Dovecot and Postfix on loopback (internal/mailrig),
+// fills a mailbox with a backlog, runs "intake serve" as its own process
+// and measures the drain, the arrival→ack latency of mails that arrive
+// while the daemon idles, and the daemon's peak RSS. register measures the
+// open and lookup times of a register with a million cases.
+//
+// It is a development tool and not part of the shipped binary: the mail rig
+// it needs imports package testing and creates system users.
 package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,64 +29,110 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
-
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake"
 	"github.com/intake-office/intake/internal/mailrig"
 	"github.com/intake-office/intake/ticket"
 )
 
-// cmdBench measures the daemon against real Dovecot and Postfix on
+// Exit statuses, as those of intake.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+const usage = `Usage:
+  intake-bench drain [-n 10000] [-big 5] [-big-size "20 MB"] [-latency 200] [-intake BINARY]
+  intake-bench register [-n 1000000] [-lookups 10000] [-dir DIR]
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "drain":
+		return cmdDrain(args[1:], stdout, stderr)
+	case "register":
+		return cmdRegister(args[1:], stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "intake-bench: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+}
+
+// cmdDrain measures the daemon against real Dovecot and Postfix on
 // loopback: the drain of a backlog, the arrival→ack latency of mails that
 // arrive while the daemon idles, and the daemon's peak RSS.
-func cmdBench(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("bench", stderr)
+func cmdDrain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("intake-bench drain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	n := fs.Int("n", 10000, "mails in the backlog")
 	big := fs.Int("big", 5, "how many of them are large")
 	bigSize := fs.String("big-size", "20 MB", "size of a large mail")
 	lat := fs.Int("latency", 200, "mails sent one by one to the idling daemon")
-	if _, err := parseArgs(fs, args); err != nil {
+	bin := fs.String("intake", "", "the intake binary to measure (default: built from this module with go build)")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		return exitUsage
 	}
 	size, err := config.ParseByteSize(*bigSize)
 	if err != nil {
-		fmt.Fprintln(stderr, "intake bench: -big-size:", err)
+		fmt.Fprintln(stderr, "intake-bench: -big-size:", err)
 		return exitUsage
 	}
 	if err := mailrig.Available(); err != nil {
-		fmt.Fprintln(stderr, "intake bench needs Dovecot and Postfix (run ./scripts/test.sh once, as root):", err)
+		fmt.Fprintln(stderr, "intake-bench needs Dovecot and Postfix (run ./scripts/test.sh once, as root):", err)
 		return exitFailure
 	}
-	res, err := runBench(context.Background(), benchParams{n: *n, big: *big, bigSize: int64(size), latency: *lat}, stderr)
+	ctx := context.Background()
+	exe := *bin
+	if exe == "" {
+		dir, err := os.MkdirTemp("", "intake-bench-bin-")
+		if err != nil {
+			fmt.Fprintln(stderr, "intake-bench:", err)
+			return exitFailure
+		}
+		defer os.RemoveAll(dir)
+		if exe, err = buildIntake(ctx, dir, stderr); err != nil {
+			fmt.Fprintln(stderr, "intake-bench:", err)
+			return exitFailure
+		}
+	}
+	res, err := runBench(ctx, benchParams{n: *n, big: *big, bigSize: int64(size), latency: *lat, exe: exe}, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "intake bench:", err)
+		fmt.Fprintln(stderr, "intake-bench:", err)
 		return exitFailure
 	}
 	fmt.Fprint(stdout, res)
 	return exitOK
 }
 
-// office is the office address in the benchmark's mail rig.
-const office = "office@example.test"
+// buildIntake builds cmd/intake of this module into dir.
+func buildIntake(ctx context.Context, dir string, stderr io.Writer) (string, error) {
+	exe := filepath.Join(dir, "intake")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", exe, "github.com/intake-office/intake/cmd/intake")
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build intake (or pass -intake PATH): %w", err)
+	}
+	return exe, nil
+}
 
 type benchParams struct {
 	n, big, latency int
 	bigSize         int64
-}
-
-func benchUsers() map[string]string {
-	u := map[string]string{office: "office-pass"}
-	for i := range 10 {
-		u[fmt.Sprintf("c%02d@example.test", i)] = "citizen-pass"
-	}
-	return u
+	exe             string // the intake binary
 }
 
 func runBench(ctx context.Context, p benchParams, logw io.Writer) (string, error) {
 	say := func(f string, a ...any) { fmt.Fprintf(logw, "bench: "+f+"\n", a...) }
-	rig, err := mailrig.Start(ctx, mailrig.Options{Users: benchUsers()})
+	rig, err := mailrig.Start(ctx, mailrig.Options{Users: mailrig.LoadUsers()})
 	if err != nil {
 		return "", err
 	}
@@ -92,7 +150,7 @@ func runBench(ctx context.Context, p benchParams, logw io.Writer) (string, error
 	// 1. The backlog, appended to the selected INBOX (fast path, see
 	// real-servers.md).
 	say("appending %d mails (%d of %s)", p.n, p.big, config.ByteSize(p.bigSize))
-	c, err := rig.Dial(office)
+	c, err := rig.Dial(mailrig.LoadOffice)
 	if err != nil {
 		return "", err
 	}
@@ -108,22 +166,18 @@ func runBench(ctx context.Context, p benchParams, logw io.Writer) (string, error
 	for i := range p.n {
 		var raw []byte
 		if bigEvery > 0 && i%bigEvery == bigEvery/2 {
-			raw = benchBigMail(i, p.bigSize)
+			raw = mailrig.BigLoadMail(i, p.bigSize)
 		} else {
-			raw = benchMail(i, "bench")
+			raw = mailrig.LoadMail(i, "bench")
 		}
 		bytesTotal += int64(len(raw))
-		if err := appendRaw(c, raw); err != nil {
+		if err := mailrig.AppendSelected(c, raw); err != nil {
 			return "", fmt.Errorf("append %d: %w", i, err)
 		}
 	}
 
 	// 2. The drain: the daemon as its own process, so its RSS is its own.
-	exe, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command(exe, "serve", "-config", cfgPath)
+	cmd := exec.Command(p.exe, "serve", "-config", cfgPath)
 	logFile, err := os.Create(filepath.Join(dir, "daemon.log"))
 	if err != nil {
 		return "", err
@@ -172,8 +226,8 @@ func runBench(ctx context.Context, p benchParams, logw io.Writer) (string, error
 	arrived := map[string]time.Time{}
 	for i := range p.latency {
 		time.Sleep(time.Duration(100+i%7*15) * time.Millisecond)
-		raw := benchMail(p.n+i, "lat")
-		if err := appendRaw(c, raw); err != nil {
+		raw := mailrig.LoadMail(p.n+i, "lat")
+		if err := mailrig.AppendSelected(c, raw); err != nil {
 			return "", err
 		}
 		arrived[fmt.Sprintf("bench-%d@example.test", p.n+i)] = time.Now()
@@ -211,7 +265,7 @@ func runBench(ctx context.Context, p benchParams, logw io.Writer) (string, error
 
 	host, _ := os.Hostname()
 	var b strings.Builder
-	fmt.Fprintf(&b, "intake bench, %s, %s/%s, %d CPUs, %s\n", time.Now().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), host)
+	fmt.Fprintf(&b, "intake-bench, %s, %s/%s, %d CPUs, %s\n", time.Now().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), host)
 	fmt.Fprintf(&b, "backlog:       %d mails, %d of %s, %.1f MB in all\n", p.n, p.big, config.ByteSize(p.bigSize), float64(bytesTotal)/1e6)
 	fmt.Fprintf(&b, "drain:         %.0f mails/s registered (%v), %.0f mails/s registered and acknowledged (%v)\n",
 		float64(p.n)/regAt.Seconds(), regAt.Round(time.Millisecond), float64(p.n)/ackAt.Seconds(), ackAt.Round(time.Millisecond))
@@ -244,47 +298,10 @@ func peakRSS(pid int) (int64, error) {
 	return 0, errors.New("no VmHWM")
 }
 
-func appendRaw(c *imapclient.Client, raw []byte) error {
-	ac := c.Append("INBOX", int64(len(raw)), &imap.AppendOptions{Time: time.Now()})
-	if _, err := ac.Write(raw); err != nil {
-		return err
-	}
-	if err := ac.Close(); err != nil {
-		return err
-	}
-	_, err := ac.Wait()
-	return err
-}
-
-func benchMail(i int, kind string) []byte {
-	from := fmt.Sprintf("c%02d@example.test", i%10)
-	return []byte(fmt.Sprintf("Return-Path: <%s>\r\nFrom: Bürger %d <%s>\r\nTo: %s\r\nSubject: =?utf-8?q?Antrag_%d_=E2=80=93_Gr=C3=BCnfl=C3=A4che?=\r\n"+
-		"Message-ID: <bench-%d@example.test>\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"+
-		"Content-Transfer-Encoding: 8bit\r\nX-Bench: %s\r\n\r\nSehr geehrte Damen und Herren,\r\n\r\n%s\r\nMit freundlichen Grüßen\r\n",
-		from, i, from, office, i, i, time.Now().Format(time.RFC1123Z), kind, strings.Repeat("ich schreibe Ihnen wegen meines Antrags. ", 40)))
-}
-
-func benchBigMail(i int, size int64) []byte {
-	head := benchMail(i, "big")
-	cut := strings.Index(string(head), "MIME-Version:")
-	var b strings.Builder
-	b.Write(head[:cut])
-	b.WriteString("MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=BIG\r\n\r\n--BIG\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAnbei die Unterlagen.\r\n")
-	b.WriteString("--BIG\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"scan.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
-	chunk := make([]byte, 57)
-	for int64(b.Len()) < size-100 {
-		rand.Read(chunk)
-		b.WriteString(base64.StdEncoding.EncodeToString(chunk))
-		b.WriteString("\r\n")
-	}
-	b.WriteString("--BIG--\r\n")
-	return []byte(b.String())
-}
-
 func writeBenchConfig(rig *mailrig.Rig, dir string) (string, error) {
 	// Many letters from few benchmark citizens: no per-sender limit, no
 	// hourly cap; warnings only in the log.
-	text := rig.IntakeConfig(filepath.Join(dir, "data"), office, "per_sender_limit = 0\nper_domain_limit = 0\nhourly_cap = 100000000")
+	text := rig.IntakeConfig(filepath.Join(dir, "data"), mailrig.LoadOffice, "per_sender_limit = 0\nper_domain_limit = 0\nhourly_cap = 100000000")
 	text = strings.Replace(text, `level = "debug"`, `level = "warn"`, 1)
 	path := filepath.Join(dir, "intake.toml")
 	return path, os.WriteFile(path, []byte(text), 0o600)

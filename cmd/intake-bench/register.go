@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -17,15 +18,16 @@ import (
 	"github.com/intake-office/intake/web"
 )
 
-// cmdBenchRegister measures what a clerk waits for on a large register
+// cmdRegister measures what a clerk waits for on a large register
 // (issue 4): the time to open it and serve the first lookup, and lookups by
 // reference and by sender, at n cases (default 1,000,000).
-func cmdBenchRegister(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("bench-register", stderr)
+func cmdRegister(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("intake-bench register", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	n := fs.Int("n", 1_000_000, "cases in the synthetic register")
 	lookups := fs.Int("lookups", 10_000, "random lookups to time")
 	dir := fs.String("dir", "", "keep the register in this folder (default: a temporary one)")
-	if _, err := parseArgs(fs, args); err != nil {
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		return exitUsage
 	}
 	if *dir == "" {
@@ -39,7 +41,7 @@ func cmdBenchRegister(args []string, stdout, stderr io.Writer) int {
 	}
 	res, err := benchRegister(*dir, *n, *lookups, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "intake bench-register:", err)
+		fmt.Fprintln(stderr, "intake-bench register:", err)
 		return exitFailure
 	}
 	fmt.Fprint(stdout, res)
