@@ -106,7 +106,10 @@ type Message struct {
 	References  []string  `json:"references,omitempty"`
 	Malformed   string    `json:"malformed,omitempty"` // why the parser failed
 	Oversize    bool      `json:"oversize,omitempty"`
-	Ack         Ack       `json:"ack"`
+	// MessageIDReused: another, different mail (other content) of the mailbox was
+	// registered earlier with this Message-ID; this one was registered on its own.
+	MessageIDReused bool `json:"message_id_reused,omitempty"`
+	Ack             Ack  `json:"ack"`
 }
 
 // Ack is the state of the acknowledgement of one message.
