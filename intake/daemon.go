@@ -51,8 +51,10 @@ type Options struct {
 	// Default 1s and 5m.
 	ReconnectMin, ReconnectMax time.Duration
 	// Watchdog is how long IDLE may run before it is stopped and a NOOP
-	// proves the connection alive. Default 4m (RFC 2177 §3 asks for less
-	// than 29 minutes).
+	// proves the connection alive and the folder still the one selected.
+	// Default DefaultFolderCheck (RFC 2177 §3 asks for less than 29
+	// minutes; Dovecot tells an idling client nothing when its folder is
+	// deleted and recreated, so the check must come often).
 	Watchdog time.Duration
 	// CommandTimeout bounds one IMAP command without a literal. Default 60s.
 	CommandTimeout time.Duration
@@ -110,6 +112,11 @@ type mailbox struct {
 	// unregistered is the INTERNALDATE of the oldest new mail the watcher
 	// has seen but not registered yet; zero when the folder is drained.
 	unregistered time.Time
+	// folderSeen is when the watcher last had an answer about its folder
+	// (SELECT, a search, a NOOP); staleAfter is how long ago that may be
+	// while the watcher works as it should (zero: not tracked yet).
+	folderSeen time.Time
+	staleAfter time.Duration
 }
 
 // MailboxStatus is what the daemon knows about one mailbox right now.
@@ -148,6 +155,26 @@ func (m *mailbox) oldestUnregistered() time.Time {
 	return m.unregistered
 }
 
+// sawFolder records that the watcher had an answer about its folder at t;
+// staleAfter is how long it may take until the next one.
+func (m *mailbox) sawFolder(t time.Time, staleAfter time.Duration) {
+	m.mu.Lock()
+	m.folderSeen, m.staleAfter = t, staleAfter
+	m.mu.Unlock()
+}
+
+// folderNotSeen returns when the watcher last saw its folder if that is
+// longer ago than it should be at now (a folder deleted under an idling
+// session, a command that hangs); zero otherwise.
+func (m *mailbox) folderNotSeen(now time.Time) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.folderSeen.IsZero() || !m.status.Connected || now.Sub(m.folderSeen) <= m.staleAfter {
+		return time.Time{}
+	}
+	return m.folderSeen
+}
+
 // wake tells the responder that an acknowledgement may be due.
 func (m *mailbox) wake() {
 	select {
@@ -180,7 +207,7 @@ func New(o Options) (*Daemon, error) {
 		o.ReconnectMax = 5 * time.Minute
 	}
 	if o.Watchdog == 0 {
-		o.Watchdog = 4 * time.Minute
+		o.Watchdog = DefaultFolderCheck
 	}
 	if o.CommandTimeout == 0 {
 		o.CommandTimeout = time.Minute

@@ -200,11 +200,19 @@ func (w *watcher) session(stop, hard context.Context) error {
 	}
 	s := &imapSession{w: w, c: c, uidValidity: sel.UIDValidity, canKeyword: canKeyword}
 	w.log.Info("imap connected", "uid_validity", sel.UIDValidity, "messages", sel.NumMessages)
+	canIdle := c.Caps().Has(imap.CapIdle) || c.Caps().Has(imap.CapIMAP4rev2)
+	// The folder must be seen again within one check interval, twice over,
+	// plus one command's time; else readiness reports folder_not_seen.
+	interval := w.d.opts.Watchdog
+	if !canIdle {
+		interval = max(interval, mc.IMAP.PollInterval.Duration)
+	}
+	s.staleAfter = 2*interval + w.d.opts.CommandTimeout
+	s.seen()
 
 	if err := s.reconcile(); err != nil {
 		return err
 	}
-	canIdle := c.Caps().Has(imap.CapIdle) || c.Caps().Has(imap.CapIMAP4rev2)
 	for {
 		if err := s.drain(stop); err != nil {
 			return err
@@ -245,6 +253,13 @@ type imapSession struct {
 	// unregistered holds the INTERNALDATE of each mail of the chunk in
 	// hand that is not registered yet (readiness and metrics).
 	unregistered map[imap.UID]time.Time
+	// staleAfter: see mailbox.staleAfter.
+	staleAfter time.Duration
+}
+
+// seen records that the server just answered about the selected folder.
+func (s *imapSession) seen() {
+	s.w.mb.sawFolder(s.w.d.opts.Now(), s.staleAfter)
 }
 
 // publishUnregistered tells the mailbox the INTERNALDATE of the oldest mail
@@ -299,9 +314,33 @@ func (s *imapSession) idle(stop context.Context, events <-chan struct{}) error {
 		return fmt.Errorf("stop IDLE: %w", err)
 	}
 	if watchdog {
-		if err := s.c.Noop().Wait(); err != nil {
-			return fmt.Errorf("NOOP: %w", err)
+		if err := s.checkFolder(); err != nil {
+			return err
 		}
+	}
+	s.seen()
+	return nil
+}
+
+// errFolderReplaced ends a session whose folder was deleted and created
+// anew (or otherwise got a new UIDVALIDITY) while it was selected.
+var errFolderReplaced = errors.New("the folder was replaced (new UIDVALIDITY); selecting it again")
+
+// checkFolder selects the folder again and compares its UIDVALIDITY.
+// Dovecot tells a session nothing when its selected folder is deleted and
+// recreated: IDLE stays silent, and NOOP and even STATUS answer from the
+// old, now broken, view. SELECT opens the folder by name (RFC 9051 §6.3.2:
+// it first closes the selected one) and so sees the new one.
+func (s *imapSession) checkFolder() error {
+	folder := s.w.mb.cfg.IMAP.Folder
+	release := s.w.guard(s.c, s.w.d.opts.CommandTimeout, "SELECT (check)")
+	defer release()
+	sel, err := s.c.Select(folder, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("select %q again: %w", folder, err)
+	}
+	if sel.UIDValidity != s.uidValidity {
+		return fmt.Errorf("select %q: UIDVALIDITY %d, was %d: %w", folder, sel.UIDValidity, s.uidValidity, errFolderReplaced)
 	}
 	return nil
 }
@@ -322,6 +361,11 @@ func (s *imapSession) poll(stop context.Context, events <-chan struct{}) error {
 	if err := s.c.Noop().Wait(); err != nil {
 		return fmt.Errorf("NOOP: %w", err)
 	}
+	release()
+	if err := s.checkFolder(); err != nil {
+		return err
+	}
+	s.seen()
 	return nil
 }
 
@@ -396,6 +440,7 @@ func (s *imapSession) drain(stop context.Context) error {
 		if err != nil {
 			return fmt.Errorf("search new mails: %w", err)
 		}
+		s.seen()
 		// "n:*" always matches the highest UID (RFC 3501 §6.4.8), so filter.
 		uids := slices.DeleteFunc(all, func(u imap.UID) bool { return uint32(u) <= wm })
 		if len(uids) == 0 {
