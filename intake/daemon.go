@@ -47,8 +47,8 @@ type Options struct {
 	// GiveUpAfter ends retrying a temporary failure this long after the
 	// mail's registration; the ack is then recorded as failed. Default 72h.
 	GiveUpAfter time.Duration
-	// ReconnectMin and ReconnectMax bound the IMAP reconnect backoff.
-	// Default 1s and 5m.
+	// ReconnectMin and ReconnectMax bound the IMAP reconnect backoff
+	// (jitter included; see reconnectBackoff). Default 1s and 50s.
 	ReconnectMin, ReconnectMax time.Duration
 	// Watchdog is how long IDLE may run before it is stopped and a NOOP
 	// proves the connection alive and the folder still the one selected.
@@ -58,6 +58,10 @@ type Options struct {
 	Watchdog time.Duration
 	// CommandTimeout bounds one IMAP command without a literal. Default 60s.
 	CommandTimeout time.Duration
+	// SMTPTimeout bounds each SMTP command of an acknowledgement. Default
+	// 30s. Whatever it is, a stop ends a hanging command when the grace
+	// period is over (a deadline on the connection).
+	SMTPTimeout time.Duration
 	// ShutdownGrace is how long the mail in hand may take after a stop
 	// request before connections are closed. Default 20s.
 	ShutdownGrace time.Duration
@@ -204,13 +208,16 @@ func New(o Options) (*Daemon, error) {
 		o.ReconnectMin = time.Second
 	}
 	if o.ReconnectMax == 0 {
-		o.ReconnectMax = 5 * time.Minute
+		o.ReconnectMax = 50 * time.Second
 	}
 	if o.Watchdog == 0 {
 		o.Watchdog = DefaultFolderCheck
 	}
 	if o.CommandTimeout == 0 {
 		o.CommandTimeout = time.Minute
+	}
+	if o.SMTPTimeout == 0 {
+		o.SMTPTimeout = defaultSMTPTimeout
 	}
 	if o.ShutdownGrace == 0 {
 		o.ShutdownGrace = 20 * time.Second

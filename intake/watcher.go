@@ -36,15 +36,16 @@ type watcher struct {
 
 	lastValidity uint32
 	warnedFlags  bool
+	// selected: the current session got through login and SELECT.
+	selected bool
 }
 
-// run keeps a session alive until stop is cancelled, reconnecting with
-// exponential backoff and jitter.
+// run keeps a session alive until stop is cancelled, reconnecting on the
+// schedule of reconnectBackoff.
 func (w *watcher) run(stop, hard context.Context) {
-	o := w.d.opts
-	backoff := o.ReconnectMin
+	backoff := newReconnectBackoff(w.d.opts, rand.Float64)
 	for stop.Err() == nil {
-		started := time.Now()
+		w.selected = false
 		err := w.session(stop, hard)
 		w.mb.update(func(s *MailboxStatus) { s.Connected = false })
 		if stop.Err() != nil {
@@ -54,16 +55,17 @@ func (w *watcher) run(stop, hard context.Context) {
 			w.log.Warn("imap session ended", "err", err)
 			w.mb.update(func(s *MailboxStatus) { s.LastError = err.Error(); s.LastErrorAt = time.Now() })
 		}
-		if time.Since(started) > 2*time.Minute {
-			backoff = o.ReconnectMin
+		if w.selected {
+			// Login and SELECT worked: whatever ended the session, the
+			// server was there, so the next attempt is a quick one.
+			backoff.reset()
 		}
-		wait := time.Duration(float64(backoff) * (0.5 + rand.Float64()))
+		wait := backoff.next(time.Now())
 		select {
 		case <-stop.Done():
 			return
 		case <-time.After(wait):
 		}
-		backoff = min(backoff*2, o.ReconnectMax)
 		w.mb.update(func(s *MailboxStatus) { s.Reconnects++ })
 		w.d.metrics.reconnects.WithLabelValues(w.mb.cfg.Name).Inc()
 	}
@@ -192,6 +194,7 @@ func (w *watcher) session(stop, hard context.Context) error {
 			"old", w.lastValidity, "new", sel.UIDValidity)
 	}
 	w.lastValidity = sel.UIDValidity
+	w.selected = true
 	w.mb.update(func(s *MailboxStatus) { s.Connected = true; s.UIDValidity = sel.UIDValidity; s.LastError = "" })
 	canKeyword := mc.IMAP.Keyword != "" && flagsAllow(sel.PermanentFlags, mc.IMAP.Keyword)
 	if mc.IMAP.Keyword != "" && !canKeyword && !w.warnedFlags {
