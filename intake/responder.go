@@ -2,9 +2,11 @@ package intake
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/textproto"
 	"strings"
 	"sync/atomic"
@@ -33,8 +35,9 @@ const ackBatch = 100
 // stable Message-ID (invariant 3).
 const AckConnections = 2
 
-// smtpTimeout bounds each SMTP command; it is re-armed before every message.
-const smtpTimeout = 30 * time.Second
+// defaultSMTPTimeout bounds each SMTP command (Options.SMTPTimeout); it is
+// re-armed before every message.
+const defaultSMTPTimeout = 30 * time.Second
 
 // responder sends the due acknowledgements of one mailbox.
 type responder struct {
@@ -107,7 +110,7 @@ func (r *responder) sendDue(stop, hard context.Context) {
 // sendBatch sends entries over one connection. It reports false when the
 // connection failed; the entries not sent are rescheduled.
 func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.OutboxEntry) bool {
-	client, err := newSMTPClient(r.mb.cfg, r.mb.smtpTokens)
+	client, err := newSMTPClient(r.mb.cfg, r.mb.smtpTokens, r.d.opts.SMTPTimeout, hard)
 	if err != nil {
 		r.deferAll(entries, err)
 		return false
@@ -121,6 +124,9 @@ func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.Outbo
 	defer func() {
 		if err := client.CloseWithSMTPClient(sc); err != nil {
 			r.log.Debug("close smtp connection", "err", err)
+			// QUIT failed (a dead connection, or one whose deadline the
+			// stop set): close it without QUIT.
+			_ = sc.Close()
 		}
 	}()
 	// RFC 3834 §3.3 / RFC 3461 §4.1: ask for no delivery notifications.
@@ -206,7 +212,7 @@ func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket
 		// A template or address problem does not go away by retrying.
 		return ticket.AckResult{Status: ticket.AckFailed, Reply: "build: " + err.Error(), At: now}, nil
 	}
-	_ = sc.UpdateDeadline(smtpTimeout)
+	_ = sc.UpdateDeadline(r.d.opts.SMTPTimeout)
 	from := "<" + EnvelopeFrom(r.mb.cfg) + ">"
 	reply, err := func() (string, error) {
 		if err := sc.Mail(from); err != nil {
@@ -254,12 +260,15 @@ func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket
 
 // NewSMTPClient configures a go-mail client for a mailbox's SMTP account.
 func NewSMTPClient(mb config.Mailbox) (*gomail.Client, error) {
-	return newSMTPClient(mb, nil)
+	return newSMTPClient(mb, nil, defaultSMTPTimeout, nil)
 }
 
 // newSMTPClient is NewSMTPClient with the mailbox's long-lived OAuth2 token
-// source (nil: a token is fetched for this connection only).
-func newSMTPClient(mb config.Mailbox, tokens oauth2.TokenSource) (*gomail.Client, error) {
+// source (nil: a token is fetched for this connection only), the timeout of
+// one command and, when hard is not nil, a connection whose deadline is set
+// to "now" once hard is done: go-mail holds its client's lock while it
+// waits for a reply, so neither the context nor Close can end that wait.
+func newSMTPClient(mb config.Mailbox, tokens oauth2.TokenSource, timeout time.Duration, hard context.Context) (*gomail.Client, error) {
 	sm := mb.SMTP
 	tconf, err := tlsConfig(sm.Host, sm.CAFile)
 	if err != nil {
@@ -267,19 +276,28 @@ func newSMTPClient(mb config.Mailbox, tokens oauth2.TokenSource) (*gomail.Client
 	}
 	opts := []gomail.Option{
 		gomail.WithPort(sm.Port),
-		gomail.WithTimeout(smtpTimeout),
+		gomail.WithTimeout(timeout),
 		gomail.WithTLSConfig(tconf),
 	}
 	if sm.HELO != "" {
 		opts = append(opts, gomail.WithHELO(sm.HELO))
 	}
-	switch sm.TLS {
-	case config.TLSNone:
+	switch {
+	case sm.TLS == config.TLSNone:
 		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
-	case config.TLSStartTLS:
+	case sm.TLS == config.TLSStartTLS:
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	case hard != nil:
+		// Implicit TLS over our own dialer: go-mail then sees a *tls.Conn
+		// (its TLS state counts as encrypted for AUTH). The policy only
+		// applies when the server offers STARTTLS, which a server does
+		// not over implicit TLS (RFC 8314 §3.3).
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
 	default:
 		opts = append(opts, gomail.WithSSL())
+	}
+	if hard != nil {
+		opts = append(opts, gomail.WithDialContextFunc(hardDialer(hard, timeout, sm.TLS != config.TLSNone && sm.TLS != config.TLSStartTLS, tconf)))
 	}
 	if sm.OAuth2 != nil {
 		tok, err := signInToken(sm.OAuth2, tokens)
@@ -374,4 +392,52 @@ func validMsgID(id string) bool {
 		}
 	}
 	return true
+}
+
+// hardDialer dials connections whose deadline becomes "now" once hard is
+// done, so that a command waiting for a reply ends then (the shutdown
+// grace period bounds the exit, issue 9). With implicitTLS the connection
+// is wrapped in TLS (RFC 8314 §3.3).
+func hardDialer(hard context.Context, timeout time.Duration, implicitTLS bool, tconf *tls.Config) gomail.DialContextFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := &net.Dialer{Timeout: timeout}
+		raw, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		hc := &hardConn{Conn: raw, hard: hard}
+		hc.stop = context.AfterFunc(hard, func() { _ = raw.SetDeadline(time.Now()) })
+		if !implicitTLS {
+			return hc, nil
+		}
+		tc := tls.Client(hc, tconf)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			tc.Close()
+			return nil, err
+		}
+		return tc, nil
+	}
+}
+
+// hardConn is a connection that no deadline outlives its hard context.
+type hardConn struct {
+	net.Conn
+	hard context.Context
+	stop func() bool
+}
+
+func (c *hardConn) clamp(t time.Time) time.Time {
+	if c.hard.Err() != nil {
+		return time.Now()
+	}
+	return t
+}
+
+func (c *hardConn) SetDeadline(t time.Time) error      { return c.Conn.SetDeadline(c.clamp(t)) }
+func (c *hardConn) SetReadDeadline(t time.Time) error  { return c.Conn.SetReadDeadline(c.clamp(t)) }
+func (c *hardConn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.clamp(t)) }
+
+func (c *hardConn) Close() error {
+	c.stop()
+	return c.Conn.Close()
 }
