@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/textproto"
 	"strings"
@@ -46,6 +47,11 @@ type responder struct {
 	log *slog.Logger
 
 	capped atomic.Bool // the hourly cap held the last burst back
+	// down: the last attempt could not reach the SMTP server (run's
+	// goroutine only). While down, the responder probes the server on the
+	// reconnect schedule; when an attempt connects again, the whole
+	// outbox is made due at once (issue 9, finding 4).
+	down bool
 }
 
 // capRecheck is how often a capped responder looks whether the hour has
@@ -53,7 +59,11 @@ type responder struct {
 const capRecheck = 30 * time.Second
 
 func (r *responder) run(stop, hard context.Context) {
+	probe := newReconnectBackoff(r.d.opts, rand.Float64)
 	for stop.Err() == nil {
+		if r.down && r.probe(hard) {
+			r.recovered()
+		}
 		r.sendDue(stop, hard)
 		wait := time.Hour
 		if next, ok, err := r.d.store.NextAckDue(r.mb.cfg.Name); err != nil {
@@ -66,6 +76,12 @@ func (r *responder) run(stop, hard context.Context) {
 			// Due entries wait; look again later (or when an admin resumes).
 			wait = capRecheck
 		}
+		if r.down {
+			// Try the server again soon, whatever the entries' own times.
+			wait = min(wait, probe.next(time.Now()))
+		} else {
+			probe.reset()
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-stop.Done():
@@ -73,6 +89,37 @@ func (r *responder) run(stop, hard context.Context) {
 		case <-t.C:
 		}
 		t.Stop()
+	}
+}
+
+// probe reports whether the SMTP server takes a connection again
+// (greeting, EHLO, TLS and AUTH), without sending anything.
+func (r *responder) probe(hard context.Context) bool {
+	client, err := newSMTPClient(r.mb.cfg, r.mb.smtpTokens, r.d.opts.SMTPTimeout, hard)
+	if err != nil {
+		return false
+	}
+	sc, err := client.DialToSMTPClientWithContext(hard)
+	if err != nil {
+		r.log.Debug("smtp server still unreachable", "err", err)
+		return false
+	}
+	if err := client.CloseWithSMTPClient(sc); err != nil {
+		_ = sc.Close()
+	}
+	return true
+}
+
+// recovered ends an outage: every pending acknowledgement is due now.
+func (r *responder) recovered() {
+	r.down = false
+	n, err := r.d.store.MakeAcksDue(r.mb.cfg.Name, r.d.opts.Now())
+	if err != nil {
+		r.log.Error("make deferred acknowledgements due", "err", err)
+		return
+	}
+	if n > 0 {
+		r.log.Info("smtp server reachable again: sending the deferred acknowledgements now", "count", n)
 	}
 }
 
@@ -93,13 +140,23 @@ func (r *responder) sendDue(stop, hard context.Context) {
 		for i, e := range due {
 			parts[i%n] = append(parts[i%n], e)
 		}
-		results := make(chan bool, n)
+		results := make(chan batchResult, n)
 		for _, part := range parts {
 			go func() { results <- r.sendBatch(stop, hard, part) }()
 		}
-		ok := true
+		ok, connected, unreachable := true, false, false
 		for range parts {
-			ok = <-results && ok
+			res := <-results
+			ok = ok && res == batchDone
+			connected = connected || res != batchUnreachable
+			unreachable = unreachable || res == batchUnreachable
+		}
+		switch {
+		case connected && r.down:
+			// An attempt connected after failures: flush the rest.
+			r.recovered()
+		case unreachable && !connected:
+			r.down = true
 		}
 		if !ok {
 			return
@@ -107,19 +164,28 @@ func (r *responder) sendDue(stop, hard context.Context) {
 	}
 }
 
-// sendBatch sends entries over one connection. It reports false when the
-// connection failed; the entries not sent are rescheduled.
-func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.OutboxEntry) bool {
+// batchResult is how sendBatch ended.
+type batchResult int
+
+const (
+	batchDone        batchResult = iota // every entry tried
+	batchStopped                        // stop, the hourly cap or a register error ended it
+	batchUnreachable                    // no connection, or it broke: the rest was deferred
+)
+
+// sendBatch sends entries over one connection. When the connection fails,
+// the entries not sent are rescheduled.
+func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.OutboxEntry) batchResult {
 	client, err := newSMTPClient(r.mb.cfg, r.mb.smtpTokens, r.d.opts.SMTPTimeout, hard)
 	if err != nil {
 		r.deferAll(entries, err)
-		return false
+		return batchStopped
 	}
 	sc, err := client.DialToSMTPClientWithContext(hard)
 	if err != nil {
 		err = fmt.Errorf("connect to %s:%d: %w", r.mb.cfg.SMTP.Host, r.mb.cfg.SMTP.Port, err)
 		r.deferAll(entries, err)
-		return false
+		return batchUnreachable
 	}
 	defer func() {
 		if err := client.CloseWithSMTPClient(sc); err != nil {
@@ -133,30 +199,33 @@ func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.Outbo
 	sc.SetDSNRcptNotifyOption("NEVER")
 	for i, e := range entries {
 		if stop.Err() != nil {
-			return false // the rest stays due and goes out after the restart
+			return batchStopped // the rest stays due and goes out after the restart
 		}
 		// R3: the daemon-wide hourly cap, checked before every message.
 		ok, err := r.d.cap.allow(*r.mb.cfg.Policy.HourlyCap)
 		if err != nil {
 			r.log.Error("check hourly cap", "err", err)
-			return false
+			return batchStopped
 		}
 		r.capped.Store(!ok)
 		if !ok {
-			return false // held in the outbox until the cap lifts
+			return batchStopped // held in the outbox until the cap lifts
 		}
 		res, connErr := r.sendOne(sc, e)
 		if err := r.d.store.RecordAck(e.Message.Seq, res); err != nil {
 			r.log.Error("record acknowledgement", "case", e.Reference.String(), "err", err)
-			return false
+			return batchStopped
 		}
 		r.logResult(e, res)
 		if connErr != nil {
 			r.deferAll(entries[i+1:], connErr)
-			return false
+			if i == 0 {
+				return batchUnreachable
+			}
+			return batchStopped // it worked for a while: not an outage
 		}
 	}
-	return true
+	return batchDone
 }
 
 func (r *responder) logResult(e ticket.OutboxEntry, res ticket.AckResult) {

@@ -3,6 +3,7 @@ package ticket
 import (
 	"slices"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -125,5 +126,37 @@ func TestRegisterReusedMessageIDLegacyIndex(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestMakeAcksDue(t *testing.T) {
+	s := newTestStore(t)
+	for uid := uint32(1); uid <= 3; uid++ {
+		mustRegister(t, s, incoming(uid, "", t0))
+	}
+	other := incoming(4, "", t0)
+	other.Message.Mailbox = "bauamt"
+	mustRegister(t, s, other)
+	// Seq 1 waits an hour, seq 2 a day; seq 3 is due already.
+	for seq, wait := range map[uint64]time.Duration{1: time.Hour, 2: 24 * time.Hour, 4: time.Hour} {
+		if err := s.RecordAck(seq, AckResult{Status: AckPending, At: t0, NextTry: t0.Add(wait), Reply: "421 later"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.MakeAcksDue("post", t0)
+	if err != nil || n != 2 {
+		t.Fatalf("MakeAcksDue = %d, %v; want 2", n, err)
+	}
+	due, err := s.DueAcks("post", t0, 0)
+	if err != nil || len(due) != 3 {
+		t.Fatalf("%d due after the flush, want 3 (%v)", len(due), err)
+	}
+	for _, e := range due {
+		if !e.Message.Ack.NextTry.Equal(t0) || e.Message.Ack.Attempts != map[uint64]int{1: 1, 2: 1, 3: 0}[e.Message.Seq] {
+			t.Errorf("seq %d: next try %v, attempts %d", e.Message.Seq, e.Message.Ack.NextTry, e.Message.Ack.Attempts)
+		}
+	}
+	if due, _ := s.DueAcks("bauamt", t0, 0); len(due) != 0 {
+		t.Errorf("another mailbox's ack was made due")
 	}
 }
