@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/textproto"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,11 @@ type responder struct {
 	// reconnect schedule; when an attempt connects again, the whole
 	// outbox is made due at once (issue 9, finding 4).
 	down bool
+	// window serialises, across the mailbox's SMTP connections, the span
+	// from marking an ack in flight to recording its result: a crash then
+	// finds at most one ack that the server may have accepted unrecorded,
+	// so at most one ack is repeated per crash (issue 9, finding 5).
+	window sync.Mutex
 }
 
 // capRecheck is how often a capped responder looks whether the hour has
@@ -211,8 +217,10 @@ func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.Outbo
 		if !ok {
 			return batchStopped // held in the outbox until the cap lifts
 		}
-		res, connErr := r.sendOne(sc, e)
-		if err := r.d.store.RecordAck(e.Message.Seq, res); err != nil {
+		res, connErr, unlock := r.sendOne(sc, e)
+		err = r.d.store.RecordAck(e.Message.Seq, res)
+		unlock()
+		if err != nil {
 			r.log.Error("record acknowledgement", "case", e.Reference.String(), "err", err)
 			return batchStopped
 		}
@@ -273,13 +281,16 @@ func (r *responder) retryLater(e ticket.OutboxEntry, reply string) ticket.AckRes
 }
 
 // sendOne sends one acknowledgement. connErr is set when the connection
-// can no longer be used.
-func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket.AckResult, connErr error) {
+// can no longer be used. The caller records res and then calls unlock: from
+// just before the end of DATA until that record, the ack is in flight
+// (Store.MarkSending) and the mailbox's window is held.
+func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket.AckResult, connErr error, unlock func()) {
+	unlock = func() {}
 	now := r.d.opts.Now()
 	msg, err := r.build(e)
 	if err != nil {
 		// A template or address problem does not go away by retrying.
-		return ticket.AckResult{Status: ticket.AckFailed, Reply: "build: " + err.Error(), At: now}, nil
+		return ticket.AckResult{Status: ticket.AckFailed, Reply: "build: " + err.Error(), At: now}, nil, unlock
 	}
 	_ = sc.UpdateDeadline(r.d.opts.SMTPTimeout)
 	from := "<" + EnvelopeFrom(r.mb.cfg) + ">"
@@ -297,6 +308,18 @@ func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket
 		if _, err := msg.WriteTo(w); err != nil {
 			return "", err
 		}
+		// The server can accept the message only from the end of DATA on
+		// (RFC 5321 §4.1.1.4): mark it in flight first, durably.
+		r.window.Lock()
+		unlock = r.window.Unlock
+		again, err := r.d.store.MarkSending(e.Message.Seq, r.d.opts.Now())
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", errRegister, err)
+		}
+		if again {
+			r.log.Warn("acknowledgement was in flight at a crash: sending it once more with the same Message-ID",
+				"case", e.Reference.String(), "seq", e.Message.Seq)
+		}
 		if err := w.Close(); err != nil {
 			return "", err
 		}
@@ -308,7 +331,11 @@ func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket
 	if err == nil {
 		// RFC 5321 §3.3: the next MAIL may follow a completed transaction
 		// without RSET.
-		return ticket.AckResult{Status: ticket.AckSent, Reply: "250 " + reply, At: r.d.opts.Now()}, nil
+		return ticket.AckResult{Status: ticket.AckSent, Reply: "250 " + reply, At: r.d.opts.Now()}, nil, unlock
+	}
+	if errors.Is(err, errRegister) {
+		// Not the message's fault; the connection is in mid-DATA.
+		return r.retryLater(e, err.Error()), err, unlock
 	}
 	var te *textproto.Error
 	if errors.As(err, &te) {
@@ -318,14 +345,17 @@ func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket
 		}
 		if te.Code >= 500 {
 			// RFC 5321 §4.2.1: 5yz is a permanent failure.
-			return ticket.AckResult{Status: ticket.AckFailed, Reply: reply, At: now}, connErr
+			return ticket.AckResult{Status: ticket.AckFailed, Reply: reply, At: now}, connErr, unlock
 		}
-		return r.retryLater(e, reply), connErr
+		return r.retryLater(e, reply), connErr, unlock
 	}
 	// A network error or timeout: the server may even have accepted the
 	// message (go-libs.md pitfall 13); a repeat carries the same Message-ID.
-	return r.retryLater(e, err.Error()), err
+	return r.retryLater(e, err.Error()), err, unlock
 }
+
+// errRegister marks an error of the register met while sending.
+var errRegister = errors.New("register")
 
 // NewSMTPClient configures a go-mail client for a mailbox's SMTP account.
 func NewSMTPClient(mb config.Mailbox) (*gomail.Client, error) {

@@ -160,3 +160,43 @@ func TestMakeAcksDue(t *testing.T) {
 		t.Errorf("another mailbox's ack was made due")
 	}
 }
+
+// An ack in flight at a crash (MarkSending without RecordAck) is "maybe sent" when it is
+// sent again; RecordAck clears the mark.
+func TestMarkSending(t *testing.T) {
+	s := newTestStore(t)
+	mustRegister(t, s, incoming(1, "", t0))
+	if again, err := s.MarkSending(1, t0); err != nil || again {
+		t.Fatalf("first MarkSending = %v, %v", again, err)
+	}
+	// The crash: no RecordAck. The next attempt:
+	if again, err := s.MarkSending(1, t0.Add(time.Minute)); err != nil || !again {
+		t.Fatalf("MarkSending after a crash = %v, %v; want in flight before", again, err)
+	}
+	if err := s.RecordAck(1, AckResult{Status: AckSent, At: t0.Add(time.Minute), Reply: "250 ok"}); err != nil {
+		t.Fatal(err)
+	}
+	c := mustLookup(t, s, mustLookupRef(t, s, 1))
+	if a := c.Messages[0].Ack; !a.InFlight.IsZero() || !a.MaybeSent || a.Status != AckSent {
+		t.Errorf("ack after the resend: %+v", a)
+	}
+	if _, err := s.MarkSending(1, t0); err == nil {
+		t.Error("MarkSending of a sent ack succeeded")
+	}
+}
+
+func mustLookupRef(t *testing.T, s *Store, seq uint64) Reference {
+	t.Helper()
+	var ref Reference
+	err := s.db.View(func(tx *bolt.Tx) error {
+		m, err := getMessage(tx, seq)
+		if err == nil {
+			ref = m.Case
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}

@@ -107,6 +107,7 @@ func (s *Store) RecordAck(seq uint64, res AckResult) error {
 				return fmt.Errorf("outbox: %w", err)
 			}
 			a.Status = res.Status
+			a.InFlight = time.Time{}
 			a.Attempts++
 			a.Reply = res.Reply
 			a.NextTry = time.Time{}
@@ -275,4 +276,30 @@ func (s *Store) MakeAcksDue(mailbox string, now time.Time) (int, error) {
 		return 0, fmt.Errorf("make acks of %s due: %w", mailbox, err)
 	}
 	return n, nil
+}
+
+// MarkSending records durably, just before the end of the SMTP DATA of message seq's ack,
+// that the ack is in flight. RecordAck clears the mark; an ack that still carries it when it
+// is marked again was in flight at a crash and may have reached the server: it is then
+// marked MaybeSent, and wasInFlight is true (the caller logs the repeat).
+func (s *Store) MarkSending(seq uint64, at time.Time) (wasInFlight bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		m, err := getMessage(tx, seq)
+		if err != nil {
+			return err
+		}
+		if m.Ack.Status != AckPending {
+			return fmt.Errorf("ack is %s: %w", m.Ack.Status, ErrNotPending)
+		}
+		if !m.Ack.InFlight.IsZero() {
+			wasInFlight = true
+			m.Ack.MaybeSent = true
+		}
+		m.Ack.InFlight = at
+		return putMessage(tx, m)
+	})
+	if err != nil {
+		return false, fmt.Errorf("mark ack of message %d in flight: %w", seq, err)
+	}
+	return wasInFlight, nil
 }

@@ -126,6 +126,12 @@ type Ack struct {
 	// set by MarkBounced; BouncedAt is when it was recorded.
 	Bounce    string    `json:"bounce,omitempty"`
 	BouncedAt time.Time `json:"bounced_at,omitzero"`
+	// InFlight is set (durably, by MarkSending) just before the end of the ack's SMTP DATA
+	// and cleared by RecordAck: an ack that still has it after a crash may have been
+	// accepted by the server, and MaybeSent says it was sent again (with the same
+	// Message-ID) after such a crash.
+	InFlight  time.Time `json:"in_flight,omitzero"`
+	MaybeSent bool      `json:"maybe_sent,omitempty"`
 }
 
 // Incoming is what Register needs to register one mail.
