@@ -93,6 +93,9 @@ type Daemon struct {
 	cap       *ackCap
 	indexer   *indexer // nil without a search index
 	metrics   *metrics
+	// regHealth is whether the register could be written last time
+	// (shared with the views).
+	regHealth *registerHealth
 
 	// reloadMu serialises Reload with itself and with the start and the
 	// end of Run; it guards runs, runCtx and hard.
@@ -100,6 +103,57 @@ type Daemon struct {
 	runs     map[string]*mailboxRun
 	runCtx   context.Context // Run's ctx while Run runs, else nil
 	hard     context.Context // Run's hard-stop context while Run runs
+}
+
+// registerHealth tracks register write failures (a full disk, a read-only
+// file system): one ERROR when they start, one INFO when a write works
+// again, and readiness in between (issue 9, finding 7).
+type registerHealth struct {
+	mu      sync.Mutex
+	failing bool
+	since   time.Time
+}
+
+// registerWriteError is a failure to write the register or a raw mail.
+type registerWriteError struct{ err error }
+
+func (e *registerWriteError) Error() string { return e.err.Error() }
+func (e *registerWriteError) Unwrap() error { return e.err }
+
+// registerWriteFailed counts a failed register write and logs the first of
+// a run of them, with what to do.
+func (d *Daemon) registerWriteFailed(err error) {
+	d.metrics.registerWriteErrors.Inc()
+	h := d.regHealth
+	h.mu.Lock()
+	first := !h.failing
+	if first {
+		h.failing, h.since = true, time.Now()
+	}
+	h.mu.Unlock()
+	if first {
+		d.log.Error("the register cannot be written: free space (or fix the permissions) under data_dir; "+
+			"intake keeps retrying and resumes by itself, unregistered mails stay on the IMAP server",
+			"data_dir", d.cfg.DataDir, "err", err)
+	}
+}
+
+// registerWriteOK ends a run of register write failures.
+func (d *Daemon) registerWriteOK() {
+	h := d.regHealth
+	h.mu.Lock()
+	was, since := h.failing, h.since
+	h.failing = false
+	h.mu.Unlock()
+	if was {
+		d.log.Info("the register can be written again", "after", time.Since(since).Round(time.Second))
+	}
+}
+
+func (d *Daemon) registerUnwritable() bool {
+	d.regHealth.mu.Lock()
+	defer d.regHealth.mu.Unlock()
+	return d.regHealth.failing
 }
 
 // mailbox is the running state of one configured mailbox.
@@ -230,7 +284,7 @@ func New(o Options) (*Daemon, error) {
 		}
 	}
 	d := &Daemon{opts: o, cfg: o.Config, store: o.Store, tmpl: o.Templates, log: o.Logger,
-		byName: map[string]*mailbox{}, runs: map[string]*mailboxRun{}}
+		byName: map[string]*mailbox{}, runs: map[string]*mailboxRun{}, regHealth: &registerHealth{}}
 	d.cap = newAckCap(d)
 	if o.Search != nil {
 		d.indexer = newIndexer(o.Store, o.Search, o.Logger)
@@ -277,6 +331,7 @@ func (d *Daemon) view() *Daemon {
 	return &Daemon{
 		opts: d.opts, cfg: d.cfg, store: d.store, tmpl: d.tmpl, log: d.log,
 		prefixes: slices.Clone(d.prefixes), cap: d.cap, indexer: d.indexer, metrics: d.metrics,
+		regHealth: d.regHealth,
 	}
 }
 

@@ -33,6 +33,9 @@ const (
 	// ReasonFolderNotSeen: connected, but the watcher has had no answer
 	// about its folder for longer than its check interval allows.
 	ReasonFolderNotSeen = "folder_not_seen"
+	// ReasonRegisterUnwritable: the last write of the register failed (a
+	// full disk); Mailbox is empty, the register serves every mailbox.
+	ReasonRegisterUnwritable = "register_unwritable"
 )
 
 // DefaultFolderCheck is how often an idling watcher stops IDLE and checks
@@ -50,6 +53,9 @@ func (d *Daemon) NotReady() []MailboxProblem {
 	}
 	now := d.opts.Now()
 	var out []MailboxProblem
+	if d.registerUnwritable() {
+		out = append(out, MailboxProblem{Reason: ReasonRegisterUnwritable})
+	}
 	for _, m := range d.currentMailboxes() {
 		if !m.snapshot().Connected {
 			out = append(out, MailboxProblem{Mailbox: m.cfg.Name, Reason: ReasonNotConnected})

@@ -21,6 +21,8 @@ type metrics struct {
 	reconnects     *prometheus.CounterVec // mailbox
 	oauthExpiry    *prometheus.GaugeVec   // mailbox, protocol
 	oauthFailures  *prometheus.CounterVec // mailbox, protocol
+	// registerWriteErrors counts failed writes of the register or a raw mail.
+	registerWriteErrors prometheus.Counter
 }
 
 func newMetrics(d *Daemon, version string) *metrics {
@@ -58,6 +60,10 @@ func newMetrics(d *Daemon, version string) *metrics {
 			Name: "intake_imap_reconnects_total",
 			Help: "IMAP reconnect attempts after a session ended.",
 		}, []string{"mailbox"}),
+		registerWriteErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "intake_register_write_errors_total",
+			Help: "Failed writes of the register or of a raw mail (disk full, read-only file system); /readyz reports register_unwritable until a write works again.",
+		}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "intake_build_info",
@@ -69,7 +75,7 @@ func newMetrics(d *Daemon, version string) *metrics {
 	buildInfo.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(
 		m.registered, m.acksSent, m.acksSuppressed, m.acksFailed, m.acksBounced, m.reconnects,
-		m.oauthExpiry, m.oauthFailures,
+		m.oauthExpiry, m.oauthFailures, m.registerWriteErrors,
 		buildInfo,
 		newStateCollector(d),
 		collectors.NewGoCollector(),

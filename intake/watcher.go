@@ -51,11 +51,19 @@ func (w *watcher) run(stop, hard context.Context) {
 		if stop.Err() != nil {
 			return
 		}
-		if err != nil {
+		var rwe *registerWriteError
+		unwritable := errors.As(err, &rwe)
+		switch {
+		case unwritable:
+			// Logged once for the whole run of failures, with what to do.
+			w.d.registerWriteFailed(err)
+		case err != nil:
 			w.log.Warn("imap session ended", "err", err)
+		}
+		if err != nil {
 			w.mb.update(func(s *MailboxStatus) { s.LastError = err.Error(); s.LastErrorAt = time.Now() })
 		}
-		if w.selected {
+		if w.selected && !unwritable {
 			// Login and SELECT worked: whatever ended the session, the
 			// server was there, so the next attempt is a quick one.
 			backoff.reset()
@@ -584,7 +592,7 @@ func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta ma
 				}
 				sum, size, rawErr = w.d.store.StoreRawUnsynced(it.Literal, 0)
 				if rawErr != nil {
-					rawErr = fmt.Errorf("store raw mail: %w", rawErr)
+					rawErr = &registerWriteError{fmt.Errorf("store raw mail: %w", rawErr)}
 				}
 			}
 		}
@@ -757,12 +765,13 @@ func (w *watcher) registerBatch(batch []prepared) error {
 		ins = append(ins, pm.in)
 	}
 	if err := w.d.store.SyncRaw(sums...); err != nil {
-		return err
+		return &registerWriteError{err}
 	}
 	regs, err := w.d.store.RegisterBatch(ins)
 	if err != nil {
-		return err
+		return &registerWriteError{err}
 	}
+	w.d.registerWriteOK()
 	due := false
 	for i, reg := range regs {
 		in := ins[i]
