@@ -47,15 +47,21 @@ type Options struct {
 	// GiveUpAfter ends retrying a temporary failure this long after the
 	// mail's registration; the ack is then recorded as failed. Default 72h.
 	GiveUpAfter time.Duration
-	// ReconnectMin and ReconnectMax bound the IMAP reconnect backoff.
-	// Default 1s and 5m.
+	// ReconnectMin and ReconnectMax bound the IMAP reconnect backoff
+	// (jitter included; see reconnectBackoff). Default 1s and 50s.
 	ReconnectMin, ReconnectMax time.Duration
 	// Watchdog is how long IDLE may run before it is stopped and a NOOP
-	// proves the connection alive. Default 4m (RFC 2177 §3 asks for less
-	// than 29 minutes).
+	// proves the connection alive and the folder still the one selected.
+	// Default DefaultFolderCheck (RFC 2177 §3 asks for less than 29
+	// minutes; Dovecot tells an idling client nothing when its folder is
+	// deleted and recreated, so the check must come often).
 	Watchdog time.Duration
 	// CommandTimeout bounds one IMAP command without a literal. Default 60s.
 	CommandTimeout time.Duration
+	// SMTPTimeout bounds each SMTP command of an acknowledgement. Default
+	// 30s. Whatever it is, a stop ends a hanging command when the grace
+	// period is over (a deadline on the connection).
+	SMTPTimeout time.Duration
 	// ShutdownGrace is how long the mail in hand may take after a stop
 	// request before connections are closed. Default 20s.
 	ShutdownGrace time.Duration
@@ -87,6 +93,9 @@ type Daemon struct {
 	cap       *ackCap
 	indexer   *indexer // nil without a search index
 	metrics   *metrics
+	// regHealth is whether the register could be written last time
+	// (shared with the views).
+	regHealth *registerHealth
 
 	// reloadMu serialises Reload with itself and with the start and the
 	// end of Run; it guards runs, runCtx and hard.
@@ -94,6 +103,57 @@ type Daemon struct {
 	runs     map[string]*mailboxRun
 	runCtx   context.Context // Run's ctx while Run runs, else nil
 	hard     context.Context // Run's hard-stop context while Run runs
+}
+
+// registerHealth tracks register write failures (a full disk, a read-only
+// file system): one ERROR when they start, one INFO when a write works
+// again, and readiness in between (issue 9, finding 7).
+type registerHealth struct {
+	mu      sync.Mutex
+	failing bool
+	since   time.Time
+}
+
+// registerWriteError is a failure to write the register or a raw mail.
+type registerWriteError struct{ err error }
+
+func (e *registerWriteError) Error() string { return e.err.Error() }
+func (e *registerWriteError) Unwrap() error { return e.err }
+
+// registerWriteFailed counts a failed register write and logs the first of
+// a run of them, with what to do.
+func (d *Daemon) registerWriteFailed(err error) {
+	d.metrics.registerWriteErrors.Inc()
+	h := d.regHealth
+	h.mu.Lock()
+	first := !h.failing
+	if first {
+		h.failing, h.since = true, time.Now()
+	}
+	h.mu.Unlock()
+	if first {
+		d.log.Error("the register cannot be written: free space (or fix the permissions) under data_dir; "+
+			"intake keeps retrying and resumes by itself, unregistered mails stay on the IMAP server",
+			"data_dir", d.cfg.DataDir, "err", err)
+	}
+}
+
+// registerWriteOK ends a run of register write failures.
+func (d *Daemon) registerWriteOK() {
+	h := d.regHealth
+	h.mu.Lock()
+	was, since := h.failing, h.since
+	h.failing = false
+	h.mu.Unlock()
+	if was {
+		d.log.Info("the register can be written again", "after", time.Since(since).Round(time.Second))
+	}
+}
+
+func (d *Daemon) registerUnwritable() bool {
+	d.regHealth.mu.Lock()
+	defer d.regHealth.mu.Unlock()
+	return d.regHealth.failing
 }
 
 // mailbox is the running state of one configured mailbox.
@@ -110,6 +170,11 @@ type mailbox struct {
 	// unregistered is the INTERNALDATE of the oldest new mail the watcher
 	// has seen but not registered yet; zero when the folder is drained.
 	unregistered time.Time
+	// folderSeen is when the watcher last had an answer about its folder
+	// (SELECT, a search, a NOOP); staleAfter is how long ago that may be
+	// while the watcher works as it should (zero: not tracked yet).
+	folderSeen time.Time
+	staleAfter time.Duration
 }
 
 // MailboxStatus is what the daemon knows about one mailbox right now.
@@ -148,6 +213,26 @@ func (m *mailbox) oldestUnregistered() time.Time {
 	return m.unregistered
 }
 
+// sawFolder records that the watcher had an answer about its folder at t;
+// staleAfter is how long it may take until the next one.
+func (m *mailbox) sawFolder(t time.Time, staleAfter time.Duration) {
+	m.mu.Lock()
+	m.folderSeen, m.staleAfter = t, staleAfter
+	m.mu.Unlock()
+}
+
+// folderNotSeen returns when the watcher last saw its folder if that is
+// longer ago than it should be at now (a folder deleted under an idling
+// session, a command that hangs); zero otherwise.
+func (m *mailbox) folderNotSeen(now time.Time) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.folderSeen.IsZero() || !m.status.Connected || now.Sub(m.folderSeen) <= m.staleAfter {
+		return time.Time{}
+	}
+	return m.folderSeen
+}
+
 // wake tells the responder that an acknowledgement may be due.
 func (m *mailbox) wake() {
 	select {
@@ -177,13 +262,16 @@ func New(o Options) (*Daemon, error) {
 		o.ReconnectMin = time.Second
 	}
 	if o.ReconnectMax == 0 {
-		o.ReconnectMax = 5 * time.Minute
+		o.ReconnectMax = 50 * time.Second
 	}
 	if o.Watchdog == 0 {
-		o.Watchdog = 4 * time.Minute
+		o.Watchdog = DefaultFolderCheck
 	}
 	if o.CommandTimeout == 0 {
 		o.CommandTimeout = time.Minute
+	}
+	if o.SMTPTimeout == 0 {
+		o.SMTPTimeout = defaultSMTPTimeout
 	}
 	if o.ShutdownGrace == 0 {
 		o.ShutdownGrace = 20 * time.Second
@@ -196,7 +284,7 @@ func New(o Options) (*Daemon, error) {
 		}
 	}
 	d := &Daemon{opts: o, cfg: o.Config, store: o.Store, tmpl: o.Templates, log: o.Logger,
-		byName: map[string]*mailbox{}, runs: map[string]*mailboxRun{}}
+		byName: map[string]*mailbox{}, runs: map[string]*mailboxRun{}, regHealth: &registerHealth{}}
 	d.cap = newAckCap(d)
 	if o.Search != nil {
 		d.indexer = newIndexer(o.Store, o.Search, o.Logger)
@@ -243,6 +331,7 @@ func (d *Daemon) view() *Daemon {
 	return &Daemon{
 		opts: d.opts, cfg: d.cfg, store: d.store, tmpl: d.tmpl, log: d.log,
 		prefixes: slices.Clone(d.prefixes), cap: d.cap, indexer: d.indexer, metrics: d.metrics,
+		regHealth: d.regHealth,
 	}
 }
 

@@ -17,10 +17,11 @@ const DefaultReadyMaxAge = 5 * time.Minute
 // MailboxProblem is why one mailbox is not ready.
 type MailboxProblem struct {
 	Mailbox string `json:"mailbox"`
-	// Reason is "not_connected" or "registration_stalled".
+	// Reason is "not_connected", "folder_not_seen" or "registration_stalled".
 	Reason string `json:"reason"`
 	// OldestUnregisteredSeconds is the age of the oldest new mail not yet
-	// registered (registration_stalled only).
+	// registered (registration_stalled), or the time since the folder was
+	// last seen (folder_not_seen: mail may wait that long unseen).
 	OldestUnregisteredSeconds float64 `json:"oldest_unregistered_seconds,omitempty"`
 	MaxAgeSeconds             float64 `json:"max_age_seconds,omitempty"`
 }
@@ -29,7 +30,18 @@ type MailboxProblem struct {
 const (
 	ReasonNotConnected        = "not_connected"
 	ReasonRegistrationStalled = "registration_stalled"
+	// ReasonFolderNotSeen: connected, but the watcher has had no answer
+	// about its folder for longer than its check interval allows.
+	ReasonFolderNotSeen = "folder_not_seen"
+	// ReasonRegisterUnwritable: the last write of the register failed (a
+	// full disk); Mailbox is empty, the register serves every mailbox.
+	ReasonRegisterUnwritable = "register_unwritable"
 )
+
+// DefaultFolderCheck is how often an idling watcher stops IDLE and checks
+// its connection and folder with a NOOP: a folder deleted and recreated
+// under an idling session is noticed within this time.
+const DefaultFolderCheck = 10 * time.Second
 
 // NotReady lists every mailbox that is not ready: not connected to its
 // IMAP folder, or with a new mail left unregistered longer than [admin]
@@ -41,9 +53,17 @@ func (d *Daemon) NotReady() []MailboxProblem {
 	}
 	now := d.opts.Now()
 	var out []MailboxProblem
+	if d.registerUnwritable() {
+		out = append(out, MailboxProblem{Reason: ReasonRegisterUnwritable})
+	}
 	for _, m := range d.currentMailboxes() {
 		if !m.snapshot().Connected {
 			out = append(out, MailboxProblem{Mailbox: m.cfg.Name, Reason: ReasonNotConnected})
+			continue
+		}
+		if seen := m.folderNotSeen(now); !seen.IsZero() {
+			out = append(out, MailboxProblem{Mailbox: m.cfg.Name, Reason: ReasonFolderNotSeen,
+				OldestUnregisteredSeconds: now.Sub(seen).Seconds()})
 			continue
 		}
 		if t := m.oldestUnregistered(); !t.IsZero() && now.Sub(t) > maxAge {

@@ -170,3 +170,52 @@ func TestMetricsOldestUnregistered(t *testing.T) {
 		}
 	}
 }
+
+// A watcher that has not seen its folder for longer than its check interval allows (a
+// folder deleted under an idling session, a stuck command) is not ready, is not counted as
+// connected, and the age of what may wait unregistered grows from its last look (issue 9,
+// finding 2).
+func TestReadyzFolderNotSeen(t *testing.T) {
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		seenAgo   time.Duration
+		wantReady bool
+		metrics   []string
+	}{
+		{"seen recently", 10 * time.Second, true, []string{
+			`intake_imap_connected{mailbox="post"} 1`, `intake_oldest_unregistered_seconds{mailbox="post"} 0`}},
+		{"not seen for 5 minutes", 5 * time.Minute, false, []string{
+			`intake_imap_connected{mailbox="post"} 0`, `intake_oldest_unregistered_seconds{mailbox="post"} 300`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newIdleDaemon(t, "", now)
+			for _, m := range d.byName {
+				m.update(func(s *MailboxStatus) { s.Connected = true })
+				m.sawFolder(now, time.Minute)
+			}
+			d.byName["post"].sawFolder(now.Add(-tt.seenAgo), time.Minute)
+			probs := d.NotReady()
+			if ready := len(probs) == 0; ready != tt.wantReady {
+				t.Fatalf("ready = %v, want %v (%+v)", ready, tt.wantReady, probs)
+			}
+			if !tt.wantReady && (len(probs) != 1 || probs[0].Mailbox != "post" || probs[0].Reason != ReasonFolderNotSeen) {
+				t.Errorf("problems %+v, want post %s", probs, ReasonFolderNotSeen)
+			}
+			srv := httptest.NewServer(d.AdminHandler())
+			defer srv.Close()
+			resp, err := http.Get(srv.URL + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			for _, want := range tt.metrics {
+				if !strings.Contains(string(b), want+"\n") {
+					t.Errorf("/metrics lacks %q", want)
+				}
+			}
+		})
+	}
+}

@@ -22,6 +22,8 @@ type metrics struct {
 	reconnects     *prometheus.CounterVec // mailbox
 	oauthExpiry    *prometheus.GaugeVec   // mailbox, protocol
 	oauthFailures  *prometheus.CounterVec // mailbox, protocol
+	// registerWriteErrors counts failed writes of the register or a raw mail.
+	registerWriteErrors prometheus.Counter
 }
 
 func newMetrics(d *Daemon, version string) *metrics {
@@ -63,6 +65,10 @@ func newMetrics(d *Daemon, version string) *metrics {
 			Name: "intake_imap_reconnects_total",
 			Help: "IMAP reconnect attempts after a session ended.",
 		}, []string{"mailbox"}),
+		registerWriteErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "intake_register_write_errors_total",
+			Help: "Failed writes of the register or of a raw mail (disk full, read-only file system); /readyz reports register_unwritable until a write works again.",
+		}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "intake_build_info",
@@ -74,7 +80,7 @@ func newMetrics(d *Daemon, version string) *metrics {
 	buildInfo.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(
 		m.registered, m.acksSent, m.acksSuppressed, m.acksFailed, m.acksBounced, m.acksHeld, m.reconnects,
-		m.oauthExpiry, m.oauthFailures,
+		m.oauthExpiry, m.oauthFailures, m.registerWriteErrors,
 		buildInfo,
 		newStateCollector(d),
 		collectors.NewGoCollector(),
@@ -104,13 +110,13 @@ func newStateCollector(d *Daemon) *stateCollector {
 	return &stateCollector{
 		d: d,
 		connected: prometheus.NewDesc("intake_imap_connected",
-			"1 while the mailbox's IMAP session is up and its folder selected, else 0.", mb, nil),
+			"1 while the mailbox's IMAP session is up, its folder selected and seen within its check interval, else 0.", mb, nil),
 		outboxDepth: prometheus.NewDesc("intake_outbox_depth",
 			"Acknowledgements waiting in the outbox (due or scheduled for a retry).", mb, nil),
 		outboxOldest: prometheus.NewDesc("intake_outbox_oldest_seconds",
 			"Age of the oldest mail whose acknowledgement waits in the outbox; 0 when empty.", mb, nil),
 		oldestUnregistered: prometheus.NewDesc("intake_oldest_unregistered_seconds",
-			"Age (by IMAP INTERNALDATE) of the oldest new mail seen but not yet registered; 0 when drained.", mb, nil),
+			"Age (by IMAP INTERNALDATE) of the oldest new mail seen but not yet registered, or the time since the folder was last seen when that is overdue; 0 when drained.", mb, nil),
 		capTripped: prometheus.NewDesc("intake_ack_hourly_cap_tripped",
 			"1 while the hourly acknowledgement cap holds acknowledgements back, else 0.", nil, nil),
 	}
@@ -130,8 +136,15 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range d.currentMailboxes() {
 		name := m.cfg.Name
 		st := m.snapshot()
-		ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, boolFloat(st.Connected), name)
-		ch <- prometheus.MustNewConstMetric(c.oldestUnregistered, prometheus.GaugeValue, ageSeconds(now, m.oldestUnregistered()), name)
+		// A watcher that has not seen its folder for too long counts as not
+		// connected, and mail may have waited unseen since its last look.
+		seen := m.folderNotSeen(now)
+		oldest := m.oldestUnregistered()
+		if !seen.IsZero() && (oldest.IsZero() || seen.Before(oldest)) {
+			oldest = seen
+		}
+		ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, boolFloat(st.Connected && seen.IsZero()), name)
+		ch <- prometheus.MustNewConstMetric(c.oldestUnregistered, prometheus.GaugeValue, ageSeconds(now, oldest), name)
 		// Every entry, also those scheduled for a later retry.
 		depth, oldest, err := d.store.OutboxStats(name)
 		if err != nil {

@@ -2,11 +2,15 @@ package intake
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"net"
 	"net/textproto"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,8 +37,9 @@ const ackBatch = 100
 // stable Message-ID (invariant 3).
 const AckConnections = 2
 
-// smtpTimeout bounds each SMTP command; it is re-armed before every message.
-const smtpTimeout = 30 * time.Second
+// defaultSMTPTimeout bounds each SMTP command (Options.SMTPTimeout); it is
+// re-armed before every message.
+const defaultSMTPTimeout = 30 * time.Second
 
 // responder sends the due acknowledgements of one mailbox.
 type responder struct {
@@ -43,6 +48,16 @@ type responder struct {
 	log *slog.Logger
 
 	capped atomic.Bool // the hourly cap held the last burst back
+	// down: the last attempt could not reach the SMTP server (run's
+	// goroutine only). While down, the responder probes the server on the
+	// reconnect schedule; when an attempt connects again, the whole
+	// outbox is made due at once (issue 9, finding 4).
+	down bool
+	// window serialises, across the mailbox's SMTP connections, the span
+	// from marking an ack in flight to recording its result: a crash then
+	// finds at most one ack that the server may have accepted unrecorded,
+	// so at most one ack is repeated per crash (issue 9, finding 5).
+	window sync.Mutex
 }
 
 // capRecheck is how often a capped responder looks whether the hour has
@@ -50,7 +65,11 @@ type responder struct {
 const capRecheck = 30 * time.Second
 
 func (r *responder) run(stop, hard context.Context) {
+	probe := newReconnectBackoff(r.d.opts, rand.Float64)
 	for stop.Err() == nil {
+		if r.down && r.probe(hard) {
+			r.recovered()
+		}
 		r.sendDue(stop, hard)
 		wait := time.Hour
 		if next, ok, err := r.d.store.NextAckDue(r.mb.cfg.Name); err != nil {
@@ -63,6 +82,12 @@ func (r *responder) run(stop, hard context.Context) {
 			// Due entries wait; look again later (or when an admin resumes).
 			wait = capRecheck
 		}
+		if r.down {
+			// Try the server again soon, whatever the entries' own times.
+			wait = min(wait, probe.next(time.Now()))
+		} else {
+			probe.reset()
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-stop.Done():
@@ -70,6 +95,37 @@ func (r *responder) run(stop, hard context.Context) {
 		case <-t.C:
 		}
 		t.Stop()
+	}
+}
+
+// probe reports whether the SMTP server takes a connection again
+// (greeting, EHLO, TLS and AUTH), without sending anything.
+func (r *responder) probe(hard context.Context) bool {
+	client, err := newSMTPClient(r.mb.cfg, r.mb.smtpTokens, r.d.opts.SMTPTimeout, hard)
+	if err != nil {
+		return false
+	}
+	sc, err := client.DialToSMTPClientWithContext(hard)
+	if err != nil {
+		r.log.Debug("smtp server still unreachable", "err", err)
+		return false
+	}
+	if err := client.CloseWithSMTPClient(sc); err != nil {
+		_ = sc.Close()
+	}
+	return true
+}
+
+// recovered ends an outage: every pending acknowledgement is due now.
+func (r *responder) recovered() {
+	r.down = false
+	n, err := r.d.store.MakeAcksDue(r.mb.cfg.Name, r.d.opts.Now())
+	if err != nil {
+		r.log.Error("make deferred acknowledgements due", "err", err)
+		return
+	}
+	if n > 0 {
+		r.log.Info("smtp server reachable again: sending the deferred acknowledgements now", "count", n)
 	}
 }
 
@@ -90,13 +146,23 @@ func (r *responder) sendDue(stop, hard context.Context) {
 		for i, e := range due {
 			parts[i%n] = append(parts[i%n], e)
 		}
-		results := make(chan bool, n)
+		results := make(chan batchResult, n)
 		for _, part := range parts {
 			go func() { results <- r.sendBatch(stop, hard, part) }()
 		}
-		ok := true
+		ok, connected, unreachable := true, false, false
 		for range parts {
-			ok = <-results && ok
+			res := <-results
+			ok = ok && res == batchDone
+			connected = connected || res != batchUnreachable
+			unreachable = unreachable || res == batchUnreachable
+		}
+		switch {
+		case connected && r.down:
+			// An attempt connected after failures: flush the rest.
+			r.recovered()
+		case unreachable && !connected:
+			r.down = true
 		}
 		if !ok {
 			return
@@ -104,63 +170,80 @@ func (r *responder) sendDue(stop, hard context.Context) {
 	}
 }
 
-// sendBatch sends entries over one connection. It reports false when the
-// connection failed; the entries not sent are rescheduled.
-func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.OutboxEntry) bool {
-	client, err := newSMTPClient(r.mb.cfg, r.mb.smtpTokens)
+// batchResult is how sendBatch ended.
+type batchResult int
+
+const (
+	batchDone        batchResult = iota // every entry tried
+	batchStopped                        // stop, the hourly cap or a register error ended it
+	batchUnreachable                    // no connection, or it broke: the rest was deferred
+)
+
+// sendBatch sends entries over one connection. When the connection fails,
+// the entries not sent are rescheduled.
+func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.OutboxEntry) batchResult {
+	client, err := newSMTPClient(r.mb.cfg, r.mb.smtpTokens, r.d.opts.SMTPTimeout, hard)
 	if err != nil {
 		r.deferAll(entries, err)
-		return false
+		return batchStopped
 	}
 	sc, err := client.DialToSMTPClientWithContext(hard)
 	if err != nil {
 		err = fmt.Errorf("connect to %s:%d: %w", r.mb.cfg.SMTP.Host, r.mb.cfg.SMTP.Port, err)
 		r.deferAll(entries, err)
-		return false
+		return batchUnreachable
 	}
 	defer func() {
 		if err := client.CloseWithSMTPClient(sc); err != nil {
 			r.log.Debug("close smtp connection", "err", err)
+			// QUIT failed (a dead connection, or one whose deadline the
+			// stop set): close it without QUIT.
+			_ = sc.Close()
 		}
 	}()
 	// RFC 3834 §3.3 / RFC 3461 §4.1: ask for no delivery notifications.
 	sc.SetDSNRcptNotifyOption("NEVER")
 	for i, e := range entries {
 		if stop.Err() != nil {
-			return false // the rest stays due and goes out after the restart
+			return batchStopped // the rest stays due and goes out after the restart
 		}
 		// R3: the daemon-wide hourly cap, checked before every message.
 		ok, err := r.d.cap.allow(*r.mb.cfg.Policy.HourlyCap)
 		if err != nil {
 			r.log.Error("check hourly cap", "err", err)
-			return false
+			return batchStopped
 		}
 		r.capped.Store(!ok)
 		if !ok {
-			return false // held in the outbox until the cap lifts
+			return batchStopped // held in the outbox until the cap lifts
 		}
 		if !e.Message.AckVerified() {
 			held, err := r.holdUnverified(e)
 			if err != nil {
 				r.log.Error("check the unverified share of the hourly cap", "err", err)
-				return false
+				return batchStopped
 			}
 			if held {
 				continue
 			}
 		}
-		res, connErr := r.sendOne(sc, e)
-		if err := r.d.store.RecordAck(e.Message.Seq, res); err != nil {
+		res, connErr, unlock := r.sendOne(sc, e)
+		err = r.d.store.RecordAck(e.Message.Seq, res)
+		unlock()
+		if err != nil {
 			r.log.Error("record acknowledgement", "case", e.Reference.String(), "err", err)
-			return false
+			return batchStopped
 		}
 		r.logResult(e, res)
 		if connErr != nil {
 			r.deferAll(entries[i+1:], connErr)
-			return false
+			if i == 0 {
+				return batchUnreachable
+			}
+			return batchStopped // it worked for a while: not an outage
 		}
 	}
-	return true
+	return batchDone
 }
 
 // unverifiedHold is how long an acknowledgement to an unverified sender waits when the
@@ -244,15 +327,18 @@ func (r *responder) retryLater(e ticket.OutboxEntry, reply string) ticket.AckRes
 }
 
 // sendOne sends one acknowledgement. connErr is set when the connection
-// can no longer be used.
-func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket.AckResult, connErr error) {
+// can no longer be used. The caller records res and then calls unlock: from
+// just before the end of DATA until that record, the ack is in flight
+// (Store.MarkSending) and the mailbox's window is held.
+func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket.AckResult, connErr error, unlock func()) {
+	unlock = func() {}
 	now := r.d.opts.Now()
 	msg, err := r.build(e)
 	if err != nil {
 		// A template or address problem does not go away by retrying.
-		return ticket.AckResult{Status: ticket.AckFailed, Reply: "build: " + err.Error(), At: now}, nil
+		return ticket.AckResult{Status: ticket.AckFailed, Reply: "build: " + err.Error(), At: now}, nil, unlock
 	}
-	_ = sc.UpdateDeadline(smtpTimeout)
+	_ = sc.UpdateDeadline(r.d.opts.SMTPTimeout)
 	from := "<" + EnvelopeFrom(r.mb.cfg) + ">"
 	reply, err := func() (string, error) {
 		if err := sc.Mail(from); err != nil {
@@ -268,6 +354,18 @@ func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket
 		if _, err := msg.WriteTo(w); err != nil {
 			return "", err
 		}
+		// The server can accept the message only from the end of DATA on
+		// (RFC 5321 §4.1.1.4): mark it in flight first, durably.
+		r.window.Lock()
+		unlock = r.window.Unlock
+		again, err := r.d.store.MarkSending(e.Message.Seq, r.d.opts.Now())
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", errRegister, err)
+		}
+		if again {
+			r.log.Warn("acknowledgement was in flight at a crash: sending it once more with the same Message-ID",
+				"case", e.Reference.String(), "seq", e.Message.Seq)
+		}
 		if err := w.Close(); err != nil {
 			return "", err
 		}
@@ -279,7 +377,11 @@ func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket
 	if err == nil {
 		// RFC 5321 §3.3: the next MAIL may follow a completed transaction
 		// without RSET.
-		return ticket.AckResult{Status: ticket.AckSent, Reply: "250 " + reply, At: r.d.opts.Now()}, nil
+		return ticket.AckResult{Status: ticket.AckSent, Reply: "250 " + reply, At: r.d.opts.Now()}, nil, unlock
+	}
+	if errors.Is(err, errRegister) {
+		// Not the message's fault; the connection is in mid-DATA.
+		return r.retryLater(e, err.Error()), err, unlock
 	}
 	var te *textproto.Error
 	if errors.As(err, &te) {
@@ -289,23 +391,29 @@ func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket
 		}
 		if te.Code >= 500 {
 			// RFC 5321 §4.2.1: 5yz is a permanent failure.
-			return ticket.AckResult{Status: ticket.AckFailed, Reply: reply, At: now}, connErr
+			return ticket.AckResult{Status: ticket.AckFailed, Reply: reply, At: now}, connErr, unlock
 		}
-		return r.retryLater(e, reply), connErr
+		return r.retryLater(e, reply), connErr, unlock
 	}
 	// A network error or timeout: the server may even have accepted the
 	// message (go-libs.md pitfall 13); a repeat carries the same Message-ID.
-	return r.retryLater(e, err.Error()), err
+	return r.retryLater(e, err.Error()), err, unlock
 }
+
+// errRegister marks an error of the register met while sending.
+var errRegister = errors.New("register")
 
 // NewSMTPClient configures a go-mail client for a mailbox's SMTP account.
 func NewSMTPClient(mb config.Mailbox) (*gomail.Client, error) {
-	return newSMTPClient(mb, nil)
+	return newSMTPClient(mb, nil, defaultSMTPTimeout, nil)
 }
 
 // newSMTPClient is NewSMTPClient with the mailbox's long-lived OAuth2 token
-// source (nil: a token is fetched for this connection only).
-func newSMTPClient(mb config.Mailbox, tokens oauth2.TokenSource) (*gomail.Client, error) {
+// source (nil: a token is fetched for this connection only), the timeout of
+// one command and, when hard is not nil, a connection whose deadline is set
+// to "now" once hard is done: go-mail holds its client's lock while it
+// waits for a reply, so neither the context nor Close can end that wait.
+func newSMTPClient(mb config.Mailbox, tokens oauth2.TokenSource, timeout time.Duration, hard context.Context) (*gomail.Client, error) {
 	sm := mb.SMTP
 	tconf, err := tlsConfig(sm.Host, sm.CAFile)
 	if err != nil {
@@ -313,19 +421,28 @@ func newSMTPClient(mb config.Mailbox, tokens oauth2.TokenSource) (*gomail.Client
 	}
 	opts := []gomail.Option{
 		gomail.WithPort(sm.Port),
-		gomail.WithTimeout(smtpTimeout),
+		gomail.WithTimeout(timeout),
 		gomail.WithTLSConfig(tconf),
 	}
 	if sm.HELO != "" {
 		opts = append(opts, gomail.WithHELO(sm.HELO))
 	}
-	switch sm.TLS {
-	case config.TLSNone:
+	switch {
+	case sm.TLS == config.TLSNone:
 		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
-	case config.TLSStartTLS:
+	case sm.TLS == config.TLSStartTLS:
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	case hard != nil:
+		// Implicit TLS over our own dialer: go-mail then sees a *tls.Conn
+		// (its TLS state counts as encrypted for AUTH). The policy only
+		// applies when the server offers STARTTLS, which a server does
+		// not over implicit TLS (RFC 8314 §3.3).
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
 	default:
 		opts = append(opts, gomail.WithSSL())
+	}
+	if hard != nil {
+		opts = append(opts, gomail.WithDialContextFunc(hardDialer(hard, timeout, sm.TLS != config.TLSNone && sm.TLS != config.TLSStartTLS, tconf)))
 	}
 	if sm.OAuth2 != nil {
 		tok, err := signInToken(sm.OAuth2, tokens)
@@ -426,4 +543,52 @@ func validMsgID(id string) bool {
 		}
 	}
 	return true
+}
+
+// hardDialer dials connections whose deadline becomes "now" once hard is
+// done, so that a command waiting for a reply ends then (the shutdown
+// grace period bounds the exit, issue 9). With implicitTLS the connection
+// is wrapped in TLS (RFC 8314 §3.3).
+func hardDialer(hard context.Context, timeout time.Duration, implicitTLS bool, tconf *tls.Config) gomail.DialContextFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := &net.Dialer{Timeout: timeout}
+		raw, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		hc := &hardConn{Conn: raw, hard: hard}
+		hc.stop = context.AfterFunc(hard, func() { _ = raw.SetDeadline(time.Now()) })
+		if !implicitTLS {
+			return hc, nil
+		}
+		tc := tls.Client(hc, tconf)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			tc.Close()
+			return nil, err
+		}
+		return tc, nil
+	}
+}
+
+// hardConn is a connection that no deadline outlives its hard context.
+type hardConn struct {
+	net.Conn
+	hard context.Context
+	stop func() bool
+}
+
+func (c *hardConn) clamp(t time.Time) time.Time {
+	if c.hard.Err() != nil {
+		return time.Now()
+	}
+	return t
+}
+
+func (c *hardConn) SetDeadline(t time.Time) error      { return c.Conn.SetDeadline(c.clamp(t)) }
+func (c *hardConn) SetReadDeadline(t time.Time) error  { return c.Conn.SetReadDeadline(c.clamp(t)) }
+func (c *hardConn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.clamp(t)) }
+
+func (c *hardConn) Close() error {
+	c.stop()
+	return c.Conn.Close()
 }

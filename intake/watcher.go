@@ -36,34 +36,44 @@ type watcher struct {
 
 	lastValidity uint32
 	warnedFlags  bool
+	// selected: the current session got through login and SELECT.
+	selected bool
 }
 
-// run keeps a session alive until stop is cancelled, reconnecting with
-// exponential backoff and jitter.
+// run keeps a session alive until stop is cancelled, reconnecting on the
+// schedule of reconnectBackoff.
 func (w *watcher) run(stop, hard context.Context) {
-	o := w.d.opts
-	backoff := o.ReconnectMin
+	backoff := newReconnectBackoff(w.d.opts, rand.Float64)
 	for stop.Err() == nil {
-		started := time.Now()
+		w.selected = false
 		err := w.session(stop, hard)
 		w.mb.update(func(s *MailboxStatus) { s.Connected = false })
 		if stop.Err() != nil {
 			return
 		}
-		if err != nil {
+		var rwe *registerWriteError
+		unwritable := errors.As(err, &rwe)
+		switch {
+		case unwritable:
+			// Logged once for the whole run of failures, with what to do.
+			w.d.registerWriteFailed(err)
+		case err != nil:
 			w.log.Warn("imap session ended", "err", err)
+		}
+		if err != nil {
 			w.mb.update(func(s *MailboxStatus) { s.LastError = err.Error(); s.LastErrorAt = time.Now() })
 		}
-		if time.Since(started) > 2*time.Minute {
-			backoff = o.ReconnectMin
+		if w.selected && !unwritable {
+			// Login and SELECT worked: whatever ended the session, the
+			// server was there, so the next attempt is a quick one.
+			backoff.reset()
 		}
-		wait := time.Duration(float64(backoff) * (0.5 + rand.Float64()))
+		wait := backoff.next(time.Now())
 		select {
 		case <-stop.Done():
 			return
 		case <-time.After(wait):
 		}
-		backoff = min(backoff*2, o.ReconnectMax)
 		w.mb.update(func(s *MailboxStatus) { s.Reconnects++ })
 		w.d.metrics.reconnects.WithLabelValues(w.mb.cfg.Name).Inc()
 	}
@@ -192,6 +202,7 @@ func (w *watcher) session(stop, hard context.Context) error {
 			"old", w.lastValidity, "new", sel.UIDValidity)
 	}
 	w.lastValidity = sel.UIDValidity
+	w.selected = true
 	w.mb.update(func(s *MailboxStatus) { s.Connected = true; s.UIDValidity = sel.UIDValidity; s.LastError = "" })
 	canKeyword := mc.IMAP.Keyword != "" && flagsAllow(sel.PermanentFlags, mc.IMAP.Keyword)
 	if mc.IMAP.Keyword != "" && !canKeyword && !w.warnedFlags {
@@ -200,11 +211,19 @@ func (w *watcher) session(stop, hard context.Context) error {
 	}
 	s := &imapSession{w: w, c: c, uidValidity: sel.UIDValidity, canKeyword: canKeyword}
 	w.log.Info("imap connected", "uid_validity", sel.UIDValidity, "messages", sel.NumMessages)
+	canIdle := c.Caps().Has(imap.CapIdle) || c.Caps().Has(imap.CapIMAP4rev2)
+	// The folder must be seen again within one check interval, twice over,
+	// plus one command's time; else readiness reports folder_not_seen.
+	interval := w.d.opts.Watchdog
+	if !canIdle {
+		interval = max(interval, mc.IMAP.PollInterval.Duration)
+	}
+	s.staleAfter = 2*interval + w.d.opts.CommandTimeout
+	s.seen()
 
 	if err := s.reconcile(); err != nil {
 		return err
 	}
-	canIdle := c.Caps().Has(imap.CapIdle) || c.Caps().Has(imap.CapIMAP4rev2)
 	for {
 		if err := s.drain(stop); err != nil {
 			return err
@@ -245,6 +264,13 @@ type imapSession struct {
 	// unregistered holds the INTERNALDATE of each mail of the chunk in
 	// hand that is not registered yet (readiness and metrics).
 	unregistered map[imap.UID]time.Time
+	// staleAfter: see mailbox.staleAfter.
+	staleAfter time.Duration
+}
+
+// seen records that the server just answered about the selected folder.
+func (s *imapSession) seen() {
+	s.w.mb.sawFolder(s.w.d.opts.Now(), s.staleAfter)
 }
 
 // publishUnregistered tells the mailbox the INTERNALDATE of the oldest mail
@@ -299,9 +325,33 @@ func (s *imapSession) idle(stop context.Context, events <-chan struct{}) error {
 		return fmt.Errorf("stop IDLE: %w", err)
 	}
 	if watchdog {
-		if err := s.c.Noop().Wait(); err != nil {
-			return fmt.Errorf("NOOP: %w", err)
+		if err := s.checkFolder(); err != nil {
+			return err
 		}
+	}
+	s.seen()
+	return nil
+}
+
+// errFolderReplaced ends a session whose folder was deleted and created
+// anew (or otherwise got a new UIDVALIDITY) while it was selected.
+var errFolderReplaced = errors.New("the folder was replaced (new UIDVALIDITY); selecting it again")
+
+// checkFolder selects the folder again and compares its UIDVALIDITY.
+// Dovecot tells a session nothing when its selected folder is deleted and
+// recreated: IDLE stays silent, and NOOP and even STATUS answer from the
+// old, now broken, view. SELECT opens the folder by name (RFC 9051 §6.3.2:
+// it first closes the selected one) and so sees the new one.
+func (s *imapSession) checkFolder() error {
+	folder := s.w.mb.cfg.IMAP.Folder
+	release := s.w.guard(s.c, s.w.d.opts.CommandTimeout, "SELECT (check)")
+	defer release()
+	sel, err := s.c.Select(folder, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("select %q again: %w", folder, err)
+	}
+	if sel.UIDValidity != s.uidValidity {
+		return fmt.Errorf("select %q: UIDVALIDITY %d, was %d: %w", folder, sel.UIDValidity, s.uidValidity, errFolderReplaced)
 	}
 	return nil
 }
@@ -322,6 +372,11 @@ func (s *imapSession) poll(stop context.Context, events <-chan struct{}) error {
 	if err := s.c.Noop().Wait(); err != nil {
 		return fmt.Errorf("NOOP: %w", err)
 	}
+	release()
+	if err := s.checkFolder(); err != nil {
+		return err
+	}
+	s.seen()
 	return nil
 }
 
@@ -396,6 +451,7 @@ func (s *imapSession) drain(stop context.Context) error {
 		if err != nil {
 			return fmt.Errorf("search new mails: %w", err)
 		}
+		s.seen()
 		// "n:*" always matches the highest UID (RFC 3501 §6.4.8), so filter.
 		uids := slices.DeleteFunc(all, func(u imap.UID) bool { return uint32(u) <= wm })
 		if len(uids) == 0 {
@@ -536,7 +592,7 @@ func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta ma
 				}
 				sum, size, rawErr = w.d.store.StoreRawUnsynced(it.Literal, 0)
 				if rawErr != nil {
-					rawErr = fmt.Errorf("store raw mail: %w", rawErr)
+					rawErr = &registerWriteError{fmt.Errorf("store raw mail: %w", rawErr)}
 				}
 			}
 		}
@@ -742,12 +798,13 @@ func (w *watcher) registerBatch(batch []prepared) error {
 		ins = append(ins, pm.in)
 	}
 	if err := w.d.store.SyncRaw(sums...); err != nil {
-		return err
+		return &registerWriteError{err}
 	}
 	regs, err := w.d.store.RegisterBatch(ins)
 	if err != nil {
-		return err
+		return &registerWriteError{err}
 	}
+	w.d.registerWriteOK()
 	due := false
 	for i, reg := range regs {
 		in := ins[i]

@@ -87,6 +87,9 @@ type Index struct {
 	// wmu serialises writes (the LastSeq read-modify-write) and Reset. It is taken before mu.
 	wmu     sync.Mutex
 	lastSeq uint64 // guarded by wmu
+	// stale (guarded by wmu): a batch failed to persist; the index is opened again from
+	// disk before the next write (see runBatch).
+	stale bool
 	// newest is the latest Received ever added, Unix nanoseconds (0 = none), for the
 	// windowed search (Result.TotalAtLeast). Deletes do not lower it.
 	newest atomic.Int64
@@ -426,6 +429,9 @@ func (ix *Index) Add(docs ...Doc) error {
 	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
+	if err := ix.reopenIfStale(); err != nil {
+		return fmt.Errorf("add to search index: %w", err)
+	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if ix.idx == nil {
@@ -456,7 +462,7 @@ func (ix *Index) Add(docs ...Doc) error {
 		b.SetInternal([]byte(keyNewest), binary.BigEndian.AppendUint64(nil, uint64(newest)))
 	}
 	start := time.Now()
-	if _, err := protect(func() (struct{}, error) { return struct{}{}, ix.idx.Batch(b) }); err != nil {
+	if err := ix.runBatch(b); err != nil {
 		return fmt.Errorf("add %d messages (seq %d...) to search index: %w", len(docs), docs[0].Seq, err)
 	}
 	ix.lastSeq = last
@@ -542,6 +548,9 @@ const persistWait = 30 * time.Second
 func (ix *Index) durable(what string, fill func(*bleve.Batch) error) error {
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
+	if err := ix.reopenIfStale(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if ix.idx == nil {
@@ -553,7 +562,7 @@ func (ix *Index) durable(what string, fill func(*bleve.Batch) error) error {
 	}
 	persisted := make(chan error, 1)
 	b.SetPersistedCallback(func(err error) { persisted <- err })
-	if _, err := protect(func() (struct{}, error) { return struct{}{}, ix.idx.Batch(b) }); err != nil {
+	if err := ix.runBatch(b); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	select {
@@ -565,6 +574,47 @@ func (ix *Index) durable(what string, fill func(*bleve.Batch) error) error {
 		// The change is searchable; only its persistence is late.
 		ix.log.Warn("search index change not persisted in time", "what", what, "waited", persistWait)
 	}
+	return nil
+}
+
+// runBatch applies b; wmu and mu (read) are held. scorch puts a batch's new segment into
+// its in-memory snapshot before it persists it; when persisting fails (a full disk), Batch
+// returns the error and closes that segment although the snapshot still holds it (bleve
+// v2.6.3 Scorch.Batch: newSegment.Close() after prepareSegment's persisted error), and
+// zapx's SegmentBase.Close sets the segment's caches to nil maps, so the next batch panics
+// with "assignment to entry in nil map" in invertedIndexCache.insertLOCKED (issue 9). After
+// such an error the index is marked stale and opened again from disk before the next write:
+// it then holds what was persisted, and LastSeq tells the caller where to resume.
+func (ix *Index) runBatch(b *bleve.Batch) error {
+	_, err := protect(func() (struct{}, error) { return struct{}{}, ix.idx.Batch(b) })
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		ix.stale = true
+	}
+	return err
+}
+
+// reopenIfStale opens the index again from disk after a failed write (see runBatch); wmu
+// is held, mu is not.
+func (ix *Index) reopenIfStale() error {
+	if !ix.stale {
+		return nil
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.idx != nil {
+		closeQuietly(ix.idx, ix.log)
+		ix.idx = nil
+	}
+	idx, err := protect(func() (bleve.Index, error) { return bleve.OpenUsing(ix.dir, ix.runtimeConfig(false)) })
+	if err != nil {
+		return fmt.Errorf("open search index %s again after a failed write: %w", ix.dir, err)
+	}
+	if err := ix.attach(idx); err != nil {
+		closeQuietly(idx, ix.log)
+		return err
+	}
+	ix.stale = false
+	ix.log.Info("search index opened again after a failed write", "last_seq", ix.lastSeq)
 	return nil
 }
 

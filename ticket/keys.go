@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -85,9 +86,24 @@ func idPart(id string) []byte {
 	return []byte("sha256:" + hex.EncodeToString(sum[:]))
 }
 
-// dedupeKey: mailbox 0 ("mid:"+Message-ID | "sha256:"+raw hash); nil when the message has
-// neither.
+// dedupeKey: mailbox 0 "mid:"+Message-ID 0 evidence, or mailbox 0 "sha256:"+evidence when
+// the message has no Message-ID; nil when it has neither. A Message-ID identifies a mail only
+// together with evidence that it is the same mail (contentEvidence): forms and scripts reuse
+// Message-IDs. Without evidence (no raw hash) the key is the legacy one, by Message-ID alone.
 func dedupeKey(m *Message) []byte {
+	ev := contentEvidence(m)
+	switch {
+	case m.MessageID != "" && ev != "":
+		return join([]byte(m.Mailbox), append([]byte("mid:"), idPart(m.MessageID)...), []byte(ev))
+	case m.MessageID == "" && ev != "":
+		return join([]byte(m.Mailbox), []byte("sha256:"+ev))
+	}
+	return legacyDedupeKey(m)
+}
+
+// legacyDedupeKey is the dedupe key registers written before content evidence hold: mailbox 0
+// ("mid:"+Message-ID | "sha256:"+raw hash); nil when the message has neither.
+func legacyDedupeKey(m *Message) []byte {
 	switch {
 	case m.MessageID != "":
 		return join([]byte(m.Mailbox), append([]byte("mid:"), idPart(m.MessageID)...))
@@ -95,6 +111,27 @@ func dedupeKey(m *Message) []byte {
 		return join([]byte(m.Mailbox), []byte("sha256:"+m.RawSHA256))
 	}
 	return nil
+}
+
+// dedupeIDPrefix is the start of every evidence-bearing dedupe key of (mailbox, Message-ID).
+func dedupeIDPrefix(mailbox, messageID string) []byte {
+	return append(join([]byte(mailbox), append([]byte("mid:"), idPart(messageID)...)), sep)
+}
+
+// contentEvidence is the hex SHA-256 that says "the same mail": the hash of the raw mail, and
+// for an over-size mail, which is fetched and stored as its header only, the hash of that
+// header's hash and the whole mail's size (RFC 3501 §2.3.4 RFC822.SIZE), so that two
+// over-size mails with equal headers and different bodies are told apart. "" when the
+// message has no raw hash.
+func contentEvidence(m *Message) string {
+	if m.RawSHA256 == "" {
+		return ""
+	}
+	if !m.Oversize {
+		return m.RawSHA256
+	}
+	sum := sha256.Sum256([]byte("oversize\x00" + m.RawSHA256 + "\x00" + strconv.FormatInt(m.Size, 10)))
+	return hex.EncodeToString(sum[:])
 }
 
 // msgIDKey: mailbox 0 message-id.

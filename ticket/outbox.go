@@ -107,6 +107,7 @@ func (s *Store) RecordAck(seq uint64, res AckResult) error {
 				return fmt.Errorf("outbox: %w", err)
 			}
 			a.Status = res.Status
+			a.InFlight = time.Time{}
 			a.Attempts++
 			a.Reply = res.Reply
 			a.NextTry = time.Time{}
@@ -234,4 +235,80 @@ func (s *Store) OutboxStats(mailbox string) (n int, oldest time.Time, err error)
 		return 0, time.Time{}, fmt.Errorf("outbox of %s: %w", mailbox, err)
 	}
 	return n, oldest, nil
+}
+
+// MakeAcksDue makes every pending ack of mailbox that is scheduled after now due at now
+// (NextTry = now), so that they go out at once when the SMTP server is reachable again
+// after an outage, instead of each at its own retry time. It returns how many it moved.
+func (s *Store) MakeAcksDue(mailbox string, now time.Time) (int, error) {
+	if !validKeyTime(now) {
+		return 0, fmt.Errorf("make acks of %s due: time %v out of range", mailbox, now)
+	}
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		prefix := join([]byte(mailbox), nil)
+		outbox := bucket(tx, bucketOutbox)
+		var seqs []uint64
+		c := outbox.Cursor()
+		for k, _ := c.Seek(append(slices.Clone(prefix), timeKey(now)...)); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			nextTry, seq, err := parseOutboxKey(k, len(prefix))
+			if err != nil {
+				return err
+			}
+			if nextTry.After(now) {
+				seqs = append(seqs, seq)
+			}
+		}
+		for _, seq := range seqs {
+			m, err := getMessage(tx, seq)
+			if err != nil {
+				return err
+			}
+			if m.Ack.Status != AckPending {
+				return fmt.Errorf("outbox entry of message %d whose ack is %s", seq, m.Ack.Status)
+			}
+			if err := outbox.Delete(outboxKey(m.Mailbox, m.Ack.NextTry, seq)); err != nil {
+				return fmt.Errorf("outbox: %w", err)
+			}
+			m.Ack.NextTry = now
+			if err := outbox.Put(outboxKey(m.Mailbox, now, seq), nil); err != nil {
+				return fmt.Errorf("outbox: %w", err)
+			}
+			if err := putMessage(tx, m); err != nil {
+				return err
+			}
+		}
+		n = len(seqs)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("make acks of %s due: %w", mailbox, err)
+	}
+	return n, nil
+}
+
+// MarkSending records durably, just before the end of the SMTP DATA of message seq's ack,
+// that the ack is in flight. RecordAck clears the mark; an ack that still carries it when it
+// is marked again was in flight at a crash and may have reached the server: it is then
+// marked MaybeSent, and wasInFlight is true (the caller logs the repeat).
+func (s *Store) MarkSending(seq uint64, at time.Time) (wasInFlight bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		m, err := getMessage(tx, seq)
+		if err != nil {
+			return err
+		}
+		if m.Ack.Status != AckPending {
+			return fmt.Errorf("ack is %s: %w", m.Ack.Status, ErrNotPending)
+		}
+		if !m.Ack.InFlight.IsZero() {
+			wasInFlight = true
+			m.Ack.MaybeSent = true
+		}
+		m.Ack.InFlight = at
+		return putMessage(tx, m)
+	})
+	if err != nil {
+		return false, fmt.Errorf("mark ack of message %d in flight: %w", seq, err)
+	}
+	return wasInFlight, nil
 }

@@ -243,9 +243,9 @@ func unindexMessage(tx *bolt.Tx, ref Reference, m *Message) error {
 			}
 		}
 	}
-	if k := dedupeKey(m); k != nil {
-		dd := bucket(tx, bucketDedupe)
-		if bytes.Equal(dd.Get(k), seqKey(m.Seq)) {
+	dd := bucket(tx, bucketDedupe)
+	for _, k := range [][]byte{dedupeKey(m), legacyDedupeKey(m)} {
+		if k != nil && bytes.Equal(dd.Get(k), seqKey(m.Seq)) {
 			if err := dd.Delete(k); err != nil {
 				return fmt.Errorf("dedupe index: %w", err)
 			}

@@ -1,6 +1,7 @@
 package ticket
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,8 +15,10 @@ import (
 
 // Register registers one mail in ONE bbolt Update transaction:
 //
-//  1. dedupe by (mailbox, UIDVALIDITY, UID), then by (mailbox, "mid:"+Message-ID), or by
-//     (mailbox, "sha256:"+RawSHA256) when the mail has no Message-ID;
+//  1. dedupe by (mailbox, UIDVALIDITY, UID), then by (mailbox, Message-ID, content
+//     evidence), or by (mailbox, evidence) when the mail has no Message-ID (dedupeKey);
+//     the same Message-ID with other content is a new registration, marked
+//     MessageIDReused;
 //  2. allocate the next number for (prefix, year of Received in in.Location), or attach to
 //     the case in.FollowUpOf; a new case with in.LinkTo is linked to that case and back;
 //  3. apply in.Rate to a requested ack (see RateRule);
@@ -79,7 +82,7 @@ func (s *Store) RegisterBatch(ins []Incoming) ([]Registration, error) {
 // checkIncoming validates in and fills defaults.
 func checkIncoming(in *Incoming) error {
 	m := &in.Message
-	m.MessageID = strings.Trim(strings.TrimSpace(m.MessageID), "<>")
+	m.MessageID = trimID(m.MessageID)
 	switch {
 	case !validPrefix(in.Prefix):
 		return fmt.Errorf("prefix %q (want 1-10 of A-Z0-9): %w", in.Prefix, ErrBadReference)
@@ -98,6 +101,11 @@ func checkIncoming(in *Incoming) error {
 		in.Kind = KindCitizen
 	}
 	return nil
+}
+
+// trimID is a Message-ID without surrounding space and angle brackets.
+func trimID(id string) string {
+	return strings.Trim(strings.TrimSpace(id), "<>")
 }
 
 func location(loc *time.Location) *time.Location {
@@ -120,6 +128,9 @@ func register(tx *bolt.Tx, in Incoming) (Registration, error) {
 		return Registration{Reference: old.Case, Seq: seq, Duplicate: true}, nil
 	}
 
+	// A different mail reusing a Message-ID (issue 9): it is registered, and the case
+	// view says so.
+	m.MessageIDReused = idReused(tx, &m)
 	seq, err := bucket(tx, bucketMessages).NextSequence()
 	if err != nil {
 		return Registration{}, fmt.Errorf("next seq: %w", err)
@@ -216,7 +227,11 @@ func register(tx *bolt.Tx, in Incoming) (Registration, error) {
 	return reg, nil
 }
 
-// findDuplicate looks m up by UID and then by Message-ID or raw hash.
+// findDuplicate looks m up by UID and then by its dedupe key: (Message-ID, content
+// evidence), or the evidence alone when there is no Message-ID (see dedupeKey). A legacy
+// entry (by Message-ID or raw hash alone, written before evidence was part of the key) is
+// a duplicate only when its message carries the same evidence. A message without evidence
+// (no raw hash) is a duplicate of any message with its Message-ID.
 func findDuplicate(tx *bolt.Tx, m *Message) (uint64, bool, error) {
 	keys := []struct {
 		bucket string
@@ -230,13 +245,75 @@ func findDuplicate(tx *bolt.Tx, m *Message) (uint64, bool, error) {
 			continue
 		}
 		if v := bucket(tx, k.bucket).Get(k.key); v != nil {
-			if len(v) != 8 {
-				return 0, false, fmt.Errorf("%s index: bad value %x", k.bucket, v)
+			seq, err := seqValue(k.bucket, v)
+			return seq, err == nil, err
+		}
+	}
+	ev := contentEvidence(m)
+	if ev == "" {
+		if m.MessageID == "" {
+			return 0, false, nil
+		}
+		// No evidence: the Message-ID alone decides, as it did before.
+		if seq, ok := firstWithID(tx, m); ok {
+			return seq, true, nil
+		}
+		return 0, false, nil
+	}
+	if lk := legacyDedupeKey(m); lk != nil {
+		if v := bucket(tx, bucketDedupe).Get(lk); v != nil {
+			seq, err := seqValue(bucketDedupe, v)
+			if err != nil {
+				return 0, false, err
 			}
-			return binary.BigEndian.Uint64(v), true, nil
+			old, err := getMessage(tx, seq)
+			if err != nil {
+				return 0, false, fmt.Errorf("dedupe index: %w", err)
+			}
+			if oev := contentEvidence(&old.Message); oev == "" || oev == ev {
+				return seq, true, nil
+			}
 		}
 	}
 	return 0, false, nil
+}
+
+func seqValue(name string, v []byte) (uint64, error) {
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%s index: bad value %x", name, v)
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// firstWithID returns a registered message of m's mailbox with m's Message-ID, found by the
+// dedupe index (evidence-bearing or legacy entries).
+func firstWithID(tx *bolt.Tx, m *Message) (uint64, bool) {
+	dd := bucket(tx, bucketDedupe)
+	if lk := legacyDedupeKey(m); lk != nil {
+		if v := dd.Get(lk); len(v) == 8 {
+			return binary.BigEndian.Uint64(v), true
+		}
+	}
+	prefix := dedupeIDPrefix(m.Mailbox, m.MessageID)
+	c := dd.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		// The rest of the key is the evidence (64 hex digits); a Message-ID with a NUL
+		// byte could make a longer one match the prefix.
+		if len(k) == len(prefix)+64 && len(v) == 8 {
+			return binary.BigEndian.Uint64(v), true
+		}
+	}
+	return 0, false
+}
+
+// idReused reports whether another mail of m's mailbox with m's Message-ID is registered
+// (called for a message that is not a duplicate: that mail's content differs).
+func idReused(tx *bolt.Tx, m *Message) bool {
+	if m.MessageID == "" {
+		return false
+	}
+	_, found := firstWithID(tx, m)
+	return found
 }
 
 // openCase allocates the next reference of (prefix, year) and returns the new case.

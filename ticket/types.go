@@ -119,7 +119,10 @@ type Message struct {
 	// RateRule.PerDomainLimit and UnverifiedHourlyCap.
 	VerifiedSender string `json:"verified_sender,omitempty"`
 	VerifiedBy     string `json:"verified_by,omitempty"` // "spf", "dkim", "dmarc", ...
-	Ack            Ack    `json:"ack"`
+	// MessageIDReused: another, different mail (other content) of the mailbox was
+	// registered earlier with this Message-ID; this one was registered on its own.
+	MessageIDReused bool `json:"message_id_reused,omitempty"`
+	Ack             Ack  `json:"ack"`
 }
 
 // Ack is the state of the acknowledgement of one message.
@@ -144,6 +147,12 @@ type Ack struct {
 	// EchoReason says why, in words for the clerk: "sender verified by dkim", "sender not
 	// verified", "echo = never", "echo = always".
 	EchoReason string `json:"echo_reason,omitempty"`
+	// InFlight is set (durably, by MarkSending) just before the end of the ack's SMTP DATA
+	// and cleared by RecordAck: an ack that still has it after a crash may have been
+	// accepted by the server, and MaybeSent says it was sent again (with the same
+	// Message-ID) after such a crash.
+	InFlight  time.Time `json:"in_flight,omitzero"`
+	MaybeSent bool      `json:"maybe_sent,omitempty"`
 }
 
 // Kinds of acknowledgement (Ack.Echo).

@@ -291,6 +291,7 @@ func newCatalog() catalog {
 		"case.malformed":              {"Fehlerhaft", "Malformed"},
 		"case.oversize":               {"Zu groß", "Too large"},
 		"case.oversize.text":          {"Die Nachricht war zu groß; ihr Inhalt wurde nicht gespeichert.", "The message was too large; its content was not stored."},
+		"case.msgidreused":            {"Message-ID von einer anderen Nachricht wiederverwendet", "Message-ID reused by a different mail"},
 		"case.view":                   {"Anzeige", "View"},
 		"case.view.text":              {"Text", "Text"},
 		"case.view.html":              {"HTML (bereinigt, ohne Bilder)", "HTML (sanitised, no images)"},

@@ -236,6 +236,9 @@ func printCase(w io.Writer, c *ticket.Case, loc *time.Location) {
 		if m.Oversize {
 			fmt.Fprintf(w, "  Übergroß:   nur Kopfzeilen registriert, Mail bleibt auf dem Server\n")
 		}
+		if m.MessageIDReused {
+			fmt.Fprintf(w, "  Hinweis:    Message-ID von einer anderen Nachricht wiederverwendet (Message-ID reused by a different mail)\n")
+		}
 		fmt.Fprintf(w, "  Bestätigung: %s", ackText(m.Ack))
 		if !m.Ack.SentAt.IsZero() {
 			fmt.Fprintf(w, " am %s", m.Ack.SentAt.In(loc).Format("02.01.2006 15:04:05"))
