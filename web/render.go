@@ -222,7 +222,7 @@ func newCatalog() catalog {
 
 		"search.title":           {"Vorgänge suchen", "Find cases"},
 		"search.q":               {"Vorgangsnummer, Absender oder Suchbegriffe", "Reference, sender or search terms"},
-		"search.q.hint":          {"z. B. STK-2026-000042-7, „stk 2026 42 7“, mueller@example.org, Bauantrag", "e.g. STK-2026-000042-7, \"stk 2026 42 7\", mueller@example.org, building permit"},
+		"search.q.hint":          {"z. B. STK-2026-000042-6, „stk 2026 42 6“, mueller@example.org, Bauantrag", "e.g. STK-2026-000042-6, \"stk 2026 42 6\", mueller@example.org, building permit"},
 		"search.submit":          {"Suchen", "Search"},
 		"search.filters":         {"Filter", "Filters"},
 		"search.sender":          {"Absender (Adresse oder Name)", "Sender (address or name)"},
