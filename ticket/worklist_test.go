@@ -195,32 +195,38 @@ func TestMigrateV2(t *testing.T) {
 	}
 }
 
+// benchStore registers n cases spread over two years, three mailboxes, every fifth one
+// automated, in batches (one transaction each); it returns the store, the mailboxes and
+// the end of the two years.
+func benchStore(b *testing.B, n int) (*Store, []string, time.Time) {
+	s := openTestStore(b, b.TempDir())
+	b.Cleanup(func() { s.Close() })
+	start := time.Date(2025, 1, 1, 8, 0, 0, 0, time.UTC)
+	const batch = 2000
+	boxes := []string{"post", "bauamt", "presse"}
+	for i := 0; i < n; i += batch {
+		var ins []Incoming
+		for j := i; j < i+batch && j < n; j++ {
+			in := incoming(uint32(j+1), fmt.Sprintf("m%d@x", j), start.Add(time.Duration(j)*(2*365*24*time.Hour/time.Duration(n))))
+			in.Message.Mailbox = boxes[j%3]
+			if j%5 == 0 {
+				in.Kind = KindAutomated
+			}
+			ins = append(ins, in)
+		}
+		if _, err := s.RegisterBatch(ins); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s, boxes, start.Add(2 * 365 * 24 * time.Hour)
+}
+
 // BenchmarkCountWork measures the tab counts on registers of growing size: the cost must
 // not grow with the number of cases (only with mailboxes, users and days).
 func BenchmarkCountWork(b *testing.B) {
 	for _, n := range []int{10_000, 200_000} {
 		b.Run(fmt.Sprintf("cases=%d", n), func(b *testing.B) {
-			s := openTestStore(b, b.TempDir())
-			defer s.Close()
-			start := time.Date(2025, 1, 1, 8, 0, 0, 0, time.UTC)
-			const batch = 2000
-			boxes := []string{"post", "bauamt", "presse"}
-			for i := 0; i < n; i += batch {
-				var ins []Incoming
-				for j := i; j < i+batch && j < n; j++ {
-					// Spread over two years, three mailboxes, some automated.
-					in := incoming(uint32(j+1), fmt.Sprintf("m%d@x", j), start.Add(time.Duration(j)*(2*365*24*time.Hour/time.Duration(n))))
-					in.Message.Mailbox = boxes[j%3]
-					if j%5 == 0 {
-						in.Kind = KindAutomated
-					}
-					ins = append(ins, in)
-				}
-				if _, err := s.RegisterBatch(ins); err != nil {
-					b.Fatal(err)
-				}
-			}
-			now := start.Add(2 * 365 * 24 * time.Hour)
+			s, boxes, now := benchStore(b, n)
 			cut := map[string]time.Time{}
 			for _, m := range boxes {
 				cut[m] = now.Add(-28 * 24 * time.Hour)
@@ -231,6 +237,26 @@ func BenchmarkCountWork(b *testing.B) {
 				c, err := s.CountWork(nil, "erika", cut)
 				if err != nil || c.All != n {
 					b.Fatalf("%+v, %v", c, err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkWorklistPage measures the first page (20 cases) of the "new, unassigned" tab:
+// it reads the status index from the newest end, so it does not grow with the register.
+func BenchmarkWorklistPage(b *testing.B) {
+	for _, n := range []int{10_000, 200_000} {
+		b.Run(fmt.Sprintf("cases=%d", n), func(b *testing.B) {
+			s, _, _ := benchStore(b, n)
+			nobody := ""
+			f := WorkFilter{Kinds: []Kind{KindCitizen, KindMalformed}, Statuses: []CaseStatus{StatusNew}, Assignee: &nobody, Limit: 20}
+			b.ResetTimer()
+			b.ReportAllocs()
+			for b.Loop() {
+				items, _, err := s.Worklist(f)
+				if err != nil || len(items) != 20 {
+					b.Fatalf("%d, %v", len(items), err)
 				}
 			}
 		})
