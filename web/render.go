@@ -180,7 +180,7 @@ func newCatalog() catalog {
 	return catalog{
 		"skip":          {"Zum Inhalt springen", "Skip to content"},
 		"nav.label":     {"Hauptnavigation", "Main navigation"},
-		"nav.search":    {"Suche", "Search"},
+		"nav.search":    {"Arbeitsliste", "Worklist"},
 		"nav.audit":     {"Protokoll", "Audit log"},
 		"nav.otherlang": {"English", "Deutsch"},
 		"nav.user":      {"Angemeldet", "Logged in"},
@@ -213,7 +213,7 @@ func newCatalog() catalog {
 		"err.search":      {"Die Suche ist fehlgeschlagen. Bitte die Eingabe prüfen oder später erneut versuchen.", "The search failed. Please check the input or try again later."},
 		"err.reference":   {"Keine gültige Vorgangsnummer.", "Not a valid reference."},
 		"error.title":     {"Fehler", "Error"},
-		"error.back":      {"Zur Suche", "Back to search"},
+		"error.back":      {"Zur Arbeitsliste", "Back to the worklist"},
 
 		"done.logout": {"Sie wurden abgemeldet.", "You have been logged out."},
 		"done.status": {"Der Status wurde geändert.", "The status has been changed."},
