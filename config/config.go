@@ -29,6 +29,8 @@ const (
 	DefaultSessionIdle    = 30 * time.Minute
 	DefaultSessionMax     = 12 * time.Hour
 	DefaultReadyMaxAge    = 5 * time.Minute
+	// DefaultHandlingTime is the handling time the acknowledgement promises (four weeks).
+	DefaultHandlingTime = 4 * 7 * 24 * time.Hour
 )
 
 // Defaults of the limits on unverified senders (issue 8), applied by ApplyDefaults.
@@ -131,6 +133,10 @@ type Mailbox struct {
 	SMTP      SMTP     `toml:"smtp"`
 	Ack       Ack      `toml:"ack"`
 	Policy    Policy   `toml:"policy"`
+
+	// HandlingTime is how long a case may stay open before the clerks' worklist shows
+	// it as overdue ("Frist überschritten"). Default DefaultHandlingTime (672h).
+	HandlingTime Duration `toml:"handling_time"`
 }
 
 // IMAP is the account the mailbox is read from.
@@ -481,6 +487,9 @@ func (c *Config) ApplyDefaults() {
 		}
 		if m.IMAP.Folder == "" {
 			m.IMAP.Folder = DefaultFolder
+		}
+		if m.HandlingTime.Duration == 0 {
+			m.HandlingTime.Duration = DefaultHandlingTime
 		}
 		if m.IMAP.PollInterval.Duration == 0 {
 			m.IMAP.PollInterval.Duration = DefaultPollInterval

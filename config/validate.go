@@ -192,6 +192,9 @@ func (c *Config) validate(v *collector, opts Options) {
 			v.add(sp+".helo", "%q is not a host name or address literal (RFC 5321 §4.1.1.1)", m.SMTP.HELO)
 		}
 
+		if m.HandlingTime.Duration < 24*time.Hour {
+			v.add(p+".handling_time", "must be at least 24h (got %s), e.g. \"672h\" for four weeks", m.HandlingTime.Duration)
+		}
 		if m.Retention.Duration < 0 {
 			v.add(p+".retention", "must be 0 (keep forever) or more (got %s)", m.Retention.Duration)
 		} else if m.Retention.Duration > 0 && m.Retention.Duration < 24*time.Hour {

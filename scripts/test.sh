@@ -87,8 +87,35 @@ ensure_vmail() {
 	fi
 }
 
+# axe-core (npm), the accessibility engine the browser tests inject into every page.
+# Fetched with npm into a cache outside the repository (never committed); its
+# axe.min.js reaches the tests in INTAKE_AXE_JS. Without it the accessibility test
+# fails under CI (CI=true) and with INTAKE_REQUIRE_REAL_SERVERS, as set below.
+AXE_VERSION="${AXE_VERSION:-4.14}"
+fetch_axe() {
+	local cache="${INTAKE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/intake}/axe-core-$AXE_VERSION"
+	local js="$cache/package/axe.min.js"
+	if [ ! -s "$js" ]; then
+		if ! command -v npm >/dev/null 2>&1; then
+			if is_root && command -v apt-get >/dev/null 2>&1; then
+				apt-get install -y -qq --no-install-recommends npm >/dev/null
+			else
+				say "WARNING: npm missing; cannot fetch axe-core (the accessibility test will fail)"
+				return
+			fi
+		fi
+		mkdir -p "$cache"
+		local tgz
+		tgz=$(cd "$cache" && npm pack --silent "axe-core@$AXE_VERSION" | tail -n 1) || { say "WARNING: npm pack axe-core@$AXE_VERSION failed"; return; }
+		tar -xzf "$cache/$tgz" -C "$cache" package/axe.min.js package/package.json
+	fi
+	export INTAKE_AXE_JS="$js"
+	say "axe-core $(sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$cache/package/package.json" | head -n 1): $js"
+}
+
 install_packages
 ensure_vmail
+fetch_axe
 
 command -v go >/dev/null 2>&1 || { say "go is not on PATH"; exit 1; }
 export INTAKE_REQUIRE_REAL_SERVERS=1

@@ -40,7 +40,7 @@
 //
 // # Fields available in templates (type TemplateData)
 //
-//	.Reference     "STK-2026-000042-7"
+//	.Reference     "STK-2026-000042-6"
 //	.Received      time.Time in the office time zone
 //	.ReceivedDE    "28.11.2026 um 14:05 Uhr"
 //	.ReceivedEN    "28 November 2026 at 14:05 CET"

@@ -157,7 +157,7 @@ func Load(dir string) (*Set, error) {
 // sampleData covers the branches of the templates for the test render.
 func sampleData() []Data {
 	full := Data{
-		Reference: "STK-2026-000042-7", Received: time.Date(2026, 11, 28, 14, 5, 0, 0, time.UTC),
+		Reference: "STK-2026-000042-6", Received: time.Date(2026, 11, 28, 14, 5, 0, 0, time.UTC),
 		Subject: "Antrag", Attachments: []string{"antrag.pdf"},
 		Office:  Office{Name: "Amt", Phone: "0", PostalAddress: "Postfach 1\n00000 Ort", ContactURL: "https://example.org/k", PrivacyURL: "https://example.org/d"},
 		Mailbox: "Poststelle", Address: "poststelle@example.org",

@@ -26,7 +26,7 @@ func berlin(t *testing.T) *time.Location {
 // stk is the acknowledgement data of the Staatskanzlei example.
 func stk(t *testing.T) Data {
 	return Data{
-		Reference:   "STK-2026-000042-7",
+		Reference:   "STK-2026-000042-6",
 		Received:    time.Date(2026, 11, 28, 14, 5, 33, 0, berlin(t)),
 		Subject:     "Antrag auf Akteneinsicht",
 		Attachments: []string{"Antrag.pdf", "Vollmacht Müller.jpg"},
@@ -62,7 +62,7 @@ func TestGolden(t *testing.T) {
 		{"de_new_no_attachments", "de", func(d *Data) { d.Attachments = nil }},
 		{"de_followup", "de", func(d *Data) {
 			d.FollowUp = true
-			d.Subject = "AW: Auto: Eingangsbestätigung [STK-2026-000042-7] – Antrag auf Akteneinsicht"
+			d.Subject = "AW: Auto: Eingangsbestätigung [STK-2026-000042-6] – Antrag auf Akteneinsicht"
 		}},
 		{"de_followup_no_attachments", "de", func(d *Data) { d.FollowUp = true; d.Attachments = nil }},
 		{"de_long_subject", "de", func(d *Data) {
@@ -150,7 +150,7 @@ func TestRequiredElements(t *testing.T) {
 			{"competence not confirmed", "ob wir zuständig sind"},
 			{"postal address", "Postfach 10 11 02"},
 			{"contact URL", "https://www.stk.example.de/kontakt"},
-			{"English block", "Your reference number is STK-2026-000042-7"},
+			{"English block", "Your reference number is STK-2026-000042-6"},
 			{"English time", "28 November 2026 at 14:05 CET"},
 		},
 		"en": {
@@ -208,21 +208,21 @@ func TestSubject(t *testing.T) {
 	tests := []struct {
 		lang, subject, want string
 	}{
-		{"de", "Antrag", "Auto: Eingangsbestätigung [STK-2026-000042-7] – Antrag"},
-		{"de", "", "Auto: Eingangsbestätigung [STK-2026-000042-7] – (ohne Betreff)"},
-		{"de", "   \t ", "Auto: Eingangsbestätigung [STK-2026-000042-7] – (ohne Betreff)"},
-		{"en", "", "Auto: Acknowledgement of receipt [STK-2026-000042-7] – (no subject)"},
-		{"en", "Request", "Auto: Acknowledgement of receipt [STK-2026-000042-7] – Request"},
-		{"de", "Antrag\r\nBcc: victim@example.org", "Auto: Eingangsbestätigung [STK-2026-000042-7] – Antrag Bcc: victim@example.org"},
-		{"de", "Frage\x00 zu\x1b[31m Gebühren", "Auto: Eingangsbestätigung [STK-2026-000042-7] – Frage zu[31m Gebühren"},
+		{"de", "Antrag", "Auto: Eingangsbestätigung [STK-2026-000042-6] – Antrag"},
+		{"de", "", "Auto: Eingangsbestätigung [STK-2026-000042-6] – (ohne Betreff)"},
+		{"de", "   \t ", "Auto: Eingangsbestätigung [STK-2026-000042-6] – (ohne Betreff)"},
+		{"en", "", "Auto: Acknowledgement of receipt [STK-2026-000042-6] – (no subject)"},
+		{"en", "Request", "Auto: Acknowledgement of receipt [STK-2026-000042-6] – Request"},
+		{"de", "Antrag\r\nBcc: victim@example.org", "Auto: Eingangsbestätigung [STK-2026-000042-6] – Antrag Bcc: victim@example.org"},
+		{"de", "Frage\x00 zu\x1b[31m Gebühren", "Auto: Eingangsbestätigung [STK-2026-000042-6] – Frage zu[31m Gebühren"},
 		// A reply to our acknowledgement: no growing chain of prefixes and tags.
-		{"de", "AW: Auto: Eingangsbestätigung [STK-2026-000042-7] – Antrag", "Auto: Eingangsbestätigung [STK-2026-000042-7] – Antrag"},
-		{"de", "Re: AW: [stk-2026-000042-7] Antrag", "Auto: Eingangsbestätigung [STK-2026-000042-7] – Antrag"},
-		{"en", "RE: Auto: Acknowledgement of receipt [STK-2026-000042-7] – Request", "Auto: Acknowledgement of receipt [STK-2026-000042-7] – Request"},
-		{"de", "AW: Auto: Eingangsbestätigung [STK-2026-000042-7] – ", "Auto: Eingangsbestätigung [STK-2026-000042-7] – (ohne Betreff)"},
+		{"de", "AW: Auto: Eingangsbestätigung [STK-2026-000042-6] – Antrag", "Auto: Eingangsbestätigung [STK-2026-000042-6] – Antrag"},
+		{"de", "Re: AW: [stk-2026-000042-6] Antrag", "Auto: Eingangsbestätigung [STK-2026-000042-6] – Antrag"},
+		{"en", "RE: Auto: Acknowledgement of receipt [STK-2026-000042-6] – Request", "Auto: Acknowledgement of receipt [STK-2026-000042-6] – Request"},
+		{"de", "AW: Auto: Eingangsbestätigung [STK-2026-000042-6] – ", "Auto: Eingangsbestätigung [STK-2026-000042-6] – (ohne Betreff)"},
 		// Other subjects are echoed as received.
-		{"de", "AW: Ihr Schreiben vom 3. November", "Auto: Eingangsbestätigung [STK-2026-000042-7] – AW: Ihr Schreiben vom 3. November"},
-		{"de", "Eingangsbestätigung fehlt", "Auto: Eingangsbestätigung [STK-2026-000042-7] – Eingangsbestätigung fehlt"},
+		{"de", "AW: Ihr Schreiben vom 3. November", "Auto: Eingangsbestätigung [STK-2026-000042-6] – AW: Ihr Schreiben vom 3. November"},
+		{"de", "Eingangsbestätigung fehlt", "Auto: Eingangsbestätigung [STK-2026-000042-6] – Eingangsbestätigung fehlt"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.lang+" "+tt.subject, func(t *testing.T) {
@@ -242,7 +242,7 @@ func TestSubject(t *testing.T) {
 func TestSubjectTruncated(t *testing.T) {
 	s := mustLoad(t, "")
 	d := stk(t)
-	prefix := "Auto: Eingangsbestätigung [STK-2026-000042-7] – "
+	prefix := "Auto: Eingangsbestätigung [STK-2026-000042-6] – "
 	for _, subject := range []string{
 		strings.Repeat("Wort ", 40),
 		strings.Repeat("x", 300),
@@ -359,7 +359,7 @@ func TestOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Subject != "Auto: Ihre Nachricht [STK-2026-000042-7]" {
+	if r.Subject != "Auto: Ihre Nachricht [STK-2026-000042-6]" {
 		t.Errorf("override subject not used: %q", r.Subject)
 	}
 	if !strings.HasPrefix(r.Text, "Guten Tag") {
@@ -369,7 +369,7 @@ func TestOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Text != "Received 28 November 2026 at 14:05 CET, reference STK-2026-000042-7.\n" {
+	if r.Text != "Received 28 November 2026 at 14:05 CET, reference STK-2026-000042-6.\n" {
 		t.Errorf("override body not used: %q", r.Text)
 	}
 	if !strings.HasPrefix(r.Subject, "Auto: Acknowledgement of receipt") {

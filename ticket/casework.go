@@ -116,7 +116,8 @@ func (s *Store) AddNote(ref Reference, text string, a Actor) (Note, error) {
 func (s *Store) Assign(ref Reference, assignee string, a Actor) error {
 	assignee = NormalizeUserName(assignee)
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if _, err := getCase(tx, ref); err != nil {
+		c, err := getCase(tx, ref)
+		if err != nil {
 			return err
 		}
 		if assignee != "" {
@@ -144,6 +145,12 @@ func (s *Store) Assign(ref Reference, assignee string, a Actor) error {
 		}
 		if err := b.Put(refKey(ref), v); err != nil {
 			return err
+		}
+		if err := accountWork(tx, c, old.Assignee, -1); err != nil {
+			return fmt.Errorf("worklist: %w", err)
+		}
+		if err := accountWork(tx, c, assignee, 1); err != nil {
+			return fmt.Errorf("worklist: %w", err)
 		}
 		e := a.NewAuditEntry(AuditAssign, ref, fmt.Sprintf("%q -> %q", old.Assignee, assignee))
 		return appendAudit(tx, &e)

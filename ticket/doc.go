@@ -4,12 +4,12 @@
 //
 // # References
 //
-// A reference looks like STK-2026-000042-7: a prefix (1-10 of A-Z0-9), the year of receipt,
+// A reference looks like STK-2026-000042-6: a prefix (1-10 of A-Z0-9), the year of receipt,
 // a running number zero padded to at least 6 digits, and a check digit. The check digit is
 // the Damm check digit over the digits of the year followed by the padded number; Damm's
 // quasigroup catches every single-digit error and every transposition of adjacent digits,
-// the check digit included. ParseReference accepts what people type ("stk 2026 42 7",
-// "STK2026000042-7"); FindReferences finds references in subjects and other free text.
+// the check digit included. ParseReference accepts what people type ("stk 2026 42 6",
+// "STK2026000042-6"); FindReferences finds references in subjects and other free text.
 //
 // # Register
 //

@@ -47,6 +47,8 @@ func migrate(tx *bolt.Tx, from int) error {
 	switch from {
 	case 1:
 		return migrateV1(tx)
+	case 2:
+		return migrateV2(tx)
 	}
 	return fmt.Errorf("no migration from schema version %d", from)
 }

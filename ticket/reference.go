@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 )
 
-// Reference is a case number such as "STK-2026-000042-7": prefix, year, running number
+// Reference is a case number such as "STK-2026-000042-6": prefix, year, running number
 // (zero padded to at least 6 digits) and a check digit computed by CheckDigit.
 type Reference struct {
 	Prefix string // 1-10 chars, A-Z0-9, upper case
@@ -130,7 +130,7 @@ func CheckDigit(year int, number uint64) int {
 
 // ParseReference parses a reference tolerantly: any case, surrounding space, any
 // separators between the parts (spaces, dashes, dots, slashes, ...) or none at all, e.g.
-// "stk 2026 42 7", "STK2026000042-7", " Stk-2026-000042-7 ".
+// "stk 2026 42 6", "STK2026000042-6", " Stk-2026-000042-6 ".
 //
 // Without separators the prefix ends at its last letter, the 4 digits after it are the year,
 // the last digit is the check digit and everything in between is the number; a prefix that
@@ -232,7 +232,7 @@ var anyPrefixRE = regexp.MustCompile(`(?:^|[^A-Za-z0-9])(?:([A-Za-z0-9]{0,9}[A-Z
 	`|([A-Za-z0-9]{0,9}[0-9])` + sepRequired + `)` + refTail)
 
 // FindReferences returns every syntactically valid reference with a correct check digit
-// in free text such as a subject "AW: WG: [stk-2026-000042-7] Antrag", in order of
+// in free text such as a subject "AW: WG: [stk-2026-000042-6] Antrag", in order of
 // appearance and without repeats. prefixes restricts the prefixes looked for (case
 // insensitive); nil means any prefix.
 func FindReferences(text string, prefixes []string) []Reference {

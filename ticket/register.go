@@ -346,6 +346,9 @@ func openCase(tx *bolt.Tx, in Incoming, m *Message) (*caseRecord, error) {
 	if err := bucket(tx, bucketIndex).Put(statusKey(c.Status, c.Created, ref), nil); err != nil {
 		return nil, fmt.Errorf("status index: %w", err)
 	}
+	if err := accountWork(tx, c, "", 1); err != nil {
+		return nil, fmt.Errorf("worklist: %w", err)
+	}
 	if c.Sender != "" {
 		if err := bucket(tx, bucketSender).Put(senderKey(c.Sender, c.Created, ref), nil); err != nil {
 			return nil, fmt.Errorf("sender index: %w", err)

@@ -41,7 +41,17 @@ func (s *Store) SetStatus(ref Reference, status CaseStatus, at time.Time) error 
 		if err := idx.Put(statusKey(status, c.Created, c.Reference), nil); err != nil {
 			return fmt.Errorf("status index: %w", err)
 		}
+		a, err := assigneeOf(tx, ref)
+		if err != nil {
+			return err
+		}
+		if err := accountWork(tx, c, a, -1); err != nil {
+			return fmt.Errorf("worklist: %w", err)
+		}
 		c.Status, c.StatusAt = status, at
+		if err := accountWork(tx, c, a, 1); err != nil {
+			return fmt.Errorf("worklist: %w", err)
+		}
 		return putCase(tx, c)
 	})
 	if err != nil {

@@ -19,8 +19,9 @@ import (
 
 // SchemaVersion is the version of the bucket layout this package writes and reads.
 // Version 2 added the index bucket (status in place of created, ackrate, sent) and the
-// settings bucket; Open migrates a version 1 database in place (see migrate.go).
-const SchemaVersion = 2
+// settings bucket; version 3 the worklist bucket (counters and the assignee index, see
+// worklist.go). Open migrates an older database in place (see migrate.go).
+const SchemaVersion = 3
 
 const (
 	dbFile         = "intake.db"
@@ -52,7 +53,7 @@ const (
 func allBuckets() []string {
 	return []string{bucketMeta, bucketCounters, bucketCases, bucketMessages, bucketUID,
 		bucketDedupe, bucketMsgID, bucketSender, bucketOutbox, bucketWatermarks,
-		bucketIndex, bucketSettings}
+		bucketIndex, bucketSettings, bucketWorklist}
 }
 
 // bucket returns a top-level bucket; initSchema has created all of them.

@@ -22,6 +22,7 @@ type searchData struct {
 	Mailboxes                                            []config.Mailbox // the ones the user may see
 	Problem                                              string           // message key
 	Res                                                  *resultView
+	Work                                                 *worklistData // the worklist, when nothing is searched
 }
 
 type resultView struct {
@@ -30,8 +31,8 @@ type resultView struct {
 	Page             int
 }
 
-// searchPage is the start page: the search form and, without any input, the newest
-// cases the user may see.
+// searchPage is the start page: the search form and, without any input, the worklist
+// (worklist.go).
 func (s *server) searchPage(w http.ResponseWriter, r *http.Request, u *ticket.User) {
 	q := r.URL.Query()
 	d := searchData{
@@ -59,6 +60,14 @@ func (s *server) searchPage(w http.ResponseWriter, r *http.Request, u *ticket.Us
 			s.errorPage(w, r, u, http.StatusInternalServerError, "err.internal")
 			return
 		}
+	} else {
+		if d.Work, err = s.worklist(q, u); err != nil {
+			s.log.Error("worklist", "err", err)
+			s.errorPage(w, r, u, http.StatusInternalServerError, "err.internal")
+			return
+		}
+		s.render(w, r, u, http.StatusOK, "search", "work.title", d)
+		return
 	}
 	res, err := s.find(u, p)
 	if err != nil {

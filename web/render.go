@@ -47,6 +47,13 @@ func (s *server) parseTemplates() (map[string]*template.Template, error) {
 			return t.Format("02.01.2006, 15:04") + " Uhr"
 		},
 		"size": humanSize,
+		"dict": func(kv ...any) map[string]any {
+			m := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[kv[i].(string)] = kv[i+1]
+			}
+			return m
+		},
 		"explain": func(lang, reason string) string {
 			de, en := policy.Explain(policy.Reason(reason))
 			if lang == langEN {
@@ -173,7 +180,7 @@ func newCatalog() catalog {
 	return catalog{
 		"skip":          {"Zum Inhalt springen", "Skip to content"},
 		"nav.label":     {"Hauptnavigation", "Main navigation"},
-		"nav.search":    {"Suche", "Search"},
+		"nav.search":    {"Arbeitsliste", "Worklist"},
 		"nav.audit":     {"Protokoll", "Audit log"},
 		"nav.otherlang": {"English", "Deutsch"},
 		"nav.user":      {"Angemeldet", "Logged in"},
@@ -204,9 +211,9 @@ func newCatalog() catalog {
 		"err.assignee":    {"Diese Person kann dem Vorgang nicht zugewiesen werden.", "This person cannot be assigned to the case."},
 		"err.date":        {"Bitte ein Datum im Format JJJJ-MM-TT angeben.", "Please give a date as YYYY-MM-DD."},
 		"err.search":      {"Die Suche ist fehlgeschlagen. Bitte die Eingabe prüfen oder später erneut versuchen.", "The search failed. Please check the input or try again later."},
-		"err.reference":   {"Kein gültiges Aktenzeichen.", "Not a valid reference."},
+		"err.reference":   {"Keine gültige Vorgangsnummer.", "Not a valid reference."},
 		"error.title":     {"Fehler", "Error"},
-		"error.back":      {"Zur Suche", "Back to search"},
+		"error.back":      {"Zur Arbeitsliste", "Back to the worklist"},
 
 		"done.logout": {"Sie wurden abgemeldet.", "You have been logged out."},
 		"done.status": {"Der Status wurde geändert.", "The status has been changed."},
@@ -214,8 +221,8 @@ func newCatalog() catalog {
 		"done.assign": {"Die Zuständigkeit wurde geändert.", "The assignment has been changed."},
 
 		"search.title":           {"Vorgänge suchen", "Find cases"},
-		"search.q":               {"Aktenzeichen, Absender oder Suchbegriffe", "Reference, sender or search terms"},
-		"search.q.hint":          {"z. B. STK-2026-000042-7, „stk 2026 42 7“, mueller@example.org, Bauantrag", "e.g. STK-2026-000042-7, \"stk 2026 42 7\", mueller@example.org, building permit"},
+		"search.q":               {"Vorgangsnummer, Absender oder Suchbegriffe", "Reference, sender or search terms"},
+		"search.q.hint":          {"z. B. STK-2026-000042-6, „stk 2026 42 6“, mueller@example.org, Bauantrag", "e.g. STK-2026-000042-6, \"stk 2026 42 6\", mueller@example.org, building permit"},
 		"search.submit":          {"Suchen", "Search"},
 		"search.filters":         {"Filter", "Filters"},
 		"search.sender":          {"Absender (Adresse oder Name)", "Sender (address or name)"},
@@ -236,17 +243,47 @@ func newCatalog() catalog {
 		"search.count.truncated": {"Mindestens %d Vorgänge gefunden (nur die neuesten wurden durchsucht).", "At least %d cases found (only the newest were searched)."},
 		"search.nofulltext": {"Volltextsuche nicht verfügbar: Suchbegriffe werden nur in Betreff, Absender und Anhangnamen der neuesten Vorgänge gesucht.",
 			"Full-text search is not available: search terms are matched in subject, sender and attachment names of the newest cases only."},
-		"search.notfound":     {"Kein Vorgang mit dem Aktenzeichen %s gefunden.", "No case with the reference %s."},
+		"search.notfound":     {"Kein Vorgang mit der Vorgangsnummer %s gefunden.", "No case with the reference %s."},
 		"search.checkdigit":   {"Die Prüfziffer von „%s“ stimmt nicht.", "The check digit of \"%s\" is wrong."},
 		"search.didyoumean":   {"Meinten Sie …?", "Did you mean …?"},
-		"search.nocandidates": {"Kein vorhandener Vorgang unterscheidet sich nur in einer Ziffer. Bitte das Aktenzeichen prüfen.", "No existing case differs in one digit only. Please check the reference."},
+		"search.nocandidates": {"Kein vorhandener Vorgang unterscheidet sich nur in einer Ziffer. Bitte die Vorgangsnummer prüfen.", "No existing case differs in one digit only. Please check the reference."},
+
+		"work.title":          {"Arbeitsliste", "Worklist"},
+		"work.tabs":           {"Ansichten der Arbeitsliste", "Worklist views"},
+		"work.tab.new":        {"Neu, nicht zugewiesen", "New, unassigned"},
+		"work.tab.mine":       {"Mir zugewiesen", "Assigned to me"},
+		"work.tab.progress":   {"In Bearbeitung", "In progress"},
+		"work.tab.overdue":    {"Frist überschritten", "Overdue"},
+		"work.tab.auto":       {"Automatisch eingegangen", "Automated mail"},
+		"work.tab.all":        {"Alle", "All"},
+		"work.count":          {"%d Vorgänge", "%d cases"},
+		"work.empty":          {"Keine Vorgänge in dieser Ansicht.", "No cases in this view."},
+		"work.select":         {"Auswahl", "Selection"},
+		"work.selectcase":     {"Vorgang %s auswählen", "Select case %s"},
+		"work.sort.newest":    {"Neueste zuerst – umkehren", "Newest first – reverse"},
+		"work.sort.oldest":    {"Älteste zuerst – umkehren", "Oldest first – reverse"},
+		"work.bulk":           {"Ausgewählte Vorgänge bearbeiten", "Change the selected cases"},
+		"work.bulk.assignee":  {"Zuweisen an", "Assign to"},
+		"work.bulk.assign":    {"Zuweisen", "Assign"},
+		"work.bulk.status":    {"Status setzen auf", "Set status to"},
+		"work.bulk.setstatus": {"Status setzen", "Set status"},
+		"work.bulk.hint":      {"Erst Vorgänge in der Tabelle auswählen, dann hier die Aktion wählen.", "Select cases in the table first, then choose the action here."},
+		"work.nosend":         {"nicht gesendet", "not sent"},
+		"work.noattachments":  {"keine", "none"},
+		"col.select":          {"Auswahl", "Select"},
+		"col.assignee":        {"Zuständig", "Assigned to"},
+		"col.ack":             {"Bestätigung", "Acknowledgement"},
+		"col.attachments":     {"Anhänge", "Attachments"},
+		"err.bulk":            {"Nicht alle ausgewählten Vorgänge konnten geändert werden (keine Auswahl, keine Berechtigung oder Statuswechsel nicht möglich). Die übrigen wurden geändert.", "Not every selected case could be changed (nothing selected, no permission or status change not possible). The others were changed."},
+		"err.bulkassignee":    {"Diese Person kann nicht zugewiesen werden.", "This person cannot be assigned."},
+		"done.bulk":           {"Die ausgewählten Vorgänge wurden geändert.", "The selected cases have been changed."},
 
 		"paging":      {"Seiten", "Pages"},
 		"paging.prev": {"Vorherige Seite", "Previous page"},
 		"paging.next": {"Nächste Seite", "Next page"},
 		"paging.page": {"Seite %d", "Page %d"},
 
-		"col.reference": {"Aktenzeichen", "Reference"},
+		"col.reference": {"Vorgangsnummer", "Reference"},
 		"col.received":  {"Eingang", "Received"},
 		"col.from":      {"Von", "From"},
 		"col.to":        {"An", "To"},

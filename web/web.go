@@ -194,6 +194,7 @@ func (s *server) routes(mux *http.ServeMux) {
 
 	mux.HandleFunc("GET /{$}", s.page(s.searchPage))
 	mux.HandleFunc("GET /cases/{ref}", s.page(s.casePage))
+	mux.HandleFunc("POST /cases/bulk", s.page(s.bulk))
 	mux.HandleFunc("POST /cases/{ref}/status", s.page(s.caseStatus))
 	mux.HandleFunc("POST /cases/{ref}/note", s.page(s.caseNote))
 	mux.HandleFunc("POST /cases/{ref}/assign", s.page(s.caseAssign))

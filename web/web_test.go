@@ -510,7 +510,7 @@ func TestDidYouMean(t *testing.T) {
 	t.Run("valid reference without case", func(t *testing.T) {
 		missing := ticket.Reference{Prefix: "STK", Year: 2026, Number: 999}
 		_, body := c.get("/?q=" + missing.String())
-		if !strings.Contains(body, "Kein Vorgang mit dem Aktenzeichen "+missing.String()) {
+		if !strings.Contains(body, "Kein Vorgang mit der Vorgangsnummer "+missing.String()) {
 			t.Errorf("no not-found notice:\n%s", body)
 		}
 	})
