@@ -222,6 +222,7 @@ func startLocalAPI(path string, store *ticket.Store, d *Daemon, log *slog.Logger
 		log.Info("backup written through the local API", "cases", info.Cases, "messages", info.Messages,
 			"raw_files", info.RawFiles, "raw_bytes", info.RawBytes)
 	})
+	accountRoutes(mux, store, d) // accounts.go
 	a := &localAPI{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnContext: withPeer}, ln: ln, path: path}
 	go func() {
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -269,3 +269,51 @@ func (s *Store) AuthenticateTokenAt(token string, now time.Time) (*User, Token, 
 	}
 	return &u.User, t, nil
 }
+
+// ParseExpiry reads when a new token expires: "" or "never" for never; a count of days
+// or weeks ("30d", "4w") or a Go duration ("36h") from now; or a date (YYYY-MM-DD),
+// valid through that day in loc. A time not after now is an error.
+func ParseExpiry(s string, now time.Time, loc *time.Location) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.EqualFold(s, "never") {
+		return time.Time{}, nil
+	}
+	var at time.Time
+	if d, err := time.ParseInLocation("2006-01-02", s, loc); err == nil {
+		at = d.AddDate(0, 0, 1)
+	} else if n, unit, ok := cutUnit(s); ok {
+		switch unit {
+		case 'd':
+			at = now.AddDate(0, 0, n)
+		case 'w':
+			at = now.AddDate(0, 0, 7*n)
+		}
+	} else if d, err := time.ParseDuration(s); err == nil {
+		at = now.Add(d)
+	} else {
+		return time.Time{}, fmt.Errorf("expiry %q: use days (30d), weeks (4w), hours (36h), a date (YYYY-MM-DD) or never", s)
+	}
+	if !at.After(now) {
+		return time.Time{}, fmt.Errorf("expiry %q is not in the future", s)
+	}
+	return at, nil
+}
+
+// cutUnit reads "<digits>d" or "<digits>w" (at most 5 digits).
+func cutUnit(s string) (int, byte, bool) {
+	if len(s) < 2 || len(s) > 6 {
+		return 0, 0, false
+	}
+	unit := s[len(s)-1] | 0x20
+	if unit != 'd' && unit != 'w' {
+		return 0, 0, false
+	}
+	n := 0
+	for _, c := range s[:len(s)-1] {
+		if c < '0' || c > '9' {
+			return 0, 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, unit, true
+}

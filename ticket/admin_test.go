@@ -168,3 +168,33 @@ func TestAdminChangesAreAudited(t *testing.T) {
 		t.Errorf("user after changes: %+v, %v", u, err)
 	}
 }
+
+func TestParseExpiry(t *testing.T) {
+	loc := time.FixedZone("CET", 3600)
+	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Time
+		err  bool
+	}{
+		{"", time.Time{}, false},
+		{"never", time.Time{}, false},
+		{"30d", now.AddDate(0, 0, 30), false},
+		{"4W", now.AddDate(0, 0, 28), false},
+		{"36h", now.Add(36 * time.Hour), false},
+		{"2026-03-31", time.Date(2026, 4, 1, 0, 0, 0, 0, loc), false},
+		{"0d", time.Time{}, true},
+		{"-1h", time.Time{}, true},
+		{"2026-03-01", time.Time{}, true},
+		{"bald", time.Time{}, true},
+		{"30x", time.Time{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseExpiry(tt.in, now, loc)
+			if (err != nil) != tt.err || !got.Equal(tt.want) {
+				t.Errorf("ParseExpiry(%q) = %v, %v; want %v (error %v)", tt.in, got, err, tt.want, tt.err)
+			}
+		})
+	}
+}
