@@ -24,11 +24,8 @@ const (
 	ScopeReadWrite = "read-write" // GET and the changes of the API
 )
 
-// Scopes lists the valid token scopes, for messages that name them.
-var scopes = []string{ScopeRead, ScopeReadWrite}
-
-// Scopes returns the valid token scopes.
-func Scopes() []string { return append([]string(nil), scopes...) }
+// Scopes returns the valid token scopes, for forms and messages that name them.
+func Scopes() []string { return []string{ScopeRead, ScopeReadWrite} }
 
 // ValidScope reports whether s is a known token scope.
 func ValidScope(s string) bool { return s == ScopeRead || s == ScopeReadWrite }
@@ -173,7 +170,7 @@ func (s *Store) AdminCreateToken(a Actor, name string, o TokenOptions) (string, 
 		o.Scope = ScopeReadWrite
 	}
 	if !ValidScope(o.Scope) {
-		return "", Token{}, fmt.Errorf("create token for %q: scope %q (want %s): %w", name, o.Scope, strings.Join(scopes, " or "), ErrBadUser)
+		return "", Token{}, fmt.Errorf("create token for %q: scope %q (want %s): %w", name, o.Scope, strings.Join(Scopes(), " or "), ErrBadUser)
 	}
 	if !o.Expires.IsZero() && !o.Expires.After(a.At) {
 		return "", Token{}, fmt.Errorf("create token for %q: expiry %s is not in the future: %w", name, o.Expires.Format(time.RFC3339), ErrBadUser)
@@ -316,4 +313,29 @@ func cutUnit(s string) (int, byte, bool) {
 		n = n*10 + int(c-'0')
 	}
 	return n, unit, true
+}
+
+// PasswordAlphabet leaves out characters that are easily confused (0/O, 1/l/I).
+const PasswordAlphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+// GeneratePassword returns 20 random characters of PasswordAlphabet (about 116 bits),
+// for a password that is shown once to the admin who set it.
+func GeneratePassword() string {
+	b := make([]byte, 20)
+	for i := range b {
+		b[i] = PasswordAlphabet[randIndex(len(PasswordAlphabet))]
+	}
+	return string(b)
+}
+
+// randIndex returns a uniform random number in [0, n) (rejection sampling, n < 256).
+func randIndex(n int) int {
+	limit := 256 - 256%n
+	var b [1]byte
+	for {
+		rand.Read(b[:])
+		if int(b[0]) < limit {
+			return int(b[0]) % n
+		}
+	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -143,29 +142,11 @@ func isTerminal(r io.Reader) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// passwordAlphabet leaves out characters that are easily confused (0/O, 1/l/I).
-const passwordAlphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+// passwordAlphabet is the alphabet of generated passwords.
+const passwordAlphabet = ticket.PasswordAlphabet
 
-// generatePassword returns 20 random characters of passwordAlphabet (about 116 bits).
-func generatePassword() string {
-	b := make([]byte, 20)
-	for i := range b {
-		b[i] = passwordAlphabet[randIndex(len(passwordAlphabet))]
-	}
-	return string(b)
-}
-
-// randIndex returns a uniform random number in [0, n) (rejection sampling, n < 256).
-func randIndex(n int) int {
-	limit := 256 - 256%n
-	var b [1]byte
-	for {
-		rand.Read(b[:])
-		if int(b[0]) < limit {
-			return int(b[0]) % n
-		}
-	}
-}
+// generatePassword returns a password for an admin to hand on (ticket.GeneratePassword).
+func generatePassword() string { return ticket.GeneratePassword() }
 
 // password returns the password for name: generated (and printed once) with -generate
 // or on a terminal, else the first line of standard input.
