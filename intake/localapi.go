@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -223,6 +224,12 @@ func startLocalAPI(path string, store *ticket.Store, d *Daemon, log *slog.Logger
 			"raw_files", info.RawFiles, "raw_bytes", info.RawBytes)
 	})
 	accountRoutes(mux, store, d) // accounts.go
+	mux.HandleFunc("GET /v1/didyoumean", func(w http.ResponseWriter, r *http.Request) {
+		d.mu.Lock()
+		prefixes := slices.Clone(d.prefixes)
+		d.mu.Unlock()
+		writeDidYouMean(w, store, r.URL.Query().Get("ref"), prefixes)
+	})
 	a := &localAPI{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnContext: withPeer}, ln: ln, path: path}
 	go func() {
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

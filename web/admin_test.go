@@ -1,8 +1,10 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -301,5 +303,45 @@ func TestAdminPagesTexts(t *testing.T) {
 		if strings.Contains(body, ">admin.") {
 			t.Errorf("secret page (%s) shows a message key:\n%s", lang, body)
 		}
+	}
+}
+
+// TestAPIDidYouMean: GET /api/cases/REF with a wrong check digit answers 404 with the
+// references one typing error away that the token's user may see, as the search page.
+func TestAPIDidYouMean(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	wrong := func(ref string) string {
+		for d := '0'; d <= '9'; d++ {
+			if s := ref[:len(ref)-1] + string(d); s != ref {
+				if _, err := ticket.ParseReference(s); err != nil {
+					return s
+				}
+			}
+		}
+		t.Fatalf("no wrong check digit for %s", ref)
+		return ""
+	}
+	c := f.client()
+	tests := []struct {
+		name, user, input string
+		want              []string
+	}{
+		{"own mailbox", "erika", wrong(f.ref("zweite")), []string{f.ref("zweite")}},
+		{"admin sees all", "admin", wrong(f.ref("presse")), []string{f.ref("presse")}},
+		{"other mailbox stays hidden", "erika", wrong(f.ref("presse")), []string{}},
+		{"nothing near", "erika", wrong("STK-2026-000900-0"), []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := c.get("/api/cases/"+url.PathEscape(tt.input), "Authorization", "Bearer "+f.token(tt.user))
+			wantStatus(t, resp, body, http.StatusNotFound)
+			var got apiCheckDigit
+			if err := json.Unmarshal([]byte(body), &got); err != nil {
+				t.Fatal(err)
+			}
+			if !got.CheckDigit || !slices.Equal(got.DidYouMean, tt.want) {
+				t.Errorf("answer %s, want did_you_mean %v", body, tt.want)
+			}
+		})
 	}
 }
