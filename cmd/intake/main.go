@@ -28,7 +28,7 @@ Usage:
   intake explain [-json] [-config FILE] FILE.eml...  why a mail gets an acknowledgement or not
   intake ack resume -config FILE             lift the hourly cap before the hour has passed
   intake user add NAME -role clerk|admin [-mailboxes a,b] -config FILE   (also passwd, disable, enable, grant, list)
-  intake token create NAME -config FILE      an API token for /api/ (also list, revoke)
+  intake token create NAME [-scope read|read-write] [-expires 30d] -config FILE   an API token for /api/ (also list, revoke)
   intake reload -config FILE                 the running daemon reads its configuration again (as on SIGHUP)
   intake purge [-dry-run] -config FILE       delete the personal data of closed cases past their retention
   intake case export REF -o FILE -config FILE
@@ -43,6 +43,7 @@ Usage:
   intake version
 
 -config defaults to $INTAKE_CONFIG, else /etc/intake/intake.toml.
+intake help CMD (or intake CMD -h) prints the help of one command.
 `
 
 func main() {
