@@ -38,6 +38,9 @@ type StoreAccounts struct {
 	Actor func() ticket.Actor
 }
 
+// The methods of StoreAccounts implement Accounts with the ticket.Store.Admin* functions,
+// which write each change and its audit entry in one transaction.
+
 func (a StoreAccounts) AddUser(u ticket.User, hash string) error {
 	return a.Store.AdminAddUser(a.Actor(), u, hash)
 }
