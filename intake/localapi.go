@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -221,6 +222,13 @@ func startLocalAPI(path string, store *ticket.Store, d *Daemon, log *slog.Logger
 		}
 		log.Info("backup written through the local API", "cases", info.Cases, "messages", info.Messages,
 			"raw_files", info.RawFiles, "raw_bytes", info.RawBytes)
+	})
+	accountRoutes(mux, store, d) // accounts.go
+	mux.HandleFunc("GET /v1/didyoumean", func(w http.ResponseWriter, r *http.Request) {
+		d.mu.Lock()
+		prefixes := slices.Clone(d.prefixes)
+		d.mu.Unlock()
+		writeDidYouMean(w, store, r.URL.Query().Get("ref"), prefixes)
 	})
 	a := &localAPI{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnContext: withPeer}, ln: ln, path: path}
 	go func() {

@@ -459,6 +459,11 @@ type Token struct {
 	User    string    `json:"user"`
 	Label   string    `json:"label,omitempty"`
 	Created time.Time `json:"created"`
+	// Scope is ScopeRead or ScopeReadWrite (admin.go); records without one read as
+	// ScopeReadWrite.
+	Scope string `json:"scope,omitempty"`
+	// Expires is when the token stops working; zero = never.
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // tokenPrefix marks intake tokens so that secret scanners and people recognise them.
@@ -480,7 +485,7 @@ func (s *Store) CreateToken(name, label string, at time.Time) (string, Token, er
 	}
 	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	h := tokenHash(token)
-	rec := Token{ID: h[:12], User: name, Label: truncate(strings.TrimSpace(label), maxName), Created: at}
+	rec := Token{ID: h[:12], User: name, Label: truncate(strings.TrimSpace(label), maxName), Created: at, Scope: ScopeReadWrite}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if _, err := getUser(tx, name); err != nil {
 			return err
@@ -501,38 +506,13 @@ func (s *Store) CreateToken(name, label string, at time.Time) (string, Token, er
 	return token, rec, nil
 }
 
-// AuthenticateToken returns the user of an API token. An unknown token gives an error
-// wrapping ErrBadCredentials, a token of a disabled (or deleted) user one wrapping
-// ErrDisabled or ErrBadCredentials.
+// AuthenticateToken returns the user of an API token, whatever its scope and expiry
+// (AuthenticateTokenAt checks both). An unknown token gives an error wrapping
+// ErrBadCredentials, a token of a disabled (or deleted) user one wrapping ErrDisabled or
+// ErrBadCredentials.
 func (s *Store) AuthenticateToken(token string) (*User, error) {
-	h := tokenHash(token)
-	var u *userRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := bucket(tx, bucketTokens)
-		var v []byte
-		if b != nil && strings.HasPrefix(token, tokenPrefix) {
-			v = b.Get([]byte(h))
-		}
-		if v == nil {
-			return ErrBadCredentials
-		}
-		var t Token
-		if err := json.Unmarshal(v, &t); err != nil {
-			return fmt.Errorf("decode token %s: %w", h[:12], err)
-		}
-		var err error
-		if u, err = getUser(tx, t.User); errors.Is(err, ErrNotFound) {
-			return ErrBadCredentials
-		}
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("authenticate token: %w", err)
-	}
-	if u.Disabled {
-		return nil, fmt.Errorf("authenticate token of %q: %w", u.Name, ErrDisabled)
-	}
-	return &u.User, nil
+	u, _, err := s.AuthenticateTokenAt(token, time.Time{})
+	return u, err
 }
 
 // Tokens returns the tokens of user name ("" = of all users), oldest first.
@@ -545,8 +525,8 @@ func (s *Store) Tokens(name string) ([]Token, error) {
 			return nil
 		}
 		return b.ForEach(func(k, v []byte) error {
-			var t Token
-			if err := json.Unmarshal(v, &t); err != nil {
+			t, err := decodeToken(v)
+			if err != nil {
 				return fmt.Errorf("decode token %.12s: %w", k, err)
 			}
 			if name == "" || t.User == name {
@@ -566,25 +546,28 @@ func (s *Store) Tokens(name string) ([]Token, error) {
 // gives an error wrapping ErrNotFound.
 func (s *Store) RevokeToken(name, id string) error {
 	name = NormalizeUserName(name)
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := bucket(tx, bucketTokens)
-		if b == nil || len(id) != 12 {
-			return ErrNotFound
-		}
-		c := b.Cursor()
-		for k, v := c.Seek([]byte(id)); k != nil && strings.HasPrefix(string(k), id); k, v = c.Next() {
-			var t Token
-			if err := json.Unmarshal(v, &t); err != nil {
-				return fmt.Errorf("decode token %.12s: %w", k, err)
-			}
-			if t.User == name {
-				return b.Delete(k)
-			}
-		}
-		return ErrNotFound
-	})
+	err := s.db.Update(func(tx *bolt.Tx) error { return revokeToken(tx, name, id) })
 	if err != nil {
 		return fmt.Errorf("revoke token %s of %q: %w", id, name, err)
 	}
 	return nil
+}
+
+// revokeToken deletes the token id of user name in tx.
+func revokeToken(tx *bolt.Tx, name, id string) error {
+	b := bucket(tx, bucketTokens)
+	if b == nil || len(id) != 12 {
+		return ErrNotFound
+	}
+	c := b.Cursor()
+	for k, v := c.Seek([]byte(id)); k != nil && strings.HasPrefix(string(k), id); k, v = c.Next() {
+		t, err := decodeToken(v)
+		if err != nil {
+			return fmt.Errorf("decode token %.12s: %w", k, err)
+		}
+		if t.User == name {
+			return b.Delete(k)
+		}
+	}
+	return ErrNotFound
 }

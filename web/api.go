@@ -24,6 +24,14 @@ type apiList struct {
 	CheckDigit bool          `json:"check_digit_wrong,omitempty"`
 }
 
+// apiCheckDigit is the 404 of GET /api/cases/{ref} for a reference with a wrong check
+// digit: the references the user may see that are one typing error away.
+type apiCheckDigit struct {
+	Error      string   `json:"error"`
+	CheckDigit bool     `json:"check_digit_wrong"`
+	DidYouMean []string `json:"did_you_mean"`
+}
+
 // apiCaseView is a case with its casework.
 type apiCaseView struct {
 	*ticket.Case
@@ -76,7 +84,18 @@ func (s *server) apiCases(w http.ResponseWriter, r *http.Request, u *ticket.User
 func (s *server) apiVisibleCase(w http.ResponseWriter, r *http.Request, u *ticket.User) (*ticket.Case, bool) {
 	ref, err := ticket.ParseReference(r.PathValue("ref"))
 	if errors.Is(err, ticket.ErrCheckDigit) {
-		writeJSONError(w, http.StatusNotFound, "wrong check digit")
+		// 404 with the references one typing error away, as the search page offers them.
+		cands, err := s.didYouMean(u, r.PathValue("ref"))
+		if err != nil {
+			s.log.Error("api did you mean", "err", err)
+			writeJSONError(w, http.StatusInternalServerError, "internal error")
+			return nil, false
+		}
+		out := apiCheckDigit{Error: "wrong check digit", CheckDigit: true, DidYouMean: []string{}}
+		for _, c := range cands {
+			out.DidYouMean = append(out.DidYouMean, c.Reference.String())
+		}
+		writeJSON(w, http.StatusNotFound, out)
 		return nil, false
 	}
 	if err != nil {

@@ -257,7 +257,14 @@ func (s *server) api(h apiHandler) http.HandlerFunc {
 			writeJSONError(w, http.StatusUnauthorized, "authentication required")
 			return
 		}
-		u, err := s.store.AuthenticateToken(strings.TrimSpace(token))
+		u, tok, err := s.store.AuthenticateTokenAt(strings.TrimSpace(token), now)
+		if errors.Is(err, ticket.ErrTokenExpired) {
+			// A real token past its expiry: 401 (RFC 6750 §3.1 invalid_token), not
+			// counted as a guess.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="intake", error="invalid_token", error_description="token expired"`)
+			writeJSONError(w, http.StatusUnauthorized, "token expired")
+			return
+		}
 		if err != nil {
 			if !errors.Is(err, ticket.ErrBadCredentials) && !errors.Is(err, ticket.ErrDisabled) {
 				s.log.Error("api authentication", "err", err)
@@ -267,6 +274,13 @@ func (s *server) api(h apiHandler) http.HandlerFunc {
 			s.limiter.apiFail(client, now)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="intake", error="invalid_token"`)
 			writeJSONError(w, http.StatusUnauthorized, "invalid token")
+			return
+		}
+		// A read token may only read: every method but GET and HEAD changes something
+		// (RFC 6750 §3.1 insufficient_scope, 403).
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !tok.CanWrite() {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="intake", error="insufficient_scope", scope="`+ticket.ScopeReadWrite+`"`)
+			writeJSONError(w, http.StatusForbidden, "this token may only read (scope "+tok.Scope+")")
 			return
 		}
 		h(w, r.WithContext(withUser(r.Context(), u)), u)

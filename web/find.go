@@ -280,26 +280,10 @@ func caseHasWords(c *ticket.Case, sender string, words []string) bool {
 	return true
 }
 
-// didYouMean returns the cases u may see whose reference differs from the mistyped
-// input in one digit or in one swap of adjacent digits (of year, number and check digit).
-// The Damm check digit detects exactly these errors, so these are the references the
-// user most likely meant.
+// didYouMean returns the cases u may see whose reference is one typing error away from
+// the mistyped input (ticket.Store.DidYouMean; the CLI and the API give the same).
 func (s *server) didYouMean(u *ticket.User, input string) ([]ticket.Case, error) {
-	var out []ticket.Case
-	for _, ref := range referenceCandidates(input, s.prefixes()) {
-		c, err := s.store.Lookup(ref)
-		if errors.Is(err, ticket.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if u.CanSee(c.Mailbox) {
-			c.Messages = nil
-			out = append(out, *c)
-		}
-	}
-	return out, nil
+	return s.store.DidYouMean(input, s.prefixes(), u.CanSee)
 }
 
 // prefixes returns the configured reference prefixes.
@@ -311,80 +295,7 @@ func (s *server) prefixes() []string {
 	return p
 }
 
-// referenceCandidates returns the valid references one typing error away from input:
-// every change of one digit and every swap of two adjacent digits of the digit string
-// (year, number, check digit), kept when the result has a correct check digit. The prefix
-// is one of prefixes when input starts with it, else everything up to the last letter.
+// referenceCandidates is ticket.ReferenceCandidates.
 func referenceCandidates(input string, prefixes []string) []ticket.Reference {
-	var content []byte
-	for _, c := range strings.ToUpper(input) {
-		switch {
-		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-			content = append(content, byte(c))
-		case c > 127:
-			return nil
-		}
-	}
-	prefix, digits := splitPrefix(content, prefixes)
-	if prefix == "" || len(digits) < 6 || len(digits) > 25 {
-		return nil
-	}
-	seen := map[ticket.Reference]bool{}
-	var out []ticket.Reference
-	try := func(d []byte) {
-		// year 4 digits, check digit last, number in between; separators make the split
-		// unambiguous even for a prefix that ends in a digit.
-		s := prefix + "-" + string(d[:4]) + "-" + string(d[4:len(d)-1]) + "-" + string(d[len(d)-1:])
-		if ref, err := ticket.ParseReference(s); err == nil && !seen[ref] {
-			seen[ref] = true
-			out = append(out, ref)
-		}
-	}
-	d := []byte(digits)
-	for i := range d {
-		orig := d[i]
-		for c := byte('0'); c <= '9'; c++ {
-			if c != orig {
-				d[i] = c
-				try(d)
-			}
-		}
-		d[i] = orig
-		if i+1 < len(d) && d[i] != d[i+1] {
-			d[i], d[i+1] = d[i+1], d[i]
-			try(d)
-			d[i], d[i+1] = d[i+1], d[i]
-		}
-	}
-	slices.SortFunc(out, func(a, b ticket.Reference) int { return strings.Compare(a.String(), b.String()) })
-	return out
-}
-
-// splitPrefix splits the upper-cased alphanumerics of a reference into prefix and digits.
-func splitPrefix(content []byte, prefixes []string) (string, string) {
-	sorted := slices.Clone(prefixes)
-	slices.SortFunc(sorted, func(a, b string) int { return len(b) - len(a) })
-	allDigits := func(b []byte) bool {
-		for _, c := range b {
-			if c < '0' || c > '9' {
-				return false
-			}
-		}
-		return len(b) > 0
-	}
-	for _, p := range sorted {
-		if rest, ok := strings.CutPrefix(string(content), p); ok && allDigits([]byte(rest)) {
-			return p, rest
-		}
-	}
-	last := -1
-	for i, c := range content {
-		if c >= 'A' && c <= 'Z' {
-			last = i
-		}
-	}
-	if last < 0 || !allDigits(content[last+1:]) {
-		return "", ""
-	}
-	return string(content[:last+1]), string(content[last+1:])
+	return ticket.ReferenceCandidates(input, prefixes)
 }

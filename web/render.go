@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/url"
 	"time"
@@ -67,7 +68,7 @@ func (s *server) parseTemplates() (map[string]*template.Template, error) {
 		return nil, fmt.Errorf("web: parse layout: %w", err)
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "search", "case", "audit", "error"} {
+	for _, name := range []string{"login", "search", "case", "audit", "error", "admin_users", "admin_user", "admin_secret"} {
 		t, err := template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse template %s: %w", name, err)
@@ -177,7 +178,7 @@ func (c catalog) format(lang, key string, args ...any) string {
 
 // newCatalog returns the texts of the interface: German first, English second.
 func newCatalog() catalog {
-	return catalog{
+	c := catalog{
 		"skip":          {"Zum Inhalt springen", "Skip to content"},
 		"nav.label":     {"Hauptnavigation", "Main navigation"},
 		"nav.search":    {"Arbeitsliste", "Worklist"},
@@ -377,4 +378,6 @@ func newCatalog() catalog {
 		"audit.a.token_create":        {"API-Token erstellt", "API token created"},
 		"audit.a.token_revoke":        {"API-Token widerrufen", "API token revoked"},
 	}
+	maps.Copy(c, adminMessages()) // admin.go
+	return c
 }

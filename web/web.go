@@ -90,6 +90,8 @@ type server struct {
 	// authenticate checks a user name and password (Store.Authenticate); tests count
 	// the password verifications through it.
 	authenticate func(name, password string) (*ticket.User, error)
+	// argon hashes the passwords the admin pages generate; zero = ticket.DefaultArgon2.
+	argon ticket.Argon2Params
 }
 
 // New returns the handler of the web interface and the JSON API.
@@ -201,6 +203,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /cases/{ref}/messages/{seq}/raw", s.page(s.downloadRaw))
 	mux.HandleFunc("GET /cases/{ref}/messages/{seq}/attachments/{n}", s.page(s.downloadAttachment))
 	mux.HandleFunc("GET /admin/audit", s.page(s.auditPage))
+	s.adminRoutes(mux) // admin.go
 	mux.HandleFunc("/", s.page(func(w http.ResponseWriter, r *http.Request, u *ticket.User) {
 		s.notFound(w, r, u)
 	}))

@@ -62,6 +62,13 @@ func cmdCaseShow(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	ref, err := ticket.ParseReference(pos[0])
+	if errors.Is(err, ticket.ErrCheckDigit) {
+		cfg, ok := loadConfig(*cfgPath, stderr, true)
+		if !ok {
+			return exitFailure
+		}
+		return didYouMean(cfg, pos[0], stderr)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "intake: %q is not a valid reference: %v\n", pos[0], err)
 		return exitFailure
@@ -117,6 +124,9 @@ func cmdCaseList(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(pos) != 0 {
 		fmt.Fprintln(stderr, "usage: intake case list [-json] [filters] -config FILE")
+		return exitUsage
+	}
+	if !checkEnum(stderr, "status", *status, caseStatuses(), true) || !checkEnum(stderr, "kind", *kind, caseKinds(), true) {
 		return exitUsage
 	}
 	cfg, ok := loadConfig(*cfgPath, stderr, true)
@@ -261,4 +271,40 @@ func printCase(w io.Writer, c *ticket.Case, loc *time.Location) {
 			fmt.Fprintf(w, "  SMTP:       %s\n", m.Ack.Reply)
 		}
 	}
+}
+
+// didYouMean answers a reference with a wrong check digit as the web does: with the
+// existing references one typing error away (ticket.Store.DidYouMean), asked of the
+// running daemon or of the register itself. It returns exitFailure (not found).
+func didYouMean(cfg *config.Config, input string, stderr io.Writer) int {
+	fmt.Fprintf(stderr, "intake: %q: Prüfziffer falsch / wrong check digit\n", input)
+	c, store, err := daemonOrRegister(cfg.DataDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "intake:", err)
+		return exitFailure
+	}
+	var refs []string
+	if c != nil {
+		refs, err = c.DidYouMean(input)
+	} else {
+		var prefixes []string
+		for _, m := range cfg.Mailboxes {
+			prefixes = append(prefixes, m.Prefix)
+		}
+		refs, err = intake.DidYouMean(store, input, prefixes)
+		store.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "intake:", err)
+		return exitFailure
+	}
+	if len(refs) == 0 {
+		fmt.Fprintln(stderr, "Kein Vorgang mit ähnlicher Vorgangsnummer. / No case with a similar reference.")
+		return exitFailure
+	}
+	fmt.Fprintln(stderr, "Meinten Sie / did you mean:")
+	for _, r := range refs {
+		fmt.Fprintln(stderr, "  "+r)
+	}
+	return exitFailure
 }

@@ -12,7 +12,7 @@ import (
 
 func cmdConfig(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: intake config check [-offline | -roundtrip [-timeout 2m]] -config FILE | intake config example")
+		fmt.Fprintln(stderr, "usage: intake config check [-offline | -roundtrip [-timeout 2m]] [FILE | -config FILE] | intake config example")
 		return exitUsage
 	}
 	switch args[0] {
@@ -33,8 +33,21 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) int {
 	offline := fs.Bool("offline", false, "only validate the file, do not connect")
 	roundtrip := fs.Bool("roundtrip", false, "after the checks, send a test mail to each mailbox through its SMTP account, wait until it arrives in its folder and remove it")
 	timeout := fs.Duration("timeout", 2*time.Minute, "with -roundtrip: how long to wait for the test mail of each mailbox")
-	if _, err := parseArgs(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return exitUsage
+	}
+	// The file may also be given as an argument: intake config check FILE.
+	if len(pos) > 1 {
+		fmt.Fprintln(stderr, "usage: intake config check [-offline | -roundtrip [-timeout 2m]] [FILE | -config FILE]")
+		return exitUsage
+	}
+	if len(pos) == 1 {
+		if flagSet(fs, "config") && *cfgPath != pos[0] {
+			fmt.Fprintf(stderr, "intake config check: two files given (-config %s and %s); give one\n", *cfgPath, pos[0])
+			return exitUsage
+		}
+		*cfgPath = pos[0]
 	}
 	cfg, ok := loadConfig(*cfgPath, stderr, false)
 	if !ok {

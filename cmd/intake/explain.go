@@ -39,7 +39,7 @@ type explanation struct {
 // a server: what an admin runs when a citizen asks why no confirmation came.
 func cmdExplain(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("explain", stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: none; then no mailbox address is known and rule A1 is off)")
+	cfgPath := fs.String("config", "", "configuration file (default: $INTAKE_CONFIG, else /etc/intake/intake.toml when it exists, else none: then no mailbox address is known and rule A1 is off)")
 	mailbox := fs.String("mailbox", "", "the mailbox whose settings apply (default: the first)")
 	asJSON := fs.Bool("json", false, "print one JSON object per file")
 	files, err := parseArgs(fs, args)
@@ -50,6 +50,7 @@ func cmdExplain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: intake explain [-json] [-config FILE] [-mailbox NAME] FILE.eml...")
 		return exitUsage
 	}
+	*cfgPath = explainConfigPath(*cfgPath, stderr)
 	settings := policy.Settings{LoopHeader: intake.LoopHeader, SubjectHeuristics: true}
 	echo := config.EchoVerified
 	var prefixes []string
@@ -147,4 +148,28 @@ func printExplanation(w io.Writer, e explanation) {
 	if e.FollowUp != nil {
 		fmt.Fprintf(w, "  Folgenachricht zu / follow-up of %s\n", *e.FollowUp)
 	}
+}
+
+// explainConfigPath is the configuration explain uses: -config, else $INTAKE_CONFIG
+// (like every other command), else the default file when it exists. Without any it says
+// so on standard error — the answer may then differ from the daemon's — and returns "".
+func explainConfigPath(flagPath string, stderr io.Writer) string {
+	if flagPath != "" {
+		return flagPath
+	}
+	if p := os.Getenv("INTAKE_CONFIG"); p != "" {
+		return p
+	}
+	if p := defaultConfigPath(); fileExists(p) {
+		return p
+	}
+	fmt.Fprintf(stderr, "intake explain: ohne Konfiguration entschieden (kein -config, $INTAKE_CONFIG leer, %s fehlt): keine Postfachadresse bekannt, Regel A1 aus.\n"+
+		"intake explain: decided without a configuration (no -config, $INTAKE_CONFIG empty, no %s): no mailbox address is known, rule A1 is off.\n",
+		defaultConfigPath(), defaultConfigPath())
+	return ""
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

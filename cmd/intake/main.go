@@ -23,12 +23,12 @@ Usage:
   intake demo   [-data DIR]                  run everything with an embedded mail server
   intake case show REF [-json] -config FILE  show one case
   intake case list [-json] [filters] -config FILE
-  intake config check [-offline] -config FILE
+  intake config check [-offline] [FILE | -config FILE]
   intake config example                      print a commented example configuration
   intake explain [-json] [-config FILE] FILE.eml...  why a mail gets an acknowledgement or not
   intake ack resume -config FILE             lift the hourly cap before the hour has passed
   intake user add NAME -role clerk|admin [-mailboxes a,b] -config FILE   (also passwd, disable, enable, grant, list)
-  intake token create NAME -config FILE      an API token for /api/ (also list, revoke)
+  intake token create NAME [-scope read|read-write] [-expires 30d] -config FILE   an API token for /api/ (also list, revoke)
   intake reload -config FILE                 the running daemon reads its configuration again (as on SIGHUP)
   intake purge [-dry-run] -config FILE       delete the personal data of closed cases past their retention
   intake case export REF -o FILE -config FILE
@@ -41,6 +41,7 @@ Usage:
   intake version
 
 -config defaults to $INTAKE_CONFIG, else /etc/intake/intake.toml.
+intake help CMD (or intake CMD -h) prints the help of one command.
 `
 
 func main() {
@@ -51,6 +52,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
+	}
+	if words, ok := helpRequested(args); ok && args[0] != "help" {
+		if _, capturing := stderr.(*helpCapture); !capturing {
+			return cmdHelp(words, stdout, stderr) // help.go
+		}
 	}
 	switch args[0] {
 	case "serve":
@@ -85,8 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "intake", version())
 		return exitOK
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return exitOK
+		return cmdHelp(args[1:], stdout, stderr) // help.go
 	default:
 		fmt.Fprintf(stderr, "intake: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -24,16 +23,19 @@ import (
 //	intake user disable NAME | intake user enable NAME
 //	intake user grant NAME [-role clerk|admin] [-mailboxes a,b]
 //	intake user list [-json]
-//	intake token create NAME [-label TEXT]    prints the token once; only its SHA-256 is stored
+//	intake token create NAME [-label TEXT] [-scope read|read-write] [-expires 30d]
+//	                                          prints the token once; only its SHA-256 is stored
 //	intake token list [NAME] [-json]
 //	intake token revoke NAME ID
 //
 // A password is read from standard input (the first line) when that is not a terminal,
 // e.g. printf '%s\n' "$PW" | intake user passwd erika. On a terminal (or with -generate)
 // intake generates a password and prints it once: the command line has no way to read a
-// password without echoing it. The commands open the register directly, so they need the
-// daemon stopped (bbolt allows one process); every change is written to the audit log
-// with the actor "cli:<login name>".
+// password without echoing it; the password is hashed here, only its hash goes to the
+// register. While the daemon runs the commands go through its local API (the daemon names
+// the caller by the socket's peer credentials); otherwise they open the register
+// directly. Either way every change is written to the audit log with the actor
+// "cli:<login name>" (intake.Accounts).
 
 const userUsage = `usage:
   intake user add NAME -role clerk|admin [-mailboxes a,b] [-generate] [-config FILE]
@@ -45,28 +47,35 @@ const userUsage = `usage:
 `
 
 const tokenUsage = `usage:
-  intake token create NAME [-label TEXT] [-config FILE]
+  intake token create NAME [-label TEXT] [-scope read|read-write] [-expires 30d|4w|YYYY-MM-DD|never] [-config FILE]
   intake token list [NAME] [-json] [-config FILE]
   intake token revoke NAME ID [-config FILE]
 `
 
-// accountCmd carries what the account commands need; tests replace the hashing cost and
-// the clock.
+// accountCmd carries what the account commands need; tests replace the hashing cost,
+// the clock and the actor's name.
 type accountCmd struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	argon          ticket.Argon2Params
 	now            func() time.Time
-	actor          string
+	actor          string // "" = the process's own user (intake.ProcessActor)
 }
 
 func newAccountCmd(stdin io.Reader, stdout, stderr io.Writer) *accountCmd {
-	return &accountCmd{stdin: stdin, stdout: stdout, stderr: stderr, argon: ticket.DefaultArgon2(), now: time.Now, actor: cliActor()}
+	return &accountCmd{stdin: stdin, stdout: stdout, stderr: stderr, argon: ticket.DefaultArgon2(), now: time.Now}
 }
 
-// cliActor names the person at the command line for the audit log: the
-// process's real uid (intake.ProcessActor), never $SUDO_USER or $USER.
-func cliActor() string { return intake.ProcessActor(time.Now()).Name }
+// processActor names the person at the command line for the audit log when the
+// register is opened directly: the process's real uid (intake.ProcessActor), never
+// $SUDO_USER or $USER.
+func (a *accountCmd) processActor() ticket.Actor {
+	act := intake.ProcessActor(a.now())
+	if a.actor != "" {
+		act.Name = a.actor
+	}
+	return act
+}
 
 // cmdUser runs "intake user ...".
 func cmdUser(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -78,24 +87,22 @@ func cmdToken(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return newAccountCmd(stdin, stdout, stderr).token(args)
 }
 
-// open loads the config (without secrets) and opens the register.
-func (a *accountCmd) open(cfgPath string) (*config.Config, *ticket.Store, bool) {
+// open loads the config (without secrets) and returns the accounts of the running daemon
+// (through its local API) or, when none runs, of the register opened directly.
+func (a *accountCmd) open(cfgPath string) (*config.Config, intake.Accounts, func(), bool) {
 	cfg, ok := loadConfig(cfgPath, a.stderr, true)
 	if !ok {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	store, ok := openRegister(cfg, a.stderr, "zum Ändern von Konten bitte anhalten.", "stop it to change accounts.")
-	if !ok {
-		return nil, nil, false
+	c, store, err := daemonOrRegister(cfg.DataDir)
+	if err != nil {
+		fmt.Fprintln(a.stderr, "intake:", err)
+		return nil, nil, nil, false
 	}
-	return cfg, store, true
-}
-
-func (a *accountCmd) audit(store *ticket.Store, action, detail string) {
-	e := ticket.AuditEntry{At: a.now(), Actor: a.actor, Action: action, Detail: detail}
-	if _, err := store.AppendAudit(e); err != nil {
-		fmt.Fprintln(a.stderr, "intake: audit log:", err)
+	if c != nil {
+		return cfg, c, func() {}, true
 	}
+	return cfg, intake.StoreAccounts{Store: store, Actor: a.processActor}, func() { store.Close() }, true
 }
 
 func (a *accountCmd) fail(err error) int {
@@ -135,29 +142,11 @@ func isTerminal(r io.Reader) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// passwordAlphabet leaves out characters that are easily confused (0/O, 1/l/I).
-const passwordAlphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+// passwordAlphabet is the alphabet of generated passwords.
+const passwordAlphabet = ticket.PasswordAlphabet
 
-// generatePassword returns 20 random characters of passwordAlphabet (about 116 bits).
-func generatePassword() string {
-	b := make([]byte, 20)
-	for i := range b {
-		b[i] = passwordAlphabet[randIndex(len(passwordAlphabet))]
-	}
-	return string(b)
-}
-
-// randIndex returns a uniform random number in [0, n) (rejection sampling, n < 256).
-func randIndex(n int) int {
-	limit := 256 - 256%n
-	var b [1]byte
-	for {
-		rand.Read(b[:])
-		if int(b[0]) < limit {
-			return int(b[0]) % n
-		}
-	}
-}
+// generatePassword returns a password for an admin to hand on (ticket.GeneratePassword).
+func generatePassword() string { return ticket.GeneratePassword() }
 
 // password returns the password for name: generated (and printed once) with -generate
 // or on a terminal, else the first line of standard input.
@@ -215,15 +204,14 @@ func (a *accountCmd) user(args []string) int {
 			return exitUsage
 		}
 	}
-	if *role != "" && !ticket.Role(*role).Valid() {
-		fmt.Fprintf(a.stderr, "intake: role %q: use clerk or admin\n", *role)
+	if !checkEnum(a.stderr, "role", *role, []string{string(ticket.RoleClerk), string(ticket.RoleAdmin)}, sub != "add") {
 		return exitUsage
 	}
-	cfg, store, ok := a.open(*cfgPath)
+	cfg, store, done, ok := a.open(*cfgPath)
 	if !ok {
 		return exitFailure
 	}
-	defer store.Close()
+	defer done()
 	grants, err := parseMailboxes(*boxes, cfg)
 	if err != nil {
 		return a.fail(err)
@@ -243,10 +231,9 @@ func (a *accountCmd) user(args []string) int {
 			return a.fail(err)
 		}
 		u := ticket.User{Name: name, Role: ticket.Role(*role), Mailboxes: grants}
-		if err := store.AddUser(u, hash, a.now()); err != nil {
+		if err := store.AddUser(u, hash); err != nil {
 			return a.fail(err)
 		}
-		a.audit(store, ticket.AuditUserAdd, fmt.Sprintf("%s role=%s mailboxes=%s", name, *role, strings.Join(grants, ",")))
 		if u.Role == ticket.RoleClerk && len(grants) == 0 {
 			fmt.Fprintf(a.stderr, "Hinweis: %s sieht keine Postfächer (-mailboxes fehlt).\nNote: %s sees no mailbox (no -mailboxes).\n", name, name)
 		}
@@ -263,21 +250,18 @@ func (a *accountCmd) user(args []string) int {
 		if err != nil {
 			return a.fail(err)
 		}
-		if err := store.SetPassword(name, hash, a.now()); err != nil {
+		if err := store.SetPassword(name, hash); err != nil {
 			return a.fail(err)
 		}
-		a.audit(store, ticket.AuditUserPassword, name)
 		fmt.Fprintf(a.stdout, "Passwort von %s gesetzt. / Password of %s set.\n", name, name)
 	case "disable", "enable":
 		if err := store.SetDisabled(name, sub == "disable"); err != nil {
 			return a.fail(err)
 		}
 		if sub == "disable" {
-			a.audit(store, ticket.AuditUserDisable, name)
 			fmt.Fprintf(a.stdout, "Benutzer %s gesperrt; Sitzungen und API-Tokens gelten ab sofort nicht mehr.\n"+
 				"User %s disabled; sessions and API tokens stop working at once.\n", name, name)
 		} else {
-			a.audit(store, ticket.AuditUserEnable, name)
 			fmt.Fprintf(a.stdout, "Benutzer %s entsperrt. / User %s enabled.\n", name, name)
 		}
 	case "grant":
@@ -293,13 +277,9 @@ func (a *accountCmd) user(args []string) int {
 		if *boxes != "" {
 			g = grants
 		}
-		if err := store.SetGrants(name, r, g); err != nil {
+		if u, err = store.SetGrants(name, r, g); err != nil {
 			return a.fail(err)
 		}
-		if u, err = store.User(name); err != nil {
-			return a.fail(err)
-		}
-		a.audit(store, ticket.AuditUserGrant, fmt.Sprintf("%s role=%s mailboxes=%s", name, u.Role, strings.Join(u.Mailboxes, ",")))
 		fmt.Fprintf(a.stdout, "%s: %s, %s\n", name, u.Role, strings.Join(u.Mailboxes, ","))
 	case "list":
 		users, err := store.Users()
@@ -343,6 +323,8 @@ func (a *accountCmd) token(args []string) int {
 	fs := newFlagSet("token "+sub, a.stderr)
 	cfgPath := fs.String("config", defaultConfigPath(), "configuration file")
 	label := fs.String("label", "", "what the token is for")
+	scope := fs.String("scope", ticket.ScopeReadWrite, "read (GET only) or read-write")
+	expires := fs.String("expires", "never", "when the token stops working: 30d, 4w, 36h, YYYY-MM-DD (valid through that day) or never")
 	asJSON := fs.Bool("json", false, "print JSON (list)")
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
@@ -364,28 +346,33 @@ func (a *accountCmd) token(args []string) int {
 			return exitUsage
 		}
 	}
-	_, store, ok := a.open(*cfgPath)
+	if !checkEnum(a.stderr, "scope", *scope, ticket.Scopes(), false) {
+		return exitUsage
+	}
+	cfg, store, done, ok := a.open(*cfgPath)
 	if !ok {
 		return exitFailure
 	}
-	defer store.Close()
+	defer done()
 	switch sub {
 	case "create":
-		u, err := store.User(name)
+		exp, err := ticket.ParseExpiry(*expires, a.now(), cfg.Location)
+		if err != nil {
+			fmt.Fprintln(a.stderr, "intake: -expires:", err)
+			return exitUsage
+		}
+		tok, rec, err := store.CreateToken(name, ticket.TokenOptions{Label: *label, Scope: *scope, Expires: exp})
 		if err != nil {
 			return a.fail(err)
 		}
-		if u.Disabled {
-			return a.fail(fmt.Errorf("user %q: %w", name, ticket.ErrDisabled))
+		until := "unbefristet / no expiry"
+		if !rec.Expires.IsZero() {
+			until = "gültig bis / valid until " + rec.Expires.In(cfg.Location).Format("2006-01-02 15:04 MST")
 		}
-		tok, rec, err := store.CreateToken(name, *label, a.now())
-		if err != nil {
-			return a.fail(err)
-		}
-		a.audit(store, ticket.AuditTokenCreate, fmt.Sprintf("%s id=%s", name, rec.ID))
 		fmt.Fprintf(a.stderr, "API-Token %s für %s – wird nur jetzt angezeigt, nur sein Hash wird gespeichert.\n"+
 			"API token %s for %s – shown only now; only its hash is stored.\n"+
-			"Authorization: Bearer <token>\n", rec.ID, name, rec.ID, name)
+			"Scope: %s; %s\n"+
+			"Authorization: Bearer <token>\n", rec.ID, name, rec.ID, name, rec.Scope, until)
 		fmt.Fprintln(a.stdout, tok)
 	case "list":
 		list, err := store.Tokens(name)
@@ -399,16 +386,22 @@ func (a *accountCmd) token(args []string) int {
 			return printJSON(a.stdout, list)
 		}
 		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tUSER\tCREATED\tLABEL")
+		fmt.Fprintln(tw, "ID\tUSER\tSCOPE\tCREATED\tEXPIRES\tLABEL")
 		for _, t := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.User, t.Created.Format(time.RFC3339), t.Label)
+			exp := "never"
+			if !t.Expires.IsZero() {
+				exp = t.Expires.Format(time.RFC3339)
+				if t.Expired(a.now()) {
+					exp += " (expired)"
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.User, t.Scope, t.Created.Format(time.RFC3339), exp, t.Label)
 		}
 		tw.Flush()
 	case "revoke":
 		if err := store.RevokeToken(name, pos[1]); err != nil {
 			return a.fail(err)
 		}
-		a.audit(store, ticket.AuditTokenRevoke, fmt.Sprintf("%s id=%s", name, pos[1]))
 		fmt.Fprintf(a.stdout, "Token %s von %s widerrufen. / Token %s of %s revoked.\n", pos[1], name, pos[1], name)
 	}
 	return exitOK

@@ -99,7 +99,7 @@ func TestUserCommands(t *testing.T) {
 		{"add twice", "Sommer-Regen-2026\n", []string{"user", "add", "erika", "-role", "clerk"}, 1, "", "already exists"},
 		{"weak password", "kurz\n", []string{"user", "add", "max", "-role", "clerk"}, 2, "", "too weak"},
 		{"unknown mailbox", "Sommer-Regen-2026\n", []string{"user", "add", "max", "-role", "clerk", "-mailboxes", "buchhaltung"}, 2, "", `mailbox "buchhaltung" is not configured`},
-		{"bad role", "", []string{"user", "add", "max", "-role", "root"}, 2, "", "use clerk or admin"},
+		{"bad role", "", []string{"user", "add", "max", "-role", "root"}, 2, "", "valid are: clerk, admin"},
 		{"no role", "", []string{"user", "add", "max"}, 2, "", "usage"},
 		{"bad name", "", []string{"user", "add", "max mustermann", "-role", "clerk"}, 2, "", "user name"},
 		{"unknown subcommand", "", []string{"user", "frobnicate", "x"}, 2, "", "unknown subcommand"},
@@ -149,12 +149,14 @@ func TestUserCommands(t *testing.T) {
 	}
 }
 
-func TestUserCommandsNeedStoppedDaemon(t *testing.T) {
+// TestUserCommandsLockedRegister: a register held by a process that does not answer on
+// the daemon's socket is not changed behind its back.
+func TestUserCommandsLockedRegister(t *testing.T) {
 	cfg, data := accountConfig(t)
-	s := openTestRegister(t, data) // holds the lock like a running daemon
+	s := openTestRegister(t, data) // holds the lock, but serves no local API
 	defer s.Close()
 	_, errOut, code := testAccounts{t, cfg}.run("Sommer-Regen-2026\n", "user", "add", "erika", "-role", "admin")
-	if code != 1 || !strings.Contains(errOut, "in use by a running intake") {
+	if code != 1 || !strings.Contains(errOut, "does not answer") {
 		t.Errorf("exit %d: %s", code, errOut)
 	}
 }
