@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,14 +16,19 @@ const (
 
 // ackCap is the daemon-wide circuit breaker of autoreply-rules.md R3
 // (RFC 3834 §6: a sorcerer's-apprentice loop must not flood anyone): when
-// more acknowledgements than a mailbox's hourly_cap went out in the last
-// hour, its responder stops sending until the hour has passed or an admin
-// resumes. Registration goes on; the acknowledgements wait in the outbox.
+// more acknowledgements than the daemon-wide hourly_cap (HourlyCap: the
+// smallest of the mailboxes') went out in the last hour from all mailboxes
+// together, every responder stops sending until the hour has passed or an
+// admin resumes. Registration goes on; the acknowledgements wait in the outbox.
 type ackCap struct {
 	store   capStore
 	now     func() time.Time // the clock
 	log     *slog.Logger
 	wakeAll func() // wakes every responder (an admin lifted the cap)
+
+	// limit is the daemon-wide hourly_cap in force (HourlyCap), set at the
+	// start and on every reload.
+	limit atomic.Int64
 
 	mu      sync.Mutex
 	tripped time.Time // zero when not tripped
@@ -72,9 +78,13 @@ func (c *ackCap) windowStart(now time.Time) (time.Time, error) {
 	return since, nil
 }
 
-// allow reports whether one more acknowledgement may go out under limit,
-// and trips or lifts the breaker accordingly.
-func (c *ackCap) allow(limit int) (bool, error) {
+// setLimit sets the daemon-wide hourly_cap.
+func (c *ackCap) setLimit(n int) { c.limit.Store(int64(n)) }
+
+// allow reports whether one more acknowledgement may go out under the
+// daemon-wide hourly_cap, and trips or lifts the breaker accordingly.
+func (c *ackCap) allow() (bool, error) {
+	limit := int(c.limit.Load())
 	now := c.now()
 	since, err := c.windowStart(now)
 	if err != nil {

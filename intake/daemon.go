@@ -125,6 +125,24 @@ func newSnapshot(cfg *config.Config, tmpl *templates.Set) *snapshot {
 	return s
 }
 
+// HourlyCap is the daemon-wide hourly cap of cfg (autoreply-rules.md R3):
+// the smallest hourly_cap of its mailboxes. The cap counts the
+// acknowledgements of all mailboxes together, so one limit must hold for
+// all of them; the smallest is the one every mailbox's setting allows.
+// config.DefaultHourlyCap without mailboxes.
+func HourlyCap(cfg *config.Config) int {
+	n := 0
+	for _, mc := range cfg.Mailboxes {
+		if c := mc.Policy.HourlyCap; c != nil && (n == 0 || *c < n) {
+			n = *c
+		}
+	}
+	if n == 0 {
+		return config.DefaultHourlyCap
+	}
+	return n
+}
+
 // tuning are the daemon's timeouts and schedules: Options with the
 // defaults filled in, fixed for the daemon's lifetime.
 type tuning struct {
@@ -327,6 +345,7 @@ func New(o Options) (*Daemon, error) {
 	d.snap.Store(newSnapshot(o.Config, o.Templates))
 	// The pieces shared by every mailbox, each handed only what it uses.
 	d.cap = newAckCap(o.Store, o.Now, o.Logger, d.wakeAll)
+	d.cap.setLimit(HourlyCap(o.Config))
 	names := make([]string, 0, len(o.Config.Mailboxes))
 	for _, mc := range o.Config.Mailboxes {
 		names = append(names, mc.Name)

@@ -129,6 +129,7 @@ func (d *Daemon) ReloadChanges(newCfg *config.Config) (ReloadResult, error) {
 	snap := newSnapshot(newCfg, tmpl)
 	d.mu.Lock()
 	d.snap.Store(snap)
+	d.cap.setLimit(HourlyCap(newCfg))
 	d.mailboxes, d.byName = next, byName
 	d.mu.Unlock()
 

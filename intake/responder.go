@@ -54,7 +54,7 @@ type outbox interface {
 // hourlyCap is the daemon-wide limit a responder asks before every
 // acknowledgement (ackCap).
 type hourlyCap interface {
-	allow(limit int) (bool, error)
+	allow() (bool, error)
 	allowUnverified(limit int) (bool, error)
 }
 
@@ -230,7 +230,7 @@ func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.Outbo
 			return batchStopped // the rest stays due and goes out after the restart
 		}
 		// R3: the daemon-wide hourly cap, checked before every message.
-		ok, err := r.cap.allow(*r.mb.cfg.Policy.HourlyCap)
+		ok, err := r.cap.allow()
 		if err != nil {
 			r.log.Error("check hourly cap", "err", err)
 			return batchStopped
