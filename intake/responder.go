@@ -352,6 +352,8 @@ func (r *responder) retryLater(e ticket.OutboxEntry, reply string) ticket.AckRes
 // can no longer be used. The caller records res and then calls unlock: from
 // just before the end of DATA until that record, the ack is in flight
 // (Store.MarkSending) and the mailbox's window is held.
+//
+//lint:ignore ST1008 connErr is not sendOne's failure but the state of the connection; res is the outcome
 func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket.AckResult, connErr error, unlock func()) {
 	unlock = func() {}
 	now := r.now()
