@@ -213,7 +213,7 @@ type Policy struct {
 	RequireAuthenticated *bool  `toml:"require_authenticated"` // B2; default true when authserv_id is set
 	PerSenderLimit       *int   `toml:"per_sender_limit"`      // R2: acks per recipient per 24 h; default 3; 0 = no limit
 	FollowUpAck          *bool  `toml:"follow_up_ack"`         // follow-ups acknowledged (at most once per case per 24 h); default true
-	HourlyCap            *int   `toml:"hourly_cap"`            // R3: acks per hour for the whole daemon; default 500
+	HourlyCap            *int   `toml:"hourly_cap"`            // R3: acks per hour for the whole daemon (the smallest of the mailboxes' applies); default 500
 	PerDomainLimit       *int   `toml:"per_domain_limit"`      // R2: acks per 24 h to unverified senders of one domain; default 50 with a sender verification, else 0; 0 = no limit
 	UnverifiedHourlyCap  *int   `toml:"unverified_hourly_cap"` // R3: acks per hour to unverified senders (whole daemon); default hourly_cap/5; 0 = none
 	SubjectHeuristics    *bool  `toml:"subject_heuristics"`    // S9; default true

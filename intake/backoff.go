@@ -25,9 +25,9 @@ type reconnectBackoff struct {
 	since    time.Time // first failure of the current outage
 }
 
-func newReconnectBackoff(o Options, rand func() float64) *reconnectBackoff {
+func newReconnectBackoff(minWait, maxWait time.Duration, rand func() float64) *reconnectBackoff {
 	return &reconnectBackoff{
-		min: o.ReconnectMin, max: o.ReconnectMax,
+		min: minWait, max: maxWait,
 		fastMax: DefaultReconnectFastMax, fastFor: DefaultReconnectFastFor,
 		rand: rand,
 	}

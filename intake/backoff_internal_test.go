@@ -15,7 +15,7 @@ func TestReconnectBackoffSchedule(t *testing.T) {
 		rnd  float64
 	}{{"least jitter", 0}, {"most jitter", 0.999999}, {"middle", 0.5}} {
 		t.Run(r.name, func(t *testing.T) {
-			b := newReconnectBackoff(Options{ReconnectMin: time.Second, ReconnectMax: 50 * time.Second}, func() float64 { return r.rnd })
+			b := newReconnectBackoff(time.Second, 50*time.Second, func() float64 { return r.rnd })
 			now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 			start := now
 			first := b.next(now)
@@ -51,7 +51,7 @@ func TestReconnectBackoffSchedule(t *testing.T) {
 
 // ReconnectMax below the fast cap (tests use tiny waits) wins.
 func TestReconnectBackoffSmallMax(t *testing.T) {
-	b := newReconnectBackoff(Options{ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond}, func() float64 { return 0.999 })
+	b := newReconnectBackoff(20*time.Millisecond, 200*time.Millisecond, func() float64 { return 0.999 })
 	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 	for range 50 {
 		w := b.next(now)

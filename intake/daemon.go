@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/oauth2"
 
 	"github.com/intake-office/intake/config"
@@ -78,18 +80,19 @@ type Options struct {
 // Daemon runs the watchers, responders and the local API.
 type Daemon struct {
 	opts  Options
-	cfg   *config.Config
+	tune  tuning
 	store *ticket.Store
-	tmpl  *templates.Set
 	log   *slog.Logger
 
-	// mu guards cfg, tmpl, mailboxes, byName and prefixes, which Reload
-	// replaces. Watchers and responders never read them from here: each
-	// runs on a view (see view) fixed when it was started.
+	// snap is the configuration in force, swapped whole by Reload.
+	// Watchers and responders never read it from here: each is handed the
+	// snapshot in force when it was started.
+	snap atomic.Pointer[snapshot]
+
+	// mu guards mailboxes and byName, which Reload replaces.
 	mu        sync.Mutex
 	mailboxes []*mailbox
 	byName    map[string]*mailbox
-	prefixes  []string // reference prefixes of every mailbox
 	cap       *ackCap
 	indexer   *indexer // nil without a search index
 	metrics   *metrics
@@ -105,10 +108,61 @@ type Daemon struct {
 	hard     context.Context // Run's hard-stop context while Run runs
 }
 
+// snapshot is the configuration in force: the config, the templates it
+// names and the reference prefixes of every mailbox. It is never changed
+// after it is made; Reload swaps in a new one (Daemon.snap).
+type snapshot struct {
+	cfg      *config.Config
+	tmpl     *templates.Set
+	prefixes []string // reference prefixes of every mailbox
+}
+
+func newSnapshot(cfg *config.Config, tmpl *templates.Set) *snapshot {
+	s := &snapshot{cfg: cfg, tmpl: tmpl}
+	for _, mc := range cfg.Mailboxes {
+		s.prefixes = append(s.prefixes, mc.Prefix)
+	}
+	return s
+}
+
+// HourlyCap is the daemon-wide hourly cap of cfg (autoreply-rules.md R3):
+// the smallest hourly_cap of its mailboxes. The cap counts the
+// acknowledgements of all mailboxes together, so one limit must hold for
+// all of them; the smallest is the one every mailbox's setting allows.
+// config.DefaultHourlyCap without mailboxes.
+func HourlyCap(cfg *config.Config) int {
+	n := 0
+	for _, mc := range cfg.Mailboxes {
+		if c := mc.Policy.HourlyCap; c != nil && (n == 0 || *c < n) {
+			n = *c
+		}
+	}
+	if n == 0 {
+		return config.DefaultHourlyCap
+	}
+	return n
+}
+
+// tuning are the daemon's timeouts and schedules: Options with the
+// defaults filled in, fixed for the daemon's lifetime.
+type tuning struct {
+	InstanceID                 string
+	RetryBackoff               []time.Duration
+	GiveUpAfter                time.Duration
+	ReconnectMin, ReconnectMax time.Duration
+	Watchdog                   time.Duration
+	CommandTimeout             time.Duration
+	SMTPTimeout                time.Duration
+}
+
 // registerHealth tracks register write failures (a full disk, a read-only
 // file system): one ERROR when they start, one INFO when a write works
 // again, and readiness in between (issue 9, finding 7).
 type registerHealth struct {
+	log     *slog.Logger
+	errors  prometheus.Counter // failed writes
+	dataDir string             // named in the log; cannot change on a reload
+
 	mu      sync.Mutex
 	failing bool
 	since   time.Time
@@ -120,11 +174,10 @@ type registerWriteError struct{ err error }
 func (e *registerWriteError) Error() string { return e.err.Error() }
 func (e *registerWriteError) Unwrap() error { return e.err }
 
-// registerWriteFailed counts a failed register write and logs the first of
-// a run of them, with what to do.
-func (d *Daemon) registerWriteFailed(err error) {
-	d.metrics.registerWriteErrors.Inc()
-	h := d.regHealth
+// failed counts a failed register write and logs the first of a run of
+// them, with what to do.
+func (h *registerHealth) failed(err error) {
+	h.errors.Inc()
 	h.mu.Lock()
 	first := !h.failing
 	if first {
@@ -132,21 +185,20 @@ func (d *Daemon) registerWriteFailed(err error) {
 	}
 	h.mu.Unlock()
 	if first {
-		d.log.Error("the register cannot be written: free space (or fix the permissions) under data_dir; "+
+		h.log.Error("the register cannot be written: free space (or fix the permissions) under data_dir; "+
 			"intake keeps retrying and resumes by itself, unregistered mails stay on the IMAP server",
-			"data_dir", d.cfg.DataDir, "err", err)
+			"data_dir", h.dataDir, "err", err)
 	}
 }
 
-// registerWriteOK ends a run of register write failures.
-func (d *Daemon) registerWriteOK() {
-	h := d.regHealth
+// ok ends a run of register write failures.
+func (h *registerHealth) ok() {
 	h.mu.Lock()
 	was, since := h.failing, h.since
 	h.failing = false
 	h.mu.Unlock()
 	if was {
-		d.log.Info("the register can be written again", "after", time.Since(since).Round(time.Second))
+		h.log.Info("the register can be written again", "after", time.Since(since).Round(time.Second))
 	}
 }
 
@@ -283,19 +335,32 @@ func New(o Options) (*Daemon, error) {
 			o.InstanceID = h
 		}
 	}
-	d := &Daemon{opts: o, cfg: o.Config, store: o.Store, tmpl: o.Templates, log: o.Logger,
-		byName: map[string]*mailbox{}, runs: map[string]*mailboxRun{}, regHealth: &registerHealth{}}
-	d.cap = newAckCap(d)
+	d := &Daemon{opts: o, store: o.Store, log: o.Logger,
+		byName: map[string]*mailbox{}, runs: map[string]*mailboxRun{}}
+	d.tune = tuning{
+		InstanceID: o.InstanceID, RetryBackoff: o.RetryBackoff, GiveUpAfter: o.GiveUpAfter,
+		ReconnectMin: o.ReconnectMin, ReconnectMax: o.ReconnectMax, Watchdog: o.Watchdog,
+		CommandTimeout: o.CommandTimeout, SMTPTimeout: o.SMTPTimeout,
+	}
+	d.snap.Store(newSnapshot(o.Config, o.Templates))
+	// The pieces shared by every mailbox, each handed only what it uses.
+	d.cap = newAckCap(o.Store, o.Now, o.Logger, d.wakeAll)
+	d.cap.setLimit(HourlyCap(o.Config))
+	names := make([]string, 0, len(o.Config.Mailboxes))
+	for _, mc := range o.Config.Mailboxes {
+		names = append(names, mc.Name)
+	}
+	d.metrics = newMetrics(o.Version, names,
+		newStateCollector(o.Now, d.currentMailboxes, o.Store, d.cap, o.Logger))
+	d.regHealth = &registerHealth{log: o.Logger, errors: d.metrics.registerWriteErrors, dataDir: o.Config.DataDir}
 	if o.Search != nil {
 		d.indexer = newIndexer(o.Store, o.Search, o.Logger)
 	}
 	for _, mc := range o.Config.Mailboxes {
-		d.prefixes = append(d.prefixes, mc.Prefix)
 		m := d.newMailbox(o.Config, mc)
 		d.mailboxes = append(d.mailboxes, m)
 		d.byName[mc.Name] = m
 	}
-	d.metrics = newMetrics(d, o.Version)
 	return d, nil
 }
 
@@ -304,7 +369,7 @@ func (d *Daemon) newMailbox(cfg *config.Config, mc config.Mailbox) *mailbox {
 	return &mailbox{
 		cfg:        mc,
 		ackDomain:  AckDomain(mc),
-		policy:     PolicySettings(cfg, mc, d.opts.InstanceID),
+		policy:     PolicySettings(cfg, mc, d.tune.InstanceID),
 		wakeSender: make(chan struct{}, 1),
 		status:     MailboxStatus{Name: mc.Name},
 		imapTokens: d.tokenSource(mc.Name, "imap", mc.IMAP.OAuth2),
@@ -320,29 +385,21 @@ type mailboxRun struct {
 	done       chan struct{}      // closed when both goroutines returned
 }
 
-// view is the daemon as the watchers and responders started now see it: a
-// Daemon sharing everything with d except the configuration, templates and
-// prefix list, which stay fixed for the goroutines' lifetime, so that Reload
-// can replace d's without touching a running mailbox. Only called with
-// reloadMu held.
-func (d *Daemon) view() *Daemon {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return &Daemon{
-		opts: d.opts, cfg: d.cfg, store: d.store, tmpl: d.tmpl, log: d.log,
-		prefixes: slices.Clone(d.prefixes), cap: d.cap, indexer: d.indexer, metrics: d.metrics,
-		regHealth: d.regHealth,
-	}
-}
-
-// startMailbox starts m's watcher and responder on view v. Only called with
-// reloadMu held while Run runs.
-func (d *Daemon) startMailbox(v *Daemon, m *mailbox) {
+// startMailbox starts m's watcher and responder on snapshot s, handing
+// each the pieces it depends on. Only called with reloadMu held while Run
+// runs.
+func (d *Daemon) startMailbox(s *snapshot, m *mailbox) {
 	stop, cancel := context.WithCancel(d.runCtx)
 	hard, cancelHard := context.WithCancel(d.hard)
 	r := &mailboxRun{mb: m, cancel: cancel, cancelHard: cancelHard, done: make(chan struct{})}
-	w := &watcher{d: v, mb: m, log: d.log.With("mailbox", m.cfg.Name)}
-	resp := &responder{d: v, mb: m, log: d.log.With("mailbox", m.cfg.Name)}
+	log := d.log.With("mailbox", m.cfg.Name)
+	w := &watcher{mb: m, log: log, snap: s, reg: d.store, now: d.opts.Now, tune: d.tune,
+		health: d.regHealth, metrics: d.metrics}
+	if d.indexer != nil { // never a nil *indexer in a non-nil interface
+		w.index = d.indexer
+	}
+	resp := &responder{mb: m, log: log, snap: s, outbox: d.store, cap: d.cap, now: d.opts.Now, tune: d.tune,
+		metrics: d.metrics}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); w.run(stop, hard) }()
@@ -354,6 +411,13 @@ func (d *Daemon) startMailbox(v *Daemon, m *mailbox) {
 		close(r.done)
 	}()
 	d.runs[m.cfg.Name] = r
+}
+
+// wakeAll wakes the responder of every mailbox.
+func (d *Daemon) wakeAll() {
+	for _, m := range d.currentMailboxes() {
+		m.wake()
+	}
 }
 
 // stopMailboxes stops the given runs at once: the mail in hand is finished
@@ -452,7 +516,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.opts.APISocket != "-" {
 		path := d.opts.APISocket
 		if path == "" {
-			path = SocketPath(d.cfg.DataDir)
+			path = SocketPath(d.currentConfig().DataDir)
 		}
 		var err error
 		api, err = startLocalAPI(path, d.store, d, d.log)
@@ -466,7 +530,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); d.indexer.run(ctx) }()
 	}
-	if ret := d.cfg.Retention(); len(ret) > 0 {
+	if ret := d.currentConfig().Retention(); len(ret) > 0 {
 		var ix interface{ Delete(seqs ...uint64) error }
 		if d.opts.Search != nil { // never a nil *search.Index in a non-nil interface
 			ix = d.opts.Search
@@ -476,9 +540,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.reloadMu.Lock()
 	d.runCtx, d.hard = ctx, hard
-	v := d.view()
+	snap := d.snap.Load()
 	for _, m := range d.currentMailboxes() {
-		d.startMailbox(v, m)
+		d.startMailbox(snap, m)
 	}
 	n := len(d.runs)
 	d.reloadMu.Unlock()
@@ -515,11 +579,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) Config() *config.Config { return d.currentConfig() }
 
 // currentConfig returns the configuration in force (Reload replaces it).
-func (d *Daemon) currentConfig() *config.Config {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.cfg
-}
+func (d *Daemon) currentConfig() *config.Config { return d.snap.Load().cfg }
 
 // currentMailboxes returns a copy of the configured mailboxes.
 func (d *Daemon) currentMailboxes() []*mailbox {

@@ -35,7 +35,7 @@ func (w *watcher) thread(p *mailparse.Message, dec policy.Decision) (threading, 
 		return w.threadBounce(p)
 	}
 	var t threading
-	store := w.d.store
+	store := w.reg
 	// The cases the mail names, in order: by Message-ID, then by the subject.
 	var named []ticket.Reference
 	for _, id := range policy.ThreadIDs(p) {
@@ -51,7 +51,7 @@ func (w *watcher) thread(p *mailparse.Message, dec policy.Decision) (threading, 
 		}
 		named = append(named, *ref)
 	}
-	named = append(named, ticket.FindReferences(p.Subject, w.d.prefixes)...)
+	named = append(named, ticket.FindReferences(p.Subject, w.snap.prefixes)...)
 	for i, ref := range named {
 		if i >= maxNamedCases {
 			break
@@ -89,14 +89,14 @@ func (w *watcher) mayJoin(ref ticket.Reference, dec policy.Decision) (bool, erro
 	if !dec.Verified || dec.Recipient == "" {
 		return false, nil
 	}
-	return w.d.store.CaseHasVerifiedSender(ref, dec.Recipient)
+	return w.reg.CaseHasVerifiedSender(ref, dec.Recipient)
 }
 
 // threadBounce attaches a bounce of one of our acknowledgements to its case.
 func (w *watcher) threadBounce(p *mailparse.Message) (threading, error) {
 	var t threading
 	for _, id := range policy.OurAckIDs(p, w.mb.policy.OwnDomains) {
-		ack, err := w.d.store.AckByID(id)
+		ack, err := w.reg.AckByID(id)
 		if errors.Is(err, ticket.ErrNotFound) {
 			continue
 		}

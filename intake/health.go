@@ -3,6 +3,7 @@ package intake
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -104,13 +105,13 @@ func (d *Daemon) AdminHandler() http.Handler {
 		}
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{
-		ErrorLog:      slogPrinter{d},
+		ErrorLog:      slogPrinter{d.log},
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
 	return mux
 }
 
 // slogPrinter hands promhttp's errors to the daemon's logger.
-type slogPrinter struct{ d *Daemon }
+type slogPrinter struct{ log *slog.Logger }
 
-func (p slogPrinter) Println(v ...any) { p.d.log.Error("metrics: " + fmt.Sprint(v...)) }
+func (p slogPrinter) Println(v ...any) { p.log.Error("metrics: " + fmt.Sprint(v...)) }

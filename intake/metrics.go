@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,7 +27,10 @@ type metrics struct {
 	registerWriteErrors prometheus.Counter
 }
 
-func newMetrics(d *Daemon, version string) *metrics {
+// newMetrics makes the daemon's metrics with the series of the named
+// mailboxes prepared; state (nil: none) adds the gauges computed at scrape
+// time.
+func newMetrics(version string, mailboxes []string, state prometheus.Collector) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		registered: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -82,17 +86,16 @@ func newMetrics(d *Daemon, version string) *metrics {
 		m.registered, m.acksSent, m.acksSuppressed, m.acksFailed, m.acksBounced, m.acksHeld, m.reconnects,
 		m.oauthExpiry, m.oauthFailures, m.registerWriteErrors,
 		buildInfo,
-		newStateCollector(d),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if state != nil {
+		m.reg.MustRegister(state)
+	}
 	// Series that exist from the start, so that rate() and alerts see a 0
 	// before the first event.
-	for _, mc := range d.cfg.Mailboxes {
-		m.acksSent.WithLabelValues(mc.Name)
-		m.acksFailed.WithLabelValues(mc.Name)
-		m.acksBounced.WithLabelValues(mc.Name)
-		m.reconnects.WithLabelValues(mc.Name)
+	for _, name := range mailboxes {
+		m.prepare(name)
 	}
 	return m
 }
@@ -100,15 +103,24 @@ func newMetrics(d *Daemon, version string) *metrics {
 // stateCollector reports gauges computed at scrape time from the mailboxes'
 // state and the register.
 type stateCollector struct {
-	d *Daemon
+	now       func() time.Time  // the clock
+	mailboxes func() []*mailbox // the mailboxes in force
+	outbox    outboxStats
+	cap       *ackCap
+	log       *slog.Logger
 
 	connected, outboxDepth, outboxOldest, oldestUnregistered, capTripped *prometheus.Desc
 }
 
-func newStateCollector(d *Daemon) *stateCollector {
+// outboxStats is what the state gauges need of the register (ticket.Store).
+type outboxStats interface {
+	OutboxStats(mailbox string) (n int, oldest time.Time, err error)
+}
+
+func newStateCollector(now func() time.Time, mailboxes func() []*mailbox, outbox outboxStats, cap *ackCap, log *slog.Logger) *stateCollector {
 	mb := []string{"mailbox"}
 	return &stateCollector{
-		d: d,
+		now: now, mailboxes: mailboxes, outbox: outbox, cap: cap, log: log,
 		connected: prometheus.NewDesc("intake_imap_connected",
 			"1 while the mailbox's IMAP session is up, its folder selected and seen within its check interval, else 0.", mb, nil),
 		outboxDepth: prometheus.NewDesc("intake_outbox_depth",
@@ -131,9 +143,8 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	d := c.d
-	now := d.opts.Now()
-	for _, m := range d.currentMailboxes() {
+	now := c.now()
+	for _, m := range c.mailboxes() {
 		name := m.cfg.Name
 		st := m.snapshot()
 		// A watcher that has not seen its folder for too long counts as not
@@ -146,19 +157,16 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, boolFloat(st.Connected && seen.IsZero()), name)
 		ch <- prometheus.MustNewConstMetric(c.oldestUnregistered, prometheus.GaugeValue, ageSeconds(now, oldest), name)
 		// Every entry, also those scheduled for a later retry.
-		depth, oldest, err := d.store.OutboxStats(name)
+		depth, oldest, err := c.outbox.OutboxStats(name)
 		if err != nil {
-			d.log.Error("metrics: read outbox", "mailbox", name, "err", err)
+			c.log.Error("metrics: read outbox", "mailbox", name, "err", err)
 			ch <- prometheus.NewInvalidMetric(c.outboxDepth, err)
 			continue
 		}
 		ch <- prometheus.MustNewConstMetric(c.outboxDepth, prometheus.GaugeValue, float64(depth), name)
 		ch <- prometheus.MustNewConstMetric(c.outboxOldest, prometheus.GaugeValue, ageSeconds(now, oldest), name)
 	}
-	d.cap.mu.Lock()
-	tripped := !d.cap.tripped.IsZero()
-	d.cap.mu.Unlock()
-	ch <- prometheus.MustNewConstMetric(c.capTripped, prometheus.GaugeValue, boolFloat(tripped))
+	ch <- prometheus.MustNewConstMetric(c.capTripped, prometheus.GaugeValue, boolFloat(c.cap.isTripped()))
 }
 
 func boolFloat(b bool) float64 {

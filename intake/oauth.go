@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -102,15 +103,16 @@ func signInToken(o *config.OAuth2, tokens oauth2.TokenSource) (*oauth2.Token, er
 // counts a failed refresh at once instead of days later.
 type meteredTokens struct {
 	ts                oauth2.TokenSource
-	d                 *Daemon
+	metrics           *metrics // nil: not counted
+	log               *slog.Logger
 	mailbox, protocol string
 }
 
 func (m *meteredTokens) Token() (*oauth2.Token, error) {
 	tok, err := m.ts.Token()
-	mt := m.d.metrics
+	mt := m.metrics
 	if err != nil {
-		m.d.log.Error("oauth2 token refresh failed", "mailbox", m.mailbox, "protocol", m.protocol, "err", err)
+		m.log.Error("oauth2 token refresh failed", "mailbox", m.mailbox, "protocol", m.protocol, "err", err)
 		if mt != nil {
 			mt.oauthFailures.WithLabelValues(m.mailbox, m.protocol).Inc()
 		}
@@ -133,7 +135,7 @@ func (d *Daemon) tokenSource(mailbox, protocol string, o *config.OAuth2) oauth2.
 	if err != nil {
 		return nil
 	}
-	return &meteredTokens{ts: ts, d: d, mailbox: mailbox, protocol: protocol}
+	return &meteredTokens{ts: ts, metrics: d.metrics, log: d.log, mailbox: mailbox, protocol: protocol}
 }
 
 // accessToken fetches a token for one sign-in.

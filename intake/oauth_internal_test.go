@@ -10,8 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/oauth2"
-
-	"github.com/intake-office/intake/config"
 )
 
 func value(t *testing.T, c prometheus.Metric) float64 {
@@ -35,21 +33,21 @@ func (s stubTokens) Token() (*oauth2.Token, error) { return s.tok, s.err }
 
 func TestMeteredTokensReportExpiryAndFailures(t *testing.T) {
 	var logs strings.Builder
-	d := &Daemon{cfg: &config.Config{}, log: slog.New(slog.NewTextHandler(&logs, nil))}
-	d.metrics = newMetrics(d, "test")
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	mt := newMetrics("test", nil, nil)
 	exp := time.Unix(2_000_000_000, 0)
-	ok := &meteredTokens{ts: stubTokens{tok: &oauth2.Token{AccessToken: "t", Expiry: exp}}, d: d, mailbox: "post", protocol: "imap"}
+	ok := &meteredTokens{ts: stubTokens{tok: &oauth2.Token{AccessToken: "t", Expiry: exp}}, metrics: mt, log: log, mailbox: "post", protocol: "imap"}
 	if _, err := ok.Token(); err != nil {
 		t.Fatal(err)
 	}
-	if got := value(t, d.metrics.oauthExpiry.WithLabelValues("post", "imap")); got != float64(exp.Unix()) {
+	if got := value(t, mt.oauthExpiry.WithLabelValues("post", "imap")); got != float64(exp.Unix()) {
 		t.Errorf("expiry gauge %v, want %v", got, exp.Unix())
 	}
-	bad := &meteredTokens{ts: stubTokens{err: errors.New("invalid_client")}, d: d, mailbox: "post", protocol: "smtp"}
+	bad := &meteredTokens{ts: stubTokens{err: errors.New("invalid_client")}, metrics: mt, log: log, mailbox: "post", protocol: "smtp"}
 	if _, err := bad.Token(); err == nil {
 		t.Fatal("no error from a failing source")
 	}
-	if got := value(t, d.metrics.oauthFailures.WithLabelValues("post", "smtp")); got != 1 {
+	if got := value(t, mt.oauthFailures.WithLabelValues("post", "smtp")); got != 1 {
 		t.Errorf("failure counter %v, want 1", got)
 	}
 	if !strings.Contains(logs.String(), "oauth2 token refresh failed") || !strings.Contains(logs.String(), "level=ERROR") {

@@ -47,9 +47,8 @@ func (d *Daemon) ReloadChanges(newCfg *config.Config) (ReloadResult, error) {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
 
-	d.mu.Lock()
-	old, tmpl := d.cfg, d.tmpl
-	d.mu.Unlock()
+	cur := d.snap.Load()
+	old, tmpl := cur.cfg, cur.tmpl
 	if filepath.Clean(newCfg.DataDir) != filepath.Clean(old.DataDir) {
 		return res, fmt.Errorf("%w: data_dir changed from %q to %q: the register cannot move while the daemon runs; restart intake",
 			ErrReloadRefused, old.DataDir, newCfg.DataDir)
@@ -76,14 +75,12 @@ func (d *Daemon) ReloadChanges(newCfg *config.Config) (ReloadResult, error) {
 		oldByName[m.cfg.Name] = m
 	}
 	var (
-		next     []*mailbox
-		byName   = map[string]*mailbox{}
-		prefixes []string
-		toStart  []*mailbox
-		toStop   []*mailboxRun
+		next    []*mailbox
+		byName  = map[string]*mailbox{}
+		toStart []*mailbox
+		toStop  []*mailboxRun
 	)
 	for _, mc := range newCfg.Mailboxes {
-		prefixes = append(prefixes, mc.Prefix)
 		prev, ok := oldByName[mc.Name]
 		var m *mailbox
 		switch {
@@ -129,15 +126,16 @@ func (d *Daemon) ReloadChanges(newCfg *config.Config) (ReloadResult, error) {
 	for _, name := range res.Added {
 		d.metrics.prepare(name)
 	}
+	snap := newSnapshot(newCfg, tmpl)
 	d.mu.Lock()
-	d.cfg, d.tmpl = newCfg, tmpl
-	d.mailboxes, d.byName, d.prefixes = next, byName, prefixes
+	d.snap.Store(snap)
+	d.cap.setLimit(HourlyCap(newCfg))
+	d.mailboxes, d.byName = next, byName
 	d.mu.Unlock()
 
 	if d.runCtx != nil && d.runCtx.Err() == nil && len(toStart) > 0 {
-		v := d.view()
 		for _, m := range toStart {
-			d.startMailbox(v, m)
+			d.startMailbox(snap, m)
 		}
 	}
 	d.log.Info("configuration reloaded", "added", res.Added, "removed", res.Removed,

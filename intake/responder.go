@@ -41,11 +41,33 @@ const AckConnections = 2
 // re-armed before every message.
 const defaultSMTPTimeout = 30 * time.Second
 
+// outbox is what a responder needs of the register (ticket.Store): the
+// due acknowledgements of its mailbox and the record of each attempt.
+type outbox interface {
+	NextAckDue(mailbox string) (time.Time, bool, error)
+	MakeAcksDue(mailbox string, now time.Time) (int, error)
+	DueAcks(mailbox string, now time.Time, limit int) ([]ticket.OutboxEntry, error)
+	MarkSending(seq uint64, at time.Time) (wasInFlight bool, err error)
+	RecordAck(seq uint64, res ticket.AckResult) error
+}
+
+// hourlyCap is the daemon-wide limit a responder asks before every
+// acknowledgement (ackCap).
+type hourlyCap interface {
+	allow() (bool, error)
+	allowUnverified(limit int) (bool, error)
+}
+
 // responder sends the due acknowledgements of one mailbox.
 type responder struct {
-	d   *Daemon
-	mb  *mailbox
-	log *slog.Logger
+	mb      *mailbox
+	log     *slog.Logger
+	snap    *snapshot // the configuration the responder was started with
+	outbox  outbox
+	cap     hourlyCap
+	now     func() time.Time // the clock
+	tune    tuning
+	metrics *metrics
 
 	capped atomic.Bool // the hourly cap held the last burst back
 	// down: the last attempt could not reach the SMTP server (run's
@@ -65,18 +87,18 @@ type responder struct {
 const capRecheck = 30 * time.Second
 
 func (r *responder) run(stop, hard context.Context) {
-	probe := newReconnectBackoff(r.d.opts, rand.Float64)
+	probe := newReconnectBackoff(r.tune.ReconnectMin, r.tune.ReconnectMax, rand.Float64)
 	for stop.Err() == nil {
 		if r.down && r.probe(hard) {
 			r.recovered()
 		}
 		r.sendDue(stop, hard)
 		wait := time.Hour
-		if next, ok, err := r.d.store.NextAckDue(r.mb.cfg.Name); err != nil {
+		if next, ok, err := r.outbox.NextAckDue(r.mb.cfg.Name); err != nil {
 			r.log.Error("read outbox", "err", err)
 			wait = time.Minute
 		} else if ok {
-			wait = max(next.Sub(r.d.opts.Now()), 0)
+			wait = max(next.Sub(r.now()), 0)
 		}
 		if r.capped.Load() {
 			// Due entries wait; look again later (or when an admin resumes).
@@ -101,7 +123,7 @@ func (r *responder) run(stop, hard context.Context) {
 // probe reports whether the SMTP server takes a connection again
 // (greeting, EHLO, TLS and AUTH), without sending anything.
 func (r *responder) probe(hard context.Context) bool {
-	client, err := newSMTPClient(r.mb.cfg, r.mb.smtpTokens, r.d.opts.SMTPTimeout, hard)
+	client, err := newSMTPClient(r.mb.cfg, r.mb.smtpTokens, r.tune.SMTPTimeout, hard)
 	if err != nil {
 		return false
 	}
@@ -119,7 +141,7 @@ func (r *responder) probe(hard context.Context) bool {
 // recovered ends an outage: every pending acknowledgement is due now.
 func (r *responder) recovered() {
 	r.down = false
-	n, err := r.d.store.MakeAcksDue(r.mb.cfg.Name, r.d.opts.Now())
+	n, err := r.outbox.MakeAcksDue(r.mb.cfg.Name, r.now())
 	if err != nil {
 		r.log.Error("make deferred acknowledgements due", "err", err)
 		return
@@ -132,7 +154,7 @@ func (r *responder) recovered() {
 // sendDue sends until the outbox holds nothing due or the server fails.
 func (r *responder) sendDue(stop, hard context.Context) {
 	for stop.Err() == nil {
-		due, err := r.d.store.DueAcks(r.mb.cfg.Name, r.d.opts.Now(), ackBatch)
+		due, err := r.outbox.DueAcks(r.mb.cfg.Name, r.now(), ackBatch)
 		if err != nil {
 			r.log.Error("read outbox", "err", err)
 			return
@@ -182,7 +204,7 @@ const (
 // sendBatch sends entries over one connection. When the connection fails,
 // the entries not sent are rescheduled.
 func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.OutboxEntry) batchResult {
-	client, err := newSMTPClient(r.mb.cfg, r.mb.smtpTokens, r.d.opts.SMTPTimeout, hard)
+	client, err := newSMTPClient(r.mb.cfg, r.mb.smtpTokens, r.tune.SMTPTimeout, hard)
 	if err != nil {
 		r.deferAll(entries, err)
 		return batchStopped
@@ -208,7 +230,7 @@ func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.Outbo
 			return batchStopped // the rest stays due and goes out after the restart
 		}
 		// R3: the daemon-wide hourly cap, checked before every message.
-		ok, err := r.d.cap.allow(*r.mb.cfg.Policy.HourlyCap)
+		ok, err := r.cap.allow()
 		if err != nil {
 			r.log.Error("check hourly cap", "err", err)
 			return batchStopped
@@ -228,7 +250,7 @@ func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.Outbo
 			}
 		}
 		res, connErr, unlock := r.sendOne(sc, e)
-		err = r.d.store.RecordAck(e.Message.Seq, res)
+		err = r.outbox.RecordAck(e.Message.Seq, res)
 		unlock()
 		if err != nil {
 			r.log.Error("record acknowledgement", "case", e.Reference.String(), "err", err)
@@ -256,22 +278,22 @@ const unverifiedHold = 5 * time.Minute
 // applied) can never use up hourly_cap and stop the acknowledgements to verified senders
 // behind it. It is given up like a temporary failure after GiveUpAfter.
 func (r *responder) holdUnverified(e ticket.OutboxEntry) (bool, error) {
-	ok, err := r.d.cap.allowUnverified(*r.mb.cfg.Policy.UnverifiedHourlyCap)
+	ok, err := r.cap.allowUnverified(*r.mb.cfg.Policy.UnverifiedHourlyCap)
 	if err != nil || ok {
 		return false, err
 	}
-	now := r.d.opts.Now()
+	now := r.now()
 	const why = "held: hourly share of unverified senders used up (unverified_hourly_cap)"
 	res := ticket.AckResult{Status: ticket.AckPending, Reply: why, At: now, NextTry: now.Add(unverifiedHold)}
-	if now.Sub(e.Message.Received) > r.d.opts.GiveUpAfter {
+	if now.Sub(e.Message.Received) > r.tune.GiveUpAfter {
 		res = ticket.AckResult{Status: ticket.AckFailed, Reply: "gave up: " + why, At: now}
 	}
-	if err := r.d.store.RecordAck(e.Message.Seq, res); err != nil {
+	if err := r.outbox.RecordAck(e.Message.Seq, res); err != nil {
 		return false, err
 	}
-	r.d.metrics.acksHeld.WithLabelValues(r.mb.cfg.Name, ticket.ReasonRateUnverified).Inc()
+	r.metrics.acksHeld.WithLabelValues(r.mb.cfg.Name, ticket.ReasonRateUnverified).Inc()
 	if res.Status == ticket.AckFailed {
-		r.d.metrics.acksFailed.WithLabelValues(r.mb.cfg.Name).Inc()
+		r.metrics.acksFailed.WithLabelValues(r.mb.cfg.Name).Inc()
 	}
 	r.log.Info("acknowledgement held: unverified share of the hourly cap used up", "case", e.Reference.String(), "seq", e.Message.Seq)
 	return true, nil
@@ -281,10 +303,10 @@ func (r *responder) logResult(e ticket.OutboxEntry, res ticket.AckResult) {
 	switch res.Status {
 	case ticket.AckSent:
 		r.mb.update(func(s *MailboxStatus) { s.AcksSent++ })
-		r.d.metrics.acksSent.WithLabelValues(r.mb.cfg.Name).Inc()
+		r.metrics.acksSent.WithLabelValues(r.mb.cfg.Name).Inc()
 		r.log.Info("acknowledgement sent", "case", e.Reference.String(), "seq", e.Message.Seq)
 	case ticket.AckFailed:
-		r.d.metrics.acksFailed.WithLabelValues(r.mb.cfg.Name).Inc()
+		r.metrics.acksFailed.WithLabelValues(r.mb.cfg.Name).Inc()
 		r.log.Warn("acknowledgement failed", "case", e.Reference.String(), "seq", e.Message.Seq, "reply_code", replyCodes(res.Reply))
 	default:
 		r.log.Info("acknowledgement deferred", "case", e.Reference.String(), "seq", e.Message.Seq, "next_try", res.NextTry, "reply_code", replyCodes(res.Reply))
@@ -300,12 +322,12 @@ func (r *responder) logResult(e ticket.OutboxEntry, res ticket.AckResult) {
 func (r *responder) deferAll(entries []ticket.OutboxEntry, cause error) {
 	for _, e := range entries {
 		res := r.retryLater(e, cause.Error())
-		if err := r.d.store.RecordAck(e.Message.Seq, res); err != nil {
+		if err := r.outbox.RecordAck(e.Message.Seq, res); err != nil {
 			r.log.Error("record acknowledgement", "case", e.Reference.String(), "err", err)
 			return
 		}
 		if res.Status == ticket.AckFailed {
-			r.d.metrics.acksFailed.WithLabelValues(r.mb.cfg.Name).Inc()
+			r.metrics.acksFailed.WithLabelValues(r.mb.cfg.Name).Inc()
 		}
 	}
 	if len(entries) > 0 {
@@ -317,11 +339,11 @@ func (r *responder) deferAll(entries []ticket.OutboxEntry, cause error) {
 // retryLater is the result for a temporary failure: the next try per the
 // backoff schedule, or failed once GiveUpAfter has passed.
 func (r *responder) retryLater(e ticket.OutboxEntry, reply string) ticket.AckResult {
-	now := r.d.opts.Now()
-	if now.Sub(e.Message.Received) > r.d.opts.GiveUpAfter && e.Message.Ack.Attempts > 0 {
+	now := r.now()
+	if now.Sub(e.Message.Received) > r.tune.GiveUpAfter && e.Message.Ack.Attempts > 0 {
 		return ticket.AckResult{Status: ticket.AckFailed, Reply: "gave up: " + reply, At: now}
 	}
-	sched := r.d.opts.RetryBackoff
+	sched := r.tune.RetryBackoff
 	wait := sched[min(e.Message.Ack.Attempts, len(sched)-1)]
 	return ticket.AckResult{Status: ticket.AckPending, Reply: reply, At: now, NextTry: now.Add(wait)}
 }
@@ -330,15 +352,17 @@ func (r *responder) retryLater(e ticket.OutboxEntry, reply string) ticket.AckRes
 // can no longer be used. The caller records res and then calls unlock: from
 // just before the end of DATA until that record, the ack is in flight
 // (Store.MarkSending) and the mailbox's window is held.
+//
+//lint:ignore ST1008 connErr is not sendOne's failure but the state of the connection; res is the outcome
 func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket.AckResult, connErr error, unlock func()) {
 	unlock = func() {}
-	now := r.d.opts.Now()
+	now := r.now()
 	msg, err := r.build(e)
 	if err != nil {
 		// A template or address problem does not go away by retrying.
 		return ticket.AckResult{Status: ticket.AckFailed, Reply: "build: " + err.Error(), At: now}, nil, unlock
 	}
-	_ = sc.UpdateDeadline(r.d.opts.SMTPTimeout)
+	_ = sc.UpdateDeadline(r.tune.SMTPTimeout)
 	from := "<" + EnvelopeFrom(r.mb.cfg) + ">"
 	reply, err := func() (string, error) {
 		if err := sc.Mail(from); err != nil {
@@ -358,7 +382,7 @@ func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket
 		// (RFC 5321 §4.1.1.4): mark it in flight first, durably.
 		r.window.Lock()
 		unlock = r.window.Unlock
-		again, err := r.d.store.MarkSending(e.Message.Seq, r.d.opts.Now())
+		again, err := r.outbox.MarkSending(e.Message.Seq, r.now())
 		if err != nil {
 			return "", fmt.Errorf("%w: %w", errRegister, err)
 		}
@@ -377,7 +401,7 @@ func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket
 	if err == nil {
 		// RFC 5321 §3.3: the next MAIL may follow a completed transaction
 		// without RSET.
-		return ticket.AckResult{Status: ticket.AckSent, Reply: "250 " + reply, At: r.d.opts.Now()}, nil, unlock
+		return ticket.AckResult{Status: ticket.AckSent, Reply: "250 " + reply, At: r.now()}, nil, unlock
 	}
 	if errors.Is(err, errRegister) {
 		// Not the message's fault; the connection is in mid-DATA.
@@ -474,10 +498,10 @@ func newSMTPClient(mb config.Mailbox, tokens oauth2.TokenSource, timeout time.Du
 // to the mail's own Message-ID (RFC 3834 §3.1.6) and no subject.
 func (r *responder) build(e ticket.OutboxEntry) (*gomail.Msg, error) {
 	mc := r.mb.cfg
-	off := r.d.cfg.Office
+	off := r.snap.cfg.Office
 	data := templates.Data{
 		Reference:   e.Reference.String(),
-		Received:    e.Message.Received.In(r.d.cfg.Location),
+		Received:    e.Message.Received.In(r.snap.cfg.Location),
 		Subject:     e.Message.Subject,
 		Attachments: e.Message.Attachments,
 		FollowUp:    e.FollowUp,
@@ -491,7 +515,7 @@ func (r *responder) build(e ticket.OutboxEntry) (*gomail.Msg, error) {
 		Mailbox: mc.Ack.FromName,
 		Address: mc.Address,
 	}
-	out, err := r.d.tmpl.Render(mc.Language, data)
+	out, err := r.snap.tmpl.Render(mc.Language, data)
 	if err != nil {
 		return nil, fmt.Errorf("render template: %w", err)
 	}
@@ -505,7 +529,7 @@ func (r *responder) build(e ticket.OutboxEntry) (*gomail.Msg, error) {
 	}
 	m.Subject(out.Subject)
 	m.SetMessageIDWithValue(e.Message.Ack.MessageID)
-	m.SetDateWithValue(r.d.opts.Now())
+	m.SetDateWithValue(r.now())
 	// RFC 3834 §3.1.6 / RFC 5322 §3.6.4: In-Reply-To is the original
 	// Message-ID, References the original References plus it.
 	var refs []string
@@ -525,7 +549,7 @@ func (r *responder) build(e ticket.OutboxEntry) (*gomail.Msg, error) {
 	m.SetGenHeader("Auto-Submitted", "auto-replied")          // RFC 3834 §5
 	m.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All") // MS-OXCMAIL §2.1.3.2.20
 	m.SetGenHeader(gomail.HeaderPrecedence, "bulk")           // RFC 3834 §3.1.8
-	m.SetGenHeader(LoopHeader, r.d.opts.InstanceID)
+	m.SetGenHeader(LoopHeader, r.tune.InstanceID)
 	m.SetBodyString(gomail.TypeTextPlain, out.Text)
 	return m, nil
 }

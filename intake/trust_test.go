@@ -319,6 +319,8 @@ func TestRateReasonsAreThePolicyCodes(t *testing.T) {
 		{ticket.ReasonRateDomain, policy.ReasonRateDomain},
 		{ticket.ReasonRateUnverified, policy.ReasonRateUnverified},
 		{ticket.ReasonFollowUp, policy.ReasonFollowUp},
+		{ticket.ReasonNoRecipient, policy.ReasonNoRecipient},
+		{ticket.ReasonPurged, policy.ReasonPurged},
 	} {
 		if tc.stored != string(tc.code) {
 			t.Errorf("ticket stores %q, policy lists %q", tc.stored, tc.code)

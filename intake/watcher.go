@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"mime"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,11 +30,42 @@ import (
 // fetchChunk is how many new UIDs are fetched with one command.
 const fetchChunk = 64
 
+// register is what a watcher needs of the register (ticket.Store):
+// the watermark of its folder, the raw mail files, the one-transaction
+// registration and the lookups of the threading step (followup.go).
+type register interface {
+	Watermark(mailbox string, uidValidity uint32) (uint32, error)
+	StoreRawUnsynced(r io.Reader, max int64) (sum string, size int64, err error)
+	OpenRaw(sum string) (*os.File, error)
+	SyncRaw(sums ...string) error
+	RegisterBatch(ins []ticket.Incoming) ([]ticket.Registration, error)
+	CaseOfMessage(mailbox, messageID string) (*ticket.Reference, error)
+	Lookup(ref ticket.Reference) (*ticket.Case, error)
+	CaseHasVerifiedSender(ref ticket.Reference, addr string) (bool, error)
+	AckByID(id string) (*ticket.AckID, error)
+}
+
+// writeHealth hears whether a register write worked (registerHealth).
+type writeHealth interface {
+	failed(err error)
+	ok()
+}
+
+// indexPoker is told that the register has new entries for the search
+// index (indexer).
+type indexPoker interface{ poke() }
+
 // watcher follows one mailbox's folder over IMAP.
 type watcher struct {
-	d   *Daemon
-	mb  *mailbox
-	log *slog.Logger
+	mb      *mailbox
+	log     *slog.Logger
+	snap    *snapshot // the configuration the watcher was started with
+	reg     register
+	now     func() time.Time // the clock
+	tune    tuning
+	health  writeHealth
+	metrics *metrics
+	index   indexPoker // nil without a search index
 
 	lastValidity uint32
 	warnedFlags  bool
@@ -43,7 +76,7 @@ type watcher struct {
 // run keeps a session alive until stop is cancelled, reconnecting on the
 // schedule of reconnectBackoff.
 func (w *watcher) run(stop, hard context.Context) {
-	backoff := newReconnectBackoff(w.d.opts, rand.Float64)
+	backoff := newReconnectBackoff(w.tune.ReconnectMin, w.tune.ReconnectMax, rand.Float64)
 	for stop.Err() == nil {
 		w.selected = false
 		err := w.session(stop, hard)
@@ -56,7 +89,7 @@ func (w *watcher) run(stop, hard context.Context) {
 		switch {
 		case unwritable:
 			// Logged once for the whole run of failures, with what to do.
-			w.d.registerWriteFailed(err)
+			w.health.failed(err)
 		case err != nil:
 			w.log.Warn("imap session ended", "err", err)
 		}
@@ -75,7 +108,7 @@ func (w *watcher) run(stop, hard context.Context) {
 		case <-time.After(wait):
 		}
 		w.mb.update(func(s *MailboxStatus) { s.Reconnects++ })
-		w.d.metrics.reconnects.WithLabelValues(w.mb.cfg.Name).Inc()
+		w.metrics.reconnects.WithLabelValues(w.mb.cfg.Name).Inc()
 	}
 }
 
@@ -191,7 +224,7 @@ func (w *watcher) session(stop, hard context.Context) error {
 		}
 	}()
 
-	release := w.guard(c, w.d.opts.CommandTimeout, "SELECT")
+	release := w.guard(c, w.tune.CommandTimeout, "SELECT")
 	sel, err := c.Select(mc.IMAP.Folder, nil).Wait()
 	release()
 	if err != nil {
@@ -214,11 +247,11 @@ func (w *watcher) session(stop, hard context.Context) error {
 	canIdle := c.Caps().Has(imap.CapIdle) || c.Caps().Has(imap.CapIMAP4rev2)
 	// The folder must be seen again within one check interval, twice over,
 	// plus one command's time; else readiness reports folder_not_seen.
-	interval := w.d.opts.Watchdog
+	interval := w.tune.Watchdog
 	if !canIdle {
 		interval = max(interval, mc.IMAP.PollInterval.Duration)
 	}
-	s.staleAfter = 2*interval + w.d.opts.CommandTimeout
+	s.staleAfter = 2*interval + w.tune.CommandTimeout
 	s.seen()
 
 	if err := s.reconcile(); err != nil {
@@ -270,7 +303,7 @@ type imapSession struct {
 
 // seen records that the server just answered about the selected folder.
 func (s *imapSession) seen() {
-	s.w.mb.sawFolder(s.w.d.opts.Now(), s.staleAfter)
+	s.w.mb.sawFolder(s.w.now(), s.staleAfter)
 }
 
 // publishUnregistered tells the mailbox the INTERNALDATE of the oldest mail
@@ -294,7 +327,7 @@ func (s *imapSession) idle(stop context.Context, events <-chan struct{}) error {
 	default:
 	}
 	w := s.w
-	release := w.guard(s.c, w.d.opts.CommandTimeout, "IDLE")
+	release := w.guard(s.c, w.tune.CommandTimeout, "IDLE")
 	cmd, err := s.c.Idle()
 	release()
 	if err != nil {
@@ -302,7 +335,7 @@ func (s *imapSession) idle(stop context.Context, events <-chan struct{}) error {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	timer := time.NewTimer(w.d.opts.Watchdog)
+	timer := time.NewTimer(w.tune.Watchdog)
 	defer timer.Stop()
 	watchdog := false
 	select {
@@ -316,7 +349,7 @@ func (s *imapSession) idle(stop context.Context, events <-chan struct{}) error {
 		}
 		return fmt.Errorf("IDLE ended: %w", err)
 	}
-	release = w.guard(s.c, w.d.opts.CommandTimeout, "DONE")
+	release = w.guard(s.c, w.tune.CommandTimeout, "DONE")
 	defer release()
 	if err := cmd.Close(); err != nil {
 		return fmt.Errorf("stop IDLE: %w", err)
@@ -344,7 +377,7 @@ var errFolderReplaced = errors.New("the folder was replaced (new UIDVALIDITY); s
 // it first closes the selected one) and so sees the new one.
 func (s *imapSession) checkFolder() error {
 	folder := s.w.mb.cfg.IMAP.Folder
-	release := s.w.guard(s.c, s.w.d.opts.CommandTimeout, "SELECT (check)")
+	release := s.w.guard(s.c, s.w.tune.CommandTimeout, "SELECT (check)")
 	defer release()
 	sel, err := s.c.Select(folder, nil).Wait()
 	if err != nil {
@@ -367,7 +400,7 @@ func (s *imapSession) poll(stop context.Context, events <-chan struct{}) error {
 		return nil
 	case <-t.C:
 	}
-	release := s.w.guard(s.c, s.w.d.opts.CommandTimeout, "NOOP")
+	release := s.w.guard(s.c, s.w.tune.CommandTimeout, "NOOP")
 	defer release()
 	if err := s.c.Noop().Wait(); err != nil {
 		return fmt.Errorf("NOOP: %w", err)
@@ -382,7 +415,7 @@ func (s *imapSession) poll(stop context.Context, events <-chan struct{}) error {
 
 // searchUIDs returns the UIDs matching criteria, ascending.
 func (s *imapSession) searchUIDs(criteria *imap.SearchCriteria) ([]imap.UID, error) {
-	release := s.w.guard(s.c, s.w.d.opts.CommandTimeout, "UID SEARCH")
+	release := s.w.guard(s.c, s.w.tune.CommandTimeout, "UID SEARCH")
 	defer release()
 	data, err := s.c.UIDSearch(criteria, nil).Wait()
 	if err != nil {
@@ -400,7 +433,7 @@ func (s *imapSession) reconcile() error {
 	if !s.canKeyword && mc.IMAP.MoveTo == "" {
 		return nil
 	}
-	wm, err := s.w.d.store.Watermark(mc.Name, s.uidValidity)
+	wm, err := s.w.reg.Watermark(mc.Name, s.uidValidity)
 	if err != nil || wm == 0 {
 		return err
 	}
@@ -421,7 +454,7 @@ func (s *imapSession) reconcile() error {
 	if mc.IMAP.MoveTo != "" {
 		// Oversize mails stay on the server (they are registered from their
 		// headers only).
-		crit.Smaller = int64(s.w.d.cfg.MaxMessageSize) + 1
+		crit.Smaller = int64(s.w.snap.cfg.MaxMessageSize) + 1
 		if movable, err = s.searchUIDs(crit); err != nil {
 			return fmt.Errorf("search unmarked registered mails: %w", err)
 		}
@@ -441,7 +474,7 @@ func (s *imapSession) drain(stop context.Context) error {
 	w := s.w
 	mc := w.mb.cfg
 	for stop.Err() == nil {
-		wm, err := w.d.store.Watermark(mc.Name, s.uidValidity)
+		wm, err := w.reg.Watermark(mc.Name, s.uidValidity)
 		if err != nil {
 			return fmt.Errorf("read watermark: %w", err)
 		}
@@ -473,7 +506,7 @@ func (s *imapSession) drain(stop context.Context) error {
 // fetchChunk fetches, registers and then marks a few UIDs.
 func (s *imapSession) fetchChunk(stop context.Context, uids []imap.UID) error {
 	w := s.w
-	release := w.guard(s.c, w.d.opts.CommandTimeout, "UID FETCH (meta)")
+	release := w.guard(s.c, w.tune.CommandTimeout, "UID FETCH (meta)")
 	msgs, err := s.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
 		UID: true, RFC822Size: true, InternalDate: true,
 	}).Collect()
@@ -488,7 +521,7 @@ func (s *imapSession) fetchChunk(stop context.Context, uids []imap.UID) error {
 		s.unregistered[m.UID] = m.InternalDate
 	}
 	s.publishUnregistered()
-	limit := int64(w.d.cfg.MaxMessageSize)
+	limit := int64(w.snap.cfg.MaxMessageSize)
 	var whole, oversize []imap.UID
 	for _, u := range uids {
 		m, ok := meta[u]
@@ -590,7 +623,7 @@ func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta ma
 				if it.Literal == nil || firstErr != nil {
 					continue // the client discards what is not read
 				}
-				sum, size, rawErr = w.d.store.StoreRawUnsynced(it.Literal, 0)
+				sum, size, rawErr = w.reg.StoreRawUnsynced(it.Literal, 0)
 				if rawErr != nil {
 					rawErr = &registerWriteError{fmt.Errorf("store raw mail: %w", rawErr)}
 				}
@@ -642,7 +675,7 @@ func (s *imapSession) mark(registered, movable []imap.UID) error {
 		return nil
 	}
 	if s.canKeyword {
-		release := s.w.guard(s.c, s.w.d.opts.CommandTimeout, "UID STORE")
+		release := s.w.guard(s.c, s.w.tune.CommandTimeout, "UID STORE")
 		err := s.c.Store(imap.UIDSetNum(registered...), &imap.StoreFlags{
 			Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.Flag(mc.IMAP.Keyword)},
 		}, nil).Close()
@@ -661,7 +694,7 @@ func (s *imapSession) mark(registered, movable []imap.UID) error {
 
 func (s *imapSession) move(uids []imap.UID) error {
 	mc := s.w.mb.cfg
-	release := s.w.guard(s.c, s.w.d.opts.CommandTimeout, "UID MOVE")
+	release := s.w.guard(s.c, s.w.tune.CommandTimeout, "UID MOVE")
 	defer release()
 	_, err := s.c.Move(imap.UIDSetNum(uids...), mc.IMAP.MoveTo).Wait()
 	var ierr *imap.Error
@@ -686,7 +719,7 @@ type prepared struct {
 // recovered and the mail registered as malformed (invariant 6).
 func (w *watcher) prepare(uid, uidValidity uint32, received time.Time, sum string, size int64, headerOnly bool) (pm prepared, err error) {
 	if received.IsZero() {
-		received = w.d.opts.Now()
+		received = w.now()
 	}
 	base := ticket.Message{
 		Mailbox: w.mb.cfg.Name, UIDValidity: uidValidity, UID: uid,
@@ -705,7 +738,7 @@ func (w *watcher) prepare(uid, uidValidity uint32, received time.Time, sum strin
 func (w *watcher) malformed(msg ticket.Message, why string) ticket.Incoming {
 	msg.Malformed = why
 	return ticket.Incoming{
-		Prefix: w.mb.cfg.Prefix, Location: w.d.cfg.Location, Message: msg,
+		Prefix: w.mb.cfg.Prefix, Location: w.snap.cfg.Location, Message: msg,
 		Kind: ticket.KindMalformed, SuppressReason: string(policy.ReasonMalformed), AckDomain: w.mb.ackDomain,
 	}
 }
@@ -713,7 +746,7 @@ func (w *watcher) malformed(msg ticket.Message, why string) ticket.Incoming {
 // decide parses the stored mail, runs the policy and finds the case the
 // mail continues. An error is the register's, not the mail's.
 func (w *watcher) decide(msg ticket.Message) (prepared, error) {
-	f, err := w.d.store.OpenRaw(msg.RawSHA256)
+	f, err := w.reg.OpenRaw(msg.RawSHA256)
 	if err != nil {
 		return prepared{in: w.malformed(msg, "raw mail unreadable: "+err.Error())}, nil
 	}
@@ -728,7 +761,7 @@ func (w *watcher) decide(msg ticket.Message) (prepared, error) {
 		msg.VerifiedSender, msg.VerifiedBy = dec.Recipient, dec.VerifiedBy
 	}
 	in := ticket.Incoming{
-		Prefix: w.mb.cfg.Prefix, Location: w.d.cfg.Location, Message: msg,
+		Prefix: w.mb.cfg.Prefix, Location: w.snap.cfg.Location, Message: msg,
 		Kind: ticket.KindCitizen, AckDomain: w.mb.ackDomain,
 		Rate: rateRule(w.mb.cfg.Policy),
 	}
@@ -741,7 +774,7 @@ func (w *watcher) decide(msg ticket.Message) (prepared, error) {
 	}
 	in.FollowUpOf, in.LinkTo = th.followUpOf, th.linkTo
 	if th.bounce != nil {
-		th.bounce.At = w.d.opts.Now()
+		th.bounce.At = w.now()
 		in.Bounce = th.bounce
 	}
 	switch {
@@ -749,7 +782,7 @@ func (w *watcher) decide(msg ticket.Message) (prepared, error) {
 		in.SuppressReason = string(dec.Reason)
 	case !w.mb.cfg.Ack.IsEnabled():
 		in.SuppressReason = string(policy.ReasonAckDisabled)
-	case w.d.opts.Now().Sub(msg.Received) > w.mb.cfg.Ack.MaxAge.Duration:
+	case w.now().Sub(msg.Received) > w.mb.cfg.Ack.MaxAge.Duration:
 		// Backlog found on first connect, or a mail that waited on the
 		// server while intake was down for longer than max_age.
 		in.SuppressReason = string(policy.ReasonTooOld)
@@ -797,14 +830,14 @@ func (w *watcher) registerBatch(batch []prepared) error {
 		sums = append(sums, pm.in.Message.RawSHA256)
 		ins = append(ins, pm.in)
 	}
-	if err := w.d.store.SyncRaw(sums...); err != nil {
+	if err := w.reg.SyncRaw(sums...); err != nil {
 		return &registerWriteError{err}
 	}
-	regs, err := w.d.store.RegisterBatch(ins)
+	regs, err := w.reg.RegisterBatch(ins)
 	if err != nil {
 		return &registerWriteError{err}
 	}
-	w.d.registerWriteOK()
+	w.health.ok()
 	due := false
 	for i, reg := range regs {
 		in := ins[i]
@@ -813,7 +846,7 @@ func (w *watcher) registerBatch(batch []prepared) error {
 			continue
 		}
 		w.mb.update(func(s *MailboxStatus) { s.Registered++ })
-		w.d.metrics.countRegistered(w.mb.cfg.Name, string(in.Kind), reg.AckReason)
+		w.metrics.countRegistered(w.mb.cfg.Name, string(in.Kind), reg.AckReason)
 		attrs := []any{"uid", in.Message.UID, "case", reg.Reference.String(), "kind", string(in.Kind)}
 		if !reg.NewCase {
 			attrs = append(attrs, "follow_up", true)
@@ -827,7 +860,7 @@ func (w *watcher) registerBatch(batch []prepared) error {
 		w.log.Info("mail registered", attrs...)
 		if b := in.Bounce; b != nil {
 			if reg.Bounced {
-				w.d.metrics.acksBounced.WithLabelValues(w.mb.cfg.Name).Inc()
+				w.metrics.acksBounced.WithLabelValues(w.mb.cfg.Name).Inc()
 				w.log.Warn("acknowledgement bounced", "case", reg.Reference.String(), "status", b.Status)
 			} else {
 				w.log.Warn("mark acknowledgement bounced", "case", reg.Reference.String(), "err", reg.BounceErr)
@@ -837,8 +870,8 @@ func (w *watcher) registerBatch(batch []prepared) error {
 	if due {
 		w.mb.wake()
 	}
-	if w.d.indexer != nil {
-		w.d.indexer.poke()
+	if w.index != nil {
+		w.index.poke()
 	}
 	return nil
 }

@@ -44,6 +44,45 @@
 // The R rules (once per message, per-sender rate, follow-ups, circuit breaker) need state and
 // are applied by the caller after an Ack decision, using the reason codes declared here.
 //
+// # The whole acknowledgement decision
+//
+// Decide is the first stage. The stages after it, in the order a mail meets them, are all in
+// this table; Reasons lists every code and Explain explains each in German and English. The
+// first stage that says no stores its code with the message (ticket Ack.Reason); later stages
+// do not run. A stage without a code changes how or when the acknowledgement goes out, not
+// whether.
+//
+//	stage                         where in the code                           code
+//	----------------------------  ------------------------------------------  ---------------
+//	mail unreadable (or a panic)  intake/watcher.go  (*watcher).malformed     MALFORMED
+//	the rules S, A, B above       intake/policy      Decide                   S/A/B codes
+//	thread / follow-up / bounce   intake/followup.go (*watcher).thread        - (sets the case)
+//	ack disabled for the mailbox  intake/watcher.go  (*watcher).decide        ACK_DISABLED
+//	older than [mailbox.ack]      intake/watcher.go  (*watcher).decide        TOO_OLD
+//	  max_age
+//	verification echo             intake/watcher.go  AckEcho                  - (full/minimal)
+//	follow-up, follow_up_ack off  ticket/rate.go     rateLimit                FOLLOW_UP
+//	case acked in the last 24 h   ticket/rate.go     rateLimit                RATE_CASE
+//	per_sender_limit              ticket/rate.go     rateLimit                RATE
+//	per_domain_limit (unverified) ticket/rate.go     rateLimit                RATE_DOMAIN
+//	unverified_hourly_cap         ticket/rate.go     rateLimit                RATE_UNVERIFIED
+//	  (at registration)
+//	neither recipient nor code    ticket/register.go register                 NO_RECIPIENT
+//	hourly_cap, daemon-wide       intake/responder.go (*responder).sendBatch  - (held in the
+//	  (the smallest of the        intake/ackcap.go   (*ackCap).allow            outbox until
+//	  mailboxes')                                                              the hour ends)
+//	unverified_hourly_cap         intake/responder.go                         - (held, counted
+//	  (at send time)                (*responder).holdUnverified                 as RATE_UNVERIFIED
+//	                                                                           in intake_acks_held;
+//	                                                                           failed after 72 h)
+//	case purged while pending     ticket/purge.go    scrubMessage             PURGED
+//	(not stored today)            -                                           OVERSIZE
+//
+// The rate stages run in the transaction that registers the mail (ticket.RateRule), and only
+// for a mail that has a recipient after the stages before them. ticket keeps its own copies of
+// the codes it stores (it must not import policy); TestRateReasonsAreThePolicyCodes and
+// TestEveryStoredReasonIsExplained in package intake check that they are the codes listed here.
+//
 // For threading and bounces of our own acknowledgements the package offers pure helpers:
 // ThreadIDs (the Message-IDs a mail replies to, newest first), OurAck (the first Message-ID
 // of one of our acknowledgements the mail returns or refers to) and BounceStatus (the RFC 3463

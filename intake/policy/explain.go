@@ -69,6 +69,12 @@ func Explain(r Reason) (de, en string) {
 		return "Nachricht zu alt für eine Eingangsbestätigung.", "Message too old for an acknowledgement."
 	case ReasonOversize:
 		return "Nachricht zu groß.", "Message too large."
+	case ReasonNoRecipient:
+		return "Keine Antwortadresse ermittelt; bitte prüfen.",
+			"No reply address was determined; please review."
+	case ReasonPurged:
+		return "Vorgang nach den Aufbewahrungsregeln gelöscht, bevor die Eingangsbestätigung gesendet war.",
+			"Case deleted under the retention rules before its acknowledgement was sent."
 	}
 	return "Keine Eingangsbestätigung (" + string(r) + ").", "No acknowledgement (" + string(r) + ")."
 }

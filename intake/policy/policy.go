@@ -37,7 +37,24 @@ const (
 	ReasonAckDisabled      Reason = "ACK_DISABLED"      // configuration
 	ReasonTooOld           Reason = "TOO_OLD"           // configuration (ack max_age)
 	ReasonOversize         Reason = "OVERSIZE"          // configuration (max_message_size)
+	ReasonNoRecipient      Reason = "NO_RECIPIENT"      // register: neither a recipient nor a reason was given
+	ReasonPurged           Reason = "PURGED"            // retention: the case was purged while its ack was pending
 )
+
+// Reasons lists every reason code, in the order of the table in the package
+// doc: the codes of Decide, then those of the stages after it. It is the one
+// list of codes; ticket keeps copies of the codes it stores itself, and a test
+// of package intake checks that they agree.
+func Reasons() []Reason {
+	return []Reason{
+		ReasonNullSender, ReasonAutoSubmitted, ReasonReport, ReasonSystemSender, ReasonList,
+		ReasonPrecedence, ReasonXARS, ReasonVendorAuto, ReasonSubjectHeuristic, ReasonOwnLoop,
+		ReasonSpam, ReasonNotAddressed, ReasonUnauthenticated, ReasonAuthFail,
+		ReasonMalformed, ReasonOversize, ReasonAckDisabled, ReasonTooOld,
+		ReasonFollowUp, ReasonRateCase, ReasonRate, ReasonRateDomain, ReasonRateUnverified,
+		ReasonNoRecipient, ReasonPurged,
+	}
+}
 
 // Settings are the per-mailbox inputs of Decide.
 type Settings struct {

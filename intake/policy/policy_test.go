@@ -3,6 +3,7 @@ package policy
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -334,12 +335,19 @@ func TestValidAddrSpec(t *testing.T) {
 func TestExplain(t *testing.T) {
 	all := []Reason{ReasonNullSender, ReasonAutoSubmitted, ReasonReport, ReasonSystemSender, ReasonList, ReasonPrecedence,
 		ReasonXARS, ReasonVendorAuto, ReasonSubjectHeuristic, ReasonOwnLoop, ReasonSpam, ReasonNotAddressed,
-		ReasonUnauthenticated, ReasonAuthFail, ReasonRate, ReasonRateCase, ReasonRateDomain, ReasonRateUnverified, ReasonFollowUp, ReasonMalformed, ReasonAckDisabled, ReasonTooOld, ReasonOversize}
+		ReasonUnauthenticated, ReasonAuthFail, ReasonRate, ReasonRateCase, ReasonRateDomain, ReasonRateUnverified, ReasonFollowUp, ReasonMalformed, ReasonAckDisabled, ReasonTooOld, ReasonOversize,
+		ReasonNoRecipient, ReasonPurged}
+	if got := Reasons(); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(all))) {
+		t.Errorf("Reasons() = %v, want the codes %v", got, all)
+	}
 	seenDE, seenEN := map[string]Reason{}, map[string]Reason{}
 	for _, r := range all {
 		de, en := Explain(r)
 		if de == "" || en == "" || strings.Contains(de, "\n") || strings.Contains(en, "\n") {
 			t.Errorf("Explain(%s) = %q, %q", r, de, en)
+		}
+		if strings.Contains(de, string(r)) || strings.Contains(en, string(r)) {
+			t.Errorf("Explain(%s) has no explanation of its own: %q, %q", r, de, en)
 		}
 		if prev, dup := seenDE[de]; dup {
 			t.Errorf("Explain(%s) repeats the German text of %s", r, prev)
