@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"time"
 
@@ -225,10 +224,7 @@ func startLocalAPI(path string, store *ticket.Store, d *Daemon, log *slog.Logger
 	})
 	accountRoutes(mux, store, d) // accounts.go
 	mux.HandleFunc("GET /v1/didyoumean", func(w http.ResponseWriter, r *http.Request) {
-		d.mu.Lock()
-		prefixes := slices.Clone(d.prefixes)
-		d.mu.Unlock()
-		writeDidYouMean(w, store, r.URL.Query().Get("ref"), prefixes)
+		writeDidYouMean(w, store, r.URL.Query().Get("ref"), d.snap.Load().prefixes)
 	})
 	a := &localAPI{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnContext: withPeer}, ln: ln, path: path}
 	go func() {
