@@ -190,6 +190,11 @@ func register(tx *bolt.Tx, in Incoming) (Registration, error) {
 	if err := writeMessageIndexes(tx, ref, &m); err != nil {
 		return Registration{}, err
 	}
+	if newCase {
+		if err := markInterimCandidate(tx, c, &m); err != nil {
+			return Registration{}, err
+		}
+	}
 	return Registration{Reference: ref, Seq: seq, NewCase: newCase,
 		RateLimited: reason == ReasonRate, AckReason: m.Ack.Reason}, nil
 }

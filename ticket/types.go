@@ -227,6 +227,9 @@ type AckResult struct {
 	Reply   string
 	At      time.Time
 	NextTry time.Time
+	// Sent is what the attempt sent (or tried to send): stored with the result, see
+	// SentAck. nil stores nothing.
+	Sent *SentText
 }
 
 // Options for Open.
