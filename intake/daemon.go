@@ -64,6 +64,9 @@ type Options struct {
 	APISocket string
 	// Version is the build version reported by intake_build_info.
 	Version string
+	// InterimPoll is how often a mailbox looks for interim notices a clerk asked for
+	// while none is scheduled earlier. Default 1m.
+	InterimPoll time.Duration
 	// ConfigPath is the file the configuration was read from; the local
 	// API's POST /v1/reload reads it again. "" disables that endpoint.
 	ConfigPath string
@@ -254,10 +257,12 @@ func (d *Daemon) startMailbox(v *Daemon, m *mailbox) {
 	r := &mailboxRun{mb: m, cancel: cancel, cancelHard: cancelHard, done: make(chan struct{})}
 	w := &watcher{d: v, mb: m, log: d.log.With("mailbox", m.cfg.Name)}
 	resp := &responder{d: v, mb: m, log: d.log.With("mailbox", m.cfg.Name)}
+	interim := &interimRunner{d: v, mb: m, log: d.log.With("mailbox", m.cfg.Name)}
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); w.run(stop, hard) }()
 	go func() { defer wg.Done(); resp.run(stop, hard) }()
+	go func() { defer wg.Done(); interim.run(stop, hard) }()
 	go func() {
 		wg.Wait()
 		cancel()

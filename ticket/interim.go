@@ -398,6 +398,10 @@ func (s *Store) RecordInterim(ref Reference, res AckResult) error {
 		switch res.Status {
 		case AckSent:
 			in.SentAt = res.At
+			// Counted by AcksSentSince like an ack: the hourly cap covers notices too.
+			if err := bucket(tx, bucketIndex).Put(sentKey(res.At, cr.Seqs[0]), nil); err != nil {
+				return fmt.Errorf("sent index: %w", err)
+			}
 		case AckPending:
 			if !validKeyTime(res.NextTry) {
 				return fmt.Errorf("next try %v out of range", res.NextTry)
