@@ -86,6 +86,7 @@ func startLocalAPI(path string, cases Cases, d *Daemon, log *slog.Logger) (*loca
 		}
 		writeJSON(w, list)
 	})
+	handleInterimAPI(mux, d)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, d.Status())
 	})

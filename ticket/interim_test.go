@@ -254,3 +254,35 @@ func TestAckSentText(t *testing.T) {
 		t.Errorf("SentAck of another message = %v, %v", st, err)
 	}
 }
+
+func TestSentOf(t *testing.T) {
+	s := newTestStore(t)
+	reg := mustRegister(t, s, incoming(1, "", t0))
+	sent := SentText{Subject: "Auto: Eingangsbestätigung [x]", Text: "Sehr geehrte Damen und Herren,\n"}
+	if err := s.RecordAck(reg.Seq, AckResult{Status: AckSent, At: t0, Sent: &sent}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.SentOf(reg.Reference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs.Acks[reg.Seq] != sent || cs.Interim != nil || cs.InterimText != nil {
+		t.Errorf("SentOf = %+v", cs)
+	}
+	if _, err := s.SentOf(Reference{Prefix: "STK", Year: 2026, Number: 9}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SentOf unknown: %v", err)
+	}
+	// Purge removes the texts.
+	if err := s.SetStatus(reg.Reference, StatusInProgress, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetStatus(reg.Reference, StatusClosed, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Purge(t0.Add(48*time.Hour), map[string]time.Duration{"post": 24 * time.Hour}, false); err != nil {
+		t.Fatal(err)
+	}
+	if cs, err := s.SentOf(reg.Reference); err != nil || len(cs.Acks) != 0 {
+		t.Errorf("after purge SentOf = %+v, %v; want no texts", cs, err)
+	}
+}

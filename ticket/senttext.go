@@ -87,3 +87,58 @@ func (s *Store) SentInterim(ref Reference) (*SentText, error) {
 	}
 	return st, nil
 }
+
+// CaseSent is what was sent for a case: the texts of its acknowledgements by message Seq,
+// and its interim notice with its text.
+type CaseSent struct {
+	Acks        map[uint64]SentText `json:"acks,omitempty"`
+	Interim     *Interim            `json:"interim,omitempty"`
+	InterimText *SentText           `json:"interim_text,omitempty"`
+}
+
+// SentOf returns what was sent for case ref (ErrNotFound for an unknown case).
+func (s *Store) SentOf(ref Reference) (*CaseSent, error) {
+	out := &CaseSent{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c, err := getCase(tx, ref)
+		if err != nil {
+			return err
+		}
+		if out.Interim, err = getInterim(bucket(tx, bucketInterim), ref); err != nil {
+			return err
+		}
+		b := bucket(tx, bucketSentText)
+		if b == nil {
+			return nil
+		}
+		get := func(k []byte) (*SentText, error) {
+			v := b.Get(k)
+			if v == nil {
+				return nil, nil
+			}
+			st := new(SentText)
+			if err := json.Unmarshal(v, st); err != nil {
+				return nil, fmt.Errorf("decode sent text: %w", err)
+			}
+			return st, nil
+		}
+		for _, seq := range c.Seqs {
+			st, err := get(ackSentKey(seq))
+			if err != nil {
+				return err
+			}
+			if st != nil {
+				if out.Acks == nil {
+					out.Acks = map[uint64]SentText{}
+				}
+				out.Acks[seq] = *st
+			}
+		}
+		out.InterimText, err = get(interimSentKey(ref))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sent mail of %s: %w", ref, err)
+	}
+	return out, nil
+}
