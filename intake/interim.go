@@ -56,8 +56,12 @@ func (r *interimRunner) run(stop, hard context.Context) {
 		}
 		r.sendDue(stop, hard)
 		wait := r.poll()
+		// A candidate already due is one whose ack is still pending: looked at again after
+		// the poll interval, not in a busy loop.
 		if created, ok, err := r.d.store.NextInterimCandidate(name); err == nil && ok {
-			wait = min(wait, max(created.Add(after).Sub(r.d.opts.Now()), 0))
+			if due := created.Add(after).Sub(r.d.opts.Now()); due > 0 {
+				wait = min(wait, due)
+			}
 		}
 		if next, ok, err := r.d.store.NextInterimDue(name); err == nil && ok {
 			wait = min(wait, max(next.Sub(r.d.opts.Now()), 0))
