@@ -21,6 +21,7 @@ type threading struct {
 type bounce struct {
 	seq            uint64
 	status, detail string
+	interim        *ticket.Reference // set: a bounce of this case's interim notice (seq unused)
 }
 
 // ackSeq reads the message Seq out of one of our acknowledgement
@@ -59,6 +60,9 @@ func (w *watcher) thread(p *mailparse.Message, dec policy.Decision) (threading, 
 	var t threading
 	store := w.d.store
 	if id, ok := policy.OurAck(p, w.mb.policy.OwnDomains); ok && dec.Automated {
+		if t, ok, err := w.interimBounce(p, id); ok || err != nil {
+			return t, err
+		}
 		seq, ok := ackSeq(id)
 		if !ok {
 			return t, nil

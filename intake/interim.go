@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/textproto"
+	"strings"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
 	gosmtp "github.com/wneessen/go-mail/smtp"
 
+	"github.com/intake-office/intake/intake/mailparse"
+	"github.com/intake-office/intake/intake/policy"
 	"github.com/intake-office/intake/templates"
 	"github.com/intake-office/intake/ticket"
 )
@@ -262,4 +265,55 @@ func (r *interimRunner) build(e ticket.InterimEntry) (*gomail.Msg, *ticket.SentT
 	m.SetGenHeader(LoopHeader, r.d.opts.InstanceID)
 	m.SetBodyString(gomail.TypeTextPlain, out.Text)
 	return m, &ticket.SentText{Subject: out.Subject, Text: out.Text}, nil
+}
+
+// interimRef reads the case out of one of our interim notices' Message-IDs
+// ("REF.interim.RANDOM@domain").
+func interimRef(id string) (ticket.Reference, bool) {
+	i := strings.Index(id, ".interim.")
+	if i <= 0 {
+		return ticket.Reference{}, false
+	}
+	ref, err := ticket.ParseReference(id[:i])
+	return ref, err == nil
+}
+
+// interimBounce threads a delivery failure report of one of our interim notices (id, the
+// returned Message-ID) to its case and marks the notice bounced, as thread does for acks:
+// the Message-ID must be the notice's own (it is unguessable) and a DSN must name its
+// recipient. ok is false when id is not an interim notice's.
+func (w *watcher) interimBounce(p *mailparse.Message, id string) (threading, bool, error) {
+	var t threading
+	ref, ok := interimRef(id)
+	if !ok {
+		return t, false, nil
+	}
+	in, err := w.d.store.InterimOf(ref)
+	if errors.Is(err, ticket.ErrNotFound) || err == nil && (in == nil || !strings.EqualFold(in.MessageID, id)) {
+		return t, true, nil
+	}
+	if err != nil {
+		return t, true, err
+	}
+	status, detail := policy.BounceStatus(p)
+	if status == "" || p.DSN != nil && !dsnNames(p.DSN, in.Recipient) {
+		return t, true, nil
+	}
+	t.followUpOf = &ref
+	t.bounce = &bounce{status: status, detail: detail, interim: &ref}
+	return t, true, nil
+}
+
+// markInterimBounced records b when it is a bounce of an interim notice and reports
+// whether it was.
+func (w *watcher) markInterimBounced(ref ticket.Reference, b *bounce) bool {
+	if b.interim == nil {
+		return false
+	}
+	if err := w.d.store.MarkInterimBounced(*b.interim, b.status, b.detail, w.d.opts.Now()); err != nil {
+		w.log.Warn("mark interim notice bounced", "case", ref.String(), "err", err)
+	} else {
+		w.log.Warn("interim notice bounced", "case", ref.String(), "status", b.status)
+	}
+	return true
 }

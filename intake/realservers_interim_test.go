@@ -59,9 +59,11 @@ func TestRealServersInterimNotice(t *testing.T) {
 		t.Fatal(err)
 	}
 	var subject, visible string
+	var noticeRaw []byte
 	for _, m := range msgs {
 		if strings.Contains(string(m.Raw), "Auto-Submitted: auto-generated") {
 			subject, visible = sentText(t, m.Raw)
+			noticeRaw = m.Raw
 		}
 	}
 	if !strings.HasPrefix(subject, "Zwischennachricht ["+ref.String()+"]") {
@@ -85,6 +87,24 @@ func TestRealServersInterimNotice(t *testing.T) {
 	ack, err := p.store.SentAck(p.cases(ticket.Filter{})[0].Messages[0].Seq)
 	if err != nil || ack == nil || !strings.Contains(ack.Subject, ref.String()) {
 		t.Errorf("stored ack text = %+v, %v", ack, err)
+	}
+
+	// The citizen's provider bounces the notice later (RFC 3464): recorded on the notice.
+	hdrEnd := strings.Index(string(noticeRaw), "\r\n\r\n")
+	dsn := "From: Mail Delivery System <MAILER-DAEMON@mx.example.test>\r\nTo: " + rigOffice +
+		"\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-interim@mx.example.test>\r\nAuto-Submitted: auto-replied\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n" +
+		"--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n" +
+		"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.test\r\n\r\n" +
+		"Final-Recipient: rfc822; " + citizen + "\r\nAction: failed\r\nStatus: 5.2.2\r\nDiagnostic-Code: smtp; 552 5.2.2 mailbox full\r\n\r\n" +
+		"--B\r\nContent-Type: text/rfc822-headers\r\n\r\n" + string(noticeRaw[:hdrEnd]) + "\r\n\r\n--B--\r\n"
+	rigSend(t, rig, "", dsn)
+	waitFor(t, 30*time.Second, "the interim notice to be marked bounced", func() bool {
+		in, err := p.store.InterimOf(ref)
+		return err == nil && in != nil && in.Status == ticket.AckBounced && in.Bounce == "5.2.2"
+	})
+	if c, err := p.store.Lookup(ref); err != nil || len(c.Messages) != 2 {
+		t.Errorf("the bounce of the notice is not attached to its case: %v", err)
 	}
 
 	// Restart; then a second citizen's letter is acknowledged (the runner has run again):

@@ -752,7 +752,7 @@ func (w *watcher) registerBatch(batch []prepared) error {
 			due = true
 		}
 		w.log.Info("mail registered", attrs...)
-		if b := batch[i].bounce; b != nil {
+		if b := batch[i].bounce; b != nil && !w.markInterimBounced(reg.Reference, b) {
 			if err := w.d.store.MarkBounced(b.seq, b.status, b.detail, w.d.opts.Now()); err != nil {
 				w.log.Warn("mark acknowledgement bounced", "case", reg.Reference.String(), "err", err)
 			} else {
