@@ -46,13 +46,16 @@ func (r *interimRunner) poll() time.Duration {
 }
 
 func (r *interimRunner) run(stop, hard context.Context) {
-	if !r.mb.cfg.Interim.IsEnabled() {
-		return
-	}
-	name, after := r.mb.cfg.Name, r.mb.cfg.Interim.After.Duration
+	name, after, enabled := r.mb.cfg.Name, r.mb.cfg.Interim.After.Duration, r.mb.cfg.Interim.IsEnabled()
 	for stop.Err() == nil {
 		now := r.d.opts.Now()
-		if n, err := r.d.store.EnqueueDueInterims(name, now.Add(-after), now); err != nil {
+		if !enabled {
+			// No schedule, and no promise in the acks: due cases leave it. A notice a clerk
+			// asks for is still sent below.
+			if _, err := r.d.store.DropDueInterims(name, now.Add(-after)); err != nil {
+				r.log.Error("drop interim schedule", "err", err)
+			}
+		} else if n, err := r.d.store.EnqueueDueInterims(name, now.Add(-after), now); err != nil {
 			r.log.Error("schedule interim notices", "err", err)
 		} else if n > 0 {
 			r.log.Info("interim notices due", "count", n)

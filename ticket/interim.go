@@ -203,6 +203,18 @@ func enqueueInterim(tx *bolt.Tx, b *bolt.Bucket, c *caseRecord, first *messageRe
 // whose acknowledgement is still pending, which is looked at again next time. It decides at
 // most maxInterimBatch cases and returns how many notices it enqueued.
 func (s *Store) EnqueueDueInterims(mailbox string, cutoff, now time.Time) (int, error) {
+	return s.decideDueInterims(mailbox, cutoff, now, true)
+}
+
+// DropDueInterims removes the cases of mailbox created at or before cutoff from the
+// schedule without a notice: for a mailbox whose interim notices are disabled (its
+// acknowledgements promised none), so that enabling them later does not send notices for
+// those cases. It returns how many it dropped.
+func (s *Store) DropDueInterims(mailbox string, cutoff time.Time) (int, error) {
+	return s.decideDueInterims(mailbox, cutoff, cutoff, false)
+}
+
+func (s *Store) decideDueInterims(mailbox string, cutoff, now time.Time, enqueue bool) (int, error) {
 	if !validKeyTime(now) {
 		return 0, fmt.Errorf("enqueue interim notices: time %v out of range", now)
 	}
@@ -225,6 +237,11 @@ func (s *Store) EnqueueDueInterims(mailbox string, cutoff, now time.Time) (int, 
 				break
 			}
 			seen++
+			if !enqueue {
+				done = append(done, bytes.Clone(k))
+				n++
+				continue
+			}
 			cr, err := getCase(tx, ref)
 			if errors.Is(err, ErrNotFound) {
 				done = append(done, bytes.Clone(k))

@@ -286,3 +286,23 @@ func TestSentOf(t *testing.T) {
 		t.Errorf("after purge SentOf = %+v, %v; want no texts", cs, err)
 	}
 }
+
+func TestInterimDisabledDropsSchedule(t *testing.T) {
+	s := newTestStore(t)
+	reg := sentCase(t, s, 1, t0)
+	later := sentCase(t, s, 2, t0.Add(48*time.Hour))
+	due := t0.Add(interimAfter)
+	if n, err := s.DropDueInterims("post", due.Add(-interimAfter)); err != nil || n != 1 {
+		t.Fatalf("DropDueInterims = %d, %v; want 1", n, err)
+	}
+	// Enabled again later: the dropped case gets none, the later one still does.
+	if n := enqueueAt(t, s, due.Add(72*time.Hour)); n != 1 {
+		t.Errorf("enqueued %d after re-enabling, want 1", n)
+	}
+	if in, _ := s.InterimOf(reg.Reference); in != nil {
+		t.Errorf("dropped case got %+v", in)
+	}
+	if in, _ := s.InterimOf(later.Reference); in == nil || in.Status != AckPending {
+		t.Errorf("later case: %+v", in)
+	}
+}
