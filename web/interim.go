@@ -44,8 +44,9 @@ type sentView struct {
 	Acks        map[uint64]ticket.SentText
 	Interim     *ticket.Interim
 	InterimText *ticket.SentText
-	// CanSend and CanSuppress say which of the clerk's buttons apply.
-	CanSend, CanSuppress bool
+	// CanSend and CanSuppress say which of the clerk's buttons apply; Show whether the
+	// interim section is shown at all.
+	CanSend, CanSuppress, Show bool
 }
 
 func (s *server) sentView(c *ticket.Case) *sentView {
@@ -61,8 +62,11 @@ func (s *server) sentView(c *ticket.Case) *sentView {
 	if v.Interim != nil {
 		st = v.Interim.Status
 	}
+	ackDue := len(c.Messages) > 0 && (firstSent || c.Messages[0].Ack.Status == ticket.AckPending)
 	v.CanSend = open && firstSent && (st == "" || st == ticket.AckSuppressed || st == ticket.AckFailed)
-	v.CanSuppress = open && (st == "" || st == ticket.AckPending) && c.Kind == ticket.KindCitizen
+	v.CanSuppress = open && (st == ticket.AckPending || st == "" && ackDue)
+	// Only a citizen case can have one; the section is shown for those (and any record).
+	v.Show = c.Kind == ticket.KindCitizen || v.Interim != nil
 	return v
 }
 

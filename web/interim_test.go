@@ -63,6 +63,16 @@ func TestCaseInterimAndSentText(t *testing.T) {
 			t.Errorf("English case page after suppress lacks %q", want)
 		}
 	}
+	// An automated case has no interim notice, and no buttons for one.
+	auto, err := f.store.Register(ticket.Incoming{Prefix: "STK", Location: time.UTC, Kind: ticket.KindAutomated,
+		Message:        ticket.Message{Mailbox: "poststelle", UIDValidity: 1, UID: 2, From: "news@example.org", Subject: "Newsletter", Received: t0},
+		SuppressReason: "LIST"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, body = c.get("/cases/" + auto.Reference.String()); strings.Contains(body, "Zwischennachricht") {
+		t.Errorf("automated case shows an interim notice section")
+	}
 	resp, b = c.post("/cases/"+ref+"/interim", url.Values{"action": {"bogus"}})
 	wantStatus(t, resp, b, http.StatusBadRequest)
 	log, _, err := f.store.AuditLog(ticket.AuditFilter{Case: reg.Reference})
