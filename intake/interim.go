@@ -55,6 +55,8 @@ func (r *interimRunner) run(stop, hard context.Context) {
 			if _, err := r.d.store.DropDueInterims(name, now.Add(-after)); err != nil {
 				r.log.Error("drop interim schedule", "err", err)
 			}
+		} else if !r.anyDue(now.Add(-after)) {
+			// Nothing due: no write transaction (and no fsync) for an idle pass.
 		} else if n, err := r.d.store.EnqueueDueInterims(name, now.Add(-after), now); err != nil {
 			r.log.Error("schedule interim notices", "err", err)
 		} else if n > 0 {
@@ -79,6 +81,13 @@ func (r *interimRunner) run(stop, hard context.Context) {
 		}
 		t.Stop()
 	}
+}
+
+// anyDue reports whether the oldest case waiting for its interim decision was received at
+// or before cutoff (a read transaction); true on an error, so that Enqueue reports it.
+func (r *interimRunner) anyDue(cutoff time.Time) bool {
+	created, ok, err := r.d.store.NextInterimCandidate(r.mb.cfg.Name)
+	return err != nil || ok && !created.After(cutoff)
 }
 
 // sendDue sends the due notices over one connection.

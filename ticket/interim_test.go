@@ -2,6 +2,7 @@ package ticket
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -304,5 +305,30 @@ func TestInterimDisabledDropsSchedule(t *testing.T) {
 	}
 	if in, _ := s.InterimOf(later.Reference); in == nil || in.Status != AckPending {
 		t.Errorf("later case: %+v", in)
+	}
+}
+
+// BenchmarkEnqueueDueInterims measures one scheduler pass over a register of open cases of
+// which none is due yet: it reads the first key of the schedule and stops, whatever the
+// number of cases (compare -benchmem at different sizes).
+func BenchmarkEnqueueDueInterims(b *testing.B) {
+	for _, n := range []int{100, 5000} {
+		b.Run(fmt.Sprint(n, "_cases"), func(b *testing.B) {
+			s := newTestStore(b)
+			ins := make([]Incoming, 0, n)
+			for i := range n {
+				ins = append(ins, incoming(uint32(i+1), "", t0.Add(time.Duration(i)*time.Minute)))
+			}
+			if _, err := s.RegisterBatch(ins); err != nil {
+				b.Fatal(err)
+			}
+			now := t0.Add(interimAfter - time.Hour) // none due
+			b.ResetTimer()
+			for range b.N {
+				if n, err := s.EnqueueDueInterims("post", now.Add(-interimAfter), now); err != nil || n != 0 {
+					b.Fatal(n, err)
+				}
+			}
+		})
 	}
 }
