@@ -393,7 +393,10 @@ func (s *Store) RecordInterim(ref Reference, res AckResult) error {
 		if err != nil {
 			return err
 		}
-		if in == nil || in.Status != AckPending {
+		// A clerk may suppress the notice while the responder is sending it: a notice that
+		// went out is recorded as sent all the same (the record must say what the citizen got).
+		raced := in != nil && in.Status == AckSuppressed && in.Reason == ReasonClerk && in.MessageID != "" && res.Status == AckSent
+		if in == nil || in.Status != AckPending && !raced {
 			return fmt.Errorf("no pending notice: %w", ErrNotPending)
 		}
 		cr, err := getCase(tx, ref)
@@ -403,6 +406,7 @@ func (s *Store) RecordInterim(ref Reference, res AckResult) error {
 		if err := b.Delete(interimOutboxKey(cr.Mailbox, in.NextTry, ref)); err != nil {
 			return fmt.Errorf("interim outbox: %w", err)
 		}
+		in.Reason = ""
 		switch res.Status {
 		case AckSent, AckFailed, AckPending:
 		default:
@@ -504,7 +508,9 @@ func (s *Store) SuppressInterim(ref Reference, a Actor) error {
 		if err := b.Delete(interimDueKey(cr.Mailbox, cr.Created, ref)); err != nil {
 			return fmt.Errorf("interim index: %w", err)
 		}
-		*in = Interim{Ack: Ack{Status: AckSuppressed, Reason: ReasonClerk, Recipient: in.Recipient}, Due: in.Due, By: truncate(a.Name, maxName)}
+		// Recipient and Message-ID stay: a send in flight is still recorded (RecordInterim).
+		*in = Interim{Ack: Ack{Status: AckSuppressed, Reason: ReasonClerk, Recipient: in.Recipient, MessageID: in.MessageID,
+			Echo: in.Echo, EchoReason: in.EchoReason, Attempts: in.Attempts}, Due: in.Due, By: truncate(a.Name, maxName)}
 		if err := putInterim(b, ref, in); err != nil {
 			return err
 		}

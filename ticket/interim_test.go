@@ -184,8 +184,8 @@ func TestInterimSendNowAndSuppress(t *testing.T) {
 	if got := dueRefs(t, s, t0.Add(interimAfter)); len(got) != 0 {
 		t.Errorf("due after suppress = %v", got)
 	}
-	if err := s.RecordInterim(reg.Reference, AckResult{Status: AckSent, At: anna.At}); !errors.Is(err, ErrNotPending) {
-		t.Errorf("RecordInterim of a suppressed notice: %v", err)
+	if err := s.RecordInterim(reg.Reference, AckResult{Status: AckPending, At: anna.At, NextTry: anna.At.Add(time.Minute)}); !errors.Is(err, ErrNotPending) {
+		t.Errorf("RecordInterim(pending) of a suppressed notice: %v", err)
 	}
 	// Send now after suppress is allowed; after sending, suppress is not.
 	if err := s.SendInterimNow(reg.Reference, anna); err != nil {
@@ -330,5 +330,25 @@ func BenchmarkEnqueueDueInterims(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A clerk suppresses the notice while the responder sends it: the 250 is still recorded.
+func TestInterimSuppressedWhileSending(t *testing.T) {
+	s := newTestStore(t)
+	reg := sentCase(t, s, 1, t0)
+	now := t0.Add(interimAfter)
+	enqueueAt(t, s, now)
+	if err := s.SuppressInterim(reg.Reference, Actor{Name: "anna", At: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordInterim(reg.Reference, AckResult{Status: AckSent, Reply: "250 ok", At: now}); err != nil {
+		t.Fatalf("RecordInterim(sent) after a racing suppress: %v", err)
+	}
+	if in, _ := s.InterimOf(reg.Reference); in.Status != AckSent || in.Reason != "" || in.SentAt != now {
+		t.Errorf("notice = %+v, want sent", in)
+	}
+	if got := dueRefs(t, s, now.Add(time.Hour)); len(got) != 0 {
+		t.Errorf("due = %v", got)
 	}
 }
