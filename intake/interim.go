@@ -57,7 +57,7 @@ func (r *interimRunner) run(stop, hard context.Context) {
 			}
 		} else if !r.anyDue(now.Add(-after)) {
 			// Nothing due: no write transaction (and no fsync) for an idle pass.
-		} else if n, err := r.d.store.EnqueueDueInterims(name, now.Add(-after), now); err != nil {
+		} else if n, err := r.d.store.EnqueueDueInterims(name, now.Add(-after), now, *r.mb.cfg.Policy.PerSenderLimit); err != nil {
 			r.log.Error("schedule interim notices", "err", err)
 		} else if n > 0 {
 			r.log.Info("interim notices due", "count", n)

@@ -23,6 +23,8 @@ import (
 //	                                          due; removed when the case has been decided
 //	'o' mailbox 0 nexttry(8) 0 refkey -> nil   a notice waiting to be sent (its outbox)
 //	'n' refkey -> Interim (JSON)              the notice record of a case
+//	'r' recipient 0 due(8) 0 refkey -> nil     notices per recipient, for the per-sender
+//	                                          limit of [mailbox.policy] (R2)
 //
 // The due time of a case is Created+after, so the 'd' keys of a mailbox are in due order
 // for any after: EnqueueDueInterims reads only the keys that are due, never all cases.
@@ -37,7 +39,29 @@ const (
 	tagInterimDue    = 'd'
 	tagInterimOutbox = 'o'
 	tagInterimRecord = 'n'
+	tagInterimRate   = 'r'
 )
+
+// interimRateWindow is the window of the per-recipient limit, as for acks (R2).
+const interimRateWindow = 24 * time.Hour
+
+func interimRateKey(recipient string, due time.Time, ref Reference) []byte {
+	return tagged(tagInterimRate, []byte(strings.ToLower(recipient)), timeKey(due), refKey(ref))
+}
+
+// interimsTo counts the notices enqueued for recipient with a due time in (since, until].
+func interimsTo(b *bolt.Bucket, recipient string, since, until time.Time) int {
+	prefix := tagged(tagInterimRate, []byte(strings.ToLower(recipient)), nil)
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.Seek(append(bytes.Clone(prefix), timeKey(since.Add(1))...)); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) < len(prefix)+8 || parseTimeKey(k[len(prefix):len(prefix)+8]).After(until) {
+			break
+		}
+		n++
+	}
+	return n
+}
 
 // Suppression reasons of an interim notice.
 const (
@@ -188,6 +212,9 @@ func enqueueInterim(tx *bolt.Tx, b *bolt.Bucket, c *caseRecord, first *messageRe
 	if err := b.Put(interimOutboxKey(c.Mailbox, now, c.Reference), nil); err != nil {
 		return fmt.Errorf("interim outbox: %w", err)
 	}
+	if err := b.Put(interimRateKey(in.Recipient, now, c.Reference), nil); err != nil {
+		return fmt.Errorf("interim rate index: %w", err)
+	}
 	// A reply to the notice finds the case like a reply to the ack.
 	if err := bucket(tx, bucketMsgID).Put(msgIDKey(c.Mailbox, id), refKey(c.Reference)); err != nil {
 		return fmt.Errorf("msgid index: %w", err)
@@ -200,10 +227,12 @@ func enqueueInterim(tx *bolt.Tx, b *bolt.Bucket, c *caseRecord, first *messageRe
 // case that is still open, citizen, not purged, whose first acknowledgement was sent and
 // did not bounce and that has no notice record (a clerk's suppression or "send now") gets
 // a pending notice due at now; every other case is dropped from the schedule, except one
-// whose acknowledgement is still pending, which is looked at again next time. It decides at
-// most maxInterimBatch cases and returns how many notices it enqueued.
-func (s *Store) EnqueueDueInterims(mailbox string, cutoff, now time.Time) (int, error) {
-	return s.decideDueInterims(mailbox, cutoff, now, true)
+// whose acknowledgement is still pending, which is looked at again next time. perRecipient
+// > 0 is the per-sender limit of acks (R2) applied to notices: a case whose recipient got
+// that many notices in the last 24 hours waits for a later pass. It decides at most
+// maxInterimBatch cases and returns how many notices it enqueued.
+func (s *Store) EnqueueDueInterims(mailbox string, cutoff, now time.Time, perRecipient int) (int, error) {
+	return s.decideDueInterims(mailbox, cutoff, now, true, perRecipient)
 }
 
 // DropDueInterims removes the cases of mailbox created at or before cutoff from the
@@ -211,10 +240,10 @@ func (s *Store) EnqueueDueInterims(mailbox string, cutoff, now time.Time) (int, 
 // acknowledgements promised none), so that enabling them later does not send notices for
 // those cases. It returns how many it dropped.
 func (s *Store) DropDueInterims(mailbox string, cutoff time.Time) (int, error) {
-	return s.decideDueInterims(mailbox, cutoff, cutoff, false)
+	return s.decideDueInterims(mailbox, cutoff, cutoff, false, 0)
 }
 
-func (s *Store) decideDueInterims(mailbox string, cutoff, now time.Time, enqueue bool) (int, error) {
+func (s *Store) decideDueInterims(mailbox string, cutoff, now time.Time, enqueue bool, perRecipient int) (int, error) {
 	if !validKeyTime(now) {
 		return 0, fmt.Errorf("enqueue interim notices: time %v out of range", now)
 	}
@@ -256,6 +285,9 @@ func (s *Store) decideDueInterims(mailbox string, cutoff, now time.Time, enqueue
 			}
 			if wait {
 				continue
+			}
+			if ok && perRecipient > 0 && interimsTo(b, first.Ack.Recipient, now.Add(-interimRateWindow), now) >= perRecipient {
+				continue // R2: this recipient had enough today; a later pass enqueues it
 			}
 			done = append(done, bytes.Clone(k))
 			if !ok {
@@ -599,6 +631,11 @@ func purgeSent(tx *bolt.Tx, c *caseRecord) error {
 			return fmt.Errorf("interim outbox: %w", err)
 		}
 		in.Status, in.Reason, in.NextTry = AckSuppressed, "PURGED", time.Time{}
+	}
+	if in.Recipient != "" && !in.Due.IsZero() {
+		if err := b.Delete(interimRateKey(in.Recipient, in.Due, c.Reference)); err != nil {
+			return fmt.Errorf("interim rate index: %w", err)
+		}
 	}
 	if in.MessageID != "" {
 		if err := bucket(tx, bucketMsgID).Delete(msgIDKey(c.Mailbox, in.MessageID)); err != nil {

@@ -24,7 +24,7 @@ func sentCase(t *testing.T, s *Store, uid uint32, at time.Time) Registration {
 
 func enqueueAt(t *testing.T, s *Store, now time.Time) int {
 	t.Helper()
-	n, err := s.EnqueueDueInterims("post", now.Add(-interimAfter), now)
+	n, err := s.EnqueueDueInterims("post", now.Add(-interimAfter), now, 0)
 	if err != nil {
 		t.Fatalf("EnqueueDueInterims: %v", err)
 	}
@@ -325,7 +325,7 @@ func BenchmarkEnqueueDueInterims(b *testing.B) {
 			now := t0.Add(interimAfter - time.Hour) // none due
 			b.ResetTimer()
 			for range b.N {
-				if n, err := s.EnqueueDueInterims("post", now.Add(-interimAfter), now); err != nil || n != 0 {
+				if n, err := s.EnqueueDueInterims("post", now.Add(-interimAfter), now, 3); err != nil || n != 0 {
 					b.Fatal(n, err)
 				}
 			}
@@ -350,5 +350,35 @@ func TestInterimSuppressedWhileSending(t *testing.T) {
 	}
 	if got := dueRefs(t, s, now.Add(time.Hour)); len(got) != 0 {
 		t.Errorf("due = %v", got)
+	}
+}
+
+// R2 for notices: at most perRecipient notices to one address per 24 hours; the others
+// follow in later passes.
+func TestInterimPerRecipientLimit(t *testing.T) {
+	s := newTestStore(t)
+	for uid := uint32(1); uid <= 5; uid++ {
+		sentCase(t, s, uid, t0.Add(time.Duration(uid)*time.Minute))
+	}
+	now := t0.Add(interimAfter + time.Hour)
+	enq := func(at time.Time) int {
+		t.Helper()
+		n, err := s.EnqueueDueInterims("post", at.Add(-interimAfter), at, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := enq(now); n != 2 {
+		t.Fatalf("first pass enqueued %d, want 2", n)
+	}
+	if n := enq(now.Add(time.Hour)); n != 0 {
+		t.Fatalf("pass within the window enqueued %d, want 0", n)
+	}
+	if n := enq(now.Add(24 * time.Hour)); n != 2 {
+		t.Fatalf("pass a day later enqueued %d, want 2", n)
+	}
+	if n := enq(now.Add(48 * time.Hour)); n != 1 {
+		t.Fatalf("pass two days later enqueued %d, want 1", n)
 	}
 }
