@@ -67,7 +67,35 @@ type Office struct {
 	ContactURL    string `toml:"contact_url"`    // http(s) URL
 	PrivacyURL    string `toml:"privacy_url"`    // http(s) URL of the Art. 13 GDPR notice
 	Hostname      string `toml:"hostname"`       // EHLO and Message-ID domain; default: domain of the first mailbox address
+	// LegalBasis is the provision on electronic written form the acknowledgement cites
+	// (issue 11): the state's own administrative procedure act, e.g. "§ 3a VwVfG NRW";
+	// default DefaultLegalBasis, the federal one.
+	LegalBasis string `toml:"legal_basis"`
+	// Signature are the lines under "Mit freundlichen Grüßen" (several lines: "\n"); default
+	// the mailbox's ack.from_name, followed by office.name when that differs.
+	Signature string `toml:"signature"`
 }
+
+// DefaultLegalBasis is the default of office.legal_basis: § 3a of the federal
+// Verwaltungsverfahrensgesetz (electronic communication, written form).
+const DefaultLegalBasis = "§ 3a VwVfG"
+
+// DefaultInterimAfter is the default handling time after which an open case gets an
+// interim notice: four weeks.
+const DefaultInterimAfter = 4 * 7 * 24 * time.Hour
+
+// Interim configures the interim notices (Zwischennachricht) of a mailbox (issue 11).
+type Interim struct {
+	// Enabled: a case not closed After its receipt gets one interim notice. Default true:
+	// the acknowledgement promises it, and a promise the office makes automatically must
+	// be kept automatically. false also removes the promise from the acknowledgement.
+	Enabled *bool `toml:"enabled"`
+	// After is the handling time the acknowledgement names; default DefaultInterimAfter.
+	After Period `toml:"after"`
+}
+
+// IsEnabled reports whether interim notices are sent (default true).
+func (i Interim) IsEnabled() bool { return i.Enabled == nil || *i.Enabled }
 
 // Log configures log/slog.
 type Log struct {
@@ -132,6 +160,7 @@ type Mailbox struct {
 	IMAP      IMAP     `toml:"imap"`
 	SMTP      SMTP     `toml:"smtp"`
 	Ack       Ack      `toml:"ack"`
+	Interim   Interim  `toml:"interim"`
 	Policy    Policy   `toml:"policy"`
 
 	// HandlingTime is how long a case may stay open before the clerks' worklist shows
@@ -453,6 +482,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = DefaultLogFormat
 	}
+	if c.Office.LegalBasis == "" {
+		c.Office.LegalBasis = DefaultLegalBasis
+	}
 	if c.Office.Hostname == "" && len(c.Mailboxes) > 0 {
 		if a := c.Mailboxes[0].Address; ValidAddrSpec(a) {
 			c.Office.Hostname = strings.ToLower(a[strings.LastIndexByte(a, '@')+1:])
@@ -522,6 +554,13 @@ func (c *Config) ApplyDefaults() {
 		}
 		if m.Ack.Echo == "" {
 			m.Ack.Echo = EchoVerified
+		}
+		if m.Interim.Enabled == nil {
+			enabled := true
+			m.Interim.Enabled = &enabled
+		}
+		if m.Interim.After.Duration == 0 {
+			m.Interim.After.Duration = DefaultInterimAfter
 		}
 		m.Policy.applyDefaults()
 	}

@@ -403,6 +403,9 @@ username = "office"
 		{"policy authserv_id with space", base + "[mailbox.policy]\nauthserv_id = \"mx example\"\n", wantErr{31, "mailbox[0].policy.authserv_id", "must be a host name"}},
 		{"aliases not a list", edit(t, base, `prefix = "STK"`, `prefix = "STK"
 aliases = "post@stk.example.de"`), wantErr{15, "mailbox[0].aliases", "must be a list of strings"}},
+		{"interim after not a period", base + "[mailbox.interim]\nafter = \"vier Wochen\"\n", wantErr{31, "mailbox[0].interim.after", "invalid period"}},
+		{"interim after too short", base + "[mailbox.interim]\nafter = \"30s\"\n", wantErr{31, "mailbox[0].interim.after", "must be from"}},
+		{"interim after a number", base + "[mailbox.interim]\nafter = 28\n", wantErr{31, "mailbox[0].interim.after", "a period in quotes"}},
 		// Unknown keys, structure and syntax.
 		{"unknown key with hint", edit(t, base, `port = 1143`, `prot = 1143`), wantErr{18, "mailbox[0].imap.prot", `unknown key (did you mean "port"?)`}},
 		{"unknown key in second mailbox", base + strings.Replace(second, `username = "presse"`, "username = \"presse\"\nfodler = \"INBOX\"", 1), wantErr{39, "mailbox[1].imap.fodler", `unknown key (did you mean "folder"?)`}},

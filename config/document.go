@@ -78,6 +78,7 @@ const (
 	kindInt
 	kindBool
 	kindDuration
+	kindPeriod // weeks, days or a duration (Period)
 	kindSize
 	kindStrings
 	kindTable
@@ -98,6 +99,8 @@ func schemaOf(t reflect.Type) *schemaNode {
 	switch {
 	case t == reflect.TypeFor[Duration]():
 		return &schemaNode{kind: kindDuration}
+	case t == reflect.TypeFor[Period]():
+		return &schemaNode{kind: kindPeriod}
 	case t == reflect.TypeFor[ByteSize]():
 		return &schemaNode{kind: kindSize}
 	}
@@ -357,6 +360,12 @@ func (w *walker) value(path string, line int, sch *schemaNode, v *unstable.Node)
 		if v.Kind != unstable.String {
 			bad(`a duration in quotes, e.g. "60s" or "72h"`)
 		} else if _, err := ParseDuration(string(v.Data)); err != nil {
+			w.col.addAt(line, path, err.Error())
+		}
+	case kindPeriod:
+		if v.Kind != unstable.String {
+			bad(`a period in quotes, e.g. "4w" or "30d"`)
+		} else if _, err := ParsePeriod(string(v.Data)); err != nil {
 			w.col.addAt(line, path, err.Error())
 		}
 	case kindSize:

@@ -59,6 +59,8 @@ func (c *Config) validate(v *collector, opts Options) {
 	v.text("office.postal_address", o.PostalAddress, true)
 	v.httpURL("office.contact_url", o.ContactURL)
 	v.httpURL("office.privacy_url", o.PrivacyURL)
+	v.text("office.legal_basis", o.LegalBasis, false)
+	v.text("office.signature", o.Signature, true)
 	if o.Hostname != "" && !validHostname(o.Hostname) {
 		v.add("office.hostname", "%q is not a valid host name", o.Hostname)
 	}
@@ -210,6 +212,10 @@ func (c *Config) validate(v *collector, opts Options) {
 		case EchoVerified, EchoAlways, EchoNever:
 		default:
 			v.add(p+".ack.echo", "must be %q, %q or %q (got %q)", EchoVerified, EchoAlways, EchoNever, m.Ack.Echo)
+		}
+		// interim notices (issue 11): the acknowledgement names the handling time.
+		if a := m.Interim.After.Duration; a < time.Minute || a > 366*24*time.Hour {
+			v.add(p+".interim.after", "must be from \"1m\" to \"52w\", e.g. \"4w\" or \"30d\" (got %s)", a)
 		}
 		pol := m.Policy
 		if pol.PerSenderLimit != nil && *pol.PerSenderLimit < 0 {

@@ -72,6 +72,9 @@ type Options struct {
 	APISocket string
 	// Version is the build version reported by intake_build_info.
 	Version string
+	// InterimPoll is how often a mailbox looks for interim notices a clerk asked for
+	// while none is scheduled earlier. Default 1m.
+	InterimPoll time.Duration
 	// ConfigPath is the file the configuration was read from; the local
 	// API's POST /v1/reload reads it again. "" disables that endpoint.
 	ConfigPath string
@@ -153,6 +156,7 @@ type tuning struct {
 	Watchdog                   time.Duration
 	CommandTimeout             time.Duration
 	SMTPTimeout                time.Duration
+	InterimPoll                time.Duration
 }
 
 // registerHealth tracks register write failures (a full disk, a read-only
@@ -340,7 +344,7 @@ func New(o Options) (*Daemon, error) {
 	d.tune = tuning{
 		InstanceID: o.InstanceID, RetryBackoff: o.RetryBackoff, GiveUpAfter: o.GiveUpAfter,
 		ReconnectMin: o.ReconnectMin, ReconnectMax: o.ReconnectMax, Watchdog: o.Watchdog,
-		CommandTimeout: o.CommandTimeout, SMTPTimeout: o.SMTPTimeout,
+		CommandTimeout: o.CommandTimeout, SMTPTimeout: o.SMTPTimeout, InterimPoll: o.InterimPoll,
 	}
 	d.snap.Store(newSnapshot(o.Config, o.Templates))
 	// The pieces shared by every mailbox, each handed only what it uses.
@@ -400,10 +404,12 @@ func (d *Daemon) startMailbox(s *snapshot, m *mailbox) {
 	}
 	resp := &responder{mb: m, log: log, snap: s, outbox: d.store, cap: d.cap, now: d.opts.Now, tune: d.tune,
 		metrics: d.metrics}
+	interim := &interimRunner{mb: m, log: log, snap: s, store: d.store, cap: d.cap, now: d.opts.Now, tune: d.tune}
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); w.run(stop, hard) }()
 	go func() { defer wg.Done(); resp.run(stop, hard) }()
+	go func() { defer wg.Done(); interim.run(stop, hard) }()
 	go func() {
 		wg.Wait()
 		cancel()

@@ -96,6 +96,11 @@ func (w *watcher) mayJoin(ref ticket.Reference, dec policy.Decision) (bool, erro
 func (w *watcher) threadBounce(p *mailparse.Message) (threading, error) {
 	var t threading
 	for _, id := range policy.OurAckIDs(p, w.mb.policy.OwnDomains) {
+		// An interim notice's Message-ID carries a random part; its bounce goes to the
+		// notice's case (issue 11).
+		if t, ok, err := w.interimBounce(p, id); ok || err != nil {
+			return t, err
+		}
 		ack, err := w.reg.AckByID(id)
 		if errors.Is(err, ticket.ErrNotFound) {
 			continue

@@ -151,6 +151,7 @@ func startLocalAPI(path string, store *ticket.Store, d *Daemon, log *slog.Logger
 		}
 		writeJSON(w, list)
 	})
+	handleInterimAPI(mux, d)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, d.Status())
 	})

@@ -19,7 +19,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/intake-office/intake/config"
-	"github.com/intake-office/intake/templates"
 	"github.com/intake-office/intake/ticket"
 )
 
@@ -351,13 +350,15 @@ func (r *responder) retryLater(e ticket.OutboxEntry, reply string) ticket.AckRes
 // sendOne sends one acknowledgement. connErr is set when the connection
 // can no longer be used. The caller records res and then calls unlock: from
 // just before the end of DATA until that record, the ack is in flight
-// (Store.MarkSending) and the mailbox's window is held.
+// (Store.MarkSending) and the mailbox's window is held. res.Sent is what was
+// sent (or tried), stored with the result (issue 11).
 //
 //lint:ignore ST1008 connErr is not sendOne's failure but the state of the connection; res is the outcome
 func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket.AckResult, connErr error, unlock func()) {
 	unlock = func() {}
 	now := r.now()
-	msg, err := r.build(e)
+	msg, sent, err := r.build(e)
+	defer func() { res.Sent = sent }()
 	if err != nil {
 		// A template or address problem does not go away by retrying.
 		return ticket.AckResult{Status: ticket.AckFailed, Reply: "build: " + err.Error(), At: now}, nil, unlock
@@ -496,36 +497,29 @@ func newSMTPClient(mb config.Mailbox, tokens oauth2.TokenSource, timeout time.Du
 // encodes CR/LF, so no header can be added (RFC 5322 §2.2). The minimal kind
 // (Ack.Echo, decided at registration) keeps only In-Reply-To and References
 // to the mail's own Message-ID (RFC 3834 §3.1.6) and no subject.
-func (r *responder) build(e ticket.OutboxEntry) (*gomail.Msg, error) {
+func (r *responder) build(e ticket.OutboxEntry) (*gomail.Msg, *ticket.SentText, error) {
 	mc := r.mb.cfg
-	off := r.snap.cfg.Office
-	data := templates.Data{
-		Reference:   e.Reference.String(),
-		Received:    e.Message.Received.In(r.snap.cfg.Location),
-		Subject:     e.Message.Subject,
-		Attachments: e.Message.Attachments,
-		FollowUp:    e.FollowUp,
-		// Only the full kind decided at registration repeats the sender's text; anything
-		// else (the minimal kind, a record from before it was stored) does not (issue 8).
-		Minimal: e.Message.Ack.Echo != ticket.EchoFull,
-		Office: templates.Office{
-			Name: off.Name, Phone: off.Phone, PostalAddress: off.PostalAddress,
-			ContactURL: off.ContactURL, PrivacyURL: off.PrivacyURL,
-		},
-		Mailbox: mc.Ack.FromName,
-		Address: mc.Address,
-	}
+	data := textData(r.snap.cfg, r.mb)
+	data.Reference = e.Reference.String()
+	data.Received = e.Message.Received.In(r.snap.cfg.Location)
+	data.Subject = e.Message.Subject
+	data.Attachments = e.Message.Attachments
+	data.FollowUp = e.FollowUp
+	// Only the full kind decided at registration repeats the sender's text; anything
+	// else (the minimal kind, a record from before it was stored) does not (issue 8).
+	data.Minimal = e.Message.Ack.Echo != ticket.EchoFull
 	out, err := r.snap.tmpl.Render(mc.Language, data)
 	if err != nil {
-		return nil, fmt.Errorf("render template: %w", err)
+		return nil, nil, fmt.Errorf("render template: %w", err)
 	}
+	sent := &ticket.SentText{Subject: out.Subject, Text: out.Text}
 	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	if err := m.FromFormat(mc.Ack.FromName, mc.Address); err != nil {
-		return nil, fmt.Errorf("from address: %w", err)
+		return nil, nil, fmt.Errorf("from address: %w", err)
 	}
 	// RFC 3834 §4 / rule A2: the single recipient is the Return-Path.
 	if err := m.To(e.Message.Ack.Recipient); err != nil {
-		return nil, fmt.Errorf("recipient: %w", err)
+		return nil, nil, fmt.Errorf("recipient: %w", err)
 	}
 	m.Subject(out.Subject)
 	m.SetMessageIDWithValue(e.Message.Ack.MessageID)
@@ -551,7 +545,7 @@ func (r *responder) build(e ticket.OutboxEntry) (*gomail.Msg, error) {
 	m.SetGenHeader(gomail.HeaderPrecedence, "bulk")           // RFC 3834 §3.1.8
 	m.SetGenHeader(LoopHeader, r.tune.InstanceID)
 	m.SetBodyString(gomail.TypeTextPlain, out.Text)
-	return m, nil
+	return m, sent, nil
 }
 
 // validMsgID accepts a msg-id body (RFC 5322 §3.6.4, without the angle

@@ -43,6 +43,7 @@ type register interface {
 	Lookup(ref ticket.Reference) (*ticket.Case, error)
 	CaseHasVerifiedSender(ref ticket.Reference, addr string) (bool, error)
 	AckByID(id string) (*ticket.AckID, error)
+	InterimOf(ref ticket.Reference) (*ticket.Interim, error)
 }
 
 // writeHealth hears whether a register write worked (registerHealth).
@@ -859,10 +860,13 @@ func (w *watcher) registerBatch(batch []prepared) error {
 		}
 		w.log.Info("mail registered", attrs...)
 		if b := in.Bounce; b != nil {
-			if reg.Bounced {
+			switch {
+			case reg.Bounced && b.Interim != nil:
+				w.log.Warn("interim notice bounced", "case", reg.Reference.String(), "status", b.Status)
+			case reg.Bounced:
 				w.metrics.acksBounced.WithLabelValues(w.mb.cfg.Name).Inc()
 				w.log.Warn("acknowledgement bounced", "case", reg.Reference.String(), "status", b.Status)
-			} else {
+			default:
 				w.log.Warn("mark acknowledgement bounced", "case", reg.Reference.String(), "err", reg.BounceErr)
 			}
 		}

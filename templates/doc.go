@@ -13,6 +13,10 @@
 //	                       reference, the time of receipt and the office's own text;
 //	                       Subject and Attachments are always empty in it (Data.Minimal)
 //	en.minimal.subject.tmpl, en.minimal.body.tmpl   the same in English
+//	de.interim.subject.tmpl, de.interim.body.tmpl   the interim notice (Zwischennachricht)
+//	                       to a case still open after the handling time (Data.Interim);
+//	                       with Data.Minimal its Subject and Attachments are empty too
+//	en.interim.subject.tmpl, en.interim.body.tmpl   the same in English
 //
 // Load(dir) uses a file of the same name in dir instead of the embedded one,
 // so an office can change its wording without rebuilding. Every template is
@@ -24,9 +28,9 @@
 // prominently and ask to keep it in the subject; give the date and time of
 // receipt in the office time zone, the subject received and the names of
 // the attachments; say that the message is automatic; say what happens next
-// (an interim reply if it takes longer than four weeks); give contact
+// (an interim reply if it takes longer than the configured handling time); give contact
 // details; warn that e-mail is not confidential and does not meet a written
-// form required by law (§ 3a VwVfG); and link the privacy notice (Art. 13
+// form required by law (office.legal_basis, default § 3a VwVfG); and link the privacy notice (Art. 13
 // GDPR). They never quote the body of the citizen's mail (RFC 3834 §3.2, §6).
 //
 // The output is text only: Render returns the subject and the plain-text
@@ -56,6 +60,13 @@
 //	.PostalLines   .Office.PostalAddress split into lines
 //	.Mailbox       name of the sending function, e.g. "Poststelle der Staatskanzlei"
 //	.Address       the office address citizens write to
+//	.ReceivedDateDE "28.11.2026", .ReceivedDateEN "28 November 2026"
+//	.HandlingDE    handling time after which an interim notice is sent, "vier Wochen";
+//	               "" when interim notices are disabled (then promise none)
+//	.HandlingEN    the same in English, "four weeks"
+//	.LegalBasis    provision on written form, "§ 3a VwVfG" or the state's own
+//	.ContactName   .Office.Name, "" when the postal address starts with it
+//	.SignatureLines lines under the closing formula, no name twice
 //
 // Rendered bodies are tidied: trailing blanks are removed and runs of empty
 // lines are collapsed into one, so a template can leave out an empty

@@ -17,7 +17,7 @@ func ExampleSet_Render() {
 		return
 	}
 	r, err := set.Render("de", templates.Data{
-		Reference: "STK-2026-000042-7",
+		Reference: "STK-2026-000042-6",
 		Received:  time.Date(2026, 11, 28, 14, 5, 0, 0, time.UTC),
 		Subject:   "Antrag auf Förderung",
 		Office:    templates.Office{Name: "Staatskanzlei"},
@@ -32,13 +32,13 @@ func ExampleSet_Render() {
 	lines := strings.Split(r.Text, "\n")
 	fmt.Println(strings.Join(lines[:8], "\n"))
 	// Output:
-	// Auto: Eingangsbestätigung [STK-2026-000042-7] – Antrag auf Förderung
-	// Guten Tag,
+	// Auto: Eingangsbestätigung [STK-2026-000042-6] – Antrag auf Förderung
+	// Sehr geehrte Damen und Herren,
 	//
-	// vielen Dank für Ihre E-Mail. Sie ist bei uns eingegangen.
-	// Dies ist eine automatische Eingangsbestätigung.
+	// vielen Dank für Ihre E-Mail. Hiermit bestätigen wir den Eingang.
+	// Dies ist eine automatisch erstellte Eingangsbestätigung.
 	//
-	// Ihre Vorgangsnummer lautet:
+	// Ihr Anliegen wird bei uns unter der Vorgangsnummer
 	//
-	//     STK-2026-000042-7
+	//     STK-2026-000042-6
 }

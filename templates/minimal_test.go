@@ -64,7 +64,8 @@ func TestMinimalEchoesNothing(t *testing.T) {
 	dir := t.TempDir()
 	for _, lang := range Languages() {
 		greedy := "{{.Subject}} {{.SubjectShort}} {{range .Attachments}}{{.}}{{end}} {{.Reference}}"
-		for _, name := range []string{lang + ".minimal.subject.tmpl", lang + ".minimal.body.tmpl"} {
+		for _, name := range []string{lang + ".minimal.subject.tmpl", lang + ".minimal.body.tmpl",
+			lang + ".interim.subject.tmpl", lang + ".interim.body.tmpl"} {
 			if err := os.WriteFile(filepath.Join(dir, name), []byte(greedy), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -75,9 +76,10 @@ func TestMinimalEchoesNothing(t *testing.T) {
 		s    *Set
 	}{{"embedded", mustLoad(t, "")}, {"greedy override", mustLoad(t, dir)}} {
 		for _, lang := range Languages() {
-			for _, followUp := range []bool{false, true} {
+			for i, followUp := range []bool{false, true, false} {
 				d := phishing(t)
-				d.Minimal, d.FollowUp = true, followUp
+				// The third round is the interim notice after a minimal acknowledgement.
+				d.Minimal, d.FollowUp, d.Interim = true, followUp, i == 2
 				r, err := set.s.Render(lang, d)
 				if err != nil {
 					t.Fatal(err)
@@ -92,7 +94,7 @@ func TestMinimalEchoesNothing(t *testing.T) {
 					t.Errorf("%s %s: subject %q lacks the reference", set.name, lang, r.Subject)
 				}
 				if set.name == "embedded" {
-					for _, want := range []string{d.Reference, map[string]string{"de": "28.11.2026 um 14:05 Uhr", "en": "28 November 2026 at 14:05 CET"}[lang], d.Office.Name} {
+					for _, want := range []string{d.Reference, map[string]string{"de": "28.11.2026", "en": "28 November 2026"}[lang], d.Office.Name} {
 						if !strings.Contains(r.Text, want) {
 							t.Errorf("%s follow-up=%v: body lacks %q:\n%s", lang, followUp, want, r.Text)
 						}
@@ -110,15 +112,15 @@ func TestSubjectOfReplyToMinimal(t *testing.T) {
 	d := stk(t)
 	d.FollowUp = true
 	for lang, subj := range map[string]string{
-		"de": "AW: Auto: Eingangsbestätigung – Vorgangsnummer [STK-2026-000042-7]",
-		"en": "Re: Auto: Acknowledgement of receipt – reference number [STK-2026-000042-7]",
+		"de": "AW: Auto: Eingangsbestätigung – Vorgangsnummer [STK-2026-000042-6]",
+		"en": "Re: Auto: Acknowledgement of receipt – reference number [STK-2026-000042-6]",
 	} {
 		d.Subject = subj
 		r, err := s.Render(lang, d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(r.Subject, "Vorgangsnummer") || strings.Contains(r.Subject, "reference number") || strings.Count(r.Subject, "STK-2026-000042-7") != 1 {
+		if strings.Contains(r.Subject, "Vorgangsnummer") || strings.Contains(r.Subject, "reference number") || strings.Count(r.Subject, "STK-2026-000042-6") != 1 {
 			t.Errorf("%s: subject %q", lang, r.Subject)
 		}
 	}

@@ -45,11 +45,38 @@ type Data struct {
 	Office  Office // the authority
 	Mailbox string // mailbox display name / function
 	Address string // office address (reply to it keeping the reference in the subject)
+	// Interim renders the interim notice (Zwischennachricht, issue 11) of the case instead
+	// of an acknowledgement: the *.interim.* templates. Minimal applies to it as well.
+	Interim bool
+	// HandlingTime is the time after which the office sends an interim notice, named in the
+	// acknowledgement and the notice; 0 = DefaultHandlingTime.
+	HandlingTime time.Duration
+	// NoInterimPromise leaves the promise of an interim notice out of the acknowledgement
+	// (interim notices are disabled).
+	NoInterimPromise bool
+	// LegalBasis is the provision on written form cited; "" = DefaultLegalBasis.
+	LegalBasis string
+	// Signature are the lines under the closing formula ("\n" separates them); "" = Mailbox,
+	// then Office.Name unless Mailbox already names it.
+	Signature string
 }
 
 // Office describes the authority in the text; empty fields are left out.
 type Office struct {
 	Name, Phone, PostalAddress, ContactURL, PrivacyURL string
+}
+
+// Kinds of text Render produces; Kind names the templates.
+func (d Data) kind() string {
+	switch {
+	case d.Interim:
+		return "interim"
+	case d.Minimal:
+		return "minimal"
+	case d.FollowUp:
+		return "followup"
+	}
+	return ""
 }
 
 // Rendered is a rendered acknowledgement: the subject (one line, without
@@ -75,6 +102,14 @@ type TemplateData struct {
 	PostalLines     []string
 	Mailbox         string
 	Address         string
+	// Added in issue 11:
+	ReceivedDateDE string   // "28.11.2026"
+	ReceivedDateEN string   // "28 November 2026"
+	HandlingDE     string   // "vier Wochen"; "" when there is no promise of an interim notice
+	HandlingEN     string   // "four weeks"; "" likewise
+	LegalBasis     string   // "§ 3a VwVfG NRW"
+	ContactName    string   // Office.Name unless the postal address starts with it
+	SignatureLines []string // lines under the closing formula, no name twice
 }
 
 // Set is a loaded set of templates. It is safe for concurrent use.
@@ -88,7 +123,8 @@ func FileNames() []string {
 	var names []string
 	for _, lang := range Languages() {
 		names = append(names, lang+".subject.tmpl", lang+".body.tmpl", lang+".followup.body.tmpl",
-			lang+".minimal.subject.tmpl", lang+".minimal.body.tmpl")
+			lang+".minimal.subject.tmpl", lang+".minimal.body.tmpl",
+			lang+".interim.subject.tmpl", lang+".interim.body.tmpl")
 	}
 	return names
 }
@@ -170,6 +206,12 @@ func sampleData() []Data {
 		d.Minimal = true
 		out = append(out, d)
 	}
+	for _, d := range []Data{full, empty} {
+		d.Interim = true
+		out = append(out, d)
+		d.Minimal, d.NoInterimPromise = true, true
+		out = append(out, d)
+	}
 	return out
 }
 
@@ -184,12 +226,14 @@ func (s *Set) Render(lang string, d Data) (Rendered, error) {
 		return Rendered{}, fmt.Errorf("render acknowledgement: unknown language %q (have %s)", lang, strings.Join(Languages(), ", "))
 	}
 	subjectName, body := lang+".subject.tmpl", lang+".body.tmpl"
-	switch {
-	case d.Minimal:
+	if d.Minimal {
 		// Nothing the sender chose reaches the templates.
 		d.Subject, d.Attachments = "", nil
-		subjectName, body = lang+".minimal.subject.tmpl", lang+".minimal.body.tmpl"
-	case d.FollowUp:
+	}
+	switch k := d.kind(); k {
+	case "interim", "minimal":
+		subjectName, body = lang+"."+k+".subject.tmpl", lang+"."+k+".body.tmpl"
+	case "followup":
 		body = lang + ".followup.body.tmpl"
 	}
 	td, err := newTemplateData(d)
@@ -246,6 +290,32 @@ func newTemplateData(d Data) (*TemplateData, error) {
 		PostalLines: lines(d.Office.PostalAddress),
 		Mailbox:     oneLine(d.Mailbox),
 		Address:     oneLine(d.Address),
+
+		ReceivedDateDE: d.Received.Format("02.01.2006"),
+		ReceivedDateEN: d.Received.Format("2 January 2006"),
+		LegalBasis:     oneLine(d.LegalBasis),
+	}
+	if td.LegalBasis == "" {
+		td.LegalBasis = DefaultLegalBasis
+	}
+	if !d.NoInterimPromise {
+		h := d.HandlingTime
+		if h <= 0 {
+			h = DefaultHandlingTime
+		}
+		td.HandlingDE, td.HandlingEN = periodDE(h), periodEN(h)
+	}
+	if td.ContactName = td.Office.Name; len(td.PostalLines) > 0 && td.PostalLines[0] == td.ContactName {
+		td.ContactName = ""
+	}
+	td.SignatureLines = lines(d.Signature)
+	if len(td.SignatureLines) == 0 {
+		if td.Mailbox != "" {
+			td.SignatureLines = append(td.SignatureLines, td.Mailbox)
+		}
+		if n := td.Office.Name; n != "" && !strings.Contains(strings.ToLower(td.Mailbox), strings.ToLower(n)) {
+			td.SignatureLines = append(td.SignatureLines, n)
+		}
 	}
 	for _, a := range d.Attachments {
 		if a = truncate(oneLine(a), MaxAttachmentRunes); a == "" {

@@ -79,6 +79,16 @@ func TestGolden(t *testing.T) {
 				d.Attachments = append(d.Attachments, fmt.Sprintf("scan-%02d.pdf", i))
 			}
 		}},
+		{"de_new_nrw_six_weeks_signature", "de", func(d *Data) {
+			d.LegalBasis = "§ 3a VwVfG NRW"
+			d.HandlingTime = 6 * 7 * 24 * time.Hour
+			d.Signature = "Ihre Poststelle\nStaatskanzlei des Landes Beispiel"
+		}},
+		{"de_new_no_interim_promise", "de", func(d *Data) { d.NoInterimPromise = true }},
+		{"de_interim", "de", func(d *Data) { d.Interim = true }},
+		{"de_interim_minimal", "de", func(d *Data) { d.Interim, d.Minimal = true, true }},
+		{"en_interim", "en", func(d *Data) { d.Interim = true; d.HandlingTime = 30 * 24 * time.Hour }},
+		{"en_interim_minimal", "en", func(d *Data) { d.Interim, d.Minimal = true, true }},
 		{"en_new_attachments", "en", func(d *Data) {}},
 		{"en_new_no_attachments", "en", func(d *Data) { d.Attachments = nil }},
 		{"en_followup", "en", func(d *Data) { d.FollowUp = true }},
@@ -130,9 +140,9 @@ func TestRequiredElements(t *testing.T) {
 	perLang := map[string][]element{
 		"de": {
 			{"time of receipt", "28.11.2026 um 14:05 Uhr"},
-			{"automatic notice", "automatische Eingangsbestätigung"},
+			{"automatic notice", "automatisch erstellte Eingangsbestätigung"},
 			{"security note", "nicht vertraulich"},
-			{"receipt only", "sagt nur, dass Ihre"},
+			{"receipt only", "bezieht sich nur auf den"},
 			{"keep reference in subject", "im Betreff stehen"},
 		},
 		"en": {
@@ -146,7 +156,7 @@ func TestRequiredElements(t *testing.T) {
 	newOnly := map[string][]element{
 		"de": {
 			{"expected handling", "länger als vier Wochen"},
-			{"written form", "§ 3a Verwaltungsverfahrensgesetz"},
+			{"written form", "(§ 3a VwVfG)"},
 			{"competence not confirmed", "ob wir zuständig sind"},
 			{"postal address", "Postfach 10 11 02"},
 			{"contact URL", "https://www.stk.example.de/kontakt"},
@@ -154,8 +164,8 @@ func TestRequiredElements(t *testing.T) {
 			{"English time", "28 November 2026 at 14:05 CET"},
 		},
 		"en": {
-			{"expected handling", "longer\nthan four weeks"},
-			{"written form", "section 3a"},
+			{"expected handling", "longer than four weeks"},
+			{"written form", "§ 3a VwVfG"},
 			{"competence not confirmed", "competent\nauthority"},
 			{"postal address", "Postfach 10 11 02"},
 			{"contact URL", "https://www.stk.example.de/kontakt"},
@@ -184,7 +194,13 @@ func TestRequiredElements(t *testing.T) {
 							els = append(els, element{"attachment " + a, a})
 						}
 					} else {
-						els = append(els, element{"no attachments", map[string]string{"de": "keine Anhänge", "en": "no attachments"}[lang]})
+						// Issue 11: no "Anhänge: keine Anhänge", no request to check a list
+						// that is not there.
+						for _, no := range []string{"keine Anhänge", "Anhänge:", "prüfen Sie", "no attachments", "Attachments:", "check that all"} {
+							if strings.Contains(r.Text, no) {
+								t.Errorf("text without attachments contains %q", no)
+							}
+						}
 					}
 					for _, el := range els {
 						if !strings.Contains(r.Text, el.text) {
@@ -327,7 +343,7 @@ func TestRenderErrors(t *testing.T) {
 	}
 	for _, lang := range []string{"", "DE", " de "} {
 		r, err := s.Render(lang, d)
-		if err != nil || !strings.HasPrefix(r.Text, "Guten Tag") {
+		if err != nil || !strings.HasPrefix(r.Text, "Sehr geehrte Damen und Herren") {
 			t.Errorf("Render(%q) is not German: %v", lang, err)
 		}
 	}
@@ -362,7 +378,7 @@ func TestOverride(t *testing.T) {
 	if r.Subject != "Auto: Ihre Nachricht [STK-2026-000042-6]" {
 		t.Errorf("override subject not used: %q", r.Subject)
 	}
-	if !strings.HasPrefix(r.Text, "Guten Tag") {
+	if !strings.HasPrefix(r.Text, "Sehr geehrte Damen und Herren") {
 		t.Errorf("de body should still be the embedded one")
 	}
 	r, err = s.Render("en", d)

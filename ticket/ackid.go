@@ -13,7 +13,7 @@ import (
 )
 
 // Our acknowledgements' Message-IDs are "<reference>.<seq>.<tag>.ack@<ack domain>", e.g.
-// "STK-2026-000042-7.17.k3m9q2x8c4v7b1nd.ack@intake.stk.example.de". The reference and seq
+// "STK-2026-000042-6.17.k3m9q2x8c4v7b1nd.ack@intake.stk.example.de". The reference and seq
 // let a reply or a bounce find its case; the tag proves that we made the ID: it is a
 // truncated HMAC-SHA256 (RFC 2104) of (reference, seq) under a secret that Open creates once
 // and keeps in the meta bucket, so it is in every backup and survives a restore. Without

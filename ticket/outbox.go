@@ -137,6 +137,11 @@ func (s *Store) RecordAck(seq uint64, res AckResult) error {
 		default:
 			return fmt.Errorf("unknown ack status %q", res.Status)
 		}
+		if res.Sent != nil {
+			if err := putSentText(tx, ackSentKey(seq), *res.Sent); err != nil {
+				return err
+			}
+		}
 		return putMessage(tx, m)
 	})
 	if err != nil {

@@ -208,6 +208,9 @@ func purgeCase(tx *bolt.Tx, ref Reference, now time.Time, retention map[string]t
 	if err := deleteNotes(tx, ref); err != nil {
 		return nil, false, err
 	}
+	if err := purgeSent(tx, c); err != nil {
+		return nil, false, err
+	}
 	c.Sender, c.Subject = "", ""
 	if c.Purged.IsZero() {
 		c.Purged = now

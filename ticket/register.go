@@ -210,18 +210,28 @@ func register(tx *bolt.Tx, in Incoming) (Registration, error) {
 	if err := writeMessageIndexes(tx, ref, &m); err != nil {
 		return Registration{}, err
 	}
+	if newCase {
+		if err := markInterimCandidate(tx, c, &m); err != nil {
+			return Registration{}, err
+		}
+	}
 	reg := Registration{Reference: ref, Seq: seq, NewCase: newCase,
 		RateLimited: isRateReason(reason), AckReason: m.Ack.Reason}
 	if b := in.Bounce; b != nil {
 		// In this transaction: the bounce and its mark are committed together or not at all.
-		err := markBounced(tx, b.Seq, b.Status, b.Detail, b.At)
+		var err error
+		if b.Interim != nil {
+			err = markInterimBounced(tx, *b.Interim, b.Status, b.Detail, b.At)
+		} else {
+			err = markBounced(tx, b.Seq, b.Status, b.Detail, b.At)
+		}
 		switch {
 		case err == nil:
 			reg.Bounced = true
 		case errors.Is(err, ErrBadTransition) || errors.Is(err, ErrNotFound):
 			reg.BounceErr = err // the bounce is registered all the same
 		default:
-			return Registration{}, fmt.Errorf("mark ack of message %d bounced: %w", b.Seq, err)
+			return Registration{}, fmt.Errorf("mark bounced (message %d, interim %v): %w", b.Seq, b.Interim, err)
 		}
 	}
 	return reg, nil

@@ -191,10 +191,12 @@ type Incoming struct {
 
 // BounceMark names the ack a bounce reports on and what it says.
 type BounceMark struct {
-	Seq    uint64 // the message whose ack bounced
-	Status string // RFC 3464 §2.3.4 status, e.g. "5.1.1"
-	Detail string
-	At     time.Time
+	// Interim, when set, names the case whose interim notice bounced (Seq is then unused).
+	Interim *Reference
+	Seq     uint64 // the message whose ack bounced
+	Status  string // RFC 3464 §2.3.4 status, e.g. "5.1.1"
+	Detail  string
+	At      time.Time
 }
 
 // RateRule limits acknowledgements. Register applies it, in the same transaction that
@@ -278,6 +280,9 @@ type AckResult struct {
 	Reply   string
 	At      time.Time
 	NextTry time.Time
+	// Sent is what the attempt sent (or tried to send): stored with the result, see
+	// SentAck. nil stores nothing.
+	Sent *SentText
 }
 
 // Options for Open.

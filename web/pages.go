@@ -172,6 +172,7 @@ type caseData struct {
 	Actions   []statusAction
 	Assignees []string
 	Error     string
+	Sent      *sentView // issue 11: what was sent, the interim notice
 }
 
 type msgView struct {
@@ -211,6 +212,7 @@ func (s *server) casePage(w http.ResponseWriter, r *http.Request, u *ticket.User
 		d.Messages = append(d.Messages, s.messageView(&c.Messages[i], i+1, htmlSeq))
 	}
 	d.Links = s.linkFilter(u).visible(c.Links)
+	d.Sent = s.sentView(c)
 	users, err := s.store.Users()
 	if err != nil {
 		s.log.Error("list users", "err", err)

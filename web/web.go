@@ -133,7 +133,7 @@ func newServer(opts Options) (*server, http.Handler, error) {
 		log:        opts.Logger.With("component", "web"),
 		now:        opts.Now,
 		loc:        opts.Config.Location,
-		msgs:       newCatalog(),
+		msgs:       withInterimTexts(newCatalog()),
 		sessions:   newSessions(idle, maxAge),
 		limiter:    newLimiter(),
 		loginSlots: make(chan struct{}, maxConcurrentLogin),
@@ -200,6 +200,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /cases/{ref}/status", s.page(s.caseStatus))
 	mux.HandleFunc("POST /cases/{ref}/note", s.page(s.caseNote))
 	mux.HandleFunc("POST /cases/{ref}/assign", s.page(s.caseAssign))
+	mux.HandleFunc("POST /cases/{ref}/interim", s.page(s.caseInterim))
 	mux.HandleFunc("GET /cases/{ref}/messages/{seq}/raw", s.page(s.downloadRaw))
 	mux.HandleFunc("GET /cases/{ref}/messages/{seq}/attachments/{n}", s.page(s.downloadAttachment))
 	mux.HandleFunc("GET /admin/audit", s.page(s.auditPage))

@@ -17,7 +17,7 @@ import (
 
 func cmdCase(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: intake case show REF | intake case list [filters] | intake case export REF -o FILE")
+		fmt.Fprintln(stderr, "usage: intake case show REF | intake case list [filters] | intake case export REF -o FILE | intake case interim REF (-suppress | -send-now)")
 		return exitUsage
 	}
 	switch args[0] {
@@ -27,6 +27,8 @@ func cmdCase(args []string, stdout, stderr io.Writer) int {
 		return cmdCaseList(args[1:], stdout, stderr)
 	case "export":
 		return cmdCaseExport(args[1:], stdout, stderr)
+	case "interim":
+		return cmdCaseInterim(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "intake case: unknown subcommand %q\n", args[0])
 		return exitUsage
@@ -92,10 +94,16 @@ func cmdCaseShow(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "intake:", err)
 		return exitFailure
 	}
+	sent, err := sentOf(cases, ref)
+	if err != nil {
+		fmt.Fprintln(stderr, "intake:", err)
+		return exitFailure
+	}
 	if *asJSON {
-		return printJSON(stdout, c)
+		return printJSON(stdout, newCaseJSON(c, sent))
 	}
 	printCase(stdout, c, cfg.Location)
+	printSent(stdout, c, sent, cfg.Location)
 	if lc, ok := cases.(*intake.LocalClient); ok {
 		if st, err := lc.CapState(); err == nil && st.Tripped {
 			fmt.Fprintf(stdout, "\nAchtung: Stundenlimit erreicht, Bestätigungen werden seit %s zurückgehalten (intake ack resume).\n"+

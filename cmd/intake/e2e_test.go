@@ -424,10 +424,29 @@ func TestCLIAgainstRealServers(t *testing.T) {
 		}
 	}
 	ack := msg["ack"].(map[string]any)
-	for _, k := range []string{"status", "sent_at"} {
+	for _, k := range []string{"status", "sent_at", "subject", "text"} {
 		if _, ok := ack[k]; !ok {
 			t.Errorf("ack JSON lacks %q", k)
 		}
+	}
+	// Issue 11: what was sent, exactly (subject and decoded text).
+	if s, _ := ack["subject"].(string); !strings.Contains(s, ref) {
+		t.Errorf("ack subject sent = %q, want the reference", s)
+	}
+	if s, _ := ack["text"].(string); !strings.Contains(s, "Sehr geehrte Damen und Herren,\n") || !strings.Contains(s, ref) {
+		t.Errorf("ack text sent = %q", s)
+	}
+	// A clerk suppresses the interim notice through the running daemon.
+	out, errOut, code = intakeCLI(t, "case", "interim", ref, "-suppress", "-config", cfgPath)
+	if code != 0 {
+		t.Fatalf("case interim -suppress: exit %d: %s%s", code, out, errOut)
+	}
+	out, _, _ = intakeCLI(t, "case", "show", ref, "-json", "-config", cfgPath)
+	if !strings.Contains(out, `"interim": {`) || !strings.Contains(out, `"reason": "CLERK"`) {
+		t.Errorf("case show after suppress lacks the suppressed notice:\n%s", out)
+	}
+	if _, _, code = intakeCLI(t, "case", "interim", ref, "-config", cfgPath); code != 2 {
+		t.Errorf("case interim without an action: exit %d, want 2", code)
 	}
 	_, _, code = intakeCLI(t, "case", "show", "STK-1999-000001-0", "-config", cfgPath)
 	if code != 1 {
@@ -441,9 +460,18 @@ func TestCLIAgainstRealServers(t *testing.T) {
 	if got := listCases(t, cfgPath); len(got) != 3 {
 		t.Errorf("case list without daemon: %d cases", len(got))
 	}
+	// Send now, on the register itself.
+	if out, errOut, code = intakeCLI(t, "case", "interim", ref, "-send-now", "-config", cfgPath); code != 0 {
+		t.Errorf("case interim -send-now without daemon: exit %d: %s%s", code, out, errOut)
+	}
 	out, _, code = intakeCLI(t, "case", "show", ref, "-config", cfgPath)
 	if code != 0 || !strings.Contains(out, ref) {
 		t.Errorf("case show without daemon: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"Gesendete Bestätigung zu Nachricht 1", "| Sehr geehrte Damen und Herren,", "Zwischennachricht / interim notice: pending"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("case show lacks %q:\n%s", want, out)
+		}
 	}
 }
 

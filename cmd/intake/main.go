@@ -32,6 +32,7 @@ Usage:
   intake reload -config FILE                 the running daemon reads its configuration again (as on SIGHUP)
   intake purge [-dry-run] -config FILE       delete the personal data of closed cases past their retention
   intake case export REF -o FILE -config FILE
+  intake case interim REF -send-now|-suppress -config FILE   send the interim notice now, or none
   intake audit export [-since DATE] [-until DATE] -config FILE
   intake reindex -config FILE                rebuild the full-text index from the register
   intake backup FILE -config FILE            consistent backup (register + raw mails), also while the daemon runs;

@@ -74,19 +74,26 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		return fmt.Errorf("demo config: %w", err)
 	}
 	var token string
+	var store *ticket.Store
 	return app.Run(ctx, cfg, app.Options{
-		Daemon:        intake.Options{Logger: o.Logger},
+		Daemon:        intake.Options{Logger: o.Logger, InterimPoll: 2 * time.Second},
 		RequireSearch: true,
-		Prepare: func(store *ticket.Store) (err error) {
-			token, err = addDemoClerk(store)
+		Prepare: func(st *ticket.Store) (err error) {
+			store = st
+			token, err = addDemoClerk(st)
 			return err
 		},
-		Started: func(context.Context) error {
+		Started: func(ctx context.Context) error {
 			if err := sendSamples(sys.SMTPAddr); err != nil {
 				return fmt.Errorf("send sample letters: %w", err)
 			}
+			if err := seedOverdue(sys, time.Now()); err != nil {
+				return err
+			}
 			first := ticket.Reference{Prefix: "STK", Year: time.Now().In(cfg.Location).Year(), Number: 1}
 			printGuide(out, cfgPath, sys, first.String(), web.URL(cfg), token)
+			printDayGuide(out)
+			go followDay(ctx, out, store, cfg.Location)
 			if o.Ready != nil {
 				o.Ready(cfgPath, sys)
 			}
@@ -178,6 +185,10 @@ tls = "none"
 
 [mailbox.ack]
 from_name = "Poststelle der Staatskanzlei (Demo)"
+
+[mailbox.interim]
+# A short handling time, so that the demo shows an interim notice (default "4w").
+after = "10m"
 
 [mailbox.policy]
 # The demo citizen writes the three sample letters and then yours: allow
@@ -273,9 +284,11 @@ Einen Brief senden / send a letter (any mail client works the same way):
   printf 'From: %[5]s\r\nTo: %[4]s\r\nSubject: Mein Antrag\r\n\r\nHallo!\r\n' > brief.eml
   curl -s smtp://127.0.0.1:%[3]s --mail-from %[5]s --mail-rcpt %[4]s --upload-file brief.eml
 
-Die Eingangsbestätigung lesen / read the acknowledgement:
+Die Eingangsbestätigung lesen / read the acknowledgement: sie erscheint unten, sobald
+sie gesendet ist / it appears below once sent. Roh per IMAP / raw over IMAP (Ihre ist
+die mit der höchsten UID / yours has the highest UID):
   curl -s 'imap://%[1]s:%[2]s/INBOX' --user '%[5]s:%[6]s' -X 'UID SEARCH ALL'
-  curl -s 'imap://%[1]s:%[2]s/INBOX;UID=1' --user '%[5]s:%[6]s'
+  curl -s 'imap://%[1]s:%[2]s/INBOX;UID=N' --user '%[5]s:%[6]s'
 
 Vorgänge ansehen / look at the cases:
   %[7]s case list -config %[8]s

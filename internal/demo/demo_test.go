@@ -54,8 +54,8 @@ func TestDemoAcknowledgesTheSampleLetters(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("demo not ready after 10 s")
 	}
-	// Three citizen letters are acknowledged; the bounce and the newsletter
-	// are not.
+	// Three citizen letters and the overdue one are acknowledged; the bounce and the
+	// newsletter are not.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		acks := 0
@@ -64,11 +64,11 @@ func TestDemoAcknowledgesTheSampleLetters(t *testing.T) {
 				acks++
 			}
 		}
-		if acks == 3 {
+		if acks == 4 {
 			break
 		}
-		if acks > 3 || time.Now().After(deadline) {
-			t.Fatalf("%d acknowledgements to the citizen, want 3", acks)
+		if acks > 4 || time.Now().After(deadline) {
+			t.Fatalf("%d acknowledgements to the citizen, want 4", acks)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -77,6 +77,44 @@ func TestDemoAcknowledgesTheSampleLetters(t *testing.T) {
 			t.Errorf("guide lacks %q:\n%s", want, out.String())
 		}
 	}
+	// Issue 11, item 10: the overdue case gets its interim notice, and the guide prints it
+	// decoded; the letter the user sends gets its acknowledgement printed, decoded, with
+	// its own reference (not sample letter 1's).
+	waitOut := func(what string, cond func(string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond(out.String()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the guide did not print %s:\n%s", what, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitOut("the interim notice", func(s string) bool {
+		return strings.Contains(s, "=== Zwischennachricht / interim notice – STK-") && strings.Contains(s, "Betreff / Subject: Zwischennachricht [STK-")
+	})
+	if strings.Contains(out.String(), "Eingangsbestätigung zu Ihrem Brief") {
+		t.Fatalf("the guide printed an acknowledgement of a sample letter as the user's:\n%s", out.String())
+	}
+	letter := "From: " + Citizen + "\r\nTo: " + Office + "\r\nSubject: Mein Antrag\r\n\r\nHallo!\r\n"
+	if err := sendMail(sys.SMTPAddr, Citizen, Office, []byte(letter)); err != nil {
+		t.Fatal(err)
+	}
+	waitOut("the acknowledgement of the user's letter", func(s string) bool {
+		return strings.Contains(s, "=== Eingangsbestätigung zu Ihrem Brief")
+	})
+	guide := out.String()
+	mine := regexp.MustCompile(`Eingangsbestätigung zu Ihrem Brief / acknowledgement of your letter – (STK-\d{4}-\d{6}-\d)`).FindStringSubmatch(guide)
+	if mine == nil || strings.HasSuffix(mine[1], "-000001-"+mine[1][len(mine[1])-1:]) {
+		t.Fatalf("the printed acknowledgement is not of the new letter: %v\n%s", mine, guide)
+	}
+	ackText := guide[strings.Index(guide, "=== Eingangsbestätigung zu Ihrem Brief"):]
+	for _, want := range []string{"Betreff / Subject: Auto: Eingangsbestätigung", "Sehr geehrte Damen und Herren,", mine[1], "länger als zehn Minuten"} {
+		if !strings.Contains(ackText, want) {
+			t.Errorf("printed acknowledgement lacks %q:\n%s", want, ackText)
+		}
+	}
+
 	// The clerk logs in with the printed demo login and sees the cases.
 	webURL := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindString(out.String())
 	jar, _ := cookiejar.New(nil)
