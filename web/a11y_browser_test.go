@@ -147,6 +147,8 @@ func TestBrowserAccessibility(t *testing.T) {
 			page{l + " case, HTML view", "/cases/" + antrag + "?html=" + uintString(f.seqs["antrag"]) + "&lang=" + l},
 			page{l + " case with long words", "/cases/" + lang + "?lang=" + l},
 			page{l + " audit log", "/admin/audit?lang=" + l},
+			page{l + " users", "/admin/users?lang=" + l},
+			page{l + " user and tokens", "/admin/users/erika?lang=" + l},
 			page{l + " not found", "/cases/STK-2026-999999-0?lang=" + l},
 		)
 	}
