@@ -29,6 +29,7 @@ func TestScreenshots(t *testing.T) {
 		{"worklist", "/?tab=all", 1280, 800},
 		{"case", "/cases/" + f.ref("antrag"), 1280, 800},
 		{"admin-audit", "/admin/audit", 1280, 800},
+		{"admin-users", "/admin/users", 1280, 800},
 		{"worklist-phone", "/?tab=all", 320, 640},
 	}
 	for _, lang := range []string{"de", "en"} {
