@@ -40,6 +40,11 @@ type AuditedCases struct {
 	Actor func() ticket.Actor
 }
 
+// SentOf returns what was sent for case ref: part of the case view that Lookup audits.
+func (a AuditedCases) SentOf(ref ticket.Reference) (*ticket.CaseSent, error) {
+	return a.Store.SentOf(ref)
+}
+
 // Lookup implements Cases: a found case is recorded as viewed.
 func (a AuditedCases) Lookup(ref ticket.Reference) (*ticket.Case, error) {
 	c, err := a.Store.Lookup(ref)
