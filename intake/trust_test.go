@@ -321,6 +321,8 @@ func TestRateReasonsAreThePolicyCodes(t *testing.T) {
 		{ticket.ReasonFollowUp, policy.ReasonFollowUp},
 		{ticket.ReasonNoRecipient, policy.ReasonNoRecipient},
 		{ticket.ReasonPurged, policy.ReasonPurged},
+		{ticket.ReasonClerk, policy.ReasonClerk},
+		{ticket.ReasonNoAck, policy.ReasonNoAck},
 	} {
 		if tc.stored != string(tc.code) {
 			t.Errorf("ticket stores %q, policy lists %q", tc.stored, tc.code)

@@ -77,6 +77,10 @@
 //	                                                                           failed after 72 h)
 //	case purged while pending     ticket/purge.go    scrubMessage             PURGED
 //	(not stored today)            -                                           OVERSIZE
+//	interim notice suppressed     ticket/interim.go  SuppressInterim          CLERK
+//	  by a clerk
+//	interim notice: ack not sent  ticket/interim.go  EnqueueDueInterims       NO_ACK
+//	  or bounced
 //
 // The rate stages run in the transaction that registers the mail (ticket.RateRule), and only
 // for a mail that has a recipient after the stages before them. ticket keeps its own copies of

@@ -75,6 +75,12 @@ func Explain(r Reason) (de, en string) {
 	case ReasonPurged:
 		return "Vorgang nach den Aufbewahrungsregeln gelöscht, bevor die Eingangsbestätigung gesendet war.",
 			"Case deleted under the retention rules before its acknowledgement was sent."
+	case ReasonClerk:
+		return "Zwischennachricht von einer Sachbearbeiterin oder einem Sachbearbeiter abbestellt.",
+			"Interim notice suppressed by a clerk."
+	case ReasonNoAck:
+		return "Keine Zwischennachricht: die Eingangsbestätigung wurde nicht zugestellt (unterdrückt, fehlgeschlagen oder unzustellbar).",
+			"No interim notice: the acknowledgement was not delivered (suppressed, failed or bounced)."
 	}
 	return "Keine Eingangsbestätigung (" + string(r) + ").", "No acknowledgement (" + string(r) + ")."
 }

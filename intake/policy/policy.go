@@ -39,6 +39,8 @@ const (
 	ReasonOversize         Reason = "OVERSIZE"          // configuration (max_message_size)
 	ReasonNoRecipient      Reason = "NO_RECIPIENT"      // register: neither a recipient nor a reason was given
 	ReasonPurged           Reason = "PURGED"            // retention: the case was purged while its ack was pending
+	ReasonClerk            Reason = "CLERK"             // interim notice: a clerk suppressed it
+	ReasonNoAck            Reason = "NO_ACK"            // interim notice: the acknowledgement was not sent, or bounced
 )
 
 // Reasons lists every reason code, in the order of the table in the package
@@ -52,7 +54,7 @@ func Reasons() []Reason {
 		ReasonSpam, ReasonNotAddressed, ReasonUnauthenticated, ReasonAuthFail,
 		ReasonMalformed, ReasonOversize, ReasonAckDisabled, ReasonTooOld,
 		ReasonFollowUp, ReasonRateCase, ReasonRate, ReasonRateDomain, ReasonRateUnverified,
-		ReasonNoRecipient, ReasonPurged,
+		ReasonNoRecipient, ReasonPurged, ReasonClerk, ReasonNoAck,
 	}
 }
 

@@ -336,7 +336,7 @@ func TestExplain(t *testing.T) {
 	all := []Reason{ReasonNullSender, ReasonAutoSubmitted, ReasonReport, ReasonSystemSender, ReasonList, ReasonPrecedence,
 		ReasonXARS, ReasonVendorAuto, ReasonSubjectHeuristic, ReasonOwnLoop, ReasonSpam, ReasonNotAddressed,
 		ReasonUnauthenticated, ReasonAuthFail, ReasonRate, ReasonRateCase, ReasonRateDomain, ReasonRateUnverified, ReasonFollowUp, ReasonMalformed, ReasonAckDisabled, ReasonTooOld, ReasonOversize,
-		ReasonNoRecipient, ReasonPurged}
+		ReasonNoRecipient, ReasonPurged, ReasonClerk, ReasonNoAck}
 	if got := Reasons(); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(all))) {
 		t.Errorf("Reasons() = %v, want the codes %v", got, all)
 	}
