@@ -32,7 +32,7 @@ port = 99999
 	// Output:
 	// intake.toml:4: mailbox[0].smtp.host: is required
 	// intake.toml:7: mailbox[0].prefix: "stk" must be 1 to 10 characters A-Z or 0-9 (upper case)
-	// intake.toml:8: mailbox[0].colour: unknown key (known keys here: ack, address, aliases, imap, language, name, policy, prefix, retention, smtp)
+	// intake.toml:8: mailbox[0].colour: unknown key (known keys here: ack, address, aliases, handling_time, imap, language, name, policy, prefix, retention, smtp)
 	// intake.toml:10: mailbox[0].imap.username: is required
 	// intake.toml:10: mailbox[0].imap: one of password, password_file or password_env is required
 	// intake.toml:12: mailbox[0].imap.port: must be between 1 and 65535
