@@ -286,6 +286,12 @@ func putUser(tx *bolt.Tx, u *userRecord) error {
 // HashPassword result, or "" for a user without a local password (who can only log in
 // through the trusted proxy header). A taken name gives an error wrapping ErrExists.
 func (s *Store) AddUser(u User, passwordHash string, at time.Time) error {
+	return s.addUser(u, passwordHash, at, nil)
+}
+
+// addUser is AddUser; a non-nil audit writes the change's audit entry in the same
+// transaction.
+func (s *Store) addUser(u User, passwordHash string, at time.Time, audit func(tx *bolt.Tx, u *User) error) error {
 	u.Name = NormalizeUserName(u.Name)
 	u.Mailboxes = normalizeGrants(u.Mailboxes)
 	if err := checkUser(&u); err != nil {
@@ -304,7 +310,13 @@ func (s *Store) AddUser(u User, passwordHash string, at time.Time) error {
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		return putUser(tx, &userRecord{User: u, PasswordHash: passwordHash})
+		if err := putUser(tx, &userRecord{User: u, PasswordHash: passwordHash}); err != nil {
+			return err
+		}
+		if audit == nil {
+			return nil
+		}
+		return audit(tx, &u)
 	})
 	if err != nil {
 		return fmt.Errorf("add user %q: %w", u.Name, err)

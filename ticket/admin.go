@@ -71,33 +71,9 @@ func grantDetail(u *User) string {
 
 // AdminAddUser adds user u (see AddUser) by actor a, audited as user_add.
 func (s *Store) AdminAddUser(a Actor, u User, passwordHash string) error {
-	u.Name = NormalizeUserName(u.Name)
-	u.Mailboxes = normalizeGrants(u.Mailboxes)
-	if err := checkUser(&u); err != nil {
-		return fmt.Errorf("add user: %w", err)
-	}
-	if passwordHash != "" {
-		if _, _, _, err := parseHash(passwordHash); err != nil {
-			return fmt.Errorf("add user %q: %w", u.Name, err)
-		}
-		u.PasswordSet = a.At
-	}
-	u.Created = a.At
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		if _, err := getUser(tx, u.Name); err == nil {
-			return fmt.Errorf("user %q: %w", u.Name, ErrExists)
-		} else if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		if err := putUser(tx, &userRecord{User: u, PasswordHash: passwordHash}); err != nil {
-			return err
-		}
-		return auditAccount(tx, a, AuditUserAdd, grantDetail(&u))
+	return s.addUser(u, passwordHash, a.At, func(tx *bolt.Tx, u *User) error {
+		return auditAccount(tx, a, AuditUserAdd, grantDetail(u))
 	})
-	if err != nil {
-		return fmt.Errorf("add user %q: %w", u.Name, err)
-	}
-	return nil
 }
 
 // adminUpdate applies fn to user name and writes the audit entry detail(u) in one
