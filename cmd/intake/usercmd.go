@@ -287,10 +287,7 @@ func (a *accountCmd) user(args []string) int {
 			return a.fail(err)
 		}
 		if *asJSON {
-			if users == nil {
-				users = []ticket.User{}
-			}
-			return printJSON(a.stdout, users)
+			return printJSONList(a.stdout, users)
 		}
 		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tROLE\tMAILBOXES\tSTATE\tPASSWORD SET")
@@ -380,10 +377,7 @@ func (a *accountCmd) token(args []string) int {
 			return a.fail(err)
 		}
 		if *asJSON {
-			if list == nil {
-				list = []ticket.Token{}
-			}
-			return printJSON(a.stdout, list)
+			return printJSONList(a.stdout, list)
 		}
 		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tUSER\tSCOPE\tCREATED\tEXPIRES\tLABEL")
