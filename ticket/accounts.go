@@ -338,6 +338,12 @@ func normalizeGrants(m []string) []string {
 
 // updateUser applies fn to the stored user name in one transaction.
 func (s *Store) updateUser(what, name string, fn func(u *userRecord) error) error {
+	return s.updateUserThen(what, name, fn, nil)
+}
+
+// updateUserThen is updateUser; a non-nil then runs in the same transaction after the
+// changed user is stored (for its audit entry).
+func (s *Store) updateUserThen(what, name string, fn func(u *userRecord) error, then func(tx *bolt.Tx, u *userRecord) error) error {
 	name = NormalizeUserName(name)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		u, err := getUser(tx, name)
@@ -347,7 +353,10 @@ func (s *Store) updateUser(what, name string, fn func(u *userRecord) error) erro
 		if err := fn(u); err != nil {
 			return err
 		}
-		return putUser(tx, u)
+		if err := putUser(tx, u); err != nil || then == nil {
+			return err
+		}
+		return then(tx, u)
 	})
 	if err != nil {
 		return fmt.Errorf("%s of user %q: %w", what, name, err)

@@ -79,24 +79,13 @@ func (s *Store) AdminAddUser(a Actor, u User, passwordHash string) error {
 // adminUpdate applies fn to user name and writes the audit entry detail(u) in one
 // transaction.
 func (s *Store) adminUpdate(a Actor, what, action, name string, fn func(u *userRecord) error, detail func(u *User) string) (*User, error) {
-	name = NormalizeUserName(name)
 	var out User
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		u, err := getUser(tx, name)
-		if err != nil {
-			return err
-		}
-		if err := fn(u); err != nil {
-			return err
-		}
-		if err := putUser(tx, u); err != nil {
-			return err
-		}
+	err := s.updateUserThen(what, name, fn, func(tx *bolt.Tx, u *userRecord) error {
 		out = u.User
 		return auditAccount(tx, a, action, detail(&u.User))
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s of user %q: %w", what, name, err)
+		return nil, err
 	}
 	return &out, nil
 }
