@@ -160,7 +160,7 @@ func cmdCaseList(args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		return printJSONList(stdout, list)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(stdout)
 	fmt.Fprintln(tw, "REFERENCE\tRECEIVED\tMAILBOX\tKIND\tSTATUS\tACK\tSENDER\tSUBJECT")
 	for _, c := range list {
 		ack := ""
@@ -189,6 +189,11 @@ func parseDate(s string, loc *time.Location) (time.Time, error) {
 		return t, fmt.Errorf("%q is neither YYYY-MM-DD nor RFC 3339", s)
 	}
 	return t, nil
+}
+
+// newTable starts the plain-text table of a list command (columns two spaces apart).
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 }
 
 // printJSONList is printJSON for a list; a nil list prints as [], not null.

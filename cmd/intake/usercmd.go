@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/intake-office/intake/config"
@@ -289,7 +288,7 @@ func (a *accountCmd) user(args []string) int {
 		if *asJSON {
 			return printJSONList(a.stdout, users)
 		}
-		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		tw := newTable(a.stdout)
 		fmt.Fprintln(tw, "NAME\tROLE\tMAILBOXES\tSTATE\tPASSWORD SET")
 		for _, u := range users {
 			state := "active"
@@ -379,7 +378,7 @@ func (a *accountCmd) token(args []string) int {
 		if *asJSON {
 			return printJSONList(a.stdout, list)
 		}
-		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		tw := newTable(a.stdout)
 		fmt.Fprintln(tw, "ID\tUSER\tSCOPE\tCREATED\tEXPIRES\tLABEL")
 		for _, t := range list {
 			exp := "never"
