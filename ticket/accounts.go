@@ -511,20 +511,25 @@ func (s *Store) CreateToken(name, label string, at time.Time) (string, Token, er
 		if _, err := getUser(tx, name); err != nil {
 			return err
 		}
-		b, err := writeBucket(tx, bucketTokens)
-		if err != nil {
-			return err
-		}
-		v, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(h), v)
+		return putToken(tx, h, &rec)
 	})
 	if err != nil {
 		return "", Token{}, fmt.Errorf("create token for %q: %w", name, err)
 	}
 	return token, rec, nil
+}
+
+// putToken stores the token record rec under its hash h.
+func putToken(tx *bolt.Tx, h string, rec *Token) error {
+	b, err := writeBucket(tx, bucketTokens)
+	if err != nil {
+		return err
+	}
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(h), v)
 }
 
 // AuthenticateToken returns the user of an API token, whatever its scope and expiry

@@ -156,15 +156,7 @@ func (s *Store) AdminCreateToken(a Actor, name string, o TokenOptions) (string, 
 		if u.Disabled {
 			return fmt.Errorf("user %q: %w", name, ErrDisabled)
 		}
-		b, err := writeBucket(tx, bucketTokens)
-		if err != nil {
-			return err
-		}
-		v, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		if err := b.Put([]byte(h), v); err != nil {
+		if err := putToken(tx, h, &rec); err != nil {
 			return err
 		}
 		detail := fmt.Sprintf("%s id=%s scope=%s", name, rec.ID, rec.Scope)
