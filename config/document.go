@@ -383,19 +383,11 @@ func (w *walker) value(path string, line int, sch *schemaNode, v *unstable.Node)
 			bad(`a list of strings, e.g. ["a", "b"]`)
 			return
 		}
-		it := v.Children()
-		for i := 0; it.Next(); i++ {
-			el := it.Node()
-			p := fmt.Sprintf("%s[%d]", path, i)
-			elLine := line
-			if el.Raw.Length > 0 {
-				elLine = w.lineAt(int(el.Raw.Offset))
-			}
-			w.record(p, elLine)
+		w.elements(path, line, v, func(p string, elLine int, el *unstable.Node) {
 			if el.Kind != unstable.String {
 				w.col.addAt(elLine, p, "must be a string (in quotes), not "+kindText(el.Kind))
 			}
-		}
+		})
 	case kindTable:
 		if v.Kind != unstable.InlineTable {
 			bad("a table")
@@ -407,21 +399,29 @@ func (w *walker) value(path string, line int, sch *schemaNode, v *unstable.Node)
 			bad("a list of tables")
 			return
 		}
-		it := v.Children()
-		for i := 0; it.Next(); i++ {
-			el := it.Node()
-			p := fmt.Sprintf("%s[%d]", path, i)
-			elLine := line
-			if el.Raw.Length > 0 {
-				elLine = w.lineAt(int(el.Raw.Offset))
-			}
-			w.record(p, elLine)
+		w.elements(path, line, v, func(p string, elLine int, el *unstable.Node) {
 			if el.Kind != unstable.InlineTable {
 				w.col.addAt(elLine, p, "must be a table, not "+kindText(el.Kind))
-				continue
+				return
 			}
 			w.inlineTable(p, sch, el)
+		})
+	}
+}
+
+// elements records each element of the array v under "path[i]" with its own line (the
+// array's line where the element has no position) and hands it to check.
+func (w *walker) elements(path string, line int, v *unstable.Node, check func(p string, elLine int, el *unstable.Node)) {
+	it := v.Children()
+	for i := 0; it.Next(); i++ {
+		el := it.Node()
+		p := fmt.Sprintf("%s[%d]", path, i)
+		elLine := line
+		if el.Raw.Length > 0 {
+			elLine = w.lineAt(int(el.Raw.Offset))
 		}
+		w.record(p, elLine)
+		check(p, elLine, el)
 	}
 }
 

@@ -128,9 +128,8 @@ func (d *Daemon) checkGrants(boxes []string) error {
 func accountRoutes(mux *http.ServeMux, store *ticket.Store, d *Daemon) {
 	handle := func(pattern string, fn func(a StoreAccounts, req accountRequest, r *http.Request) (any, error)) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			actor, ok := peerActor(r)
+			actor, ok := requirePeer(w, r)
 			if !ok {
-				writeJSONError(w, http.StatusForbidden, errNoPeer)
 				return
 			}
 			var req accountRequest

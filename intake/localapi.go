@@ -88,6 +88,16 @@ func peerActor(r *http.Request) (func() ticket.Actor, bool) {
 	return func() ticket.Actor { return localActor("unix", p.uid, p.pid, time.Now()) }, true
 }
 
+// requirePeer is peerActor; where the kernel named no peer it answers 403 (errNoPeer)
+// and reports false.
+func requirePeer(w http.ResponseWriter, r *http.Request) (func() ticket.Actor, bool) {
+	actor, ok := peerActor(r)
+	if !ok {
+		writeJSONError(w, http.StatusForbidden, errNoPeer)
+	}
+	return actor, ok
+}
+
 type localAPI struct {
 	srv  *http.Server
 	ln   net.Listener
@@ -119,9 +129,8 @@ func startLocalAPI(path string, store *ticket.Store, d *Daemon, log *slog.Logger
 			writeJSONError(w, http.StatusBadRequest, err)
 			return
 		}
-		actor, ok := peerActor(r)
+		actor, ok := requirePeer(w, r)
 		if !ok {
-			writeJSONError(w, http.StatusForbidden, errNoPeer)
 			return
 		}
 		c, err := AuditedCases{Store: store, Actor: actor}.Lookup(ref)
@@ -141,9 +150,8 @@ func startLocalAPI(path string, store *ticket.Store, d *Daemon, log *slog.Logger
 			writeJSONError(w, http.StatusBadRequest, err)
 			return
 		}
-		actor, ok := peerActor(r)
+		actor, ok := requirePeer(w, r)
 		if !ok {
-			writeJSONError(w, http.StatusForbidden, errNoPeer)
 			return
 		}
 		list, err := AuditedCases{Store: store, Actor: actor}.List(f)
@@ -206,9 +214,8 @@ func startLocalAPI(path string, store *ticket.Store, d *Daemon, log *slog.Logger
 		writeJSON(w, res)
 	})
 	mux.HandleFunc("GET /v1/backup", func(w http.ResponseWriter, r *http.Request) {
-		actor, ok := peerActor(r)
+		actor, ok := requirePeer(w, r)
 		if !ok {
-			writeJSONError(w, http.StatusForbidden, errNoPeer)
 			return
 		}
 		// Recorded before the first byte leaves: a backup that breaks off

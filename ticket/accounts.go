@@ -286,6 +286,12 @@ func putUser(tx *bolt.Tx, u *userRecord) error {
 // HashPassword result, or "" for a user without a local password (who can only log in
 // through the trusted proxy header). A taken name gives an error wrapping ErrExists.
 func (s *Store) AddUser(u User, passwordHash string, at time.Time) error {
+	return s.addUser(u, passwordHash, at, nil)
+}
+
+// addUser is AddUser; a non-nil audit writes the change's audit entry in the same
+// transaction.
+func (s *Store) addUser(u User, passwordHash string, at time.Time, audit func(tx *bolt.Tx, u *User) error) error {
 	u.Name = NormalizeUserName(u.Name)
 	u.Mailboxes = normalizeGrants(u.Mailboxes)
 	if err := checkUser(&u); err != nil {
@@ -304,7 +310,13 @@ func (s *Store) AddUser(u User, passwordHash string, at time.Time) error {
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		return putUser(tx, &userRecord{User: u, PasswordHash: passwordHash})
+		if err := putUser(tx, &userRecord{User: u, PasswordHash: passwordHash}); err != nil {
+			return err
+		}
+		if audit == nil {
+			return nil
+		}
+		return audit(tx, &u)
 	})
 	if err != nil {
 		return fmt.Errorf("add user %q: %w", u.Name, err)
@@ -326,6 +338,12 @@ func normalizeGrants(m []string) []string {
 
 // updateUser applies fn to the stored user name in one transaction.
 func (s *Store) updateUser(what, name string, fn func(u *userRecord) error) error {
+	return s.updateUserThen(what, name, fn, nil)
+}
+
+// updateUserThen is updateUser; a non-nil then runs in the same transaction after the
+// changed user is stored (for its audit entry).
+func (s *Store) updateUserThen(what, name string, fn func(u *userRecord) error, then func(tx *bolt.Tx, u *userRecord) error) error {
 	name = NormalizeUserName(name)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		u, err := getUser(tx, name)
@@ -335,7 +353,10 @@ func (s *Store) updateUser(what, name string, fn func(u *userRecord) error) erro
 		if err := fn(u); err != nil {
 			return err
 		}
-		return putUser(tx, u)
+		if err := putUser(tx, u); err != nil || then == nil {
+			return err
+		}
+		return then(tx, u)
 	})
 	if err != nil {
 		return fmt.Errorf("%s of user %q: %w", what, name, err)
@@ -490,20 +511,25 @@ func (s *Store) CreateToken(name, label string, at time.Time) (string, Token, er
 		if _, err := getUser(tx, name); err != nil {
 			return err
 		}
-		b, err := writeBucket(tx, bucketTokens)
-		if err != nil {
-			return err
-		}
-		v, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(h), v)
+		return putToken(tx, h, &rec)
 	})
 	if err != nil {
 		return "", Token{}, fmt.Errorf("create token for %q: %w", name, err)
 	}
 	return token, rec, nil
+}
+
+// putToken stores the token record rec under its hash h.
+func putToken(tx *bolt.Tx, h string, rec *Token) error {
+	b, err := writeBucket(tx, bucketTokens)
+	if err != nil {
+		return err
+	}
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(h), v)
 }
 
 // AuthenticateToken returns the user of an API token, whatever its scope and expiry

@@ -71,56 +71,21 @@ func grantDetail(u *User) string {
 
 // AdminAddUser adds user u (see AddUser) by actor a, audited as user_add.
 func (s *Store) AdminAddUser(a Actor, u User, passwordHash string) error {
-	u.Name = NormalizeUserName(u.Name)
-	u.Mailboxes = normalizeGrants(u.Mailboxes)
-	if err := checkUser(&u); err != nil {
-		return fmt.Errorf("add user: %w", err)
-	}
-	if passwordHash != "" {
-		if _, _, _, err := parseHash(passwordHash); err != nil {
-			return fmt.Errorf("add user %q: %w", u.Name, err)
-		}
-		u.PasswordSet = a.At
-	}
-	u.Created = a.At
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		if _, err := getUser(tx, u.Name); err == nil {
-			return fmt.Errorf("user %q: %w", u.Name, ErrExists)
-		} else if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		if err := putUser(tx, &userRecord{User: u, PasswordHash: passwordHash}); err != nil {
-			return err
-		}
-		return auditAccount(tx, a, AuditUserAdd, grantDetail(&u))
+	return s.addUser(u, passwordHash, a.At, func(tx *bolt.Tx, u *User) error {
+		return auditAccount(tx, a, AuditUserAdd, grantDetail(u))
 	})
-	if err != nil {
-		return fmt.Errorf("add user %q: %w", u.Name, err)
-	}
-	return nil
 }
 
 // adminUpdate applies fn to user name and writes the audit entry detail(u) in one
 // transaction.
 func (s *Store) adminUpdate(a Actor, what, action, name string, fn func(u *userRecord) error, detail func(u *User) string) (*User, error) {
-	name = NormalizeUserName(name)
 	var out User
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		u, err := getUser(tx, name)
-		if err != nil {
-			return err
-		}
-		if err := fn(u); err != nil {
-			return err
-		}
-		if err := putUser(tx, u); err != nil {
-			return err
-		}
+	err := s.updateUserThen(what, name, fn, func(tx *bolt.Tx, u *userRecord) error {
 		out = u.User
 		return auditAccount(tx, a, action, detail(&u.User))
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s of user %q: %w", what, name, err)
+		return nil, err
 	}
 	return &out, nil
 }
@@ -191,15 +156,7 @@ func (s *Store) AdminCreateToken(a Actor, name string, o TokenOptions) (string, 
 		if u.Disabled {
 			return fmt.Errorf("user %q: %w", name, ErrDisabled)
 		}
-		b, err := writeBucket(tx, bucketTokens)
-		if err != nil {
-			return err
-		}
-		v, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		if err := b.Put([]byte(h), v); err != nil {
+		if err := putToken(tx, h, &rec); err != nil {
 			return err
 		}
 		detail := fmt.Sprintf("%s id=%s scope=%s", name, rec.ID, rec.Scope)

@@ -270,21 +270,13 @@ func (s *Store) Worklist(f WorkFilter) ([]WorkItem, bool, error) {
 		if f.Oldest {
 			cursors := make([]*fwdCursor, 0, len(prefixes))
 			for _, p := range prefixes {
-				hi := prefixEnd(p)
-				if !hiTime.IsZero() {
-					hi = append(bytes.Clone(p), timeKey(hiTime)...)
-				}
-				cursors = append(cursors, newFwdCursor(b, p, hi, len(p)))
+				cursors = append(cursors, newFwdCursor(b, p, scanEnd(p, hiTime), len(p)))
 			}
 			return mergeFwd(cursors, visit)
 		}
 		cursors := make([]*backCursor, 0, len(prefixes))
 		for _, p := range prefixes {
-			hi := prefixEnd(p)
-			if !hiTime.IsZero() {
-				hi = append(bytes.Clone(p), timeKey(hiTime)...)
-			}
-			cursors = append(cursors, newBackCursor(b, p, hi, len(p)))
+			cursors = append(cursors, newBackCursor(b, p, scanEnd(p, hiTime), len(p)))
 		}
 		return mergeBack(cursors, visit)
 	})
@@ -400,4 +392,13 @@ func (s *Store) CountWork(mailboxes []string, user string, overdueAt map[string]
 		return WorkCounts{}, fmt.Errorf("count worklist: %w", err)
 	}
 	return wc, nil
+}
+
+// scanEnd is the exclusive upper key of a scan of prefix p: the whole prefix, or with a
+// non-zero hiTime only the keys before p+hiTime.
+func scanEnd(p []byte, hiTime time.Time) []byte {
+	if hiTime.IsZero() {
+		return prefixEnd(p)
+	}
+	return append(bytes.Clone(p), timeKey(hiTime)...)
 }

@@ -269,18 +269,27 @@ func form(w http.ResponseWriter, r *http.Request) error {
 	return r.ParseForm()
 }
 
-// caseStatus changes the status (POST /cases/{ref}/status).
-func (s *server) caseStatus(w http.ResponseWriter, r *http.Request, u *ticket.User) {
+// caseForm reads the bounded form of a POST to a case the user may see (else it has
+// answered) and returns the case and its page, where the handler redirects back to.
+func (s *server) caseForm(w http.ResponseWriter, r *http.Request, u *ticket.User) (*ticket.Case, string, bool) {
 	if err := form(w, r); err != nil {
 		s.errorPage(w, r, u, http.StatusBadRequest, "err.badrequest")
-		return
+		return nil, "", false
 	}
 	c, ok := s.visibleCase(w, r, u)
+	if !ok {
+		return nil, "", false
+	}
+	return c, "/cases/" + c.Reference.String(), true
+}
+
+// caseStatus changes the status (POST /cases/{ref}/status).
+func (s *server) caseStatus(w http.ResponseWriter, r *http.Request, u *ticket.User) {
+	c, back, ok := s.caseForm(w, r, u)
 	if !ok {
 		return
 	}
 	to := ticket.CaseStatus(r.PostForm.Get("status"))
-	back := "/cases/" + c.Reference.String()
 	if err := s.setStatus(r, u, c, to); errors.Is(err, ticket.ErrBadTransition) {
 		http.Redirect(w, r, back+"?err=transition", http.StatusSeeOther)
 		return
@@ -316,15 +325,10 @@ func (s *server) setStatus(r *http.Request, u *ticket.User, c *ticket.Case, to t
 
 // caseNote adds an internal note (POST /cases/{ref}/note).
 func (s *server) caseNote(w http.ResponseWriter, r *http.Request, u *ticket.User) {
-	if err := form(w, r); err != nil {
-		s.errorPage(w, r, u, http.StatusBadRequest, "err.badrequest")
-		return
-	}
-	c, ok := s.visibleCase(w, r, u)
+	c, back, ok := s.caseForm(w, r, u)
 	if !ok {
 		return
 	}
-	back := "/cases/" + c.Reference.String()
 	text := r.PostForm.Get("note")
 	if len(text) > ticket.MaxNoteLen || strings.TrimSpace(text) == "" {
 		http.Redirect(w, r, back+"?err=note", http.StatusSeeOther)
@@ -345,15 +349,10 @@ func (s *server) caseNote(w http.ResponseWriter, r *http.Request, u *ticket.User
 // caseAssign assigns the case (POST /cases/{ref}/assign) to a user who may see it, or
 // to nobody.
 func (s *server) caseAssign(w http.ResponseWriter, r *http.Request, u *ticket.User) {
-	if err := form(w, r); err != nil {
-		s.errorPage(w, r, u, http.StatusBadRequest, "err.badrequest")
-		return
-	}
-	c, ok := s.visibleCase(w, r, u)
+	c, back, ok := s.caseForm(w, r, u)
 	if !ok {
 		return
 	}
-	back := "/cases/" + c.Reference.String()
 	name := ticket.NormalizeUserName(r.PostForm.Get("assignee"))
 	if name != "" {
 		au, err := s.store.User(name)

@@ -72,8 +72,7 @@ func cmdCaseShow(args []string, stdout, stderr io.Writer) int {
 		return didYouMean(cfg, pos[0], stderr)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "intake: %q is not a valid reference: %v\n", pos[0], err)
-		return exitFailure
+		return badReference(stderr, pos[0], err)
 	}
 	cfg, ok := loadConfig(*cfgPath, stderr, true)
 	if !ok {
@@ -167,12 +166,9 @@ func cmdCaseList(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	if *asJSON {
-		if list == nil {
-			list = []ticket.Case{}
-		}
-		return printJSON(stdout, list)
+		return printJSONList(stdout, list)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(stdout)
 	fmt.Fprintln(tw, "REFERENCE\tRECEIVED\tMAILBOX\tKIND\tSTATUS\tACK\tSENDER\tSUBJECT")
 	for _, c := range list {
 		ack := ""
@@ -186,6 +182,12 @@ func cmdCaseList(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// badReference says that s is not a case reference (err tells why).
+func badReference(stderr io.Writer, s string, err error) int {
+	fmt.Fprintf(stderr, "intake: %q is not a valid reference: %v\n", s, err)
+	return exitFailure
+}
+
 func parseDate(s string, loc *time.Location) (time.Time, error) {
 	if t, err := time.ParseInLocation("2006-01-02", s, loc); err == nil {
 		return t, nil
@@ -195,6 +197,19 @@ func parseDate(s string, loc *time.Location) (time.Time, error) {
 		return t, fmt.Errorf("%q is neither YYYY-MM-DD nor RFC 3339", s)
 	}
 	return t, nil
+}
+
+// newTable starts the plain-text table of a list command (columns two spaces apart).
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
+
+// printJSONList is printJSON for a list; a nil list prints as [], not null.
+func printJSONList[T any](w io.Writer, list []T) int {
+	if list == nil {
+		list = []T{}
+	}
+	return printJSON(w, list)
 }
 
 func printJSON(w io.Writer, v any) int {

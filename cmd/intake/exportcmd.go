@@ -28,8 +28,7 @@ func cmdCaseExport(args []string, stdout, stderr io.Writer) int {
 	}
 	ref, err := ticket.ParseReference(pos[0])
 	if err != nil {
-		fmt.Fprintf(stderr, "intake: %q is not a valid reference: %v\n", pos[0], err)
-		return exitFailure
+		return badReference(stderr, pos[0], err)
 	}
 	cfg, ok := loadConfig(*cfgPath, stderr, true)
 	if !ok {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/intake-office/intake/config"
@@ -287,12 +286,9 @@ func (a *accountCmd) user(args []string) int {
 			return a.fail(err)
 		}
 		if *asJSON {
-			if users == nil {
-				users = []ticket.User{}
-			}
-			return printJSON(a.stdout, users)
+			return printJSONList(a.stdout, users)
 		}
-		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		tw := newTable(a.stdout)
 		fmt.Fprintln(tw, "NAME\tROLE\tMAILBOXES\tSTATE\tPASSWORD SET")
 		for _, u := range users {
 			state := "active"
@@ -380,12 +376,9 @@ func (a *accountCmd) token(args []string) int {
 			return a.fail(err)
 		}
 		if *asJSON {
-			if list == nil {
-				list = []ticket.Token{}
-			}
-			return printJSON(a.stdout, list)
+			return printJSONList(a.stdout, list)
 		}
-		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		tw := newTable(a.stdout)
 		fmt.Fprintln(tw, "ID\tUSER\tSCOPE\tCREATED\tEXPIRES\tLABEL")
 		for _, t := range list {
 			exp := "never"

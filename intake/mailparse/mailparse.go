@@ -224,28 +224,20 @@ func panicProblem(step string, rec any) string {
 // interpretHeader fills the header-derived fields of m and returns the top-level entity.
 func interpretHeader(m *Message, d *decoder) entity {
 	var from, sender, replyTo, to, cc, bcc, rto, rcc, rbcc []Address
+	// The address fields; each may occur more than once and collects all its lists.
+	lists := map[string]*[]Address{
+		"from": &from, "sender": &sender, "reply-to": &replyTo, "to": &to, "cc": &cc, "bcc": &bcc,
+		"resent-to": &rto, "resent-cc": &rcc, "resent-bcc": &rbcc,
+	}
 	for _, f := range m.Fields {
-		switch strings.ToLower(f.Key) {
+		key := strings.ToLower(f.Key)
+		if list, ok := lists[key]; ok {
+			*list = append(*list, d.addressList(f.Key, f.Value)...)
+			continue
+		}
+		switch key {
 		case "return-path":
 			m.ReturnPaths = append(m.ReturnPaths, returnPath(f.Value))
-		case "from":
-			from = append(from, d.addressList(f.Key, f.Value)...)
-		case "sender":
-			sender = append(sender, d.addressList(f.Key, f.Value)...)
-		case "reply-to":
-			replyTo = append(replyTo, d.addressList(f.Key, f.Value)...)
-		case "to":
-			to = append(to, d.addressList(f.Key, f.Value)...)
-		case "cc":
-			cc = append(cc, d.addressList(f.Key, f.Value)...)
-		case "bcc":
-			bcc = append(bcc, d.addressList(f.Key, f.Value)...)
-		case "resent-to":
-			rto = append(rto, d.addressList(f.Key, f.Value)...)
-		case "resent-cc":
-			rcc = append(rcc, d.addressList(f.Key, f.Value)...)
-		case "resent-bcc":
-			rbcc = append(rbcc, d.addressList(f.Key, f.Value)...)
 		case "subject":
 			if m.Subject == "" {
 				m.Subject = cleanLine(d.text(f.Value))
