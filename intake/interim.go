@@ -190,7 +190,7 @@ func (r *interimRunner) sendOne(sc *gosmtp.Client, e ticket.InterimEntry) (ticke
 		return ticket.AckResult{Status: ticket.AckFailed, Reply: "build: " + err.Error(), At: now}, nil
 	}
 	_ = sc.UpdateDeadline(r.tune.SMTPTimeout)
-	reply, err := smtpSend(sc, EnvelopeFrom(r.mb.cfg), e.Interim.Recipient, msg)
+	reply, err := smtpSend(sc, EnvelopeFrom(r.mb.cfg), e.Interim.Recipient, msg, nil)
 	if err == nil {
 		return ticket.AckResult{Status: ticket.AckSent, Reply: "250 " + reply, At: r.now(), Sent: sent}, nil
 	}
@@ -209,8 +209,10 @@ func (r *interimRunner) sendOne(sc *gosmtp.Client, e ticket.InterimEntry) (ticke
 }
 
 // smtpSend runs one mail transaction (RFC 5321 §3.3) and returns the server's reply to
-// the end of data.
-func smtpSend(sc *gosmtp.Client, from, rcpt string, msg *gomail.Msg) (string, error) {
+// the end of data. beforeEnd, when set, runs after the message is written and before the
+// end of data, from which on the server can accept it (RFC 5321 §4.1.1.4); its error ends
+// the transaction unsent.
+func smtpSend(sc *gosmtp.Client, from, rcpt string, msg *gomail.Msg, beforeEnd func() error) (string, error) {
 	if err := sc.Mail("<" + from + ">"); err != nil {
 		return "", err
 	}
@@ -223,6 +225,11 @@ func smtpSend(sc *gosmtp.Client, from, rcpt string, msg *gomail.Msg) (string, er
 	}
 	if _, err := msg.WriteTo(w); err != nil {
 		return "", err
+	}
+	if beforeEnd != nil {
+		if err := beforeEnd(); err != nil {
+			return "", err
+		}
 	}
 	if err := w.Close(); err != nil {
 		return "", err

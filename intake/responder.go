@@ -364,41 +364,22 @@ func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket
 		return ticket.AckResult{Status: ticket.AckFailed, Reply: "build: " + err.Error(), At: now}, nil, unlock
 	}
 	_ = sc.UpdateDeadline(r.tune.SMTPTimeout)
-	from := "<" + EnvelopeFrom(r.mb.cfg) + ">"
-	reply, err := func() (string, error) {
-		if err := sc.Mail(from); err != nil {
-			return "", err
-		}
-		if err := sc.Rcpt("<" + e.Message.Ack.Recipient + ">"); err != nil {
-			return "", err
-		}
-		w, err := sc.Data()
-		if err != nil {
-			return "", err
-		}
-		if _, err := msg.WriteTo(w); err != nil {
-			return "", err
-		}
-		// The server can accept the message only from the end of DATA on
-		// (RFC 5321 §4.1.1.4): mark it in flight first, durably.
+	// The server can accept the message only from the end of DATA on
+	// (RFC 5321 §4.1.1.4): mark it in flight first, durably.
+	markInFlight := func() error {
 		r.window.Lock()
 		unlock = r.window.Unlock
 		again, err := r.outbox.MarkSending(e.Message.Seq, r.now())
 		if err != nil {
-			return "", fmt.Errorf("%w: %w", errRegister, err)
+			return fmt.Errorf("%w: %w", errRegister, err)
 		}
 		if again {
 			r.log.Warn("acknowledgement was in flight at a crash: sending it once more with the same Message-ID",
 				"case", e.Reference.String(), "seq", e.Message.Seq)
 		}
-		if err := w.Close(); err != nil {
-			return "", err
-		}
-		if dc, ok := w.(*gosmtp.DataCloser); ok {
-			return dc.ServerResponse(), nil
-		}
-		return "", nil
-	}()
+		return nil
+	}
+	reply, err := smtpSend(sc, EnvelopeFrom(r.mb.cfg), e.Message.Ack.Recipient, msg, markInFlight)
 	if err == nil {
 		// RFC 5321 §3.3: the next MAIL may follow a completed transaction
 		// without RSET.
