@@ -3,6 +3,7 @@ package intake
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,48 @@ type ackCap struct {
 
 	mu      sync.Mutex
 	tripped time.Time // zero when not tripped
+
+	// The running count (under mu): the send times of the window, seeded
+	// once from the register (AckSendTimesSince) on first use, appended to by
+	// sent as each send is recorded, and pruned from the front as the window
+	// moves - O(1) amortised per send instead of a scan of the sent index
+	// before every send (O(backlog²) in a drain). At most the sends of one
+	// hour are held: the cap stops sending at hourly_cap.
+	seeded     bool
+	reset      time.Time // the admin's last reset (settingCapReset); zero when none
+	all        sendTimes // every ack and interim notice sent in the window
+	unverified sendTimes // the acks to unverified senders among them
+}
+
+// sendTimes is an ascending queue of send times.
+type sendTimes struct {
+	t    []time.Time
+	head int
+}
+
+func (q *sendTimes) len() int { return len(q.t) - q.head }
+
+// add inserts at in order; sends are recorded nearly in order, so this is
+// an append but for a few concurrent responders' reordering.
+func (q *sendTimes) add(at time.Time) {
+	i := len(q.t)
+	for i > q.head && q.t[i-1].After(at) {
+		i--
+	}
+	q.t = slices.Insert(q.t, i, at)
+}
+
+// prune drops the times before since: the window counts sends at or after
+// it, as AcksSentSince does.
+func (q *sendTimes) prune(since time.Time) {
+	for q.head < len(q.t) && q.t[q.head].Before(since) {
+		q.t[q.head] = time.Time{}
+		q.head++
+	}
+	if q.head > 0 && q.head >= len(q.t)/2 {
+		q.t = append(q.t[:0], q.t[q.head:]...)
+		q.head = 0
+	}
 }
 
 // CapState is the hourly cap as the local API reports it.
@@ -43,10 +86,10 @@ type CapState struct {
 }
 
 // capStore is what the hourly cap needs of the register (ticket.Store):
-// the acknowledgements sent since a time, and its own two settings.
+// the send times of the acknowledgements sent since a time (read once, to
+// seed the running count), and its own two settings.
 type capStore interface {
-	AcksSentSince(t time.Time) (int, error)
-	UnverifiedAcksSentSince(t time.Time) (int, error)
+	AckSendTimesSince(t time.Time) (all, unverified []time.Time, err error)
 	GetSetting(key string) ([]byte, error)
 	PutSetting(key string, value []byte) error
 }
@@ -63,19 +106,69 @@ func (c *ackCap) isTripped() bool {
 }
 
 // windowStart is where the hour counted begins: an hour ago, or the last
-// reset by an admin if that is later.
-func (c *ackCap) windowStart(now time.Time) (time.Time, error) {
+// reset by an admin if that is later. Called with mu held, after seed.
+func (c *ackCap) windowStart(now time.Time) time.Time {
 	since := now.Add(-time.Hour)
+	if c.reset.After(since) {
+		since = c.reset
+	}
+	return since
+}
+
+// seed loads the admin's last reset and the send times of the window from
+// the register, once (called with mu held). Everything sent later passes
+// through sent, so the count stays exact - across a restart too, as the
+// register is the seed.
+func (c *ackCap) seed(now time.Time) error {
+	if c.seeded {
+		return nil
+	}
 	b, err := c.store.GetSetting(settingCapReset)
 	if err != nil {
-		return since, err
+		return fmt.Errorf("read the hourly cap's reset: %w", err)
 	}
+	c.reset = time.Time{}
 	if b != nil {
-		if reset, err := time.Parse(time.RFC3339Nano, string(b)); err == nil && reset.After(since) {
-			since = reset
+		if reset, err := time.Parse(time.RFC3339Nano, string(b)); err == nil {
+			c.reset = reset
 		}
 	}
+	all, unverified, err := c.store.AckSendTimesSince(c.windowStart(now))
+	if err != nil {
+		return fmt.Errorf("seed the hourly cap: %w", err)
+	}
+	c.all = sendTimes{t: all}
+	c.unverified = sendTimes{t: unverified}
+	c.seeded = true
+	return nil
+}
+
+// count seeds if need be, moves the window to now and returns its start.
+// Called with mu held.
+func (c *ackCap) count(now time.Time) (time.Time, error) {
+	if err := c.seed(now); err != nil {
+		return time.Time{}, err
+	}
+	since := c.windowStart(now)
+	c.all.prune(since)
+	c.unverified.prune(since)
 	return since, nil
+}
+
+// sent counts one acknowledgement or interim notice the register recorded
+// as sent at at (the time RecordAck / RecordInterim put in the sent index);
+// unverified when it went to an unverified sender (Message.AckVerified).
+// Before the first seed it does nothing: the seed reads it from the register.
+func (c *ackCap) sent(at time.Time, unverified bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.seeded {
+		return
+	}
+	c.all.add(at)
+	if unverified {
+		c.unverified.add(at)
+	}
 }
 
 // setLimit sets the daemon-wide hourly_cap.
@@ -86,16 +179,12 @@ func (c *ackCap) setLimit(n int) { c.limit.Store(int64(n)) }
 func (c *ackCap) allow() (bool, error) {
 	limit := int(c.limit.Load())
 	now := c.now()
-	since, err := c.windowStart(now)
-	if err != nil {
-		return false, err
-	}
-	n, err := c.store.AcksSentSince(since)
-	if err != nil {
-		return false, err
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, err := c.count(now); err != nil {
+		return false, err
+	}
+	n := c.all.len()
 	if n >= limit {
 		if c.tripped.IsZero() {
 			c.tripped = now
@@ -121,21 +210,27 @@ func (c *ackCap) allow() (bool, error) {
 // sender fits limit (unverified_hourly_cap) in the hour counted by allow. It
 // never trips the breaker: verified senders' acknowledgements go on.
 func (c *ackCap) allowUnverified(limit int) (bool, error) {
-	since, err := c.windowStart(c.now())
-	if err != nil {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.count(now); err != nil {
 		return false, err
 	}
-	n, err := c.store.UnverifiedAcksSentSince(since)
-	if err != nil {
-		return false, err
-	}
-	return n < limit, nil
+	return c.unverified.len() < limit, nil
 }
 
 // resume is an admin's reset: only acknowledgements sent from now on count.
 func (c *ackCap) resume() error {
 	now := c.now()
-	if err := c.store.PutSetting(settingCapReset, []byte(now.Format(time.RFC3339Nano))); err != nil {
+	c.mu.Lock()
+	err := c.store.PutSetting(settingCapReset, []byte(now.Format(time.RFC3339Nano)))
+	if err == nil && c.seeded {
+		// The window now starts here: the next count prunes what was sent
+		// before, no rescan needed.
+		c.reset = now
+	}
+	c.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("reset hourly cap: %w", err)
 	}
 	c.log.Warn("hourly cap reset by an admin")
@@ -145,15 +240,11 @@ func (c *ackCap) resume() error {
 
 func (c *ackCap) state() (CapState, error) {
 	now := c.now()
-	since, err := c.windowStart(now)
-	if err != nil {
-		return CapState{}, err
-	}
-	n, err := c.store.AcksSentSince(since)
-	if err != nil {
-		return CapState{}, err
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return CapState{Tripped: !c.tripped.IsZero(), TrippedAt: c.tripped, SentLastHour: n, Since: since}, nil
+	since, err := c.count(now)
+	if err != nil {
+		return CapState{}, err
+	}
+	return CapState{Tripped: !c.tripped.IsZero(), TrippedAt: c.tripped, SentLastHour: c.all.len(), Since: since}, nil
 }

@@ -149,6 +149,7 @@ func (r *interimRunner) sendDue(stop, hard context.Context) {
 		}
 		switch res.Status {
 		case ticket.AckSent:
+			r.cap.sent(res.At, false) // counted like an ack (RecordInterim's sent index)
 			r.log.Info("interim notice sent", "case", e.Reference.String())
 		case ticket.AckFailed:
 			r.log.Warn("interim notice failed", "case", e.Reference.String(), "reply", res.Reply)

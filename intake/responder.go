@@ -55,6 +55,8 @@ type outbox interface {
 type hourlyCap interface {
 	allow() (bool, error)
 	allowUnverified(limit int) (bool, error)
+	// sent counts a send the register recorded as sent at at.
+	sent(at time.Time, unverified bool)
 }
 
 // responder sends the due acknowledgements of one mailbox.
@@ -254,6 +256,10 @@ func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.Outbo
 		if err != nil {
 			r.log.Error("record acknowledgement", "case", e.Reference.String(), "err", err)
 			return batchStopped
+		}
+		if res.Status == ticket.AckSent {
+			// The register's sent index has it now: the cap's running count too.
+			r.cap.sent(res.At, !e.Message.AckVerified())
 		}
 		r.logResult(e, res)
 		if connErr != nil {

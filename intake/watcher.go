@@ -53,8 +53,11 @@ type writeHealth interface {
 }
 
 // indexPoker is told that the register has new entries for the search
-// index (indexer).
-type indexPoker interface{ poke() }
+// index (indexer), with the text the watcher's parse already extracted, by
+// Seq, so that the index need not read and parse the raw mail again.
+type indexPoker interface {
+	registered(texts map[uint64]string)
+}
 
 // watcher follows one mailbox's folder over IMAP.
 type watcher struct {
@@ -714,6 +717,9 @@ func (s *imapSession) move(uids []imap.UID) error {
 // prepared is a mail ready for registration.
 type prepared struct {
 	in ticket.Incoming // in.Bounce is set when the mail is a bounce of one of our acknowledgements
+	// text is the body text of the parse (mailparse.Message.Text, what the
+	// search index holds); empty when the mail could not be parsed.
+	text string
 }
 
 // prepare parses and decides one stored mail. A panic while doing so is
@@ -791,7 +797,7 @@ func (w *watcher) decide(msg ticket.Message) (prepared, error) {
 		in.AckRecipient = dec.Recipient
 		in.AckEcho, in.AckEchoReason = AckEcho(w.mb.cfg.Ack.Echo, dec)
 	}
-	return prepared{in: in}, nil
+	return prepared{in: in, text: parsed.Text}, nil
 }
 
 // rateRule is the RateRule of a mailbox's policy (config.Policy after ApplyDefaults).
@@ -840,11 +846,18 @@ func (w *watcher) registerBatch(batch []prepared) error {
 	}
 	w.health.ok()
 	due := false
+	var texts map[uint64]string
+	if w.index != nil {
+		texts = make(map[uint64]string, len(regs))
+	}
 	for i, reg := range regs {
 		in := ins[i]
 		if reg.Duplicate {
 			w.log.Info("mail already registered", "uid", in.Message.UID, "case", reg.Reference.String())
 			continue
+		}
+		if texts != nil {
+			texts[reg.Seq] = batch[i].text
 		}
 		w.mb.update(func(s *MailboxStatus) { s.Registered++ })
 		w.metrics.countRegistered(w.mb.cfg.Name, string(in.Kind), reg.AckReason)
@@ -875,7 +888,7 @@ func (w *watcher) registerBatch(batch []prepared) error {
 		w.mb.wake()
 	}
 	if w.index != nil {
-		w.index.poke()
+		w.index.registered(texts)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package ticket
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 
@@ -47,4 +48,20 @@ func (s *Store) MessagesAfter(after uint64, limit int) ([]MessageItem, error) {
 		return nil, fmt.Errorf("messages after %d: %w", after, err)
 	}
 	return out, nil
+}
+
+// LastSeq returns the highest Seq of a registered message (0 for none): with the search
+// index's LastSeq, how far the index lags behind the register.
+func (s *Store) LastSeq() (uint64, error) {
+	var last uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if k, _ := bucket(tx, bucketMessages).Cursor().Last(); len(k) == 8 {
+			last = binary.BigEndian.Uint64(k)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("last seq: %w", err)
+	}
+	return last, nil
 }

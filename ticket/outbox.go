@@ -207,6 +207,27 @@ func (s *Store) AcksSentSince(t time.Time) (int, error) {
 	return n, nil
 }
 
+// AckSendTimesSince returns the send times of the acks (and interim notices) of all
+// mailboxes sent at or after t, ascending, and those of the acks to unverified senders
+// among them: what AcksSentSince and UnverifiedAcksSentSince count, in one read, so that
+// the hourly cap can seed a running count once instead of scanning before every send.
+func (s *Store) AckSendTimesSince(t time.Time) (all, unverified []time.Time, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		c := bucket(tx, bucketIndex).Cursor()
+		for k, _ := c.Seek(sentKey(t, 0)); len(k) > 9 && k[0] == tagSent; k, _ = c.Next() {
+			all = append(all, parseTimeKey(k[1:9]))
+		}
+		for k, _ := c.Seek(unverifiedSentKey(t, 0)); len(k) > 9 && k[0] == tagUnverifiedSent; k, _ = c.Next() {
+			unverified = append(unverified, parseTimeKey(k[1:9]))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("ack send times since %v: %w", t, err)
+	}
+	return all, unverified, nil
+}
+
 // OutboxStats counts mailbox's pending acknowledgements and returns the
 // receipt time of the one registered first, i.e. waiting longest (zero when
 // there is none), for monitoring. It reads only the outbox keys and one

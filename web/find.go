@@ -40,6 +40,24 @@ type findResult struct {
 	Truncated  bool          // register fallback: only the newest cases were scanned
 	AtLeast    bool          // register fallback: Total is a lower bound (the walk stopped)
 	More       bool          // there is a next page
+	IndexLag   uint64        // full text: registered messages the search index does not hold yet
+}
+
+// indexLag is how many registered messages the search index does not hold
+// yet (0 when it cannot tell): the indexer catches up after a drain.
+func (s *server) indexLag() uint64 {
+	ls, ok := s.search.(interface{ LastSeq() uint64 })
+	if !ok {
+		return 0
+	}
+	last, err := s.store.LastSeq()
+	if err != nil {
+		return 0
+	}
+	if indexed := ls.LastSeq(); last > indexed {
+		return last - indexed
+	}
+	return 0
 }
 
 // row is one search hit: a message and its case.
@@ -175,6 +193,7 @@ func (s *server) findFullText(u *ticket.User, p findParams, res *findResult) err
 		return fmt.Errorf("full-text search: %w", err)
 	}
 	res.FullText, res.Unit = true, "messages"
+	res.IndexLag = s.indexLag()
 	res.Total, res.AtLeast = int(sr.Total), sr.TotalAtLeast
 	res.More = uint64(p.Offset+len(sr.Hits)) < sr.Total && p.Offset+p.Limit <= search.MaxOffset
 	cases := map[string]*ticket.Case{}
