@@ -43,7 +43,7 @@ func TestSearchPageSaysHowFarTheIndexLags(t *testing.T) {
 		}
 	}
 	c := f.loggedIn("erika")
-	const lag = "Suchindex 2 Vorgänge hinter dem Register"
+	const lag = "Suchindex 2 Nachrichten hinter dem Register"
 	if _, body := c.get("/?q=Garage"); !strings.Contains(body, lag) {
 		t.Errorf("index 2 behind: no %q on the search page:\n%s", lag, body)
 	}

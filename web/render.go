@@ -245,7 +245,7 @@ func newCatalog() catalog {
 		"search.nofulltext": {"Volltextsuche nicht verfügbar: Suchbegriffe werden nur in Betreff, Absender und Anhangnamen der neuesten Vorgänge gesucht.",
 			"Full-text search is not available: search terms are matched in subject, sender and attachment names of the newest cases only."},
 		"search.notfound":     {"Kein Vorgang mit der Vorgangsnummer %s gefunden.", "No case with the reference %s."},
-		"search.indexlag":     {"Suchindex %d Vorgänge hinter dem Register: die neuesten Eingänge fehlen in der Volltextsuche noch, die Suche nach Vorgangsnummer findet sie.", "Search index %d entries behind the register: the newest mail is not in the full-text search yet; searching by reference finds it."},
+		"search.indexlag":     {"Suchindex %d Nachrichten hinter dem Register: die neuesten Eingänge fehlen in der Volltextsuche noch, die Suche nach Vorgangsnummer findet sie.", "Search index %d messages behind the register: the newest mail is not in the full-text search yet; searching by reference finds it."},
 		"search.checkdigit":   {"Die Prüfziffer von „%s“ stimmt nicht.", "The check digit of \"%s\" is wrong."},
 		"search.didyoumean":   {"Meinten Sie …?", "Did you mean …?"},
 		"search.nocandidates": {"Kein vorhandener Vorgang unterscheidet sich nur in einer Ziffer. Bitte die Vorgangsnummer prüfen.", "No existing case differs in one digit only. Please check the reference."},
