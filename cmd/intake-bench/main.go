@@ -1,12 +1,15 @@
 // Command intake-bench runs the benchmarks of BENCHMARKS.md.
 //
 //	go run ./cmd/intake-bench drain -n 10000     # as root, on Debian
+//	go run ./cmd/intake-bench ratio -n 1000 -repeat 3
 //	go run ./cmd/intake-bench register           # -n 1000000 -lookups 10000
 //
 // drain starts real Dovecot and Postfix on loopback (internal/mailrig),
 // fills a mailbox with a backlog, runs "intake serve" as its own process
 // and measures the drain, the arrival→ack latency of mails that arrive
-// while the daemon idles, and the daemon's peak RSS. register measures the
+// while the daemon idles, and the daemon's peak RSS. ratio measures, on one
+// rig, Postfix's accept rate, Dovecot's fetch rate and intake's drain, and
+// reports intake's rates as ratios to those limits. register measures the
 // open and lookup times of a register with a million cases.
 //
 // It is a development tool and not part of the shipped binary: the mail rig
@@ -44,6 +47,7 @@ const (
 
 const usage = `Usage:
   intake-bench drain [-n 10000] [-big 5] [-big-size "20 MB"] [-latency 200] [-intake BINARY]
+  intake-bench ratio [-n 2000] [-big-every 20] [-big-size "200 KB"] [-repeat 1] [-json] [-intake BINARY]
   intake-bench register [-n 1000000] [-lookups 10000] [-dir DIR]
 `
 
@@ -59,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "drain":
 		return cmdDrain(args[1:], stdout, stderr)
+	case "ratio":
+		return cmdRatio(args[1:], stdout, stderr)
 	case "register":
 		return cmdRegister(args[1:], stdout, stderr)
 	default:

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestSpreadOf(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []float64
+		want spread
+	}{
+		{"none", nil, spread{}},
+		{"one", []float64{0.3}, spread{0.3, 0.3, 0.3}},
+		{"three unsorted", []float64{0.30, 0.27, 0.29}, spread{0.27, 0.29, 0.30}},
+		{"even count takes the mean of the middle two", []float64{4, 1, 3, 2}, spread{1, 2.5, 4}},
+		{"equal values", []float64{2, 2, 2}, spread{2, 2, 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := append([]float64(nil), tt.in...)
+			if got := spreadOf(tt.in); got != tt.want {
+				t.Errorf("spreadOf(%v) = %+v, want %+v", tt.in, got, tt.want)
+			}
+			for i := range in {
+				if in[i] != tt.in[i] {
+					t.Fatalf("spreadOf reordered its input: %v, was %v", tt.in, in)
+				}
+			}
+		})
+	}
+}
+
+func TestRatios(t *testing.T) {
+	r := ratioRun{
+		PostfixAcceptPerSec: 400, DovecotFetchPerSec: 10000,
+		RegisteredPerSec: 200, EndToEndPerSec: 100, AcksDuringRegPerSec: 50,
+	}
+	r.ratios()
+	if r.EndToEndVsPostfix != 0.25 || r.RegisteredVsDovecot != 0.02 || r.AcksDuringRegVsRegis != 0.25 {
+		t.Errorf("ratios = %v, %v, %v; want 0.25, 0.02, 0.25", r.EndToEndVsPostfix, r.RegisteredVsDovecot, r.AcksDuringRegVsRegis)
+	}
+	var zero ratioRun
+	zero.EndToEndPerSec = 100
+	zero.ratios()
+	if zero.EndToEndVsPostfix != 0 {
+		t.Errorf("ratio to a zero limit = %v, want 0", zero.EndToEndVsPostfix)
+	}
+}
+
+func TestSummarizeTakesEachMeasureAcrossRuns(t *testing.T) {
+	runs := []ratioRun{{CPUMsPerMail: 9}, {CPUMsPerMail: 3}, {CPUMsPerMail: 5}}
+	got := summarize(runs)["intake CPU per mail"]
+	if want := (spread{3, 5, 9}); got != want {
+		t.Errorf("CPU per mail spread = %+v, want %+v", got, want)
+	}
+}
+
+func TestParseProcStatCPU(t *testing.T) {
+	tests := []struct {
+		name, stat string
+		want       time.Duration
+		wantErr    bool
+	}{
+		// proc(5): pid (comm) state ppid pgrp session tty_nr tpgid flags
+		// minflt cminflt majflt cmajflt utime stime ...
+		{"plain", "42 (intake) S 1 42 42 0 -1 4194560 100 0 0 0 250 130 0 0 20 0 8 0", 3800 * time.Millisecond, false},
+		{"comm with spaces and parens", "42 (a) b (c) R 1 42 42 0 -1 0 0 0 0 0 7 3 0 0", 100 * time.Millisecond, false},
+		{"short", "42 (intake) S 1 2", 0, true},
+		{"no comm", "garbage", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseProcStatCPU(tt.stat)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("parseProcStatCPU = %v, %v; want %v, error %v", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
