@@ -63,7 +63,7 @@ func (s *server) parseTemplates() (map[string]*template.Template, error) {
 			return de
 		},
 	}
-	base, err := template.New("layout").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	base, err := template.New("layout").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/admin_tokens.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: parse layout: %w", err)
 	}
