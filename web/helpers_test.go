@@ -105,6 +105,7 @@ type testMail struct {
 	suppress string // suppression reason; "" = an ack is due
 	sent     bool   // record the ack as sent
 	linkTo   string // name of an earlier mail whose case the new case is linked to
+	verified string // VerifiedBy (e.g. "dkim"): a trusted result proved the From address
 }
 
 func testConfig(secure bool, proxy string) *config.Config {
@@ -191,6 +192,9 @@ func (f *fixture) register(m testMail) {
 	}
 	for _, a := range pm.To {
 		msg.To = append(msg.To, a.Addr)
+	}
+	if m.verified != "" {
+		msg.VerifiedSender, msg.VerifiedBy = msg.From, m.verified
 	}
 	prefix := f.cfg.Mailbox(m.mailbox).Prefix
 	in := ticket.Incoming{Prefix: prefix, Location: time.UTC, Message: msg, AckDomain: "stk.example.de"}

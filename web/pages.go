@@ -173,6 +173,9 @@ type caseData struct {
 	Assignees []string
 	Error     string
 	Sent      *sentView // issue 11: what was sent, the interim notice
+	// SenderCheck: whether a trusted authentication result proved the case's sender
+	// address, and how; the page says "nicht geprüft" when none did.
+	SenderCheck senderCheck
 }
 
 type msgView struct {
@@ -184,6 +187,7 @@ type msgView struct {
 	ShowHTML    bool
 	HTML        template.HTML
 	Attachments []attachment
+	Check       senderCheck // whether a trusted result proved Msg.From
 }
 
 // casePage shows a case (GET /cases/{ref}); ?html=SEQ shows message SEQ's HTML body,
@@ -211,6 +215,7 @@ func (s *server) casePage(w http.ResponseWriter, r *http.Request, u *ticket.User
 	for i := range c.Messages {
 		d.Messages = append(d.Messages, s.messageView(&c.Messages[i], i+1, htmlSeq))
 	}
+	d.SenderCheck = senderCheckOf(c)
 	d.Links = s.linkFilter(u).visible(c.Links)
 	d.Sent = s.sentView(c)
 	users, err := s.store.Users()
@@ -229,7 +234,8 @@ func (s *server) casePage(w http.ResponseWriter, r *http.Request, u *ticket.User
 // (mailparse, as the register saw it), the attachments and, for message htmlSeq, the
 // sanitised HTML body.
 func (s *server) messageView(m *ticket.Message, n int, htmlSeq uint64) msgView {
-	mv := msgView{Msg: m, N: n, NoTextKey: "case.notext"}
+	mv := msgView{Msg: m, N: n, NoTextKey: "case.notext",
+		Check: senderCheck{Verified: m.VerifiedSender != "", By: m.VerifiedBy}}
 	if m.RawSHA256 == "" {
 		mv.NoTextKey = "case.noraw"
 		return mv
@@ -558,4 +564,24 @@ func (s *server) auditPage(w http.ResponseWriter, r *http.Request, u *ticket.Use
 		d.NextURL = page(f.Offset + auditPageSize)
 	}
 	s.render(w, r, u, http.StatusOK, "audit", "audit.title", d)
+}
+
+// senderCheck is the marker beside the case's sender address.
+type senderCheck struct {
+	Verified bool
+	By       string // e.g. "dkim"; may be empty
+}
+
+// senderCheckOf reports whether a trusted authentication result proved c.Sender: the
+// first message whose VerifiedSender is c.Sender. A From header alone proves nothing.
+func senderCheckOf(c *ticket.Case) senderCheck {
+	if c.Sender == "" {
+		return senderCheck{}
+	}
+	for i := range c.Messages {
+		if m := &c.Messages[i]; m.VerifiedSender != "" && strings.EqualFold(m.VerifiedSender, c.Sender) {
+			return senderCheck{Verified: true, By: m.VerifiedBy}
+		}
+	}
+	return senderCheck{}
 }

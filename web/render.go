@@ -295,8 +295,13 @@ func newCatalog() catalog {
 		"col.kind":      {"Art", "Kind"},
 		"col.created":   {"Eröffnet", "Opened"},
 		"col.sender":    {"Absenderadresse", "Sender address"},
-		"col.date":      {"Datum (laut Absender)", "Date (as sent)"},
-		"col.size":      {"Größe", "Size"},
+		// The From header is anyone's word: the case page marks whether a trusted
+		// SPF/DKIM/DMARC result proved the sender (ticket.Message.VerifiedSender).
+		"sender.verified":     {"geprüft (%s)", "verified (%s)"},
+		"sender.verified.how": {"geprüft", "verified"},
+		"sender.unverified":   {"nicht geprüft", "not verified"},
+		"col.date":            {"Datum (laut Absender)", "Date (as sent)"},
+		"col.size":            {"Größe", "Size"},
 
 		"status.new":         {"neu", "new"},
 		"status.in_progress": {"in Bearbeitung", "in progress"},

@@ -1273,3 +1273,36 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("%d sessions left", n)
 	}
 }
+
+// TestCaseSenderVerification: the case page marks each message's From and the case's
+// sender address as verified (with how) only when a trusted SPF/DKIM/DMARC result
+// proved it (ticket.Message.VerifiedSender); a From header alone is "not verified".
+func TestCaseSenderVerification(t *testing.T) {
+	f := newFixture(t, fixtureOptions{noStandard: true, mails: []testMail{
+		{name: "geprueft", mailbox: "poststelle", received: t0, verified: "dkim", raw: "From: Vera <vera@example.org>\nTo: poststelle@stk.example.de\nSubject: Geprüft\nMessage-ID: <v@example.org>\n\nText\n"},
+		{name: "offen", mailbox: "poststelle", received: t0.Add(time.Hour), raw: "From: Otto <otto@example.org>\nTo: poststelle@stk.example.de\nSubject: Offen\nMessage-ID: <o@example.org>\n\nText\n"},
+	}})
+	c := f.loggedIn("erika")
+	for _, tt := range []struct {
+		lang, mail, want, not string
+	}{
+		{"de", "geprueft", "geprüft (dkim)", "nicht geprüft"},
+		{"de", "offen", "nicht geprüft", "geprüft (dkim)"},
+		{"en", "geprueft", "verified (dkim)", "not verified"},
+		{"en", "offen", "not verified", "verified (dkim)"},
+	} {
+		t.Run(tt.lang+" "+tt.mail, func(t *testing.T) {
+			resp, body := c.get("/cases/" + f.ref(tt.mail) + "?lang=" + tt.lang)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d\n%s", resp.StatusCode, body)
+			}
+			// once beside the message's From, once beside the case's sender address
+			if n := strings.Count(body, `<span class="muted sender-check">(`+tt.want+`)</span>`); n != 2 {
+				t.Errorf("marker %q shown %d times, want 2\n%s", tt.want, n, body)
+			}
+			if strings.Contains(body, tt.not) {
+				t.Errorf("page shows %q", tt.not)
+			}
+		})
+	}
+}

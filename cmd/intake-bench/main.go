@@ -92,23 +92,11 @@ func cmdDrain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "intake-bench: -big-size:", err)
 		return exitUsage
 	}
-	if err := mailrig.Available(); err != nil {
-		fmt.Fprintln(stderr, "intake-bench needs Dovecot and Postfix (run ./scripts/test.sh once, as root):", err)
-		return exitFailure
-	}
 	ctx := context.Background()
-	exe := *bin
-	if exe == "" {
-		dir, err := os.MkdirTemp("", "intake-bench-bin-")
-		if err != nil {
-			fmt.Fprintln(stderr, "intake-bench:", err)
-			return exitFailure
-		}
-		defer os.RemoveAll(dir)
-		if exe, err = buildIntake(ctx, dir, stderr); err != nil {
-			fmt.Fprintln(stderr, "intake-bench:", err)
-			return exitFailure
-		}
+	exe, cleanup, code := prepareIntake(ctx, *bin, stderr)
+	defer cleanup()
+	if code != exitOK {
+		return code
 	}
 	res, err := runBench(ctx, benchParams{n: *n, big: *big, bigSize: int64(size), latency: *lat, exe: exe}, stderr)
 	if err != nil {
@@ -117,6 +105,33 @@ func cmdDrain(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprint(stdout, res)
 	return exitOK
+}
+
+// prepareIntake checks that Dovecot and Postfix are installed and returns
+// the intake binary to measure: bin, or, if bin is empty, one built from
+// this module into a temporary directory that cleanup removes. cleanup is
+// never nil. On failure it has reported to stderr and code is the exit
+// status; otherwise code is exitOK.
+func prepareIntake(ctx context.Context, bin string, stderr io.Writer) (exe string, cleanup func(), code int) {
+	cleanup = func() {}
+	if err := mailrig.Available(); err != nil {
+		fmt.Fprintln(stderr, "intake-bench needs Dovecot and Postfix (run ./scripts/test.sh once, as root):", err)
+		return "", cleanup, exitFailure
+	}
+	if bin != "" {
+		return bin, cleanup, exitOK
+	}
+	dir, err := os.MkdirTemp("", "intake-bench-bin-")
+	if err != nil {
+		fmt.Fprintln(stderr, "intake-bench:", err)
+		return "", cleanup, exitFailure
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	if exe, err = buildIntake(ctx, dir, stderr); err != nil {
+		fmt.Fprintln(stderr, "intake-bench:", err)
+		return "", cleanup, exitFailure
+	}
+	return exe, cleanup, exitOK
 }
 
 // buildIntake builds cmd/intake of this module into dir.

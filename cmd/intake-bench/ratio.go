@@ -152,23 +152,11 @@ func cmdRatio(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "intake-bench: -big-size:", err)
 		return exitUsage
 	}
-	if err := mailrig.Available(); err != nil {
-		fmt.Fprintln(stderr, "intake-bench needs Dovecot and Postfix (run ./scripts/test.sh once, as root):", err)
-		return exitFailure
-	}
 	ctx := context.Background()
-	exe := *bin
-	if exe == "" {
-		dir, err := os.MkdirTemp("", "intake-bench-bin-")
-		if err != nil {
-			fmt.Fprintln(stderr, "intake-bench:", err)
-			return exitFailure
-		}
-		defer os.RemoveAll(dir)
-		if exe, err = buildIntake(ctx, dir, stderr); err != nil {
-			fmt.Fprintln(stderr, "intake-bench:", err)
-			return exitFailure
-		}
+	exe, cleanup, code := prepareIntake(ctx, *bin, stderr)
+	defer cleanup()
+	if code != exitOK {
+		return code
 	}
 	p := ratioParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), exe: exe}
 	var runs []ratioRun
