@@ -64,6 +64,9 @@ type Options struct {
 	// 30s. Whatever it is, a stop ends a hanging command when the grace
 	// period is over (a deadline on the connection).
 	SMTPTimeout time.Duration
+	// SMTPKeepOpen is how long an SMTP connection stays open after a burst of
+	// acknowledgements, for the next burst. Default 5s.
+	SMTPKeepOpen time.Duration
 	// ShutdownGrace is how long the mail in hand may take after a stop
 	// request before connections are closed. Default 20s.
 	ShutdownGrace time.Duration
@@ -156,6 +159,7 @@ type tuning struct {
 	Watchdog                   time.Duration
 	CommandTimeout             time.Duration
 	SMTPTimeout                time.Duration
+	SMTPKeepOpen               time.Duration
 	InterimPoll                time.Duration
 }
 
@@ -329,6 +333,9 @@ func New(o Options) (*Daemon, error) {
 	if o.SMTPTimeout == 0 {
 		o.SMTPTimeout = defaultSMTPTimeout
 	}
+	if o.SMTPKeepOpen == 0 {
+		o.SMTPKeepOpen = defaultSMTPKeepOpen
+	}
 	if o.ShutdownGrace == 0 {
 		o.ShutdownGrace = 20 * time.Second
 	}
@@ -345,6 +352,7 @@ func New(o Options) (*Daemon, error) {
 		InstanceID: o.InstanceID, RetryBackoff: o.RetryBackoff, GiveUpAfter: o.GiveUpAfter,
 		ReconnectMin: o.ReconnectMin, ReconnectMax: o.ReconnectMax, Watchdog: o.Watchdog,
 		CommandTimeout: o.CommandTimeout, SMTPTimeout: o.SMTPTimeout, InterimPoll: o.InterimPoll,
+		SMTPKeepOpen: o.SMTPKeepOpen,
 	}
 	d.snap.Store(newSnapshot(o.Config, o.Templates))
 	// The pieces shared by every mailbox, each handed only what it uses.
@@ -403,7 +411,7 @@ func (d *Daemon) startMailbox(s *snapshot, m *mailbox) {
 		w.index = d.indexer
 	}
 	resp := &responder{mb: m, log: log, snap: s, outbox: d.store, cap: d.cap, now: d.opts.Now, tune: d.tune,
-		metrics: d.metrics}
+		metrics: d.metrics, health: d.regHealth}
 	interim := &interimRunner{mb: m, log: log, snap: s, store: d.store, cap: d.cap, now: d.opts.Now, tune: d.tune}
 	var wg sync.WaitGroup
 	wg.Add(3)

@@ -46,8 +46,9 @@ type outbox interface {
 	NextAckDue(mailbox string) (time.Time, bool, error)
 	MakeAcksDue(mailbox string, now time.Time) (int, error)
 	DueAcks(mailbox string, now time.Time, limit int) ([]ticket.OutboxEntry, error)
-	MarkSending(seq uint64, at time.Time) (wasInFlight bool, err error)
-	RecordAck(seq uint64, res ticket.AckResult) error
+	// NewAckBatch records the marks and results of one round of sends; its Commit
+	// makes them durable in one transaction (issue 12).
+	NewAckBatch() *ticket.AckBatch
 }
 
 // hourlyCap is the daemon-wide limit a responder asks before every
@@ -81,6 +82,40 @@ type responder struct {
 	// finds at most one ack that the server may have accepted unrecorded,
 	// so at most one ack is repeated per crash (issue 9, finding 5).
 	window sync.Mutex
+
+	// health counts a batch the register could not commit (a full disk) like
+	// the watcher's failed writes (issue 9, finding 7).
+	health *registerHealth
+	// uncommitted is a batch whose Commit failed: nothing more is sent until
+	// it is committed, or its acks would go out twice (run's goroutine only).
+	uncommitted *ticket.AckBatch
+
+	idleMu sync.Mutex
+	idle   []*smtpConn // connections kept open between bursts (tune.SMTPKeepOpen)
+}
+
+// defaultSMTPKeepOpen is how long an SMTP connection stays open after a burst
+// of acknowledgements, for the next burst (Options.SMTPKeepOpen): during a
+// drain they follow each other within milliseconds, and a new connection
+// costs a TLS handshake and AUTH. Postfix closes an idle client after 300 s
+// (smtpd_timeout); the NOOP before reusing a connection idle for more than a
+// second finds one a server closed earlier.
+const defaultSMTPKeepOpen = 5 * time.Second
+
+// smtpConn is an open, authenticated SMTP connection.
+type smtpConn struct {
+	client   *gomail.Client
+	sc       *gosmtp.Client
+	lastUsed time.Time
+}
+
+// close ends the connection with QUIT, or without when QUIT fails (a dead
+// connection, or one whose deadline the stop set).
+func (c *smtpConn) close(log *slog.Logger) {
+	if err := c.client.CloseWithSMTPClient(c.sc); err != nil {
+		log.Debug("close smtp connection", "err", err)
+		_ = c.sc.Close()
+	}
 }
 
 // capRecheck is how often a capped responder looks whether the hour has
@@ -111,6 +146,9 @@ func (r *responder) run(stop, hard context.Context) {
 		} else {
 			probe.reset()
 		}
+		if expiry, ok := r.closeIdle(time.Now()); ok {
+			wait = min(wait, expiry)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-stop.Done():
@@ -119,6 +157,54 @@ func (r *responder) run(stop, hard context.Context) {
 		}
 		t.Stop()
 	}
+	r.closeIdle(time.Time{})
+}
+
+// takeIdle returns a connection kept open from an earlier burst, or nil.
+func (r *responder) takeIdle() *smtpConn {
+	r.idleMu.Lock()
+	defer r.idleMu.Unlock()
+	if n := len(r.idle); n > 0 {
+		c := r.idle[n-1]
+		r.idle = r.idle[:n-1]
+		return c
+	}
+	return nil
+}
+
+// putIdle keeps c open for the next burst.
+func (r *responder) putIdle(c *smtpConn) {
+	c.lastUsed = time.Now()
+	r.idleMu.Lock()
+	r.idle = append(r.idle, c)
+	r.idleMu.Unlock()
+}
+
+// closeIdle closes the kept connections unused for SMTPKeepOpen before now (all
+// of them for a zero now) and returns how long until the next one expires.
+func (r *responder) closeIdle(now time.Time) (time.Duration, bool) {
+	r.idleMu.Lock()
+	var expired []*smtpConn
+	kept := r.idle[:0]
+	next, found := time.Duration(0), false
+	for _, c := range r.idle {
+		left := c.lastUsed.Add(r.tune.SMTPKeepOpen).Sub(now)
+		if now.IsZero() || left <= 0 {
+			expired = append(expired, c)
+			continue
+		}
+		if !found || left < next {
+			next, found = left, true
+		}
+		kept = append(kept, c)
+	}
+	clear(r.idle[len(kept):])
+	r.idle = kept
+	r.idleMu.Unlock()
+	for _, c := range expired {
+		c.close(r.log)
+	}
+	return next, found
 }
 
 // probe reports whether the SMTP server takes a connection again
@@ -155,6 +241,9 @@ func (r *responder) recovered() {
 // sendDue sends until the outbox holds nothing due or the server fails.
 func (r *responder) sendDue(stop, hard context.Context) {
 	for stop.Err() == nil {
+		if r.uncommitted != nil && !r.commit(r.uncommitted) {
+			return
+		}
 		due, err := r.outbox.DueAcks(r.mb.cfg.Name, r.now(), ackBatch)
 		if err != nil {
 			r.log.Error("read outbox", "err", err)
@@ -169,9 +258,12 @@ func (r *responder) sendDue(stop, hard context.Context) {
 		for i, e := range due {
 			parts[i%n] = append(parts[i%n], e)
 		}
+		// Both connections record into one batch: one commit for the round,
+		// durable before the next round reads the outbox again.
+		batch := r.outbox.NewAckBatch()
 		results := make(chan batchResult, n)
 		for _, part := range parts {
-			go func() { results <- r.sendBatch(stop, hard, part) }()
+			go func() { results <- r.sendBatch(stop, hard, batch, part) }()
 		}
 		ok, connected, unreachable := true, false, false
 		for range parts {
@@ -179,6 +271,9 @@ func (r *responder) sendDue(stop, hard context.Context) {
 			ok = ok && res == batchDone
 			connected = connected || res != batchUnreachable
 			unreachable = unreachable || res == batchUnreachable
+		}
+		if !r.commit(batch) {
+			return
 		}
 		switch {
 		case connected && r.down:
@@ -193,6 +288,26 @@ func (r *responder) sendDue(stop, hard context.Context) {
 	}
 }
 
+// commit makes batch durable. When the register cannot be written, the batch
+// is kept and retried before anything more is sent.
+func (r *responder) commit(batch *ticket.AckBatch) bool {
+	skipped, err := batch.Commit()
+	if err != nil {
+		r.log.Error("record acknowledgements: nothing more is sent until the register can be written", "err", err)
+		if r.health != nil {
+			r.health.failed(err)
+		}
+		r.uncommitted = batch
+		return false
+	}
+	r.uncommitted = nil
+	if skipped > 0 {
+		// A bounce report or a purge came between the send and its record.
+		r.log.Info("acknowledgement results not recorded: the case changed meanwhile", "count", skipped)
+	}
+	return true
+}
+
 // batchResult is how sendBatch ended.
 type batchResult int
 
@@ -204,28 +319,24 @@ const (
 
 // sendBatch sends entries over one connection. When the connection fails,
 // the entries not sent are rescheduled.
-func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.OutboxEntry) batchResult {
-	client, err := newSMTPClient(r.mb.cfg, r.mb.smtpTokens, r.tune.SMTPTimeout, hard)
+func (r *responder) sendBatch(stop, hard context.Context, batch *ticket.AckBatch, entries []ticket.OutboxEntry) batchResult {
+	conn, err := r.connect(hard)
 	if err != nil {
-		r.deferAll(entries, err)
-		return batchStopped
-	}
-	sc, err := client.DialToSMTPClientWithContext(hard)
-	if err != nil {
-		err = fmt.Errorf("connect to %s:%d: %w", r.mb.cfg.SMTP.Host, r.mb.cfg.SMTP.Port, err)
-		r.deferAll(entries, err)
+		r.deferAll(batch, entries, err)
+		if errors.Is(err, errConfig) {
+			return batchStopped
+		}
 		return batchUnreachable
 	}
+	keep := true
 	defer func() {
-		if err := client.CloseWithSMTPClient(sc); err != nil {
-			r.log.Debug("close smtp connection", "err", err)
-			// QUIT failed (a dead connection, or one whose deadline the
-			// stop set): close it without QUIT.
-			_ = sc.Close()
+		if keep && stop.Err() == nil {
+			r.putIdle(conn)
+			return
 		}
+		conn.close(r.log)
 	}()
-	// RFC 3834 §3.3 / RFC 3461 §4.1: ask for no delivery notifications.
-	sc.SetDSNRcptNotifyOption("NEVER")
+	sc := conn.sc
 	for i, e := range entries {
 		if stop.Err() != nil {
 			return batchStopped // the rest stays due and goes out after the restart
@@ -241,7 +352,7 @@ func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.Outbo
 			return batchStopped // held in the outbox until the cap lifts
 		}
 		if !e.Message.AckVerified() {
-			held, err := r.holdUnverified(e)
+			held, err := r.holdUnverified(batch, e)
 			if err != nil {
 				r.log.Error("check the unverified share of the hourly cap", "err", err)
 				return batchStopped
@@ -250,20 +361,23 @@ func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.Outbo
 				continue
 			}
 		}
-		res, connErr, unlock := r.sendOne(sc, e)
-		err = r.outbox.RecordAck(e.Message.Seq, res)
+		res, connErr, unlock := r.sendOne(sc, batch, e)
+		err = batch.Record(&e.Message, res)
 		unlock()
 		if err != nil {
 			r.log.Error("record acknowledgement", "case", e.Reference.String(), "err", err)
+			keep = false
 			return batchStopped
 		}
 		if res.Status == ticket.AckSent {
-			// The register's sent index has it now: the cap's running count too.
+			// The batch has it, and its Commit the register's sent index: the
+			// cap's running count too.
 			r.cap.sent(res.At, !e.Message.AckVerified())
 		}
 		r.logResult(e, res)
 		if connErr != nil {
-			r.deferAll(entries[i+1:], connErr)
+			keep = false
+			r.deferAll(batch, entries[i+1:], connErr)
 			if i == 0 {
 				return batchUnreachable
 			}
@@ -271,6 +385,37 @@ func (r *responder) sendBatch(stop, hard context.Context, entries []ticket.Outbo
 		}
 	}
 	return batchDone
+}
+
+// errConfig marks a failure to set up the SMTP client from the configuration.
+var errConfig = errors.New("smtp configuration")
+
+// connect returns a connection kept open from an earlier burst that still
+// answers, or a new one (greeting, EHLO, STARTTLS, AUTH).
+func (r *responder) connect(hard context.Context) (*smtpConn, error) {
+	for c := r.takeIdle(); c != nil; c = r.takeIdle() {
+		_ = c.sc.UpdateDeadline(r.tune.SMTPTimeout)
+		if time.Since(c.lastUsed) < time.Second {
+			return c, nil
+		}
+		// The server may have closed it meanwhile (RFC 5321 §4.5.3.2.7
+		// lets it after a while): ask.
+		if err := c.sc.Noop(); err == nil {
+			return c, nil
+		}
+		_ = c.sc.Close()
+	}
+	client, err := newSMTPClient(r.mb.cfg, r.mb.smtpTokens, r.tune.SMTPTimeout, hard)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
+	sc, err := client.DialToSMTPClientWithContext(hard)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s:%d: %w", r.mb.cfg.SMTP.Host, r.mb.cfg.SMTP.Port, err)
+	}
+	// RFC 3834 §3.3 / RFC 3461 §4.1: ask for no delivery notifications.
+	sc.SetDSNRcptNotifyOption("NEVER")
+	return &smtpConn{client: client, sc: sc}, nil
 }
 
 // unverifiedHold is how long an acknowledgement to an unverified sender waits when the
@@ -282,7 +427,7 @@ const unverifiedHold = 5 * time.Minute
 // than sent, so that unverified mail (a backlog, a flood registered before the limit
 // applied) can never use up hourly_cap and stop the acknowledgements to verified senders
 // behind it. It is given up like a temporary failure after GiveUpAfter.
-func (r *responder) holdUnverified(e ticket.OutboxEntry) (bool, error) {
+func (r *responder) holdUnverified(batch *ticket.AckBatch, e ticket.OutboxEntry) (bool, error) {
 	ok, err := r.cap.allowUnverified(*r.mb.cfg.Policy.UnverifiedHourlyCap)
 	if err != nil || ok {
 		return false, err
@@ -293,7 +438,7 @@ func (r *responder) holdUnverified(e ticket.OutboxEntry) (bool, error) {
 	if now.Sub(e.Message.Received) > r.tune.GiveUpAfter {
 		res = ticket.AckResult{Status: ticket.AckFailed, Reply: "gave up: " + why, At: now}
 	}
-	if err := r.outbox.RecordAck(e.Message.Seq, res); err != nil {
+	if err := batch.Record(&e.Message, res); err != nil {
 		return false, err
 	}
 	r.metrics.acksHeld.WithLabelValues(r.mb.cfg.Name, ticket.ReasonRateUnverified).Inc()
@@ -324,10 +469,10 @@ func (r *responder) logResult(e ticket.OutboxEntry, res ticket.AckResult) {
 }
 
 // deferAll reschedules entries after a failure that was not theirs.
-func (r *responder) deferAll(entries []ticket.OutboxEntry, cause error) {
+func (r *responder) deferAll(batch *ticket.AckBatch, entries []ticket.OutboxEntry, cause error) {
 	for _, e := range entries {
 		res := r.retryLater(e, cause.Error())
-		if err := r.outbox.RecordAck(e.Message.Seq, res); err != nil {
+		if err := batch.Record(&e.Message, res); err != nil {
 			r.log.Error("record acknowledgement", "case", e.Reference.String(), "err", err)
 			return
 		}
@@ -356,11 +501,11 @@ func (r *responder) retryLater(e ticket.OutboxEntry, reply string) ticket.AckRes
 // sendOne sends one acknowledgement. connErr is set when the connection
 // can no longer be used. The caller records res and then calls unlock: from
 // just before the end of DATA until that record, the ack is in flight
-// (Store.MarkSending) and the mailbox's window is held. res.Sent is what was
+// (AckBatch.MarkSending) and the mailbox's window is held. res.Sent is what was
 // sent (or tried), stored with the result (issue 11).
 //
 //lint:ignore ST1008 connErr is not sendOne's failure but the state of the connection; res is the outcome
-func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket.AckResult, connErr error, unlock func()) {
+func (r *responder) sendOne(sc *gosmtp.Client, batch *ticket.AckBatch, e ticket.OutboxEntry) (res ticket.AckResult, connErr error, unlock func()) {
 	unlock = func() {}
 	now := r.now()
 	msg, sent, err := r.build(e)
@@ -371,11 +516,12 @@ func (r *responder) sendOne(sc *gosmtp.Client, e ticket.OutboxEntry) (res ticket
 	}
 	_ = sc.UpdateDeadline(r.tune.SMTPTimeout)
 	// The server can accept the message only from the end of DATA on
-	// (RFC 5321 §4.1.1.4): mark it in flight first, durably.
+	// (RFC 5321 §4.1.1.4): mark it in flight first, in the batch's journal,
+	// which a kill -9 does not lose.
 	markInFlight := func() error {
 		r.window.Lock()
 		unlock = r.window.Unlock
-		again, err := r.outbox.MarkSending(e.Message.Seq, r.now())
+		again, err := batch.MarkSending(&e.Message, r.now())
 		if err != nil {
 			return fmt.Errorf("%w: %w", errRegister, err)
 		}

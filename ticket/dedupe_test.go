@@ -161,26 +161,36 @@ func TestMakeAcksDue(t *testing.T) {
 	}
 }
 
-// An ack in flight at a crash (MarkSending without RecordAck) is "maybe sent" when it is
-// sent again; RecordAck clears the mark.
+// An ack in flight at a crash (MarkSending without a recorded result) is "maybe sent"
+// when it is sent again; the result clears the mark.
 func TestMarkSending(t *testing.T) {
-	s := newTestStore(t)
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
 	mustRegister(t, s, incoming(1, "", t0))
-	if again, err := s.MarkSending(1, t0); err != nil || again {
+	m := dueMessage(t, s, 1)
+	if again, err := s.NewAckBatch().MarkSending(m, t0); err != nil || again {
 		t.Fatalf("first MarkSending = %v, %v", again, err)
 	}
-	// The crash: no RecordAck. The next attempt:
-	if again, err := s.MarkSending(1, t0.Add(time.Minute)); err != nil || !again {
+	// The crash: no result, no Commit. The next attempt:
+	s.Close()
+	s = openTestStore(t, dir)
+	defer s.Close()
+	m = dueMessage(t, s, 1)
+	b := s.NewAckBatch()
+	if again, err := b.MarkSending(m, t0.Add(time.Minute)); err != nil || !again {
 		t.Fatalf("MarkSending after a crash = %v, %v; want in flight before", again, err)
 	}
-	if err := s.RecordAck(1, AckResult{Status: AckSent, At: t0.Add(time.Minute), Reply: "250 ok"}); err != nil {
+	if err := b.Record(m, AckResult{Status: AckSent, At: t0.Add(time.Minute), Reply: "250 ok"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	c := mustLookup(t, s, mustLookupRef(t, s, 1))
 	if a := c.Messages[0].Ack; !a.InFlight.IsZero() || !a.MaybeSent || a.Status != AckSent {
 		t.Errorf("ack after the resend: %+v", a)
 	}
-	if _, err := s.MarkSending(1, t0); err == nil {
+	if _, err := s.NewAckBatch().MarkSending(&c.Messages[0], t0); err == nil {
 		t.Error("MarkSending of a sent ack succeeded")
 	}
 }

@@ -93,61 +93,67 @@ func (s *Store) RecordAck(seq uint64, res AckResult) error {
 		if err != nil {
 			return err
 		}
-		a := &m.Ack
-		switch res.Status {
-		case AckSent, AckFailed, AckPending:
-			if a.Status != AckPending {
-				return fmt.Errorf("ack is %s: %w", a.Status, ErrNotPending)
-			}
-			if res.Status == AckPending && !validKeyTime(res.NextTry) {
-				return fmt.Errorf("next try %v out of range", res.NextTry)
-			}
-			outbox := bucket(tx, bucketOutbox)
-			if err := outbox.Delete(outboxKey(m.Mailbox, a.NextTry, seq)); err != nil {
-				return fmt.Errorf("outbox: %w", err)
-			}
-			a.Status = res.Status
-			a.InFlight = time.Time{}
-			a.Attempts++
-			a.Reply = res.Reply
-			a.NextTry = time.Time{}
-			switch res.Status {
-			case AckSent:
-				a.SentAt = res.At
-				if err := bucket(tx, bucketIndex).Put(sentKey(a.SentAt, seq), nil); err != nil {
-					return fmt.Errorf("sent index: %w", err)
-				}
-				if !ackVerified(m.VerifiedSender, a.Recipient) {
-					if err := bucket(tx, bucketIndex).Put(unverifiedSentKey(a.SentAt, seq), nil); err != nil {
-						return fmt.Errorf("sent index: %w", err)
-					}
-				}
-			case AckPending:
-				a.NextTry = res.NextTry
-				if err := outbox.Put(outboxKey(m.Mailbox, a.NextTry, seq), nil); err != nil {
-					return fmt.Errorf("outbox: %w", err)
-				}
-			}
-		case AckBounced:
-			if a.Status != AckSent {
-				return fmt.Errorf("bounce of an ack that is %s, not sent", a.Status)
-			}
-			a.Status = AckBounced
-			a.Reply = res.Reply
-		default:
-			return fmt.Errorf("unknown ack status %q", res.Status)
-		}
-		if res.Sent != nil {
-			if err := putSentText(tx, ackSentKey(seq), *res.Sent); err != nil {
-				return err
-			}
-		}
-		return putMessage(tx, m)
+		return recordAck(tx, m, res)
 	})
 	if err != nil {
 		return fmt.Errorf("record ack of message %d: %w", seq, err)
 	}
 	return nil
+}
+
+// recordAck is RecordAck in the caller's transaction, on m as read in it.
+func recordAck(tx *bolt.Tx, m *messageRecord, res AckResult) error {
+	seq := m.Seq
+	a := &m.Ack
+	switch res.Status {
+	case AckSent, AckFailed, AckPending:
+		if a.Status != AckPending {
+			return fmt.Errorf("ack is %s: %w", a.Status, ErrNotPending)
+		}
+		if res.Status == AckPending && !validKeyTime(res.NextTry) {
+			return fmt.Errorf("next try %v out of range", res.NextTry)
+		}
+		outbox := bucket(tx, bucketOutbox)
+		if err := outbox.Delete(outboxKey(m.Mailbox, a.NextTry, seq)); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+		a.Status = res.Status
+		a.InFlight = time.Time{}
+		a.Attempts++
+		a.Reply = res.Reply
+		a.NextTry = time.Time{}
+		switch res.Status {
+		case AckSent:
+			a.SentAt = res.At
+			if err := bucket(tx, bucketIndex).Put(sentKey(a.SentAt, seq), nil); err != nil {
+				return fmt.Errorf("sent index: %w", err)
+			}
+			if !ackVerified(m.VerifiedSender, a.Recipient) {
+				if err := bucket(tx, bucketIndex).Put(unverifiedSentKey(a.SentAt, seq), nil); err != nil {
+					return fmt.Errorf("sent index: %w", err)
+				}
+			}
+		case AckPending:
+			a.NextTry = res.NextTry
+			if err := outbox.Put(outboxKey(m.Mailbox, a.NextTry, seq), nil); err != nil {
+				return fmt.Errorf("outbox: %w", err)
+			}
+		}
+	case AckBounced:
+		if a.Status != AckSent {
+			return fmt.Errorf("bounce of an ack that is %s, not sent", a.Status)
+		}
+		a.Status = AckBounced
+		a.Reply = res.Reply
+	default:
+		return fmt.Errorf("unknown ack status %q", res.Status)
+	}
+	if res.Sent != nil {
+		if err := putSentText(tx, ackSentKey(seq), *res.Sent); err != nil {
+			return err
+		}
+	}
+	return putMessage(tx, m)
 }
 
 // MarkBounced records a bounce of the ack of message seq (a DSN, RFC 3464, or another
@@ -313,28 +319,18 @@ func (s *Store) MakeAcksDue(mailbox string, now time.Time) (int, error) {
 	return n, nil
 }
 
-// MarkSending records durably, just before the end of the SMTP DATA of message seq's ack,
-// that the ack is in flight. RecordAck clears the mark; an ack that still carries it when it
-// is marked again was in flight at a crash and may have reached the server: it is then
-// marked MaybeSent, and wasInFlight is true (the caller logs the repeat).
-func (s *Store) MarkSending(seq uint64, at time.Time) (wasInFlight bool, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		m, err := getMessage(tx, seq)
-		if err != nil {
-			return err
-		}
-		if m.Ack.Status != AckPending {
-			return fmt.Errorf("ack is %s: %w", m.Ack.Status, ErrNotPending)
-		}
-		if !m.Ack.InFlight.IsZero() {
-			wasInFlight = true
-			m.Ack.MaybeSent = true
-		}
-		m.Ack.InFlight = at
-		return putMessage(tx, m)
-	})
-	if err != nil {
-		return false, fmt.Errorf("mark ack of message %d in flight: %w", seq, err)
+// markSending records, in tx, that m's ack is about to cross the end of the SMTP DATA
+// (an AckBatch's mark, applied). The result clears the mark; an ack that still carries it
+// when it is marked again was in flight at a crash and may have reached the server: it is
+// then marked MaybeSent, and wasInFlight is true.
+func markSending(tx *bolt.Tx, m *messageRecord, at time.Time) (wasInFlight bool, err error) {
+	if m.Ack.Status != AckPending {
+		return false, fmt.Errorf("ack is %s: %w", m.Ack.Status, ErrNotPending)
 	}
-	return wasInFlight, nil
+	if !m.Ack.InFlight.IsZero() {
+		wasInFlight = true
+		m.Ack.MaybeSent = true
+	}
+	m.Ack.InFlight = at
+	return wasInFlight, putMessage(tx, m)
 }

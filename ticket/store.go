@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -66,6 +67,8 @@ type Store struct {
 	dir    string
 	rawDir string
 	noSync bool
+	// journalSeq numbers the AckBatches (with the time, their journals' names).
+	journalSeq atomic.Uint64
 
 	// MigrationBackup is the copy of the register Open made before it
 	// migrated an older schema version ("" when nothing was migrated).
@@ -105,6 +108,11 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open register %s: %w", path, err)
 	}
 	s := &Store{db: db, dir: dataDir, rawDir: raw, noSync: opts.NoSync, MigrationBackup: backup}
+	// Before anything reads the outbox: the ack records a crash left in journals.
+	if _, err := s.replayAckJournals(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open register %s: %w", path, err)
+	}
 	// We hold the database lock, so no other process of ours is writing raw/ now:
 	// temp files left there are from a crash.
 	if stale, err := filepath.Glob(filepath.Join(raw, tmpPattern)); err == nil {

@@ -147,10 +147,10 @@ type Ack struct {
 	// EchoReason says why, in words for the clerk: "sender verified by dkim", "sender not
 	// verified", "echo = never", "echo = always".
 	EchoReason string `json:"echo_reason,omitempty"`
-	// InFlight is set (durably, by MarkSending) just before the end of the ack's SMTP DATA
-	// and cleared by RecordAck: an ack that still has it after a crash may have been
-	// accepted by the server, and MaybeSent says it was sent again (with the same
-	// Message-ID) after such a crash.
+	// InFlight is set (AckBatch.MarkSending, kept by its journal across a kill -9) just
+	// before the end of the ack's SMTP DATA and cleared by the attempt's result: an ack
+	// that still has it after a crash may have been accepted by the server, and
+	// MaybeSent says it was sent again (with the same Message-ID) after such a crash.
 	InFlight  time.Time `json:"in_flight,omitzero"`
 	MaybeSent bool      `json:"maybe_sent,omitempty"`
 }

@@ -49,6 +49,7 @@ type System struct {
 	// (tests of 4xx/5xx handling).
 	reject     func(rcpt string) error
 	deliveries []Delivery
+	sessions   int // SMTP connections accepted
 }
 
 // Start listens and serves until Close.
@@ -130,6 +131,13 @@ func (s *System) Deliveries() []Delivery {
 	return append([]Delivery(nil), s.deliveries...)
 }
 
+// SMTPSessions returns how many SMTP connections the SMTP side accepted so far.
+func (s *System) SMTPSessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions
+}
+
 // Append puts raw into a user's folder as if delivered at t.
 func (s *System) Append(user, folder string, raw []byte, t time.Time) error {
 	s.mu.Lock()
@@ -144,7 +152,12 @@ func (s *System) Append(user, folder string, raw []byte, t time.Time) error {
 
 type backend struct{ s *System }
 
-func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: b.s}, nil }
+func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) {
+	b.s.mu.Lock()
+	b.s.sessions++
+	b.s.mu.Unlock()
+	return &session{s: b.s}, nil
+}
 
 type session struct {
 	s    *System

@@ -1,0 +1,262 @@
+package ticket
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The ack journal (issue 12). Recording every acknowledgement's in-flight mark and
+// result in a bbolt transaction of its own cost two fsync'd commits per ack, taken
+// while the responder's window (one ack at a time between the end of DATA and its
+// record, issue 9) was held and while registration waited for bbolt's single writer.
+// An AckBatch instead appends each mark and result as a line to a journal file of its
+// own — a write(2) without fsync, which a kill -9 does not lose: the data is in the
+// kernel's page cache — and Commit applies the whole batch in one transaction, one
+// fsync. Open replays the journals a crash left behind before anything reads the
+// outbox, so a killed daemon still repeats at most the one ack that was in flight.
+//
+// Only a power failure or kernel crash can lose a batch's journal; then the acks of
+// that batch (at most ackBatch) that the server had accepted go out again, each with
+// its stable Message-ID — every batch is durable before the next one starts.
+//
+// Records are idempotent: each carries the ack's attempt count when it was made and
+// applies only while the ack is still pending with that count (a mark only when it is
+// not already set to the same time). A journal replayed twice — a crash between
+// Commit and the file's removal — therefore changes nothing the second time.
+
+const journalDir = "ackjournal"
+
+// journalRecord is one line of an ack journal: an in-flight mark (InFlight set) or a
+// result (Result set) of message Seq's acknowledgement.
+type journalRecord struct {
+	Seq      uint64     `json:"seq"`
+	Attempts int        `json:"attempts"`
+	InFlight time.Time  `json:"in_flight,omitzero"`
+	Result   *AckResult `json:"result,omitempty"`
+}
+
+// AckBatch records the acknowledgements one round of sends of a responder makes, over
+// any number of connections: MarkSending and Record append to the batch's journal at
+// once, Commit writes them all to the register. Safe for concurrent use.
+type AckBatch struct {
+	s    *Store
+	name string // the journal file, created with the first record
+
+	mu   sync.Mutex
+	f    *os.File
+	recs []journalRecord
+	err  error // the first write error: Commit reports it
+}
+
+// NewAckBatch starts a batch of ack records.
+func (s *Store) NewAckBatch() *AckBatch {
+	n := s.journalSeq.Add(1)
+	name := fmt.Sprintf("%020d-%06d.jsonl", time.Now().UnixNano(), n%1_000_000)
+	return &AckBatch{s: s, name: filepath.Join(s.dir, journalDir, name)}
+}
+
+// MarkSending records, just before the end of the SMTP DATA of m's ack, that the ack
+// is in flight (see Store.MarkSending); m is the message as DueAcks returned it.
+// wasInFlight reports that it was in flight at a crash already: this send may repeat
+// it.
+func (b *AckBatch) MarkSending(m *Message, at time.Time) (wasInFlight bool, err error) {
+	if m.Ack.Status != AckPending {
+		return false, fmt.Errorf("mark ack of message %d in flight: ack is %s: %w", m.Seq, m.Ack.Status, ErrNotPending)
+	}
+	if err := b.append(journalRecord{Seq: m.Seq, Attempts: m.Ack.Attempts, InFlight: at}); err != nil {
+		return false, fmt.Errorf("mark ack of message %d in flight: %w", m.Seq, err)
+	}
+	return !m.Ack.InFlight.IsZero(), nil
+}
+
+// Record records the result of the attempt to send m's ack (see Store.RecordAck; only
+// AckSent, AckFailed and AckPending).
+func (b *AckBatch) Record(m *Message, res AckResult) error {
+	switch res.Status {
+	case AckSent, AckFailed:
+	case AckPending:
+		if !validKeyTime(res.NextTry) {
+			return fmt.Errorf("record ack of message %d: next try %v out of range", m.Seq, res.NextTry)
+		}
+	default:
+		return fmt.Errorf("record ack of message %d: status %q in a batch", m.Seq, res.Status)
+	}
+	if err := b.append(journalRecord{Seq: m.Seq, Attempts: m.Ack.Attempts, Result: &res}); err != nil {
+		return fmt.Errorf("record ack of message %d: %w", m.Seq, err)
+	}
+	return nil
+}
+
+func (b *AckBatch) append(rec journalRecord) error {
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	line = append(line, '\n')
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return b.err
+	}
+	if b.f == nil {
+		b.f, err = os.OpenFile(b.name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, storeFileMode)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err = mkdirStore(filepath.Dir(b.name)); err == nil {
+				b.f, err = os.OpenFile(b.name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, storeFileMode)
+			}
+		}
+		if err != nil {
+			b.err = fmt.Errorf("ack journal: %w", err)
+			return b.err
+		}
+	}
+	// One write: a kill -9 leaves the line whole or not at all in the page cache.
+	if _, err := b.f.Write(line); err != nil {
+		b.err = fmt.Errorf("ack journal %s: %w", b.name, err)
+		return b.err
+	}
+	b.recs = append(b.recs, rec)
+	return nil
+}
+
+// Commit writes the batch's records to the register in one transaction and removes
+// the batch's journal. Records that no longer apply (the ack was bounced, purged or
+// recorded meanwhile) are skipped; skipped says how many. After Commit the batch is
+// empty and can be used again.
+func (b *AckBatch) Commit() (skipped int, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		err = b.err
+	}
+	if len(b.recs) > 0 {
+		if skipped, err = b.s.applyJournal(b.recs); err != nil {
+			return 0, fmt.Errorf("commit ack batch: %w", err)
+		}
+	}
+	b.recs = b.recs[:0]
+	if b.f != nil {
+		b.f.Close()
+		b.f = nil
+		if rerr := os.Remove(b.name); rerr != nil {
+			// Replaying it again later changes nothing (records are idempotent).
+			err = errors.Join(err, fmt.Errorf("remove ack journal: %w", rerr))
+		}
+	}
+	b.err = nil
+	return skipped, err
+}
+
+// applyJournal applies recs in order in one transaction.
+func (s *Store) applyJournal(recs []journalRecord) (skipped int, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		for _, rec := range recs {
+			applied, err := applyJournalRecord(tx, rec)
+			if err != nil {
+				return err
+			}
+			if !applied {
+				skipped++
+			}
+		}
+		return nil
+	})
+	return skipped, err
+}
+
+// applyJournalRecord applies rec if it still applies: the ack is pending with the
+// attempt count rec was made at (and, for a mark, not marked at that time already).
+func applyJournalRecord(tx *bolt.Tx, rec journalRecord) (bool, error) {
+	m, err := getMessage(tx, rec.Seq)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil // purged
+	}
+	if err != nil {
+		return false, err
+	}
+	if m.Ack.Status != AckPending || m.Ack.Attempts != rec.Attempts {
+		return false, nil
+	}
+	switch {
+	case rec.Result != nil:
+		return true, recordAck(tx, m, *rec.Result)
+	case !rec.InFlight.IsZero():
+		if m.Ack.InFlight.Equal(rec.InFlight) {
+			return false, nil
+		}
+		_, err := markSending(tx, m, rec.InFlight)
+		return true, err
+	}
+	return false, fmt.Errorf("ack journal record of message %d is empty", rec.Seq)
+}
+
+// replayAckJournals applies the journals a crash left in dir (oldest first) and
+// removes them. A line cut short by the crash (no newline) ends its journal; a
+// damaged line elsewhere is an error naming the file: moving the file aside costs at
+// most the repeat of the acks it recorded.
+func (s *Store) replayAckJournals() (int, error) {
+	dir := filepath.Join(s.dir, journalDir)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("replay ack journals: %w", err)
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if e.Type().IsRegular() && filepath.Ext(e.Name()) == ".jsonl" {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	total := 0
+	for _, name := range names {
+		path := filepath.Join(dir, name)
+		recs, err := readJournal(path)
+		if err != nil {
+			return total, err
+		}
+		if _, err := s.applyJournal(recs); err != nil {
+			return total, fmt.Errorf("replay ack journal %s: %w", path, err)
+		}
+		if err := os.Remove(path); err != nil {
+			return total, fmt.Errorf("replay ack journal: %w", err)
+		}
+		total += len(recs)
+	}
+	return total, nil
+}
+
+// readJournal reads the complete lines of an ack journal.
+func readJournal(path string) ([]journalRecord, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read ack journal: %w", err)
+	}
+	// Bytes after the last newline are the line a crash cut short.
+	data = data[:bytes.LastIndexByte(data, '\n')+1]
+	var recs []journalRecord
+	for n, line := range bytes.SplitAfter(data, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var rec journalRecord
+		if err := json.Unmarshal(line, &rec); err != nil {
+			return nil, fmt.Errorf("ack journal %s line %d: %w (move the file aside to start; the acks it recorded may then be sent again)",
+				path, n+1, err)
+		}
+		recs = append(recs, rec)
+	}
+	return recs, nil
+}
