@@ -209,38 +209,6 @@ func (r *interimRunner) sendOne(sc *gosmtp.Client, e ticket.InterimEntry) (ticke
 	return res, err
 }
 
-// smtpSend runs one mail transaction (RFC 5321 §3.3) and returns the server's reply to
-// the end of data. beforeEnd, when set, runs after the message is written and before the
-// end of data, from which on the server can accept it (RFC 5321 §4.1.1.4); its error ends
-// the transaction unsent.
-func smtpSend(sc *gosmtp.Client, from, rcpt string, msg *gomail.Msg, beforeEnd func() error) (string, error) {
-	if err := sc.Mail("<" + from + ">"); err != nil {
-		return "", err
-	}
-	if err := sc.Rcpt("<" + rcpt + ">"); err != nil {
-		return "", err
-	}
-	w, err := sc.Data()
-	if err != nil {
-		return "", err
-	}
-	if _, err := msg.WriteTo(w); err != nil {
-		return "", err
-	}
-	if beforeEnd != nil {
-		if err := beforeEnd(); err != nil {
-			return "", err
-		}
-	}
-	if err := w.Close(); err != nil {
-		return "", err
-	}
-	if dc, ok := w.(*gosmtp.DataCloser); ok {
-		return dc.ServerResponse(), nil
-	}
-	return "", nil
-}
-
 // textData is the template data the mailbox's acknowledgements and interim notices share:
 // the office, the handling time, the legal basis and the signature (issue 11).
 func textData(cfg *config.Config, mb *mailbox) templates.Data {
