@@ -235,6 +235,9 @@ type mailbox struct {
 	// while the watcher works as it should (zero: not tracked yet).
 	folderSeen time.Time
 	staleAfter time.Duration
+
+	// flow paces the watcher's registration to the responder's acks.
+	flow ackFlow
 }
 
 // MailboxStatus is what the daemon knows about one mailbox right now.
@@ -367,6 +370,7 @@ func New(o Options) (*Daemon, error) {
 	d.regHealth = &registerHealth{log: o.Logger, errors: d.metrics.registerWriteErrors, dataDir: o.Config.DataDir}
 	if o.Search != nil {
 		d.indexer = newIndexer(o.Store, o.Search, o.Logger)
+		d.indexer.acksWaiting = d.acksWaiting
 	}
 	for _, mc := range o.Config.Mailboxes {
 		m := d.newMailbox(o.Config, mc)
@@ -596,6 +600,17 @@ func (d *Daemon) Config() *config.Config { return d.currentConfig() }
 func (d *Daemon) currentConfig() *config.Config { return d.snap.Load().cfg }
 
 // currentMailboxes returns a copy of the configured mailboxes.
+// acksWaiting reports whether a mailbox's responder is sending acknowledgements
+// that are due: the indexer leaves them the CPU.
+func (d *Daemon) acksWaiting() bool {
+	for _, m := range d.currentMailboxes() {
+		if m.flow.waiting() {
+			return true
+		}
+	}
+	return false
+}
+
 func (d *Daemon) currentMailboxes() []*mailbox {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -48,6 +48,9 @@ type indexer struct {
 	wake  chan struct{}
 
 	quiet, maxWait time.Duration
+	// acksWaiting (nil: never) reports acknowledgements being sent: like
+	// registration, they go before indexing.
+	acksWaiting func() bool
 
 	mu        sync.Mutex
 	texts     map[uint64]string // body texts of the watcher's parse, by Seq, until indexed
@@ -129,9 +132,10 @@ func (x *indexer) run(stop context.Context) {
 	}
 }
 
-// settle waits, after a wake, until registration pauses for quiet, the held
-// texts reach their bound, or maxWait has passed: the indexer runs at a lower
-// priority than the drain and catches up in large batches.
+// settle waits, after a wake, until registration pauses for quiet and no
+// acknowledgements wait, the held texts reach their bound, or maxWait has
+// passed: the indexer runs at a lower priority than the drain and catches up
+// in large batches.
 func (x *indexer) settle(stop context.Context) {
 	if x.quiet <= 0 {
 		return
@@ -147,7 +151,10 @@ func (x *indexer) settle(stop context.Context) {
 		case <-deadline.C:
 			return
 		case <-quiet.C:
-			return
+			if x.acksWaiting == nil || !x.acksWaiting() {
+				return
+			}
+			quiet.Reset(x.quiet)
 		case <-x.wake: // registration goes on
 			quiet.Reset(x.quiet)
 		}

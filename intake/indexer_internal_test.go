@@ -103,3 +103,16 @@ func TestIndexerBoundsTheHeldTexts(t *testing.T) {
 	}
 	x.settle(context.Background()) // returns at once: it would otherwise wait an hour
 }
+
+// TestIndexerLeavesTheCPUToAcks: after a pause in registration the indexer still
+// waits while acknowledgements are being sent (issue 12), and starts once none wait.
+func TestIndexerLeavesTheCPUToAcks(t *testing.T) {
+	_, x := newIndexerRig(t)
+	x.quiet, x.maxWait = time.Microsecond, time.Hour
+	asked := 0
+	x.acksWaiting = func() bool { asked++; return asked <= 3 }
+	x.settle(context.Background()) // returns only once acksWaiting says no: it would otherwise wait an hour
+	if asked != 4 {
+		t.Errorf("asked whether acks wait %d times, want 4", asked)
+	}
+}

@@ -21,6 +21,7 @@ type metrics struct {
 	acksBounced    *prometheus.CounterVec // mailbox
 	acksHeld       *prometheus.CounterVec // mailbox, reason
 	reconnects     *prometheus.CounterVec // mailbox
+	paced          *prometheus.CounterVec // mailbox
 	oauthExpiry    *prometheus.GaugeVec   // mailbox, protocol
 	oauthFailures  *prometheus.CounterVec // mailbox, protocol
 	// registerWriteErrors counts failed writes of the register or a raw mail.
@@ -69,6 +70,10 @@ func newMetrics(version string, mailboxes []string, state prometheus.Collector) 
 			Name: "intake_imap_reconnects_total",
 			Help: "IMAP reconnect attempts after a session ended.",
 		}, []string{"mailbox"}),
+		paced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "intake_registration_paced_seconds_total",
+			Help: "Time registration waited for the acknowledgements of its mailbox (more than 100 due while the SMTP server takes them), like Postfix's in_flow_delay.",
+		}, []string{"mailbox"}),
 		registerWriteErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "intake_register_write_errors_total",
 			Help: "Failed writes of the register or of a raw mail (disk full, read-only file system); /readyz reports register_unwritable until a write works again.",
@@ -84,7 +89,7 @@ func newMetrics(version string, mailboxes []string, state prometheus.Collector) 
 	buildInfo.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(
 		m.registered, m.acksSent, m.acksSuppressed, m.acksFailed, m.acksBounced, m.acksHeld, m.reconnects,
-		m.oauthExpiry, m.oauthFailures, m.registerWriteErrors,
+		m.paced, m.oauthExpiry, m.oauthFailures, m.registerWriteErrors,
 		buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -150,12 +150,13 @@ func (m *metrics) prepare(mailbox string) {
 	m.acksFailed.WithLabelValues(mailbox)
 	m.acksBounced.WithLabelValues(mailbox)
 	m.reconnects.WithLabelValues(mailbox)
+	m.paced.WithLabelValues(mailbox)
 }
 
 // forget drops every series of a removed mailbox.
 func (m *metrics) forget(mailbox string) {
 	l := prometheus.Labels{"mailbox": mailbox}
-	for _, v := range []*prometheus.CounterVec{m.registered, m.acksSent, m.acksSuppressed, m.acksFailed, m.acksBounced, m.reconnects} {
+	for _, v := range []*prometheus.CounterVec{m.registered, m.acksSent, m.acksSuppressed, m.acksFailed, m.acksBounced, m.reconnects, m.paced} {
 		v.DeletePartialMatch(l)
 	}
 }

@@ -240,6 +240,8 @@ func (r *responder) recovered() {
 
 // sendDue sends until the outbox holds nothing due or the server fails.
 func (r *responder) sendDue(stop, hard context.Context) {
+	// While it returns to wait, registration need not wait for it (ackflow.go).
+	defer r.mb.flow.setSending(false)
 	for stop.Err() == nil {
 		if r.uncommitted != nil && !r.commit(r.uncommitted) {
 			return
@@ -250,8 +252,10 @@ func (r *responder) sendDue(stop, hard context.Context) {
 			return
 		}
 		if len(due) == 0 {
+			r.mb.flow.recorded(0, true)
 			return
 		}
+		r.mb.flow.setSending(!r.down)
 		// Small bursts use one connection; large ones are dealt out.
 		n := min(AckConnections, (len(due)+9)/10)
 		parts := make([][]ticket.OutboxEntry, n)
@@ -291,6 +295,7 @@ func (r *responder) sendDue(stop, hard context.Context) {
 // commit makes batch durable. When the register cannot be written, the batch
 // is kept and retried before anything more is sent.
 func (r *responder) commit(batch *ticket.AckBatch) bool {
+	results := batch.Results()
 	skipped, err := batch.Commit()
 	if err != nil {
 		r.log.Error("record acknowledgements: nothing more is sent until the register can be written", "err", err)
@@ -301,6 +306,7 @@ func (r *responder) commit(batch *ticket.AckBatch) bool {
 		return false
 	}
 	r.uncommitted = nil
+	r.mb.flow.recorded(results, false)
 	if skipped > 0 {
 		// A bounce report or a purge came between the send and its record.
 		r.log.Info("acknowledgement results not recorded: the case changed meanwhile", "count", skipped)

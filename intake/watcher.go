@@ -611,6 +611,10 @@ func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta ma
 				delete(s.unregistered, imap.UID(pm.in.Message.UID))
 			}
 			s.publishUnregistered()
+			// Let the acknowledgements keep pace (ackflow.go).
+			if d := w.mb.flow.pace(stop, flowBacklog, flowMaxWait); d > 0 {
+				w.metrics.paced.WithLabelValues(w.mb.cfg.Name).Add(d.Seconds())
+			}
 		}
 		pending, pendingBytes = pending[:0], 0
 	}
@@ -845,7 +849,7 @@ func (w *watcher) registerBatch(batch []prepared) error {
 		return &registerWriteError{err}
 	}
 	w.health.ok()
-	due := false
+	due := 0
 	var texts map[uint64]string
 	if w.index != nil {
 		texts = make(map[uint64]string, len(regs))
@@ -869,7 +873,7 @@ func (w *watcher) registerBatch(batch []prepared) error {
 			attrs = append(attrs, "ack", "suppressed", "reason", reg.AckReason)
 		} else {
 			attrs = append(attrs, "ack", "pending")
-			due = true
+			due++
 		}
 		w.log.Info("mail registered", attrs...)
 		if b := in.Bounce; b != nil {
@@ -884,7 +888,8 @@ func (w *watcher) registerBatch(batch []prepared) error {
 			}
 		}
 	}
-	if due {
+	if due > 0 {
+		w.mb.flow.registered(due)
 		w.mb.wake()
 	}
 	if w.index != nil {

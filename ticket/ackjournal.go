@@ -129,6 +129,19 @@ func (b *AckBatch) append(rec journalRecord) error {
 	return nil
 }
 
+// Results returns how many results were recorded since the last Commit.
+func (b *AckBatch) Results() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, rec := range b.recs {
+		if rec.Result != nil {
+			n++
+		}
+	}
+	return n
+}
+
 // Commit writes the batch's records to the register in one transaction and removes
 // the batch's journal. Records that no longer apply (the ack was bounced, purged or
 // recorded meanwhile) are skipped; skipped says how many. After Commit the batch is
