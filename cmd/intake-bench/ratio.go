@@ -247,7 +247,7 @@ func runRatio(ctx context.Context, p ratioParams, logw io.Writer) (ratioRun, err
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	cfgPath, err := writeBenchConfig(rig, dir)
+	cfgPath, err := writeBenchConfig(rig, dir, "warn")
 	if err != nil {
 		return res, err
 	}
