@@ -149,14 +149,13 @@ func (b *AckBatch) Results() int {
 func (b *AckBatch) Commit() (skipped int, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.err != nil {
-		err = b.err
-	}
 	if len(b.recs) > 0 {
 		if skipped, err = b.s.applyJournal(b.recs); err != nil {
 			return 0, fmt.Errorf("commit ack batch: %w", err)
 		}
 	}
+	// A journal write that failed (its record is not in recs) is reported once.
+	err = b.err
 	b.recs = b.recs[:0]
 	if b.f != nil {
 		b.f.Close()

@@ -238,3 +238,42 @@ func TestAckBatchRefuses(t *testing.T) {
 		t.Errorf("Commit of an empty batch = %d, %v", skipped, err)
 	}
 }
+
+// A journal that cannot be written fails the mark or result and is reported by Commit,
+// after the records that were written are committed.
+func TestAckBatchWriteError(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	defer s.Close()
+	mustRegister(t, s, incoming(1, "", t0))
+	mustRegister(t, s, incoming(2, "", t0))
+	m1, m2 := dueMessage(t, s, 1), dueMessage(t, s, 2)
+	b := s.NewAckBatch()
+	if err := b.Record(m1, AckResult{Status: AckSent, Reply: "250", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	// The journal file is replaced by a directory of the same name: writes fail.
+	b.f.Close()
+	b.f = nil
+	if err := os.Remove(b.name); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(b.name, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Record(m2, AckResult{Status: AckSent, Reply: "250", At: t0}); err == nil {
+		t.Fatal("Record into an unwritable journal succeeded")
+	}
+	if _, err := b.Commit(); err == nil {
+		t.Error("Commit did not report the failed journal write")
+	}
+	if a := mustLookup(t, s, mustLookupRef(t, s, 1)).Messages[0].Ack; a.Status != AckSent {
+		t.Errorf("the written record was not committed: ack 1 is %s", a.Status)
+	}
+	if a := mustLookup(t, s, mustLookupRef(t, s, 2)).Messages[0].Ack; a.Status != AckPending {
+		t.Errorf("ack 2 is %s, want pending (its record was not written)", a.Status)
+	}
+	if _, err := b.Commit(); err != nil {
+		t.Errorf("the next Commit: %v", err)
+	}
+}
