@@ -42,6 +42,7 @@ type sdReport struct {
 	Cases      int           `json:"cases_prepared"`
 	CasesAtRun uint64        `json:"messages_at_start"` // registered messages when the daemon started
 	Mails      int           `json:"mails_drained"`
+	Start      time.Time     `json:"daemon_started"` // the phases count from here
 	Big        int           `json:"big_mails"`
 	APIUp      time.Duration `json:"api_up_ns"`      // daemon start → first answer of the API
 	Registered time.Duration `json:"registered_ns"`  // daemon start → all mails registered
@@ -237,12 +238,16 @@ func (c *sdClient) get(ctx context.Context, path string, v url.Values, search bo
 		return err == nil, err
 	}
 	var out struct {
-		FullText bool `json:"full_text"`
+		FullText   bool `json:"full_text"`
+		CheckDigit bool `json:"check_digit_wrong"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		return false, err
 	}
-	if !out.FullText {
+	switch {
+	case out.CheckDigit:
+		return false, errors.New("not searched: q read as a reference with a wrong check digit")
+	case !out.FullText:
 		return false, errors.New("answered without the full-text index")
 	}
 	return true, nil
@@ -363,6 +368,7 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	defer logFile.Close()
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	t0 := time.Now()
+	rep.Start = t0
 	if err := cmd.Start(); err != nil {
 		return rep, fmt.Errorf("start intake: %w", err)
 	}
