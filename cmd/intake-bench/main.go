@@ -3,6 +3,7 @@
 //	go run ./cmd/intake-bench drain -n 10000     # as root, on Debian
 //	go run ./cmd/intake-bench ratio -n 1000 -repeat 3
 //	go run ./cmd/intake-bench register           # -n 1000000 -lookups 10000
+//	go run ./cmd/intake-bench searchdrain -cases 1000000 -n 2000 -dir /tmp/sd1m
 //
 // drain starts real Dovecot and Postfix on loopback (internal/mailrig),
 // fills a mailbox with a backlog, runs "intake serve" as its own process
@@ -10,7 +11,9 @@
 // while the daemon idles, and the daemon's peak RSS. ratio measures, on one
 // rig, Postfix's accept rate, Dovecot's fetch rate and intake's drain, and
 // reports intake's rates as ratios to those limits. register measures the
-// open and lookup times of a register with a million cases.
+// open and lookup times of a register with a million cases. searchdrain
+// measures full-text searches and lookups through the JSON API of "intake
+// serve" while it drains a backlog, on a register and index of -cases cases.
 //
 // It is a development tool and not part of the shipped binary: the mail rig
 // it needs imports package testing and creates system users.
@@ -49,6 +52,7 @@ const usage = `Usage:
   intake-bench drain [-n 10000] [-big 5] [-big-size "20 MB"] [-latency 200] [-intake BINARY]
   intake-bench ratio [-n 2000] [-big-every 20] [-big-size "200 KB"] [-repeat 1] [-json] [-intake BINARY]
   intake-bench register [-n 1000000] [-lookups 10000] [-dir DIR]
+  intake-bench searchdrain [-cases 1000000] [-n 2000] [-dir DIR] [-idle 20s] [-json] [-intake BINARY]
 `
 
 func main() {
@@ -67,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRatio(args[1:], stdout, stderr)
 	case "register":
 		return cmdRegister(args[1:], stdout, stderr)
+	case "searchdrain":
+		return cmdSearchDrain(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "intake-bench: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/intake-office/intake/config"
+)
+
+// cmdSearchDrain measures what a clerk waits for while intake drains a
+// backlog (issue 12): full-text searches and lookups by reference through
+// the JSON API of "intake serve" on a register of -cases cases, one request
+// at a time, during the drain and after it.
+func cmdSearchDrain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("intake-bench searchdrain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cases := fs.Int("cases", 1_000_000, "cases in the prepared register and index")
+	dir := fs.String("dir", "", "keep the prepared register and index in this folder and reuse them (default: a temporary one)")
+	prepareOnly := fs.Bool("prepare-only", false, "only prepare -dir")
+	n := fs.Int("n", 2000, "letters in the backlog the daemon drains")
+	bigEvery := fs.Int("big-every", 20, "every k-th letter is large (0: none)")
+	bigSize := fs.String("big-size", "200 KB", "size of a large letter")
+	idle := fs.Duration("idle", 20*time.Second, "how long to measure once intake idles after the drain")
+	asJSON := fs.Bool("json", false, "print JSON")
+	bin := fs.String("intake", "", "the intake binary to measure (default: built from this module with go build)")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *cases < 1 || *n < 1 || *bigEvery < 0 || *idle <= 0 {
+		return exitUsage
+	}
+	size, err := config.ParseByteSize(*bigSize)
+	if err != nil {
+		fmt.Fprintln(stderr, "intake-bench: -big-size:", err)
+		return exitUsage
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "intake-bench-searchdrain-")
+		if err != nil {
+			fmt.Fprintln(stderr, "intake-bench:", err)
+			return exitFailure
+		}
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	ctx := context.Background()
+	d, err := sdPrepare(ctx, *dir, *cases, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "intake-bench searchdrain:", err)
+		return exitFailure
+	}
+	if *prepareOnly {
+		return exitOK
+	}
+	exe, cleanup, code := prepareIntake(ctx, *bin, stderr)
+	defer cleanup()
+	if code != exitOK {
+		return code
+	}
+	rep, err := sdRun(ctx, sdParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), idle: *idle, exe: exe, dir: *dir}, d, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "intake-bench searchdrain:", err)
+		return exitFailure
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(stderr, "intake-bench:", err)
+			return exitFailure
+		}
+		return exitOK
+	}
+	fmt.Fprint(stdout, formatSD(rep))
+	return exitOK
+}

@@ -1,0 +1,506 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/intake-office/intake/intake"
+	"github.com/intake-office/intake/internal/lettergen"
+	"github.com/intake-office/intake/internal/mailrig"
+	"github.com/intake-office/intake/ticket"
+)
+
+type sdParams struct {
+	n, bigEvery int
+	bigSize     int64
+	idle        time.Duration
+	exe         string
+	dir         string // holds data/, the prepared register and index
+}
+
+// sdReport is what searchdrain prints (-json: as JSON).
+type sdReport struct {
+	Date       string        `json:"date"`
+	CPUs       int           `json:"cpus"`
+	Cases      int           `json:"cases_prepared"`
+	CasesAtRun uint64        `json:"messages_at_start"` // registered messages when the daemon started
+	Mails      int           `json:"mails_drained"`
+	Start      time.Time     `json:"daemon_started"` // the phases count from here
+	Big        int           `json:"big_mails"`
+	APIUp      time.Duration `json:"api_up_ns"`      // daemon start → first answer of the API
+	Registered time.Duration `json:"registered_ns"`  // daemon start → all mails registered
+	LastAck    time.Duration `json:"last_ack_ns"`    // daemon start → last ack accepted by Postfix
+	Idle       time.Duration `json:"idle_ns"`        // daemon start → intake idles (index caught up)
+	CPUAtAck   time.Duration `json:"cpu_at_ack_ns"`  // intake's CPU (user+system) at the last ack
+	CPUAtIdle  time.Duration `json:"cpu_at_idle_ns"` // … when it idles
+	CPUAtEnd   time.Duration `json:"cpu_at_end_ns"`  // … at the end of the idle phase
+	Phases     []sdPhase     `json:"phases"`
+}
+
+// sdClasses are the full-text query classes, as in search's latency test:
+// a vocabulary word, a word of a letter, two words of a letter, a phrase of
+// a letter, a word with a date filter (the last year).
+var sdClasses = []string{"word", "word of a letter", "two words", "phrase", "word+since"}
+
+// sdQueries makes the requests of the query loop from the prepared data.
+type sdQueries struct {
+	d     sdData
+	gen   *lettergen.Gen
+	rng   *rand.Rand
+	years []int
+	since string
+}
+
+func newSDQueries(d sdData) *sdQueries {
+	q := &sdQueries{d: d, gen: lettergen.New(d.Seed), rng: rand.New(rand.NewPCG(42, 12))}
+	for y := range d.Years {
+		q.years = append(q.years, y)
+	}
+	q.since = sdLast.AddDate(-1, 0, 0).Format("2006-01-02")
+	return q
+}
+
+// search returns the query string of a full-text search of class c.
+func (q *sdQueries) search(c string) url.Values {
+	letter := func() lettergen.Letter {
+		for {
+			uid := 1 + q.rng.IntN(q.d.Cases)
+			if l := q.gen.Letter(uint64(uid), sdReceived(uid, q.d.Cases)); len(l.Words) > 1 {
+				return l
+			}
+		}
+	}
+	vocab := q.gen.Vocabulary()
+	v := url.Values{}
+	switch c {
+	case "word":
+		v.Set("q", vocab[q.rng.IntN(len(vocab))])
+	case "word of a letter":
+		l := letter()
+		v.Set("q", l.Words[q.rng.IntN(len(l.Words))])
+	case "two words":
+		l := letter()
+		v.Set("q", l.Words[q.rng.IntN(len(l.Words))]+" "+l.Words[q.rng.IntN(len(l.Words))])
+	case "phrase":
+		l := letter()
+		if p := lettergen.Phrase(q.rng, l.Body); p != "" {
+			v.Set("q", `"`+p+`"`)
+		} else {
+			v.Set("q", l.Words[0])
+		}
+	case "word+since":
+		v.Set("q", vocab[q.rng.IntN(len(vocab))])
+		v.Set("since", q.since)
+	}
+	return v
+}
+
+// lookup returns a random reference of the prepared register.
+func (q *sdQueries) lookup() string {
+	y := q.years[q.rng.IntN(len(q.years))]
+	return ticket.Reference{Prefix: sdPrefix, Year: y, Number: 1 + q.rng.Uint64N(q.d.Years[y])}.String()
+}
+
+// sdLetter is drained letter i: a generated letter from citizen c(i%10),
+// UTF-8, 8bit, CRLF, that ends with runWord.
+func sdLetter(gen *lettergen.Gen, i int, runWord string) []byte {
+	now := time.Now()
+	l := gen.Letter(uint64(i), now)
+	from := fmt.Sprintf("c%02d@example.test", i%10)
+	body := strings.ReplaceAll(l.Body+"Vorgangskennung "+runWord+"\n", "\n", "\r\n")
+	return []byte(fmt.Sprintf("Return-Path: <%s>\r\nFrom: %s <%s>\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <sd-drain-%d@example.test>\r\n"+
+		"Date: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s",
+		from, mime.QEncoding.Encode("utf-8", l.FirstName+" "+l.LastName), from, mailrig.LoadOffice,
+		mime.QEncoding.Encode("utf-8", l.Subject), i, now.Format(time.RFC1123Z), body))
+}
+
+// sdToken creates an admin user (once) and a new API token for it in the
+// register of data.
+func sdToken(data string) (string, error) {
+	store, err := ticket.Open(data, ticket.Options{})
+	if err != nil {
+		return "", fmt.Errorf("open register: %w", err)
+	}
+	defer store.Close()
+	hash, err := ticket.HashPassword("searchdrain-password", ticket.DefaultArgon2())
+	if err != nil {
+		return "", err
+	}
+	if err := store.AddUser(ticket.User{Name: "searchdrain", Role: ticket.RoleAdmin}, hash, time.Now()); err != nil && !errors.Is(err, ticket.ErrExists) {
+		return "", fmt.Errorf("add user: %w", err)
+	}
+	token, _, err := store.CreateToken("searchdrain", "searchdrain", time.Now())
+	if err != nil {
+		return "", fmt.Errorf("create token: %w", err)
+	}
+	return token, nil
+}
+
+// sdLastSeq returns the highest message Seq of the register of data.
+func sdLastSeq(data string) (uint64, error) {
+	store, err := ticket.Open(data, ticket.Options{})
+	if err != nil {
+		return 0, fmt.Errorf("open register: %w", err)
+	}
+	defer store.Close()
+	return store.LastSeq()
+}
+
+// freePort returns a free TCP address on 127.0.0.1.
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// sdClient sends the query loop's requests.
+type sdClient struct {
+	http  *http.Client
+	base  string
+	token string
+}
+
+// total sends a search and returns its total.
+func (c *sdClient) total(ctx context.Context, v url.Values) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/api/cases?"+v.Encode(), nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("search: %s", resp.Status)
+	}
+	var out struct {
+		Total int `json:"total"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&out)
+	return out.Total, err
+}
+
+// sdRunWord is a word no letter but the drained ones of this run contain:
+// "sdlauf" and the time in letters.
+func sdRunWord(t time.Time) string {
+	w := []byte("sdlauf")
+	for n := t.Unix(); n > 0; n /= 26 {
+		w = append(w, byte('a'+n%26))
+	}
+	return string(w)
+}
+
+// get sends GET path?v and reports whether it answered 200 (and, for a
+// search, whether the full-text index answered it).
+func (c *sdClient) get(ctx context.Context, path string, v url.Values, search bool) (bool, error) {
+	u := c.base + path
+	if v != nil {
+		u += "?" + v.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		return false, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	if !search {
+		_, err := io.Copy(io.Discard, resp.Body)
+		return err == nil, err
+	}
+	var out struct {
+		FullText   bool `json:"full_text"`
+		CheckDigit bool `json:"check_digit_wrong"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return false, err
+	}
+	switch {
+	case out.CheckDigit:
+		return false, errors.New("not searched: q read as a reference with a wrong check digit")
+	case !out.FullText:
+		return false, errors.New("answered without the full-text index")
+	}
+	return true, nil
+}
+
+// queryLoop sends, one at a time until ctx ends, a full-text search and a
+// lookup by reference in turn, and returns the samples, timed from t0. It
+// waits for the API to answer first; requests before that are not samples.
+func queryLoop(ctx context.Context, c *sdClient, q *sdQueries, t0 time.Time, up chan<- time.Duration) []sdSample {
+	var out []sdSample
+	isUp := false
+	for i := 0; ctx.Err() == nil; i++ {
+		s := sdSample{fullText: i%2 == 0}
+		// The request is made before the clock starts.
+		path, v := "/api/cases", url.Values(nil)
+		if s.fullText {
+			s.class = sdClasses[(i/2)%len(sdClasses)]
+			v = q.search(s.class)
+		} else {
+			s.class = "lookup"
+			path += "/" + q.lookup()
+		}
+		start := time.Now()
+		ok, err := c.get(ctx, path, v, s.fullText)
+		s.took, s.start = time.Since(start), start.Sub(t0)
+		if !isUp {
+			if err != nil || !ok {
+				select {
+				case <-ctx.Done():
+				case <-time.After(20 * time.Millisecond): // the daemon is starting
+				}
+				i--
+				continue
+			}
+			isUp = true
+			up <- s.start
+		}
+		if ctx.Err() != nil {
+			break // cut short by the end of the run: not a sample
+		}
+		s.failed = err != nil || !ok
+		if err != nil {
+			s.err = err.Error()
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// sdRun starts a fresh rig, appends the backlog, runs "intake serve" on the
+// prepared data dir and measures, with the query loop running throughout.
+func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdReport, err error) {
+	say := func(f string, a ...any) { fmt.Fprintf(logw, "searchdrain: "+f+"\n", a...) }
+	rep = sdReport{Date: time.Now().UTC().Format("2006-01-02"), CPUs: runtime.NumCPU(), Cases: d.Cases, Mails: p.n}
+	data := filepath.Join(p.dir, "data")
+	rig, err := mailrig.Start(ctx, mailrig.Options{Users: mailrig.LoadUsers()})
+	if err != nil {
+		return rep, fmt.Errorf("start rig: %w", err)
+	}
+	defer rig.Close()
+	work, err := os.MkdirTemp("", "intake-bench-searchdrain-run-")
+	if err != nil {
+		return rep, err
+	}
+	defer os.RemoveAll(work)
+
+	// The backlog.
+	say("appending %d letters", p.n)
+	c, err := rig.Dial(mailrig.LoadOffice)
+	if err != nil {
+		return rep, err
+	}
+	defer c.Close()
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		return rep, fmt.Errorf("select INBOX: %w", err)
+	}
+	gen := lettergen.New(d.Seed + 1)
+	runWord := sdRunWord(time.Now())
+	for i := range p.n {
+		raw := sdLetter(gen, i, runWord)
+		if p.bigEvery > 0 && i%p.bigEvery == p.bigEvery-1 {
+			raw = mailrig.BigLoadMail(i, p.bigSize)
+			rep.Big++
+		}
+		if err := mailrig.AppendSelected(c, raw); err != nil {
+			return rep, fmt.Errorf("append %d: %w", i, err)
+		}
+	}
+	c.Close()
+
+	// The daemon's configuration: the rig's, on the prepared data dir,
+	// with the web interface and its JSON API on loopback.
+	token, err := sdToken(data)
+	if err != nil {
+		return rep, err
+	}
+	if rep.CasesAtRun, err = sdLastSeq(data); err != nil {
+		return rep, err
+	}
+	addr, err := freePort()
+	if err != nil {
+		return rep, err
+	}
+	text := rig.IntakeConfig(data, mailrig.LoadOffice, "per_sender_limit = 0\nper_domain_limit = 0\nhourly_cap = 100000000")
+	text = strings.Replace(text, `level = "debug"`, `level = "warn"`, 1)
+	text += fmt.Sprintf("\n[web]\nlisten = %q\ncookie_secure = false\n", addr)
+	cfgPath := filepath.Join(work, "intake.toml")
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		return rep, err
+	}
+
+	// The drain, with the query loop running from the start.
+	cmd := exec.Command(p.exe, "serve", "-config", cfgPath)
+	logFile, err := os.Create(filepath.Join(work, "daemon.log"))
+	if err != nil {
+		return rep, err
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	t0 := time.Now()
+	rep.Start = t0
+	if err := cmd.Start(); err != nil {
+		return rep, fmt.Errorf("start intake: %w", err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if err != nil {
+			if b, rerr := os.ReadFile(logFile.Name()); rerr == nil {
+				say("daemon log (last 4 KB):\n%s", b[max(0, len(b)-4096):])
+			}
+		}
+	}()
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
+	up := make(chan time.Duration, 1)
+	var samples []sdSample
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		cl := &sdClient{http: &http.Client{Timeout: time.Minute}, base: "http://" + addr, token: token}
+		samples = queryLoop(loopCtx, cl, newSDQueries(d), t0, up)
+	}()
+	finish := func() {
+		stopLoop()
+		wg.Wait()
+	}
+
+	sock := intake.SocketPath(data)
+	var api *intake.LocalClient
+	deadline := time.Now().Add(30 * time.Minute)
+	for rep.Registered == 0 || rep.LastAck == 0 {
+		if time.Now().After(deadline) {
+			finish()
+			return rep, errors.New("drain did not finish within 30 minutes")
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval: the resolution of the phases
+		if api == nil {
+			if api, err = intake.DialLocal(sock); err != nil {
+				api = nil
+				continue
+			}
+		}
+		st, serr := api.Status()
+		if serr != nil || len(st) == 0 {
+			continue
+		}
+		if rep.Registered == 0 && st[0].Registered >= p.n {
+			rep.Registered = time.Since(t0)
+		}
+		if rep.LastAck == 0 && st[0].AcksSent >= p.n {
+			rep.LastAck = time.Since(t0)
+		}
+	}
+	if rep.CPUAtAck, err = procCPU(cmd.Process.Pid); err != nil {
+		finish()
+		return rep, err
+	}
+	say("drain: %d registered after %v, last ack after %v", p.n, rep.Registered.Round(time.Millisecond), rep.LastAck.Round(time.Millisecond))
+	// The index catches up after the drain: wait until a search for the
+	// word every drained letter carries finds all of them (at most 10
+	// minutes; the query loop keeps intake busy, so its CPU cannot tell).
+	poll := &sdClient{http: &http.Client{Timeout: time.Minute}, base: "http://" + addr, token: token}
+	for {
+		got, terr := poll.total(ctx, url.Values{"q": {runWord}, "sort": {"relevance"}, "limit": {"1"}})
+		if terr == nil && got >= p.n-rep.Big {
+			break
+		}
+		if time.Since(t0) > rep.LastAck+10*time.Minute {
+			finish()
+			return rep, fmt.Errorf("the index did not catch up within 10 minutes (%d of %d letters found: %v)", got, p.n-rep.Big, terr)
+		}
+		time.Sleep(250 * time.Millisecond) // polling interval: the resolution of the catch-up phase
+	}
+	rep.Idle = time.Since(t0)
+	if rep.CPUAtIdle, err = procCPU(cmd.Process.Pid); err != nil {
+		finish()
+		return rep, err
+	}
+	say("index caught up after %v; measuring %v more", rep.Idle.Round(time.Millisecond), p.idle)
+	time.Sleep(p.idle) // the idle phase: queries go on
+	end := time.Since(t0)
+	finish()
+	if rep.CPUAtEnd, err = procCPU(cmd.Process.Pid); err != nil {
+		return rep, err
+	}
+	select {
+	case rep.APIUp = <-up:
+	default:
+		return rep, errors.New("the JSON API never answered")
+	}
+	rep.Phases = []sdPhase{
+		phaseOf("drain", 0, rep.LastAck, samples),
+		phaseOf("registration", 0, rep.Registered, samples),
+		phaseOf("acks after registration", rep.Registered, rep.LastAck, samples),
+		phaseOf("index catch-up", rep.LastAck, rep.Idle, samples),
+		phaseOf("idle", rep.Idle, end, samples),
+	}
+	return rep, nil
+}
+
+func formatSD(rep sdReport) string {
+	var b strings.Builder
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
+	fmt.Fprintf(&b, "intake-bench searchdrain, %s, %d CPUs\n", rep.Date, rep.CPUs)
+	fmt.Fprintf(&b, "register:   %d prepared cases, %d messages when the daemon started; drained %d letters (%d of them large)\n",
+		rep.Cases, rep.CasesAtRun, rep.Mails, rep.Big)
+	fmt.Fprintf(&b, "daemon:     API answers after %v; all registered after %v; last ack accepted after %v; idle (index caught up) after %v\n",
+		rep.APIUp.Round(time.Millisecond), rep.Registered.Round(time.Millisecond), rep.LastAck.Round(time.Millisecond), rep.Idle.Round(time.Millisecond))
+	fmt.Fprintf(&b, "intake CPU: %v at the last ack, %v when idle, %v at the end\n",
+		rep.CPUAtAck.Round(10*time.Millisecond), rep.CPUAtIdle.Round(10*time.Millisecond), rep.CPUAtEnd.Round(10*time.Millisecond))
+	fmt.Fprintf(&b, "%-24s %9s | %-36s | %-36s | %s\n", "phase (from daemon start)", "span s", "full-text n p50/p95/p99/max ms", "GET /api/cases/REF n p50/p95/p99/max ms", "failed")
+	for _, p := range rep.Phases {
+		st := func(s latStats) string {
+			return fmt.Sprintf("%5d %s/%s/%s/%s", s.N, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
+		}
+		fmt.Fprintf(&b, "%-24s %4.0f–%-4.0f | %-36s | %-36s | %d\n", p.Name, p.From.Seconds(), p.To.Seconds(), st(p.FullText), st(p.Lookup), p.Failed)
+	}
+	for _, p := range rep.Phases[:1] {
+		for e, n := range p.Errors {
+			fmt.Fprintf(&b, "failed in the drain: %d× %s\n", n, e)
+		}
+	}
+	fmt.Fprintf(&b, "full text by class (p50/p95/p99/max ms):\n")
+	for _, p := range rep.Phases {
+		if p.Name != "drain" && p.Name != "idle" {
+			continue
+		}
+		for _, c := range sdClasses {
+			s := p.ByClass[c]
+			fmt.Fprintf(&b, "  %-6s %-18s n=%4d %s/%s/%s/%s\n", p.Name, c, s.N, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
+		}
+	}
+	return b.String()
+}
