@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -1304,5 +1305,33 @@ func TestCaseSenderVerification(t *testing.T) {
 				t.Errorf("page shows %q", tt.not)
 			}
 		})
+	}
+}
+
+// TestPhraseShapedLikeAReference: text of the shape "word digits" (an amount in a subject,
+// "meine 1539,97") parses as a reference with a wrong check digit; unless the word is one
+// of our prefixes it is searched as text, not answered with "did you mean" (issue 12's
+// search benchmark found such queries swallowed).
+func TestPhraseShapedLikeAReference(t *testing.T) {
+	f := newFixture(t, fixtureOptions{noStandard: true, mails: []testMail{
+		{name: "betrag", mailbox: "poststelle", received: t0,
+			raw: "From: a@example.org\nTo: poststelle@stk.example.de\nSubject: Erstattung meine 1539,97 Euro\nMessage-ID: <betrag@x>\n\nBitte erstatten Sie den Betrag.\n"},
+	}})
+	const q = "meine 1539,97"
+	if _, err := ticket.ParseReference(q); !errors.Is(err, ticket.ErrCheckDigit) {
+		t.Fatalf("ParseReference(%q) = %v; the test needs a query shaped like a reference", q, err)
+	}
+	c := f.loggedIn("erika")
+	resp, body := c.get("/api/cases?q="+url.QueryEscape(q), "Authorization", "Bearer "+f.token("erika"))
+	wantStatus(t, resp, body, http.StatusOK)
+	var out apiList
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.CheckDigit || len(out.DidYouMean) > 0 {
+		t.Errorf("%q answered as a mistyped reference: %s", q, body)
+	}
+	if len(out.Cases) != 1 || out.Cases[0].Reference.String() != f.ref("betrag") {
+		t.Errorf("%q found %d cases, want the letter that says it: %s", q, len(out.Cases), body)
 	}
 }
