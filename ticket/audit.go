@@ -3,7 +3,6 @@ package ticket
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -18,6 +17,8 @@ import (
 //	audit      at(8) seq(8) -> entry (JSON); at is the entry's time, seq the bucket's
 //	           NextSequence, so keys sort by time and stay unique within one instant
 //	auditcase  case key at(8) seq(8) -> ""  (the entries of one case, for AuditFilter.Case)
+//
+// A third, auditjournal, names the audit journals already committed (auditjournal.go).
 //
 // Entries are ordered by the time they carry: a clock set back files later entries
 // earlier, but Seq still tells the order in which they were written.
@@ -88,14 +89,8 @@ func auditKey(at time.Time, seq uint64) []byte {
 
 // appendAudit writes e (its Seq set here) in the caller's transaction.
 func appendAudit(tx *bolt.Tx, e *AuditEntry) error {
-	if e.Action == "" || len(e.Action) > maxAuditAction {
-		return fmt.Errorf("audit action %q", e.Action)
-	}
-	if e.Actor == "" {
-		return errors.New("audit entry without actor")
-	}
-	if e.At.IsZero() {
-		return errors.New("audit entry without time")
+	if err := checkAuditEntry(e); err != nil {
+		return err
 	}
 	e.Actor = truncate(e.Actor, maxName)
 	e.Remote = truncate(e.Remote, maxAuditRemote)
@@ -161,6 +156,10 @@ func (s *Store) AuditLog(f AuditFilter) ([]AuditEntry, bool, error) {
 		out  []AuditEntry
 		more bool
 	)
+	// The deferred entries first: a reader sees every entry appended before it asked.
+	if err := s.FlushAudit(); err != nil {
+		return nil, false, fmt.Errorf("read audit log: %w", err)
+	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		main := bucket(tx, bucketAudit)
 		if main == nil {

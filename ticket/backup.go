@@ -80,6 +80,10 @@ type BackupInfo struct {
 // is consistent with the snapshot.
 func (s *Store) Backup(w io.Writer) (BackupInfo, error) {
 	info := BackupInfo{Format: BackupFormat, Created: time.Now().UTC()}
+	// The deferred audit entries belong in it.
+	if err := s.FlushAudit(); err != nil {
+		return info, fmt.Errorf("backup: %w", err)
+	}
 	tmp, err := os.CreateTemp(s.dir, ".backup-*.db")
 	if err != nil {
 		return info, fmt.Errorf("backup: snapshot file: %w", err)

@@ -69,6 +69,8 @@ type Store struct {
 	noSync bool
 	// journalSeq numbers the AckBatches (with the time, their journals' names).
 	journalSeq atomic.Uint64
+	// audit holds the deferred audit entries (auditjournal.go).
+	audit auditQueue
 
 	// MigrationBackup is the copy of the register Open made before it
 	// migrated an older schema version ("" when nothing was migrated).
@@ -110,6 +112,10 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	s := &Store{db: db, dir: dataDir, rawDir: raw, noSync: opts.NoSync, MigrationBackup: backup}
 	// Before anything reads the outbox: the ack records a crash left in journals.
 	if _, err := s.replayAckJournals(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open register %s: %w", path, err)
+	}
+	if err := s.replayAuditJournals(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open register %s: %w", path, err)
 	}
@@ -169,8 +175,12 @@ func initSchema(tx *bolt.Tx) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	aerr := s.closeAudit()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close register: %w", err)
+	}
+	if aerr != nil {
+		return fmt.Errorf("close register: %w", aerr)
 	}
 	return nil
 }

@@ -18,7 +18,9 @@
 //     (policy.Explain) and SMTP reply, linked cases, internal notes and the assignee.
 //   - Work on a case: status (new → in_progress → closed, reopen), notes, assignment.
 //   - Audit log for admins (GET /admin/audit): every login, search, view, download and
-//     change, with who, when, what and which case (ticket.Store.AppendAudit).
+//     change, with who, when, what and which case (ticket.Store.AppendAudit; views,
+//     searches and downloads through ticket.Store.AppendAuditDeferred: journaled before
+//     the answer, committed with the others of the next 0.1 s).
 //   - JSON API with bearer tokens: GET /api/cases, GET /api/cases/{ref},
 //     POST /api/cases/{ref}/status; the JSON field names are those of package ticket.
 //

@@ -349,7 +349,17 @@ func (s *server) actor(r *http.Request, u *ticket.User) ticket.Actor {
 func (s *server) audit(r *http.Request, u *ticket.User, action string, ref ticket.Reference, msg uint64, detail string) error {
 	e := s.actor(r, u).NewAuditEntry(action, ref, detail)
 	e.Message = msg
-	if _, err := s.store.AppendAudit(e); err != nil {
+	var err error
+	switch action {
+	case ticket.AuditView, ticket.AuditSearch, ticket.AuditDownloadRaw, ticket.AuditDownloadAttachment:
+		// Reads: in the audit journal before the answer, in the register with the
+		// others of the next 0.1 s (ticket.Store.AppendAuditDeferred), so that a
+		// lookup does not wait for an fsync of its own (issue 12).
+		err = s.store.AppendAuditDeferred(e)
+	default:
+		_, err = s.store.AppendAudit(e)
+	}
+	if err != nil {
 		s.log.Error("audit log", "action", action, "err", err)
 		return err
 	}
