@@ -1335,3 +1335,22 @@ func TestPhraseShapedLikeAReference(t *testing.T) {
 		t.Errorf("%q found %d cases, want the letter that says it: %s", q, len(out.Cases), body)
 	}
 }
+
+// TestAPIServerTiming: every API answer says how long the server took (W3C Server
+// Timing), so that a client can tell the server's time from the network's and the
+// scheduler's (intake-bench searchdrain reports both).
+func TestAPIServerTiming(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	c := f.client()
+	for _, path := range []string{"/api/cases/" + f.ref("zweite"), "/api/cases?q=Antrag", "/api/cases/STK-2026-999999-0"} {
+		resp, body := c.get(path, "Authorization", "Bearer "+f.token("erika"))
+		st := resp.Header.Get("Server-Timing")
+		dur, ok := strings.CutPrefix(st, "app;dur=")
+		if _, err := strconv.ParseFloat(dur, 64); !ok || err != nil {
+			t.Errorf("%s: Server-Timing %q\n%s", path, st, body)
+		}
+		if cl := resp.Header.Get("Content-Length"); cl != strconv.Itoa(len(body)) {
+			t.Errorf("%s: Content-Length %q for %d bytes", path, cl, len(body))
+		}
+	}
+}

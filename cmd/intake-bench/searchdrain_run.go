@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -214,7 +215,7 @@ func sdRunWord(t time.Time) string {
 
 // get sends GET path?v and reports whether it answered 200 (and, for a
 // search, whether the full-text index answered it).
-func (c *sdClient) get(ctx context.Context, path string, v url.Values, search bool) (bool, error) {
+func (c *sdClient) get(ctx context.Context, path string, v url.Values, search bool, server *time.Duration) (bool, error) {
 	u := c.base + path
 	if v != nil {
 		u += "?" + v.Encode()
@@ -229,6 +230,7 @@ func (c *sdClient) get(ctx context.Context, path string, v url.Values, search bo
 		return false, err
 	}
 	defer resp.Body.Close()
+	*server = serverTime(resp.Header.Get("Server-Timing"))
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		return false, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
@@ -271,7 +273,7 @@ func queryLoop(ctx context.Context, c *sdClient, q *sdQueries, t0 time.Time, up 
 			path += "/" + q.lookup()
 		}
 		start := time.Now()
-		ok, err := c.get(ctx, path, v, s.fullText)
+		ok, err := c.get(ctx, path, v, s.fullText, &s.server)
 		s.took, s.start = time.Since(start), start.Sub(t0)
 		if !isUp {
 			if err != nil || !ok {
@@ -487,6 +489,13 @@ func formatSD(rep sdReport) string {
 		}
 		fmt.Fprintf(&b, "%-24s %4.0f–%-4.0f | %-36s | %-36s | %d\n", p.Name, p.From.Seconds(), p.To.Seconds(), st(p.FullText), st(p.Lookup), p.Failed)
 	}
+	fmt.Fprintf(&b, "the same requests, time in intake itself (Server-Timing: request in the handler → answer's header):\n")
+	for _, p := range rep.Phases {
+		st := func(s latStats) string {
+			return fmt.Sprintf("%5d %s/%s/%s/%s", s.N, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
+		}
+		fmt.Fprintf(&b, "%-24s %9s | %-36s | %-36s |\n", p.Name, "", st(p.FullTextServer), st(p.LookupServer))
+	}
 	for _, p := range rep.Phases[:1] {
 		for e, n := range p.Errors {
 			fmt.Fprintf(&b, "failed in the drain: %d× %s\n", n, e)
@@ -503,4 +512,17 @@ func formatSD(rep sdReport) string {
 		}
 	}
 	return b.String()
+}
+
+// serverTime reads intake's "Server-Timing: app;dur=<ms>"; 0 when absent.
+func serverTime(h string) time.Duration {
+	dur, ok := strings.CutPrefix(h, "app;dur=")
+	if !ok {
+		return 0
+	}
+	ms, err := strconv.ParseFloat(dur, 64)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(ms * float64(time.Millisecond))
 }

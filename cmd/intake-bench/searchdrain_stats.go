@@ -31,19 +31,24 @@ type sdSample struct {
 	class    string // the query class
 	start    time.Duration
 	took     time.Duration
-	failed   bool   // not 200, or a search the index did not answer
-	err      string // why it failed
+	server   time.Duration // intake's own time (Server-Timing); 0 if not said
+	failed   bool          // not 200, or a search the index did not answer
+	err      string        // why it failed
 }
 
 // sdPhase is a span of the run, from the start of the daemon.
 type sdPhase struct {
-	Name     string         `json:"name"`
-	From     time.Duration  `json:"from_ns"`
-	To       time.Duration  `json:"to_ns"`
-	FullText latStats       `json:"full_text"`
-	Lookup   latStats       `json:"lookup"`
-	Failed   int            `json:"failed"`
-	Errors   map[string]int `json:"errors,omitempty"` // why they failed
+	Name     string        `json:"name"`
+	From     time.Duration `json:"from_ns"`
+	To       time.Duration `json:"to_ns"`
+	FullText latStats      `json:"full_text"`
+	Lookup   latStats      `json:"lookup"`
+	// FullTextServer and LookupServer: the same requests' time in intake itself
+	// (Server-Timing: from the request reaching the handler to the answer's header).
+	FullTextServer latStats       `json:"full_text_server"`
+	LookupServer   latStats       `json:"lookup_server"`
+	Failed         int            `json:"failed"`
+	Errors         map[string]int `json:"errors,omitempty"` // why they failed
 	// ByClass: full-text latencies by query class.
 	ByClass map[string]latStats `json:"full_text_by_class"`
 }
@@ -51,7 +56,7 @@ type sdPhase struct {
 // phaseOf summarises the samples that started in [from, to).
 func phaseOf(name string, from, to time.Duration, samples []sdSample) sdPhase {
 	p := sdPhase{Name: name, From: from, To: to, ByClass: map[string]latStats{}}
-	var ft, lk []time.Duration
+	var ft, lk, fts, lks []time.Duration
 	byClass := map[string][]time.Duration{}
 	for _, s := range samples {
 		if s.start < from || s.start >= to {
@@ -67,11 +72,18 @@ func phaseOf(name string, from, to time.Duration, samples []sdSample) sdPhase {
 		case s.fullText:
 			ft = append(ft, s.took)
 			byClass[s.class] = append(byClass[s.class], s.took)
+			if s.server > 0 {
+				fts = append(fts, s.server)
+			}
 		default:
 			lk = append(lk, s.took)
+			if s.server > 0 {
+				lks = append(lks, s.server)
+			}
 		}
 	}
 	p.FullText, p.Lookup = statsOf(ft), statsOf(lk)
+	p.FullTextServer, p.LookupServer = statsOf(fts), statsOf(lks)
 	for c, ds := range byClass {
 		p.ByClass[c] = statsOf(ds)
 	}

@@ -58,3 +58,20 @@ func TestPhaseOf(t *testing.T) {
 		t.Errorf("next phase = %+v", q)
 	}
 }
+
+func TestServerTime(t *testing.T) {
+	for _, tt := range []struct {
+		header string
+		want   time.Duration
+	}{
+		{"app;dur=1.250", 1250 * time.Microsecond},
+		{"app;dur=0.000", 0},
+		{"", 0},
+		{"db;dur=3", 0},
+		{"app;dur=x", 0},
+	} {
+		if got := serverTime(tt.header); got != tt.want {
+			t.Errorf("serverTime(%q) = %v, want %v", tt.header, got, tt.want)
+		}
+	}
+}
