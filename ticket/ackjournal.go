@@ -1,14 +1,11 @@
 package ticket
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -60,9 +57,7 @@ type AckBatch struct {
 
 // NewAckBatch starts a batch of ack records.
 func (s *Store) NewAckBatch() *AckBatch {
-	n := s.journalSeq.Add(1)
-	name := fmt.Sprintf("%020d-%06d.jsonl", time.Now().UnixNano(), n%1_000_000)
-	return &AckBatch{s: s, name: filepath.Join(s.dir, journalDir, name)}
+	return &AckBatch{s: s, name: filepath.Join(s.dir, journalDir, journalName(s.journalSeq.Add(1)))}
 }
 
 // MarkSending records, just before the end of the SMTP DATA of m's ack, that the ack
@@ -109,13 +104,7 @@ func (b *AckBatch) append(rec journalRecord) error {
 		return b.err
 	}
 	if b.f == nil {
-		b.f, err = os.OpenFile(b.name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, storeFileMode)
-		if errors.Is(err, fs.ErrNotExist) {
-			if err = mkdirStore(filepath.Dir(b.name)); err == nil {
-				b.f, err = os.OpenFile(b.name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, storeFileMode)
-			}
-		}
-		if err != nil {
+		if b.f, err = openJournal(b.name); err != nil {
 			b.err = fmt.Errorf("ack journal: %w", err)
 			return b.err
 		}
@@ -213,31 +202,20 @@ func applyJournalRecord(tx *bolt.Tx, rec journalRecord) (bool, error) {
 }
 
 // replayAckJournals applies the journals a crash left in dir (oldest first) and
-// removes them. A line cut short by the crash (no newline) ends its journal; a
-// damaged line elsewhere is an error naming the file: moving the file aside costs at
-// most the repeat of the acks it recorded.
+// removes them. A damaged line is an error naming the file: moving the file aside costs
+// at most the repeat of the acks it recorded.
 func (s *Store) replayAckJournals() (int, error) {
 	dir := filepath.Join(s.dir, journalDir)
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
+	names, err := listJournals(dir)
 	if err != nil {
 		return 0, fmt.Errorf("replay ack journals: %w", err)
 	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		if e.Type().IsRegular() && filepath.Ext(e.Name()) == ".jsonl" {
-			names = append(names, e.Name())
-		}
-	}
-	slices.Sort(names)
 	total := 0
 	for _, name := range names {
 		path := filepath.Join(dir, name)
-		recs, err := readJournal(path)
+		recs, err := readJournal[journalRecord](path, "the acks it recorded may then be sent again")
 		if err != nil {
-			return total, err
+			return total, fmt.Errorf("replay ack journals: %w", err)
 		}
 		if _, err := s.applyJournal(recs); err != nil {
 			return total, fmt.Errorf("replay ack journal %s: %w", path, err)
@@ -248,27 +226,4 @@ func (s *Store) replayAckJournals() (int, error) {
 		total += len(recs)
 	}
 	return total, nil
-}
-
-// readJournal reads the complete lines of an ack journal.
-func readJournal(path string) ([]journalRecord, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read ack journal: %w", err)
-	}
-	// Bytes after the last newline are the line a crash cut short.
-	data = data[:bytes.LastIndexByte(data, '\n')+1]
-	var recs []journalRecord
-	for n, line := range bytes.SplitAfter(data, []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		var rec journalRecord
-		if err := json.Unmarshal(line, &rec); err != nil {
-			return nil, fmt.Errorf("ack journal %s line %d: %w (move the file aside to start; the acks it recorded may then be sent again)",
-				path, n+1, err)
-		}
-		recs = append(recs, rec)
-	}
-	return recs, nil
 }

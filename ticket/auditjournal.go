@@ -1,14 +1,11 @@
 package ticket
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -48,7 +45,7 @@ type auditQueue struct {
 	closed   []*auditJournal // written, not yet committed (a commit failed)
 	timer    *time.Timer     // the flush scheduled for the pending entries
 	removed  []string        // committed and removed journals: their names leave the bucket with the next commit
-	files    int             // journals started, for their names
+	files    uint64          // journals started, for their names
 	flushErr error           // the last failure of a scheduled flush, for the next append
 	shut     bool
 }
@@ -97,7 +94,7 @@ func (s *Store) AppendAuditDeferred(e AuditEntry) error {
 	}
 	if q.current == nil {
 		q.files++
-		j := &auditJournal{name: fmt.Sprintf("%020d-%06d.jsonl", time.Now().UnixNano(), q.files%1_000_000)}
+		j := &auditJournal{name: journalName(q.files)}
 		if j.f, err = openJournal(filepath.Join(s.dir, auditJournalDir, j.name)); err != nil {
 			q.mu.Unlock()
 			return fmt.Errorf("append audit entry: %w", err)
@@ -125,18 +122,6 @@ func (s *Store) AppendAuditDeferred(e AuditEntry) error {
 		return s.FlushAudit()
 	}
 	return nil
-}
-
-// openJournal creates a journal file (and its folder).
-func openJournal(path string) (*os.File, error) {
-	const flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL | os.O_APPEND
-	f, err := os.OpenFile(path, flags, storeFileMode)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = mkdirStore(filepath.Dir(path)); err == nil {
-			f, err = os.OpenFile(path, flags, storeFileMode)
-		}
-	}
-	return f, err
 }
 
 // FlushAudit commits the deferred audit entries now.
@@ -224,17 +209,10 @@ func (s *Store) closeAudit() error {
 // short by the crash ends its journal.
 func (s *Store) replayAuditJournals() error {
 	dir := filepath.Join(s.dir, auditJournalDir)
-	entries, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	names, err := listJournals(dir)
+	if err != nil {
 		return fmt.Errorf("replay audit journals: %w", err)
 	}
-	var names []string
-	for _, e := range entries {
-		if e.Type().IsRegular() && filepath.Ext(e.Name()) == ".jsonl" {
-			names = append(names, e.Name())
-		}
-	}
-	slices.Sort(names)
 	var named bool
 	if err := s.db.View(func(tx *bolt.Tx) error { named = bucket(tx, bucketAuditJournal) != nil; return nil }); err != nil {
 		return fmt.Errorf("replay audit journals: %w", err)
@@ -284,21 +262,9 @@ func (s *Store) replayAuditJournals() error {
 
 // readAuditJournal reads the complete lines of an audit journal.
 func readAuditJournal(path string) (*auditJournal, error) {
-	data, err := os.ReadFile(path)
+	entries, err := readJournal[AuditEntry](path, "its entries are then not in the audit log")
 	if err != nil {
-		return nil, fmt.Errorf("read audit journal: %w", err)
+		return nil, err
 	}
-	data = data[:bytes.LastIndexByte(data, '\n')+1] // after it: the line a crash cut short
-	j := &auditJournal{name: filepath.Base(path)}
-	for n, line := range bytes.SplitAfter(data, []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		var e AuditEntry
-		if err := json.Unmarshal(line, &e); err != nil {
-			return nil, fmt.Errorf("audit journal %s line %d: %w (move the file aside to start; its entries are then not in the audit log)", path, n+1, err)
-		}
-		j.entries = append(j.entries, e)
-	}
-	return j, nil
+	return &auditJournal{name: filepath.Base(path), entries: entries}, nil
 }
