@@ -1,8 +1,8 @@
 package intake
 
 import (
-	"bytes"
 	"context"
+	"github.com/intake-office/intake/internal/syncbuf"
 	"log/slog"
 	"slices"
 	"strings"
@@ -31,24 +31,6 @@ func (f *fakeIndex) state() ([]uint64, int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.deleted), f.calls
-}
-
-// syncBuffer is a bytes.Buffer safe for the sweep goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestRetentionSweep(t *testing.T) {
@@ -84,7 +66,7 @@ func TestRetentionSweep(t *testing.T) {
 			if err := store.SetStatus(reg.Reference, ticket.StatusClosed, closed); err != nil {
 				t.Fatal(err)
 			}
-			var logs syncBuffer
+			var logs syncbuf.Buffer
 			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			ix := &fakeIndex{}
 			ctx, cancel := context.WithCancel(context.Background())

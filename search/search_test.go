@@ -1,15 +1,14 @@
 package search
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"github.com/intake-office/intake/internal/syncbuf"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -339,7 +338,7 @@ func TestAddIdempotent(t *testing.T) {
 }
 
 func TestDelete(t *testing.T) {
-	var logged syncBuffer
+	var logged syncbuf.Buffer
 	ix, dir := openFixture(t, Options{Log: slog.New(slog.NewTextHandler(&logged, nil))})
 	if err := ix.Delete(3, 999); err != nil {
 		t.Fatal(err)
@@ -885,22 +884,4 @@ func TestSearchByPeriods(t *testing.T) {
 	if err != nil || res.TotalAtLeast || res.Total != 4 {
 		t.Errorf("by score: total %d, at least %v, %v", res.Total, res.TotalAtLeast, err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the index's goroutines to log into.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

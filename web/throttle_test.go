@@ -1,15 +1,14 @@
 package web
 
 import (
-	"bytes"
 	"fmt"
+	"github.com/intake-office/intake/internal/syncbuf"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -162,28 +161,10 @@ func TestAPIBucketSeparate(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a slog handler used by several requests.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestLongUserNameNotLogged: a 60 KB user name reaches neither the log (at any level)
 // nor the audit log nor the page (issue 8, finding 6).
 func TestLongUserNameNotLogged(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	f := newFixture(t, fixtureOptions{noStandard: true,
 		logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	long := strings.Repeat("a", 60<<10)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/intake-office/intake/internal/syncbuf"
 	"math/rand/v2"
 	"net/mail"
 	"os"
@@ -12,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -61,31 +61,13 @@ func writeConfig(t *testing.T, rig *mailrig.Rig, dataDir, imapPassword string) s
 
 type daemon struct {
 	cmd *exec.Cmd
-	log *syncBuffer
-}
-
-// syncBuffer is the daemon's output, readable while the process writes it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	log *syncbuf.Buffer
 }
 
 func startDaemon(t *testing.T, cfgPath string) *daemon {
 	t.Helper()
 	cmd := exec.Command(binary, "serve", "-config", cfgPath)
-	buf := &syncBuffer{}
+	buf := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = buf, buf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

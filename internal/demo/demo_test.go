@@ -1,43 +1,24 @@
 package demo
 
 import (
-	"bytes"
 	"context"
+	"github.com/intake-office/intake/internal/syncbuf"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/intake-office/intake/internal/memmail"
 )
 
-// syncBuffer is a bytes.Buffer safe for the demo goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestDemoAcknowledgesTheSampleLetters(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	ready := make(chan *memmail.System, 1)
 	done := make(chan error, 1)
 	go func() {
