@@ -3,6 +3,7 @@ package intake
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/textproto"
 	"strings"
 
@@ -37,21 +38,27 @@ func smtpSend(sc *gosmtp.Client, from, rcpt string, msg *gomail.Msg, beforeEnd f
 	if err != nil {
 		return "", err
 	}
-	if _, err := msg.WriteTo(w); err != nil {
-		return "", err
-	}
-	if beforeEnd != nil {
-		if err := beforeEnd(); err != nil {
-			return "", err
-		}
-	}
-	if err := w.Close(); err != nil {
+	if err := writeData(w, msg, beforeEnd); err != nil {
 		return "", err
 	}
 	if dc, ok := w.(*gosmtp.DataCloser); ok {
 		return dc.ServerResponse(), nil
 	}
 	return "", nil
+}
+
+// writeData writes msg as the data of a transaction and ends it with Close (the end of
+// data, RFC 5321 §4.1.1.4), running beforeEnd, when set, just before that.
+func writeData(w io.WriteCloser, msg *gomail.Msg, beforeEnd func() error) error {
+	if _, err := msg.WriteTo(w); err != nil {
+		return err
+	}
+	if beforeEnd != nil {
+		if err := beforeEnd(); err != nil {
+			return err
+		}
+	}
+	return w.Close()
 }
 
 // errBadEnvelope marks an envelope address that cannot be sent.
@@ -107,16 +114,7 @@ func smtpSendPipelined(sc *gosmtp.Client, from, rcpt string, msg *gomail.Msg, be
 		}
 		return "", first
 	}
-	w := t.DotWriter()
-	if _, err := msg.WriteTo(w); err != nil {
-		return "", err
-	}
-	if beforeEnd != nil {
-		if err := beforeEnd(); err != nil {
-			return "", err
-		}
-	}
-	if err := w.Close(); err != nil {
+	if err := writeData(t.DotWriter(), msg, beforeEnd); err != nil {
 		return "", err
 	}
 	_, reply, err := t.ReadResponse(250)
