@@ -26,9 +26,11 @@ func cmdSearchDrain(args []string, stdout, stderr io.Writer) int {
 	bigEvery := fs.Int("big-every", 20, "every k-th letter is large (0: none)")
 	bigSize := fs.String("big-size", "200 KB", "size of a large letter")
 	idle := fs.Duration("idle", 20*time.Second, "how long to measure once intake idles after the drain")
+	only := fs.String("only", "", `send only "lookup" or only "fulltext" requests (default: the two in turn)`)
 	asJSON := fs.Bool("json", false, "print JSON")
 	bin := fs.String("intake", "", "the intake binary to measure (default: built from this module with go build)")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *cases < 1 || *n < 1 || *bigEvery < 0 || *idle <= 0 {
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *cases < 1 || *n < 1 || *bigEvery < 0 || *idle <= 0 ||
+		(*only != "" && *only != "lookup" && *only != "fulltext") {
 		return exitUsage
 	}
 	size, err := config.ParseByteSize(*bigSize)
@@ -59,7 +61,7 @@ func cmdSearchDrain(args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
-	rep, err := sdRun(ctx, sdParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), idle: *idle, exe: exe, dir: *dir}, d, stderr)
+	rep, err := sdRun(ctx, sdParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), idle: *idle, exe: exe, dir: *dir, only: *only}, d, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "intake-bench searchdrain:", err)
 		return exitFailure

@@ -34,6 +34,7 @@ type sdParams struct {
 	idle        time.Duration
 	exe         string
 	dir         string // holds data/, the prepared register and index
+	only        string // "lookup", "fulltext" or "" (both in turn)
 }
 
 // sdReport is what searchdrain prints (-json: as JSON).
@@ -258,11 +259,11 @@ func (c *sdClient) get(ctx context.Context, path string, v url.Values, search bo
 // queryLoop sends, one at a time until ctx ends, a full-text search and a
 // lookup by reference in turn, and returns the samples, timed from t0. It
 // waits for the API to answer first; requests before that are not samples.
-func queryLoop(ctx context.Context, c *sdClient, q *sdQueries, t0 time.Time, up chan<- time.Duration) []sdSample {
+func queryLoop(ctx context.Context, c *sdClient, q *sdQueries, only string, t0 time.Time, up chan<- time.Duration) []sdSample {
 	var out []sdSample
 	isUp := false
 	for i := 0; ctx.Err() == nil; i++ {
-		s := sdSample{fullText: i%2 == 0}
+		s := sdSample{fullText: only == "fulltext" || only == "" && i%2 == 0}
 		// The request is made before the clock starts.
 		path, v := "/api/cases", url.Values(nil)
 		if s.fullText {
@@ -392,7 +393,7 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	go func() {
 		defer wg.Done()
 		cl := &sdClient{http: &http.Client{Timeout: time.Minute}, base: "http://" + addr, token: token}
-		samples = queryLoop(loopCtx, cl, newSDQueries(d), t0, up)
+		samples = queryLoop(loopCtx, cl, newSDQueries(d), p.only, t0, up)
 	}()
 	finish := func() {
 		stopLoop()
