@@ -1,5 +1,3 @@
-// Command intake is the office mailbox daemon and its command-line tools.
-// This file only dispatches; each subcommand lives in its own file.
 package main
 
 import (
