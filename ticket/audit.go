@@ -47,6 +47,20 @@ const (
 	AuditRestore            = "restore"      // the register was restored from a backup (its first entry after)
 )
 
+// AuditActions returns every audit action this package and its callers write, in the
+// order an admin's filter lists them: the audit page and its texts follow this one list
+// (AuditExport, AuditPurge and the interim actions are defined beside their functions).
+func AuditActions() []string {
+	return []string{
+		AuditLogin, AuditLoginFailed, AuditLogout,
+		AuditSearch, AuditView, AuditDownloadRaw, AuditDownloadAttachment,
+		AuditStatus, AuditNote, AuditAssign, AuditInterimSuppress, AuditInterimSendNow,
+		AuditUserAdd, AuditUserPassword, AuditUserGrant, AuditUserDisable, AuditUserEnable,
+		AuditTokenCreate, AuditTokenRevoke,
+		AuditExport, AuditPurge, AuditBackup, AuditRestore, AuditAuditExport,
+	}
+}
+
 // Bounds of an audit entry's free-text fields (see records.go on record sizes).
 const (
 	maxAuditDetail = 512

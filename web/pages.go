@@ -519,10 +519,7 @@ func (s *server) auditPage(w http.ResponseWriter, r *http.Request, u *ticket.Use
 	}
 	q := r.URL.Query()
 	d := auditData{Actor: q.Get("actor"), CaseQ: q.Get("case"), Action: q.Get("action"),
-		Actions: []string{ticket.AuditLogin, ticket.AuditLoginFailed, ticket.AuditLogout, ticket.AuditSearch,
-			ticket.AuditView, ticket.AuditDownloadRaw, ticket.AuditDownloadAttachment, ticket.AuditStatus,
-			ticket.AuditNote, ticket.AuditAssign, ticket.AuditUserAdd, ticket.AuditUserPassword, ticket.AuditUserGrant,
-			ticket.AuditUserDisable, ticket.AuditUserEnable, ticket.AuditTokenCreate, ticket.AuditTokenRevoke}}
+		Actions: ticket.AuditActions()}
 	f := ticket.AuditFilter{Actor: ticket.NormalizeUserName(d.Actor), Action: d.Action, Limit: auditPageSize}
 	if d.Actor != "" && f.Actor != d.Actor {
 		f.Actor = d.Actor // e.g. "cli:root" is stored as written

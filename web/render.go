@@ -383,6 +383,13 @@ func newCatalog() catalog {
 		"audit.a.user_enable":         {"Benutzer entsperrt", "user enabled"},
 		"audit.a.token_create":        {"API-Token erstellt", "API token created"},
 		"audit.a.token_revoke":        {"API-Token widerrufen", "API token revoked"},
+		"audit.a.interim_suppress":    {"Zwischennachricht unterdrückt", "interim notice suppressed"},
+		"audit.a.interim_send_now":    {"Zwischennachricht sofort gesendet", "interim notice sent now"},
+		"audit.a.export":              {"Vorgang exportiert", "case exported"},
+		"audit.a.purge":               {"Vorgang gelöscht (Aufbewahrungsfrist)", "case purged (retention)"},
+		"audit.a.backup":              {"Sicherung erstellt", "backup taken"},
+		"audit.a.restore":             {"Register wiederhergestellt", "register restored"},
+		"audit.a.audit_export":        {"Protokoll exportiert", "audit log exported"},
 	}
 	maps.Copy(c, adminMessages()) // admin.go
 	return c

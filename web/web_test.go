@@ -940,9 +940,7 @@ func TestTexts(t *testing.T) {
 	}
 	dynamic = append(dynamic, "role.clerk", "role.admin", "search.count.messages", "search.count.cases", "search.count.atleast",
 		"case.start", "case.close", "case.reopen", "case.notext", "case.noraw", "case.unreadable")
-	for _, a := range []string{ticket.AuditLogin, ticket.AuditLoginFailed, ticket.AuditLogout, ticket.AuditSearch, ticket.AuditView,
-		ticket.AuditDownloadRaw, ticket.AuditDownloadAttachment, ticket.AuditStatus, ticket.AuditNote, ticket.AuditAssign,
-		ticket.AuditUserAdd, ticket.AuditUserPassword, ticket.AuditUserGrant, ticket.AuditUserDisable, ticket.AuditUserEnable, ticket.AuditTokenCreate, ticket.AuditTokenRevoke} {
+	for _, a := range ticket.AuditActions() {
 		dynamic = append(dynamic, "audit.a."+a)
 	}
 	for _, k := range dynamic {
