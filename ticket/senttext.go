@@ -142,3 +142,55 @@ func (s *Store) SentOf(ref Reference) (*CaseSent, error) {
 	}
 	return out, nil
 }
+
+// SentAckView is an acknowledgement with the subject and text sent.
+type SentAckView struct {
+	Ack
+	Subject   string `json:"subject,omitempty"`
+	Text      string `json:"text,omitempty"`
+	Truncated bool   `json:"text_truncated,omitempty"`
+}
+
+// MessageView is a message whose acknowledgement carries what was sent.
+type MessageView struct {
+	Message
+	Ack SentAckView `json:"ack"`
+}
+
+// InterimView is the interim notice with what was sent.
+type InterimView struct {
+	Interim
+	Subject   string `json:"subject,omitempty"`
+	Text      string `json:"text,omitempty"`
+	Truncated bool   `json:"text_truncated,omitempty"`
+}
+
+// CaseView is a case as "intake case show -json" and GET /api/cases/{ref} show it: the
+// register's case with what was sent on each acknowledgement ("ack": {..., "subject",
+// "text"}) and the interim notice (issue 11).
+type CaseView struct {
+	Case
+	Messages []MessageView `json:"messages"`
+	Interim  *InterimView  `json:"interim,omitempty"`
+}
+
+// NewCaseView joins c and what was sent for it (cs may be nil: nothing known).
+func NewCaseView(c *Case, cs *CaseSent) CaseView {
+	out := CaseView{Case: *c, Messages: []MessageView{}}
+	for _, m := range c.Messages {
+		mv := MessageView{Message: m, Ack: SentAckView{Ack: m.Ack}}
+		if cs != nil {
+			if st, ok := cs.Acks[m.Seq]; ok {
+				mv.Ack.Subject, mv.Ack.Text, mv.Ack.Truncated = st.Subject, st.Text, st.Truncated
+			}
+		}
+		out.Messages = append(out.Messages, mv)
+	}
+	if cs != nil && cs.Interim != nil {
+		out.Interim = &InterimView{Interim: *cs.Interim}
+		if st := cs.InterimText; st != nil {
+			out.Interim.Subject, out.Interim.Text, out.Interim.Truncated = st.Subject, st.Text, st.Truncated
+		}
+	}
+	return out
+}

@@ -34,9 +34,9 @@ type apiCheckDigit struct {
 
 // apiCaseView is a case with its casework.
 type apiCaseView struct {
-	*ticket.Case
-	Assignee string        `json:"assignee,omitempty"`
-	Notes    []ticket.Note `json:"notes,omitempty"`
+	ticket.CaseView               // with what was sent on each acknowledgement and the interim notice
+	Assignee        string        `json:"assignee,omitempty"`
+	Notes           []ticket.Note `json:"notes,omitempty"`
 }
 
 // apiCases answers GET /api/cases?q=&sender=&mailbox=&status=&kind=&since=&until=&offset=&limit=.
@@ -160,7 +160,13 @@ func (s *server) writeCase(w http.ResponseWriter, u *ticket.User, c *ticket.Case
 		writeJSONError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	writeJSON(w, http.StatusOK, apiCaseView{Case: c, Assignee: work.Assignee, Notes: work.Notes})
+	sent, err := s.store.SentOf(c.Reference)
+	if err != nil {
+		s.log.Error("what was sent", "err", err)
+		writeJSONError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	writeJSON(w, http.StatusOK, apiCaseView{CaseView: ticket.NewCaseView(c, sent), Assignee: work.Assignee, Notes: work.Notes})
 }
 
 // apiCase answers GET /api/cases/{ref}.

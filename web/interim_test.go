@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -86,5 +87,44 @@ func TestCaseInterimAndSentText(t *testing.T) {
 	joined := strings.Join(actions, " ")
 	if !strings.Contains(joined, ticket.AuditInterimSendNow) || !strings.Contains(joined, ticket.AuditInterimSuppress) {
 		t.Errorf("audit log = %v", actions)
+	}
+}
+
+// GET /api/cases/{ref} carries what was sent, as "intake case show -json" does: each
+// acknowledgement's subject and text, and the interim notice (issue 11's open point).
+func TestAPICaseSentText(t *testing.T) {
+	f := newFixture(t, fixtureOptions{noStandard: true})
+	reg, err := f.store.Register(ticket.Incoming{Prefix: "STK", Location: time.UTC, AckDomain: "stk.example.de",
+		Message: ticket.Message{Mailbox: "poststelle", UIDValidity: 1, UID: 1, From: "anna@example.org",
+			Subject: "Antrag", Received: t0, RawSHA256: strings.Repeat("a", 64)},
+		AckRecipient: "anna@example.org", AckEcho: ticket.EchoMinimal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := ticket.SentText{Subject: "Auto: Eingangsbestätigung – Vorgangsnummer [" + reg.Reference.String() + "]",
+		Text: "Sehr geehrte Damen und Herren,\nIhre Nachricht ist eingegangen.\n"}
+	if err := f.store.RecordAck(reg.Seq, ticket.AckResult{Status: ticket.AckSent, Reply: "250 ok", At: t0, Sent: &sent}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := f.client().get("/api/cases/"+reg.Reference.String(), "Authorization", "Bearer "+f.token("erika"))
+	wantStatus(t, resp, body, http.StatusOK)
+	var got struct {
+		Reference string `json:"reference"`
+		Messages  []struct {
+			Ack struct {
+				Status  string `json:"status"`
+				Subject string `json:"subject"`
+				Text    string `json:"text"`
+			} `json:"ack"`
+		} `json:"messages"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Messages) != 1 {
+		t.Fatalf("%d messages: %s", len(got.Messages), body)
+	}
+	if a := got.Messages[0].Ack; a.Status != "sent" || a.Subject != sent.Subject || a.Text != sent.Text {
+		t.Errorf("ack in the API: %+v, want the sent %+v", a, sent)
 	}
 }

@@ -99,7 +99,7 @@ func cmdCaseShow(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	if *asJSON {
-		return printJSON(stdout, newCaseJSON(c, sent))
+		return printJSON(stdout, ticket.NewCaseView(c, sent))
 	}
 	printCase(stdout, c, cfg.Location)
 	printSent(stdout, c, sent, cfg.Location)

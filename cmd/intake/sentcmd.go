@@ -27,55 +27,6 @@ func sentOf(cases intake.Cases, ref ticket.Reference) (*ticket.CaseSent, error) 
 	return nil, nil
 }
 
-// ackJSON is an acknowledgement with the subject and text sent.
-type ackJSON struct {
-	ticket.Ack
-	Subject   string `json:"subject,omitempty"`
-	Text      string `json:"text,omitempty"`
-	Truncated bool   `json:"text_truncated,omitempty"`
-}
-
-type messageJSON struct {
-	ticket.Message
-	Ack ackJSON `json:"ack"`
-}
-
-type interimJSON struct {
-	ticket.Interim
-	Subject   string `json:"subject,omitempty"`
-	Text      string `json:"text,omitempty"`
-	Truncated bool   `json:"text_truncated,omitempty"`
-}
-
-// caseJSON is the case as "intake case show -json" prints it: the register's case with
-// what was sent on each acknowledgement ("ack": {..., "subject", "text"}) and the interim
-// notice.
-type caseJSON struct {
-	ticket.Case
-	Messages []messageJSON `json:"messages"`
-	Interim  *interimJSON  `json:"interim,omitempty"`
-}
-
-func newCaseJSON(c *ticket.Case, cs *ticket.CaseSent) caseJSON {
-	out := caseJSON{Case: *c, Messages: []messageJSON{}}
-	for _, m := range c.Messages {
-		mj := messageJSON{Message: m, Ack: ackJSON{Ack: m.Ack}}
-		if cs != nil {
-			if st, ok := cs.Acks[m.Seq]; ok {
-				mj.Ack.Subject, mj.Ack.Text, mj.Ack.Truncated = st.Subject, st.Text, st.Truncated
-			}
-		}
-		out.Messages = append(out.Messages, mj)
-	}
-	if cs != nil && cs.Interim != nil {
-		out.Interim = &interimJSON{Interim: *cs.Interim}
-		if st := cs.InterimText; st != nil {
-			out.Interim.Subject, out.Interim.Text, out.Interim.Truncated = st.Subject, st.Text, st.Truncated
-		}
-	}
-	return out
-}
-
 // printSentText prints a sent mail indented, as it was sent.
 func printSentText(w io.Writer, indent string, st ticket.SentText) {
 	fmt.Fprintf(w, "%sBetreff / subject: %s\n", indent, st.Subject)
