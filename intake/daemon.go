@@ -416,7 +416,8 @@ func (d *Daemon) startMailbox(s *snapshot, m *mailbox) {
 	}
 	resp := &responder{mb: m, log: log, snap: s, outbox: d.store, cap: d.cap, now: d.opts.Now, tune: d.tune,
 		metrics: d.metrics, health: d.regHealth}
-	interim := &interimRunner{mb: m, log: log, snap: s, store: d.store, cap: d.cap, now: d.opts.Now, tune: d.tune}
+	interim := &interimRunner{mb: m, log: log, snap: s, store: d.store, cap: d.cap, now: d.opts.Now, tune: d.tune,
+		metrics: d.metrics}
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() { defer wg.Done(); w.run(stop, hard) }()

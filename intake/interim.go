@@ -41,6 +41,8 @@ type interimRunner struct {
 	cap   hourlyCap
 	now   func() time.Time // the clock
 	tune  tuning
+	// metrics counts the notices sent and given up (intake_interim_*_total).
+	metrics *metrics
 }
 
 // interimStore is what the interim runner needs of the register.
@@ -150,8 +152,14 @@ func (r *interimRunner) sendDue(stop, hard context.Context) {
 		switch res.Status {
 		case ticket.AckSent:
 			r.cap.sent(res.At, false) // counted like an ack (RecordInterim's sent index)
+			if r.metrics != nil {
+				r.metrics.interimSent.WithLabelValues(r.mb.cfg.Name).Inc()
+			}
 			r.log.Info("interim notice sent", "case", e.Reference.String())
 		case ticket.AckFailed:
+			if r.metrics != nil {
+				r.metrics.interimFailed.WithLabelValues(r.mb.cfg.Name).Inc()
+			}
 			r.log.Warn("interim notice failed", "case", e.Reference.String(), "reply", res.Reply)
 		default:
 			r.log.Info("interim notice deferred", "case", e.Reference.String(), "next_try", res.NextTry)

@@ -22,6 +22,8 @@ type metrics struct {
 	acksHeld       *prometheus.CounterVec // mailbox, reason
 	reconnects     *prometheus.CounterVec // mailbox
 	paced          *prometheus.CounterVec // mailbox
+	interimSent    *prometheus.CounterVec // mailbox
+	interimFailed  *prometheus.CounterVec // mailbox
 	oauthExpiry    *prometheus.GaugeVec   // mailbox, protocol
 	oauthFailures  *prometheus.CounterVec // mailbox, protocol
 	// registerWriteErrors counts failed writes of the register or a raw mail.
@@ -74,6 +76,14 @@ func newMetrics(version string, mailboxes []string, state prometheus.Collector) 
 			Name: "intake_registration_paced_seconds_total",
 			Help: "Time registration waited for the acknowledgements of its mailbox (more than 100 due while the SMTP server takes them), like Postfix's in_flow_delay.",
 		}, []string{"mailbox"}),
+		interimSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "intake_interim_sent_total",
+			Help: "Interim notices (Zwischennachrichten) accepted by the SMTP server.",
+		}, []string{"mailbox"}),
+		interimFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "intake_interim_failed_total",
+			Help: "Interim notices given up (permanent SMTP failure or retries exhausted).",
+		}, []string{"mailbox"}),
 		registerWriteErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "intake_register_write_errors_total",
 			Help: "Failed writes of the register or of a raw mail (disk full, read-only file system); /readyz reports register_unwritable until a write works again.",
@@ -89,7 +99,7 @@ func newMetrics(version string, mailboxes []string, state prometheus.Collector) 
 	buildInfo.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(
 		m.registered, m.acksSent, m.acksSuppressed, m.acksFailed, m.acksBounced, m.acksHeld, m.reconnects,
-		m.paced, m.oauthExpiry, m.oauthFailures, m.registerWriteErrors,
+		m.paced, m.interimSent, m.interimFailed, m.oauthExpiry, m.oauthFailures, m.registerWriteErrors,
 		buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

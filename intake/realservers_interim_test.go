@@ -2,6 +2,7 @@ package intake_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,7 +22,7 @@ func TestRealServersInterimNotice(t *testing.T) {
 	var offset atomic.Int64
 	p.opts.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	p.opts.InterimPoll = 20 * time.Millisecond
-	p.start()
+	d := p.start()
 	ctx := context.Background()
 	const citizen = "c03@example.test"
 
@@ -44,6 +45,13 @@ func TestRealServersInterimNotice(t *testing.T) {
 	})
 	if err := rig.WaitCount(ctx, citizen, "INBOX", 2); err != nil {
 		t.Fatalf("notice in inbox: %v\n%s", err, rig.Logs())
+	}
+	srv := httptest.NewServer(d.AdminHandler())
+	_, metrics := get(t, srv, "/metrics")
+	srv.Close()
+	if got := grepLines(metrics, "intake_interim_"); !strings.Contains(got, `intake_interim_sent_total{mailbox="post"} 1`) ||
+		!strings.Contains(got, `intake_interim_failed_total{mailbox="post"} 0`) {
+		t.Errorf("/metrics on interim notices:\n%s", got)
 	}
 	var notices []string
 	for _, m := range rigAcks(t, rig, citizen) {

@@ -151,12 +151,14 @@ func (m *metrics) prepare(mailbox string) {
 	m.acksBounced.WithLabelValues(mailbox)
 	m.reconnects.WithLabelValues(mailbox)
 	m.paced.WithLabelValues(mailbox)
+	m.interimSent.WithLabelValues(mailbox)
+	m.interimFailed.WithLabelValues(mailbox)
 }
 
 // forget drops every series of a removed mailbox.
 func (m *metrics) forget(mailbox string) {
 	l := prometheus.Labels{"mailbox": mailbox}
-	for _, v := range []*prometheus.CounterVec{m.registered, m.acksSent, m.acksSuppressed, m.acksFailed, m.acksBounced, m.reconnects, m.paced} {
+	for _, v := range []*prometheus.CounterVec{m.registered, m.acksSent, m.acksSuppressed, m.acksFailed, m.acksBounced, m.reconnects, m.paced, m.interimSent, m.interimFailed} {
 		v.DeletePartialMatch(l)
 	}
 }
