@@ -175,7 +175,7 @@ func (x *indexer) catchUp(stop context.Context) error {
 		docs := make([]search.Doc, 0, len(items))
 		for _, it := range items {
 			if text, ok := x.text(it.Message.Seq); ok {
-				docs = append(docs, searchDocWithText(it, text))
+				docs = append(docs, SearchDocWithText(it, text))
 			} else {
 				docs = append(docs, SearchDoc(x.store, it))
 			}
@@ -191,9 +191,9 @@ func (x *indexer) catchUp(stop context.Context) error {
 	return nil
 }
 
-// searchDocWithText builds the index document of a registered message whose
+// SearchDocWithText builds the index document of a registered message whose
 // body text is known (the watcher's parse).
-func searchDocWithText(it ticket.MessageItem, text string) search.Doc {
+func SearchDocWithText(it ticket.MessageItem, text string) search.Doc {
 	m := it.Message
 	return search.Doc{
 		Seq: m.Seq, Reference: it.Case.Reference.String(), Mailbox: m.Mailbox,
@@ -206,7 +206,7 @@ func searchDocWithText(it ticket.MessageItem, text string) search.Doc {
 // SearchDoc builds the index document of a registered message; the text
 // body is read again from the raw mail (bounded by mailparse's limits).
 func SearchDoc(store *ticket.Store, it ticket.MessageItem) search.Doc {
-	d := searchDocWithText(it, "")
+	d := SearchDocWithText(it, "")
 	m := it.Message
 	if m.RawSHA256 == "" {
 		return d

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -359,4 +360,19 @@ func pushTimes(log string) []time.Time {
 	}
 	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
 	return out
+}
+
+// printReport prints rep as indented JSON, or as text.
+func printReport(stdout, stderr io.Writer, asJSON bool, rep any, text func() string) int {
+	if !asJSON {
+		fmt.Fprint(stdout, text())
+		return exitOK
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rep); err != nil {
+		fmt.Fprintln(stderr, "intake-bench:", err)
+		return exitFailure
+	}
+	return exitOK
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -173,17 +172,7 @@ func cmdRatio(args []string, stdout, stderr io.Writer) int {
 		Date: time.Now().UTC().Format("2006-01-02"), CPUs: runtime.NumCPU(), Mails: p.n, Big: p.bigCount(),
 		BigSize: p.bigSize, AckSize: len(benchAck(0)), Runs: runs, Measures: summarize(runs),
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintln(stderr, "intake-bench:", err)
-			return exitFailure
-		}
-		return exitOK
-	}
-	fmt.Fprint(stdout, formatRatio(rep))
-	return exitOK
+	return printReport(stdout, stderr, *asJSON, rep, func() string { return formatRatio(rep) })
 }
 
 func formatRatio(rep ratioReport) string {

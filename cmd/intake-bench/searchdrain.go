@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -66,15 +65,5 @@ func cmdSearchDrain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "intake-bench searchdrain:", err)
 		return exitFailure
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintln(stderr, "intake-bench:", err)
-			return exitFailure
-		}
-		return exitOK
-	}
-	fmt.Fprint(stdout, formatSD(rep))
-	return exitOK
+	return printReport(stdout, stderr, *asJSON, rep, func() string { return formatSD(rep) })
 }

@@ -157,12 +157,8 @@ func sdBuild(ctx context.Context, data string, cases int, logw io.Writer) (sdDat
 			}
 			for _, it := range items {
 				m := it.Message
-				if !yield(search.Doc{
-					Seq: m.Seq, Reference: it.Case.Reference.String(), Mailbox: m.Mailbox,
-					Kind: string(it.Case.Kind), Status: string(it.Case.Status),
-					From: m.From, FromName: m.FromName, Subject: m.Subject, Attachments: m.Attachments,
-					Received: m.Received, Body: gen.Letter(uint64(m.UID), m.Received).Body,
-				}, nil) {
+				// The body is the generator's: the prepared register keeps no raw mails.
+				if !yield(intake.SearchDocWithText(it, gen.Letter(uint64(m.UID), m.Received).Body), nil) {
 					return
 				}
 				after = m.Seq
