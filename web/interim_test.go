@@ -16,18 +16,7 @@ import (
 // POST, audited; a cross-origin POST is refused.
 func TestCaseInterimAndSentText(t *testing.T) {
 	f := newFixture(t, fixtureOptions{noStandard: true})
-	reg, err := f.store.Register(ticket.Incoming{Prefix: "STK", Location: time.UTC, AckDomain: "stk.example.de",
-		Message: ticket.Message{Mailbox: "poststelle", UIDValidity: 1, UID: 1, From: "anna@example.org",
-			Subject: "Antrag", Received: t0, RawSHA256: strings.Repeat("a", 64)},
-		AckRecipient: "anna@example.org", AckEcho: ticket.EchoMinimal})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent := ticket.SentText{Subject: "Auto: Eingangsbestätigung – Vorgangsnummer [" + reg.Reference.String() + "]",
-		Text: "Sehr geehrte Damen und Herren,\n<script>alert(1)</script>\n"}
-	if err := f.store.RecordAck(reg.Seq, ticket.AckResult{Status: ticket.AckSent, Reply: "250 ok", At: t0, Sent: &sent}); err != nil {
-		t.Fatal(err)
-	}
+	reg, sent := registerSentAck(t, f, "Sehr geehrte Damen und Herren,\n<script>alert(1)</script>\n")
 	ref := reg.Reference.String()
 	c := f.loggedIn("erika")
 	_, body := c.get("/cases/" + ref)
@@ -94,18 +83,7 @@ func TestCaseInterimAndSentText(t *testing.T) {
 // acknowledgement's subject and text, and the interim notice (issue 11's open point).
 func TestAPICaseSentText(t *testing.T) {
 	f := newFixture(t, fixtureOptions{noStandard: true})
-	reg, err := f.store.Register(ticket.Incoming{Prefix: "STK", Location: time.UTC, AckDomain: "stk.example.de",
-		Message: ticket.Message{Mailbox: "poststelle", UIDValidity: 1, UID: 1, From: "anna@example.org",
-			Subject: "Antrag", Received: t0, RawSHA256: strings.Repeat("a", 64)},
-		AckRecipient: "anna@example.org", AckEcho: ticket.EchoMinimal})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent := ticket.SentText{Subject: "Auto: Eingangsbestätigung – Vorgangsnummer [" + reg.Reference.String() + "]",
-		Text: "Sehr geehrte Damen und Herren,\nIhre Nachricht ist eingegangen.\n"}
-	if err := f.store.RecordAck(reg.Seq, ticket.AckResult{Status: ticket.AckSent, Reply: "250 ok", At: t0, Sent: &sent}); err != nil {
-		t.Fatal(err)
-	}
+	reg, sent := registerSentAck(t, f, "Sehr geehrte Damen und Herren,\nIhre Nachricht ist eingegangen.\n")
 	resp, body := f.client().get("/api/cases/"+reg.Reference.String(), "Authorization", "Bearer "+f.token("erika"))
 	wantStatus(t, resp, body, http.StatusOK)
 	var got struct {
@@ -127,4 +105,22 @@ func TestAPICaseSentText(t *testing.T) {
 	if a := got.Messages[0].Ack; a.Status != "sent" || a.Subject != sent.Subject || a.Text != sent.Text {
 		t.Errorf("ack in the API: %+v, want the sent %+v", a, sent)
 	}
+}
+
+// registerSentAck registers a citizen's mail to poststelle and records its
+// acknowledgement as sent with text (and the minimal subject).
+func registerSentAck(t *testing.T, f *fixture, text string) (ticket.Registration, ticket.SentText) {
+	t.Helper()
+	reg, err := f.store.Register(ticket.Incoming{Prefix: "STK", Location: time.UTC, AckDomain: "stk.example.de",
+		Message: ticket.Message{Mailbox: "poststelle", UIDValidity: 1, UID: 1, From: "anna@example.org",
+			Subject: "Antrag", Received: t0, RawSHA256: strings.Repeat("a", 64)},
+		AckRecipient: "anna@example.org", AckEcho: ticket.EchoMinimal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := ticket.SentText{Subject: "Auto: Eingangsbestätigung – Vorgangsnummer [" + reg.Reference.String() + "]", Text: text}
+	if err := f.store.RecordAck(reg.Seq, ticket.AckResult{Status: ticket.AckSent, Reply: "250 ok", At: t0, Sent: &sent}); err != nil {
+		t.Fatal(err)
+	}
+	return reg, sent
 }
