@@ -37,14 +37,9 @@ func (s *Store) DidYouMean(input string, prefixes []string, canSee func(mailbox 
 // (year, number, check digit), kept when the result has a correct check digit. The prefix
 // is one of prefixes when input starts with it, else everything up to the last letter.
 func ReferenceCandidates(input string, prefixes []string) []Reference {
-	var content []byte
-	for _, c := range strings.ToUpper(input) {
-		switch {
-		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-			content = append(content, byte(c))
-		case c > 127:
-			return nil
-		}
+	content, ok := referenceContent(input)
+	if !ok {
+		return nil
 	}
 	prefix, digits := splitPrefix(content, prefixes)
 	if prefix == "" || len(digits) < 6 || len(digits) > 25 {
@@ -82,6 +77,33 @@ func ReferenceCandidates(input string, prefixes []string) []Reference {
 }
 
 // splitPrefix splits the upper-cased alphanumerics of a reference into prefix and digits.
+// referenceContent is input as a reference is read: its letters (upper-cased) and digits,
+// separators dropped; false when input has a character beyond ASCII.
+func referenceContent(input string) ([]byte, bool) {
+	var content []byte
+	for _, c := range strings.ToUpper(input) {
+		switch {
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			content = append(content, byte(c))
+		case c > 127:
+			return nil, false
+		}
+	}
+	return content, true
+}
+
+// HasOwnPrefix reports whether input, read as a reference is read, is one of prefixes
+// followed by digits only: a mistyped reference of this office, not text such as
+// "meine 1539,97" that merely has a reference's shape.
+func HasOwnPrefix(input string, prefixes []string) bool {
+	content, ok := referenceContent(input)
+	if !ok {
+		return false
+	}
+	prefix, _ := splitPrefix(content, prefixes)
+	return prefix != "" && slices.Contains(prefixes, prefix)
+}
+
 func splitPrefix(content []byte, prefixes []string) (string, string) {
 	sorted := slices.Clone(prefixes)
 	slices.SortFunc(sorted, func(a, b string) int { return len(b) - len(a) })

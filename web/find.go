@@ -157,7 +157,7 @@ func (s *server) find(u *ticket.User, p findParams) (*findResult, error) {
 			}
 			// Not (visibly) there: say so, and search the text for mentions of it.
 			res.NotFound = ref.String()
-		case errors.Is(err, ticket.ErrCheckDigit) && s.hasOwnPrefix(p.Q):
+		case errors.Is(err, ticket.ErrCheckDigit) && ticket.HasOwnPrefix(p.Q, s.prefixes()):
 			// Only a reference of one of our prefixes is a mistyped reference:
 			// a phrase like "meine 1539,97" has the shape too and is searched.
 			res.CheckDigit = true
@@ -314,25 +314,6 @@ func (s *server) prefixes() []string {
 		p = append(p, m.Prefix)
 	}
 	return p
-}
-
-// hasOwnPrefix reports whether input, read as ParseReference reads it (letters and
-// digits, upper-cased, separators dropped), starts with a configured prefix followed by a
-// digit.
-func (s *server) hasOwnPrefix(input string) bool {
-	var content strings.Builder
-	for _, c := range strings.ToUpper(input) {
-		if c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-			content.WriteRune(c)
-		}
-	}
-	in := content.String()
-	for _, prefix := range s.prefixes() {
-		if rest, ok := strings.CutPrefix(in, prefix); ok && rest != "" && rest[0] >= '0' && rest[0] <= '9' {
-			return true
-		}
-	}
-	return false
 }
 
 // referenceCandidates is ticket.ReferenceCandidates.
