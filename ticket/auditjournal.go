@@ -48,6 +48,8 @@ type auditQueue struct {
 	files    uint64          // journals started, for their names
 	flushErr error           // the last failure of a scheduled flush, for the next append
 	shut     bool
+	// flushAfter is auditFlushAfter, or a test's own (0: auditFlushAfter).
+	flushAfter time.Duration
 }
 
 type auditJournal struct {
@@ -109,7 +111,11 @@ func (s *Store) AppendAuditDeferred(e AuditEntry) error {
 	q.current.entries = append(q.current.entries, e)
 	now := len(q.current.entries) >= auditFlushMax
 	if q.timer == nil && !now {
-		q.timer = time.AfterFunc(auditFlushAfter, func() {
+		after := q.flushAfter
+		if after == 0 {
+			after = auditFlushAfter
+		}
+		q.timer = time.AfterFunc(after, func() {
 			if err := s.FlushAudit(); err != nil {
 				q.mu.Lock()
 				q.flushErr = err
