@@ -130,10 +130,27 @@ type Web struct {
 	// CookieSecure marks the session cookie Secure (sent over HTTPS only); default true.
 	// false only for a plain-HTTP demo on a loopback address.
 	CookieSecure *bool `toml:"cookie_secure"`
+	// RequestNice is the nice value (-20..0) of the threads that answer clerks and the
+	// JSON API, so that a lookup is not queued behind the drain's work on a busy machine
+	// (Linux; needs CAP_SYS_NICE or a nice limit such as systemd's LimitNICE=-10); default
+	// -10, 0 = off. Without the right intake answers at the normal priority and says so
+	// once in its log.
+	RequestNice *int `toml:"request_nice"`
 }
+
+// DefaultRequestNice is web.request_nice when the file does not set it.
+const DefaultRequestNice = -10
 
 // SecureCookies reports whether the session cookie is marked Secure (default true).
 func (w Web) SecureCookies() bool { return w.CookieSecure == nil || *w.CookieSecure }
+
+// RequestNiceness returns web.request_nice, DefaultRequestNice when unset.
+func (w Web) RequestNiceness() int {
+	if w.RequestNice == nil {
+		return DefaultRequestNice
+	}
+	return *w.RequestNice
+}
 
 // Admin configures the operators' endpoints /healthz, /readyz and /metrics.
 // They need no login: Listen must stay on a loopback address or behind a

@@ -318,6 +318,9 @@ func (c *Config) validateWeb(v *collector) {
 	if w.SessionMax.Duration < w.SessionIdle.Duration {
 		v.add("web.session_max", "must be at least session_idle (%s), got %s", w.SessionIdle.Duration, w.SessionMax.Duration)
 	}
+	if n := w.RequestNiceness(); n < -20 || n > 0 {
+		v.add("web.request_nice", "must be between -20 (first) and 0 (off), got %d: it raises the priority of the threads that answer clerks above the mail work", n)
+	}
 	if !w.SecureCookies() && w.Listen != "" && !loopback {
 		v.add("web.cookie_secure", "false is only allowed when listen is a loopback address (127.0.0.1, ::1, localhost): passwords and session cookies would cross the network unencrypted")
 	}

@@ -20,6 +20,7 @@ func TestWebDefaults(t *testing.T) {
 		{"session_idle", w.SessionIdle.Duration, 30 * time.Minute},
 		{"session_max", w.SessionMax.Duration, 12 * time.Hour},
 		{"cookie_secure", w.SecureCookies(), true},
+		{"request_nice", w.RequestNiceness(), -10},
 	}
 	for _, ck := range checks {
 		t.Run(ck.name, func(t *testing.T) {
@@ -61,6 +62,11 @@ cookie_secure = true`, func(t *testing.T, w Web) {
 		{"all interfaces with secure cookies", `listen = ":8443"`, func(t *testing.T, w Web) {}},
 		{"base_url with slash", `base_url = "http://127.0.0.1:8080/"`, func(t *testing.T, w Web) {}},
 		{"trusted proxies without header", `trusted_proxies = ["192.0.2.0/28"]`, func(t *testing.T, w Web) {}},
+		{"request_nice off", `request_nice = 0`, func(t *testing.T, w Web) {
+			if w.RequestNiceness() != 0 {
+				t.Errorf("request_nice = 0 read as %d", w.RequestNiceness())
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,6 +102,8 @@ func TestWebValidationErrors(t *testing.T) {
 		{"insecure cookie on all interfaces", "listen = \":8080\"\ncookie_secure = false", wantErr{33, "web.cookie_secure", "loopback"}},
 		{"unknown key", `listn = "127.0.0.1:8080"`, wantErr{32, "web.listn", "unknown key"}},
 		{"wrong type", `cookie_secure = "yes"`, wantErr{32, "web.cookie_secure", "must be true or false"}},
+		{"request_nice lowers", `request_nice = 5`, wantErr{32, "web.request_nice", "between -20 (first) and 0 (off), got 5"}},
+		{"request_nice beyond -20", `request_nice = -21`, wantErr{32, "web.request_nice", "got -21"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -69,7 +69,7 @@
 // # Wiring
 //
 //	h, err := web.New(web.Options{Store: store, Search: idx, Config: cfg, Logger: log})
-//	srv := web.NewServer(cfg.Web.Listen, h, log)
+//	srv := web.NewServer(cfg.Web.Listen, cfg.Web.RequestNiceness(), h, log)
 //	go srv.ListenAndServe()
 //	... srv.Shutdown(ctx)
 package web

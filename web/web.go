@@ -367,14 +367,21 @@ func (s *server) audit(r *http.Request, u *ticket.User, action string, ref ticke
 }
 
 // NewServer returns an http.Server for the handler with timeouts suited to it: short for
-// headers, long enough for large attachment downloads.
-func NewServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
+// headers, long enough for large attachment downloads. requestNice is web.request_nice:
+// the nice value of the threads that answer clerks' connections (priority.go); 0 = off.
+func NewServer(addr string, requestNice int, h http.Handler, log *slog.Logger) *http.Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	return newHTTPServer(addr, newRequestPriority(requestNice, log), h, log)
+}
+
+func newHTTPServer(addr string, prio *requestPriority, h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Addr:              addr,
-		Handler:           h,
+		Handler:           prio.handler(h),
+		ConnContext:       prio.connContext,
+		ConnState:         prio.connState,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      10 * time.Minute,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/intake-office/intake/config"
@@ -26,11 +27,18 @@ func cmdSearchDrain(args []string, stdout, stderr io.Writer) int {
 	bigSize := fs.String("big-size", "200 KB", "size of a large letter")
 	idle := fs.Duration("idle", 20*time.Second, "how long to measure once intake idles after the drain")
 	only := fs.String("only", "", `send only "lookup" or only "fulltext" requests (default: the two in turn)`)
+	requestNice := fs.String("request-nice", "", "web.request_nice of the daemon, e.g. 0 to compare without clerks first (default: intake's default)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	bin := fs.String("intake", "", "the intake binary to measure (default: built from this module with go build)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *cases < 1 || *n < 1 || *bigEvery < 0 || *idle <= 0 ||
 		(*only != "" && *only != "lookup" && *only != "fulltext") {
 		return exitUsage
+	}
+	if *requestNice != "" {
+		if _, err := strconv.Atoi(*requestNice); err != nil {
+			fmt.Fprintln(stderr, "intake-bench: -request-nice: not a number:", *requestNice)
+			return exitUsage
+		}
 	}
 	size, err := config.ParseByteSize(*bigSize)
 	if err != nil {
@@ -60,7 +68,7 @@ func cmdSearchDrain(args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
-	rep, err := sdRun(ctx, sdParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), idle: *idle, exe: exe, dir: *dir, only: *only}, d, stderr)
+	rep, err := sdRun(ctx, sdParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), idle: *idle, exe: exe, dir: *dir, only: *only, requestNice: *requestNice}, d, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "intake-bench searchdrain:", err)
 		return exitFailure

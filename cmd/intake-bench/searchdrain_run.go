@@ -35,6 +35,7 @@ type sdParams struct {
 	exe         string
 	dir         string // holds data/, the prepared register and index
 	only        string // "lookup", "fulltext" or "" (both in turn)
+	requestNice string // web.request_nice; "" = intake's default
 }
 
 // sdReport is what searchdrain prints (-json: as JSON).
@@ -53,7 +54,11 @@ type sdReport struct {
 	CPUAtAck   time.Duration `json:"cpu_at_ack_ns"`  // intake's CPU (user+system) at the last ack
 	CPUAtIdle  time.Duration `json:"cpu_at_idle_ns"` // … when it idles
 	CPUAtEnd   time.Duration `json:"cpu_at_end_ns"`  // … at the end of the idle phase
-	Phases     []sdPhase     `json:"phases"`
+	// RequestNice is the daemon's web.request_nice ("" = its default); NiceRefused that
+	// the daemon logged that the kernel refused it (clerks' requests at normal priority).
+	RequestNice string    `json:"request_nice"`
+	NiceRefused bool      `json:"request_nice_refused"`
+	Phases      []sdPhase `json:"phases"`
 }
 
 // sdClasses are the full-text query classes, as in search's latency test:
@@ -357,6 +362,10 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	text := rig.IntakeConfig(data, mailrig.LoadOffice, "per_sender_limit = 0\nper_domain_limit = 0\nhourly_cap = 100000000")
 	text = strings.Replace(text, `level = "debug"`, `level = "warn"`, 1)
 	text += fmt.Sprintf("\n[web]\nlisten = %q\ncookie_secure = false\n", addr)
+	if p.requestNice != "" {
+		text += "request_nice = " + p.requestNice + "\n"
+	}
+	rep.RequestNice = p.requestNice
 	cfgPath := filepath.Join(work, "intake.toml")
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		return rep, err
@@ -470,6 +479,10 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 		phaseOf("index catch-up", rep.LastAck, rep.Idle, samples),
 		phaseOf("idle", rep.Idle, end, samples),
 	}
+	// The warning web logs when the kernel refuses web.request_nice (web/priority.go).
+	if log, err := os.ReadFile(filepath.Join(work, "daemon.log")); err == nil {
+		rep.NiceRefused = strings.Contains(string(log), "clerks' requests run at the normal priority")
+	}
 	return rep, nil
 }
 
@@ -481,6 +494,14 @@ func formatSD(rep sdReport) string {
 		rep.Cases, rep.CasesAtRun, rep.Mails, rep.Big)
 	fmt.Fprintf(&b, "daemon:     API answers after %v; all registered after %v; last ack accepted after %v; idle (index caught up) after %v\n",
 		rep.APIUp.Round(time.Millisecond), rep.Registered.Round(time.Millisecond), rep.LastAck.Round(time.Millisecond), rep.Idle.Round(time.Millisecond))
+	nice := rep.RequestNice
+	if nice == "" {
+		nice = "intake's default"
+	}
+	if rep.NiceRefused {
+		nice += ", refused by the kernel: clerks' requests ran at the normal priority"
+	}
+	fmt.Fprintf(&b, "web.request_nice: %s\n", nice)
 	fmt.Fprintf(&b, "intake CPU: %v at the last ack, %v when idle, %v at the end\n",
 		rep.CPUAtAck.Round(10*time.Millisecond), rep.CPUAtIdle.Round(10*time.Millisecond), rep.CPUAtEnd.Round(10*time.Millisecond))
 	fmt.Fprintf(&b, "%-24s %9s | %-36s | %-36s | %s\n", "phase (from daemon start)", "span s", "full-text n p50/p95/p99/max ms", "GET /api/cases/REF n p50/p95/p99/max ms", "failed")

@@ -187,7 +187,7 @@ func StartWeb(cfg *config.Config, current func() *config.Config, store *ticket.S
 	if err != nil {
 		return nil, fmt.Errorf("web interface: listen on %s: %w", cfg.Web.Listen, err)
 	}
-	stop = serveOn(web.NewServer(cfg.Web.Listen, h, log), ln, log, "web interface stopped")
+	stop = serveOn(web.NewServer(cfg.Web.Listen, cfg.Web.RequestNiceness(), h, log), ln, log, "web interface stopped")
 	log.Info("web interface listening", "url", web.URL(cfg))
 	return stop, nil
 }

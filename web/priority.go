@@ -1,0 +1,114 @@
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Clerks first (issue 12). On a small machine the drain (the watcher's parsing, the
+// indexer, Dovecot and Postfix) keeps every core busy, and a lookup by reference that
+// needs 0.3 ms of CPU waited up to 20 ms for a core. So the goroutine that serves an
+// HTTP/1 connection — net/http answers every request of a connection on it — is wired
+// to a thread of its own at its first request, and that thread's nice value is raised to
+// web.request_nice: the kernel then runs a clerk's request before the mail work. The
+// thread is never handed back: when the connection ends, its goroutine ends while still
+// wired, and the Go runtime ends the thread (runtime.LockOSThread), so no raised thread
+// ever runs the drain. At most maxRaisedConns connections hold such a thread at once; the
+// others are served as before. (A goroutine that ends wired to the main thread parks that
+// thread for good instead; a parked thread runs nothing.)
+
+// maxRaisedConns bounds the threads held by raised connections (a browser keeps about
+// six open; an attacker who opens more only gets the normal priority).
+const maxRaisedConns = 64
+
+// requestPriority raises the threads of clerks' connections.
+type requestPriority struct {
+	nice    int // web.request_nice; 0 = off
+	max     int32
+	setNice func(int) error // setThreadNice; tests make it refuse
+	log     *slog.Logger
+	raised  atomic.Int32 // connections whose goroutine holds a raised thread
+	refused atomic.Bool  // the kernel said no once: not asked again
+	mu      sync.Mutex
+	conns   map[net.Conn]*connPriority
+}
+
+// connPriority is one connection's state; only its own goroutine sets tried.
+type connPriority struct {
+	tried  bool
+	raised atomic.Bool
+}
+
+type connPriorityKey struct{}
+
+func newRequestPriority(nice int, log *slog.Logger) *requestPriority {
+	return &requestPriority{nice: nice, max: maxRaisedConns, setNice: setThreadNice, log: log, conns: map[net.Conn]*connPriority{}}
+}
+
+// connContext gives each connection its state (http.Server.ConnContext).
+func (p *requestPriority) connContext(ctx context.Context, c net.Conn) context.Context {
+	cp := &connPriority{}
+	p.mu.Lock()
+	p.conns[c] = cp
+	p.mu.Unlock()
+	return context.WithValue(ctx, connPriorityKey{}, cp)
+}
+
+// connState frees a closed connection's place (http.Server.ConnState).
+func (p *requestPriority) connState(c net.Conn, st http.ConnState) {
+	if st != http.StateClosed && st != http.StateHijacked {
+		return
+	}
+	p.mu.Lock()
+	cp := p.conns[c]
+	delete(p.conns, c)
+	p.mu.Unlock()
+	if cp != nil && cp.raised.Load() {
+		p.raised.Add(-1)
+	}
+}
+
+// handler raises the connection's thread before its first request.
+func (p *requestPriority) handler(h http.Handler) http.Handler {
+	if p.nice == 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// HTTP/2 would run each request on a goroutine of its own; only HTTP/1
+		// answers on the connection's goroutine.
+		if cp, ok := r.Context().Value(connPriorityKey{}).(*connPriority); ok && !cp.tried && r.ProtoMajor == 1 {
+			cp.tried = true
+			p.raise(cp)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (p *requestPriority) raise(cp *connPriority) {
+	if p.refused.Load() {
+		return
+	}
+	if p.raised.Add(1) > p.max {
+		p.raised.Add(-1)
+		return
+	}
+	runtime.LockOSThread()
+	if err := p.setNice(p.nice); err != nil {
+		runtime.UnlockOSThread() // unchanged: it may go back to the pool
+		p.raised.Add(-1)
+		if !p.refused.Swap(true) {
+			p.log.Warn("web: clerks' requests run at the normal priority: the kernel refused to raise their threads (allow it with LimitNICE=-10 in the systemd unit or CAP_SYS_NICE; web.request_nice = 0 turns this off)", "request_nice", p.nice, "err", err)
+		}
+		return
+	}
+	// Not unlocked: the thread ends with the connection's goroutine.
+	cp.raised.Store(true)
+}
+
+// raisedConns reports how many connections hold a raised thread.
+func (p *requestPriority) raisedConns() int { return int(p.raised.Load()) }
