@@ -27,10 +27,11 @@ func cmdSearchDrain(args []string, stdout, stderr io.Writer) int {
 	bigSize := fs.String("big-size", "200 KB", "size of a large letter")
 	idle := fs.Duration("idle", 20*time.Second, "how long to measure once intake idles after the drain")
 	only := fs.String("only", "", `send only "lookup" or only "fulltext" requests (default: the two in turn)`)
+	pausedClerk := fs.Duration("paused-clerk", 0, "also a second clerk on a connection of its own: lookups this far apart, so that each one wakes intake's sleeping connection (0: none)")
 	requestNice := fs.String("request-nice", "", "web.request_nice of the daemon, e.g. 0 to compare without clerks first (default: intake's default)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	bin := fs.String("intake", "", "the intake binary to measure (default: built from this module with go build)")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *cases < 1 || *n < 1 || *bigEvery < 0 || *idle <= 0 ||
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *cases < 1 || *n < 1 || *bigEvery < 0 || *idle <= 0 || *pausedClerk < 0 ||
 		(*only != "" && *only != "lookup" && *only != "fulltext") {
 		return exitUsage
 	}
@@ -68,7 +69,7 @@ func cmdSearchDrain(args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
-	rep, err := sdRun(ctx, sdParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), idle: *idle, exe: exe, dir: *dir, only: *only, requestNice: *requestNice}, d, stderr)
+	rep, err := sdRun(ctx, sdParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), idle: *idle, exe: exe, dir: *dir, only: *only, requestNice: *requestNice, pause: *pausedClerk}, d, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "intake-bench searchdrain:", err)
 		return exitFailure

@@ -33,9 +33,10 @@ type sdParams struct {
 	bigSize     int64
 	idle        time.Duration
 	exe         string
-	dir         string // holds data/, the prepared register and index
-	only        string // "lookup", "fulltext" or "" (both in turn)
-	requestNice string // web.request_nice; "" = intake's default
+	dir         string        // holds data/, the prepared register and index
+	only        string        // "lookup", "fulltext" or "" (both in turn)
+	requestNice string        // web.request_nice; "" = intake's default
+	pause       time.Duration // > 0: a second clerk, lookups this far apart
 }
 
 // sdReport is what searchdrain prints (-json: as JSON).
@@ -56,9 +57,10 @@ type sdReport struct {
 	CPUAtEnd   time.Duration `json:"cpu_at_end_ns"`  // … at the end of the idle phase
 	// RequestNice is the daemon's web.request_nice ("" = its default); NiceRefused that
 	// the daemon logged that the kernel refused it (clerks' requests at normal priority).
-	RequestNice string    `json:"request_nice"`
-	NiceRefused bool      `json:"request_nice_refused"`
-	Phases      []sdPhase `json:"phases"`
+	RequestNice string        `json:"request_nice"`
+	NiceRefused bool          `json:"request_nice_refused"`
+	Pause       time.Duration `json:"paused_clerk_ns"` // -paused-clerk; 0 = none
+	Phases      []sdPhase     `json:"phases"`
 }
 
 // sdClasses are the full-text query classes, as in search's latency test:
@@ -264,10 +266,24 @@ func (c *sdClient) get(ctx context.Context, path string, v url.Values, search bo
 // queryLoop sends, one at a time until ctx ends, a full-text search and a
 // lookup by reference in turn, and returns the samples, timed from t0. It
 // waits for the API to answer first; requests before that are not samples.
-func queryLoop(ctx context.Context, c *sdClient, q *sdQueries, only string, t0 time.Time, up chan<- time.Duration) []sdSample {
+//
+// With pause > 0 it is the clerk who pauses: lookups only, pause apart, so that
+// intake's goroutine for the connection sleeps between them and every request
+// wakes it (the samples' class is "paused lookup").
+func queryLoop(ctx context.Context, c *sdClient, q *sdQueries, only string, pause time.Duration, t0 time.Time, up chan<- time.Duration) []sdSample {
 	var out []sdSample
 	isUp := false
+	if pause > 0 {
+		only = "lookup"
+	}
 	for i := 0; ctx.Err() == nil; i++ {
+		if pause > 0 && isUp {
+			select {
+			case <-ctx.Done():
+				return out
+			case <-time.After(pause):
+			}
+		}
 		s := sdSample{fullText: only == "fulltext" || only == "" && i%2 == 0}
 		// The request is made before the clock starts.
 		path, v := "/api/cases", url.Values(nil)
@@ -276,6 +292,9 @@ func queryLoop(ctx context.Context, c *sdClient, q *sdQueries, only string, t0 t
 			v = q.search(s.class)
 		} else {
 			s.class = "lookup"
+			if pause > 0 {
+				s.class = sdPausedLookup
+			}
 			path += "/" + q.lookup()
 		}
 		start := time.Now()
@@ -291,7 +310,9 @@ func queryLoop(ctx context.Context, c *sdClient, q *sdQueries, only string, t0 t
 				continue
 			}
 			isUp = true
-			up <- s.start
+			if up != nil {
+				up <- s.start
+			}
 		}
 		if ctx.Err() != nil {
 			break // cut short by the end of the run: not a sample
@@ -365,7 +386,7 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	if p.requestNice != "" {
 		text += "request_nice = " + p.requestNice + "\n"
 	}
-	rep.RequestNice = p.requestNice
+	rep.RequestNice, rep.Pause = p.requestNice, p.pause
 	cfgPath := filepath.Join(work, "intake.toml")
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		return rep, err
@@ -402,8 +423,19 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	go func() {
 		defer wg.Done()
 		cl := &sdClient{http: &http.Client{Timeout: time.Minute}, base: "http://" + addr, token: token}
-		samples = queryLoop(loopCtx, cl, newSDQueries(d), p.only, t0, up)
+		samples = queryLoop(loopCtx, cl, newSDQueries(d), p.only, 0, t0, up)
 	}()
+	var paused []sdSample
+	if p.pause > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := &sdClient{http: &http.Client{Timeout: time.Minute}, base: "http://" + addr, token: token}
+			q := newSDQueries(d)
+			q.rng = rand.New(rand.NewPCG(43, 13)) // other cases than the first loop's
+			paused = queryLoop(loopCtx, cl, q, "lookup", p.pause, t0, nil)
+		}()
+	}
 	finish := func() {
 		stopLoop()
 		wg.Wait()
@@ -464,6 +496,7 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	time.Sleep(p.idle) // the idle phase: queries go on
 	end := time.Since(t0)
 	finish()
+	samples = append(samples, paused...)
 	if rep.CPUAtEnd, err = procCPU(cmd.Process.Pid); err != nil {
 		return rep, err
 	}
@@ -517,6 +550,15 @@ func formatSD(rep sdReport) string {
 			return fmt.Sprintf("%5d %s/%s/%s/%s", s.N, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
 		}
 		fmt.Fprintf(&b, "%-24s %9s | %-36s | %-36s |\n", p.Name, "", st(p.FullTextServer), st(p.LookupServer))
+	}
+	if rep.Phases[0].PausedLookup.N > 0 {
+		fmt.Fprintf(&b, "the clerk who pauses %v between lookups (own connection), at the client and in intake:\n", rep.Pause)
+		for _, p := range rep.Phases {
+			st := func(s latStats) string {
+				return fmt.Sprintf("%5d %s/%s/%s/%s", s.N, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
+			}
+			fmt.Fprintf(&b, "%-24s %9s | %-36s | %-36s |\n", p.Name, "", st(p.PausedLookup), st(p.PausedLookupServer))
+		}
 	}
 	for _, p := range rep.Phases[:1] {
 		for e, n := range p.Errors {

@@ -26,6 +26,9 @@ func statsOf(ds []time.Duration) latStats {
 }
 
 // sdSample is one request of the query loop.
+// sdPausedLookup is the class of the lookups of the clerk who pauses.
+const sdPausedLookup = "paused lookup"
+
 type sdSample struct {
 	fullText bool   // a full-text search, else GET /api/cases/REF
 	class    string // the query class
@@ -45,10 +48,14 @@ type sdPhase struct {
 	Lookup   latStats      `json:"lookup"`
 	// FullTextServer and LookupServer: the same requests' time in intake itself
 	// (Server-Timing: from the request reaching the handler to the answer's header).
-	FullTextServer latStats       `json:"full_text_server"`
-	LookupServer   latStats       `json:"lookup_server"`
-	Failed         int            `json:"failed"`
-	Errors         map[string]int `json:"errors,omitempty"` // why they failed
+	FullTextServer latStats `json:"full_text_server"`
+	LookupServer   latStats `json:"lookup_server"`
+	// PausedLookup and PausedLookupServer: the lookups of the clerk who pauses
+	// (-paused-clerk), at the client and in intake.
+	PausedLookup       latStats       `json:"paused_lookup,omitzero"`
+	PausedLookupServer latStats       `json:"paused_lookup_server,omitzero"`
+	Failed             int            `json:"failed"`
+	Errors             map[string]int `json:"errors,omitempty"` // why they failed
 	// ByClass: full-text latencies by query class.
 	ByClass map[string]latStats `json:"full_text_by_class"`
 }
@@ -56,7 +63,7 @@ type sdPhase struct {
 // phaseOf summarises the samples that started in [from, to).
 func phaseOf(name string, from, to time.Duration, samples []sdSample) sdPhase {
 	p := sdPhase{Name: name, From: from, To: to, ByClass: map[string]latStats{}}
-	var ft, lk, fts, lks []time.Duration
+	var ft, lk, fts, lks, pl, pls []time.Duration
 	byClass := map[string][]time.Duration{}
 	for _, s := range samples {
 		if s.start < from || s.start >= to {
@@ -69,6 +76,11 @@ func phaseOf(name string, from, to time.Duration, samples []sdSample) sdPhase {
 				p.Errors = map[string]int{}
 			}
 			p.Errors[s.err]++
+		case s.class == sdPausedLookup:
+			pl = append(pl, s.took)
+			if s.server > 0 {
+				pls = append(pls, s.server)
+			}
 		case s.fullText:
 			ft = append(ft, s.took)
 			byClass[s.class] = append(byClass[s.class], s.took)
@@ -84,6 +96,7 @@ func phaseOf(name string, from, to time.Duration, samples []sdSample) sdPhase {
 	}
 	p.FullText, p.Lookup = statsOf(ft), statsOf(lk)
 	p.FullTextServer, p.LookupServer = statsOf(fts), statsOf(lks)
+	p.PausedLookup, p.PausedLookupServer = statsOf(pl), statsOf(pls)
 	for c, ds := range byClass {
 		p.ByClass[c] = statsOf(ds)
 	}

@@ -46,10 +46,14 @@ func TestPhaseOf(t *testing.T) {
 		{fullText: true, class: "phrase", start: ms(99), took: ms(300)}, // starts inside, ends outside: inside
 		{fullText: true, class: "word", start: ms(100), took: ms(5)},    // the next phase
 		{fullText: true, class: "word", start: ms(60), took: ms(1), failed: true},
+		{class: sdPausedLookup, start: ms(70), took: ms(9), server: ms(3)}, // the clerk who pauses: apart
 	}
 	p := phaseOf("drain", 0, ms(100), samples)
 	if p.FullText.N != 2 || p.FullText.Max != ms(300) || p.Lookup.N != 1 || p.Lookup.Max != ms(2) || p.Failed != 1 {
 		t.Errorf("phase = %+v", p)
+	}
+	if p.PausedLookup.N != 1 || p.PausedLookup.Max != ms(9) || p.PausedLookupServer.Max != ms(3) {
+		t.Errorf("paused lookups = %+v / %+v", p.PausedLookup, p.PausedLookupServer)
 	}
 	if p.ByClass["word"].N != 1 || p.ByClass["phrase"].N != 1 {
 		t.Errorf("by class = %+v", p.ByClass)
