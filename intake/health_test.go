@@ -100,6 +100,12 @@ func TestAdminReadyAndMetricsAfterMail(t *testing.T) {
 	p.deliver(citizen, letter("Erika <"+citizen+">", "Antrag", "m1@example.test", "", "Hallo"))
 	p.deliver("robot@example.test", letter("robot@example.test", "Abwesend", "m2@example.test", "Auto-Submitted: auto-replied\r\n", "bin weg"))
 	waitFor(t, 10*time.Second, "2 registrations and 1 ack", func() bool { return p.count() == 2 && sentAll(p, 1)() })
+	// The counters follow the register's commit: wait for the second mail's.
+	waitFor(t, 10*time.Second, "the automated mail counted", func() bool {
+		_, body := get(t, srv, "/metrics")
+		return strings.Contains(body, `intake_mails_registered_total{kind="automated",mailbox="post"} 1`+"\n") &&
+			strings.Contains(body, `intake_acks_suppressed_total{mailbox="post",reason="AUTO_SUBMITTED"} 1`+"\n")
+	})
 
 	code, body := get(t, srv, "/metrics")
 	if code != http.StatusOK {

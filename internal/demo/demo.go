@@ -199,6 +199,9 @@ per_sender_limit = 20
 listen = %q
 # plain HTTP on loopback for the demo; a real deployment sits behind TLS
 cookie_secure = false
+# one clerk and a few letters: no need to raise the clerks' threads (and no
+# warning where the demo may not)
+request_nice = 0
 `, dataDir, Office, ih, ip, Office, Password, sh, sp, webAddr)
 }
 
