@@ -28,8 +28,8 @@ const maxRaisedConns = 64
 
 // requestPriority raises the threads of clerks' connections.
 type requestPriority struct {
-	nice    int // web.request_nice; 0 = off
-	max     int32
+	nice    int             // web.request_nice; 0 = off
+	max     atomic.Int32    // maxRaisedConns; tests lower it
 	setNice func(int) error // setThreadNice; tests make it refuse
 	log     *slog.Logger
 	raised  atomic.Int32 // connections whose goroutine holds a raised thread
@@ -47,7 +47,9 @@ type connPriority struct {
 type connPriorityKey struct{}
 
 func newRequestPriority(nice int, log *slog.Logger) *requestPriority {
-	return &requestPriority{nice: nice, max: maxRaisedConns, setNice: setThreadNice, log: log, conns: map[net.Conn]*connPriority{}}
+	p := &requestPriority{nice: nice, setNice: setThreadNice, log: log, conns: map[net.Conn]*connPriority{}}
+	p.max.Store(maxRaisedConns)
+	return p
 }
 
 // connContext gives each connection its state (http.Server.ConnContext).
@@ -93,7 +95,7 @@ func (p *requestPriority) raise(cp *connPriority) {
 	if p.refused.Load() {
 		return
 	}
-	if p.raised.Add(1) > p.max {
+	if p.raised.Add(1) > p.max.Load() {
 		p.raised.Add(-1)
 		return
 	}

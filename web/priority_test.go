@@ -144,7 +144,7 @@ func TestClerksConnectionsRunFirst(t *testing.T) {
 	}
 
 	// Beyond the bound a connection is answered at the normal priority.
-	p.max = 1
+	p.max.Store(1)
 	c2 := &http.Client{Transport: &http.Transport{}}
 	if got := niceOf(t, c2, url); got != base {
 		t.Errorf("a connection beyond the bound answered at nice %d, want %d", got, base)
