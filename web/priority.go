@@ -26,61 +26,57 @@ import (
 // six open; an attacker who opens more only gets the normal priority).
 const maxRaisedConns = 64
 
+// RequestNiceRefused begins the warning logged once when the kernel refuses
+// web.request_nice (intake-bench searchdrain looks for it in the daemon's log).
+const RequestNiceRefused = "web: clerks' requests run at the normal priority"
+
 // requestPriority raises the threads of clerks' connections.
 type requestPriority struct {
 	nice    int             // web.request_nice; 0 = off
 	max     atomic.Int32    // maxRaisedConns; tests lower it
 	setNice func(int) error // setThreadNice; tests make it refuse
 	log     *slog.Logger
-	raised  atomic.Int32 // connections whose goroutine holds a raised thread
-	refused atomic.Bool  // the kernel said no once: not asked again
+	refused atomic.Bool // the kernel said no once: not asked again
 	mu      sync.Mutex
-	conns   map[net.Conn]*connPriority
+	raised  map[net.Conn]bool // connections whose goroutine holds (or is getting) a raised thread
 }
 
-// connPriority is one connection's state; only its own goroutine sets tried.
+// connPriority is one connection's state, touched only by its own goroutine.
 type connPriority struct {
-	tried  bool
-	raised atomic.Bool
+	conn  net.Conn
+	tried bool
 }
 
 type connPriorityKey struct{}
 
 func newRequestPriority(nice int, log *slog.Logger) *requestPriority {
-	p := &requestPriority{nice: nice, setNice: setThreadNice, log: log, conns: map[net.Conn]*connPriority{}}
+	p := &requestPriority{nice: nice, setNice: setThreadNice, log: log, raised: map[net.Conn]bool{}}
 	p.max.Store(maxRaisedConns)
 	return p
 }
 
 // connContext gives each connection its state (http.Server.ConnContext).
 func (p *requestPriority) connContext(ctx context.Context, c net.Conn) context.Context {
-	cp := &connPriority{}
-	p.mu.Lock()
-	p.conns[c] = cp
-	p.mu.Unlock()
-	return context.WithValue(ctx, connPriorityKey{}, cp)
+	return context.WithValue(ctx, connPriorityKey{}, &connPriority{conn: c})
 }
 
-// connState frees a closed connection's place (http.Server.ConnState).
+// connState frees a raised connection's place when it ends (http.Server.ConnState).
 func (p *requestPriority) connState(c net.Conn, st http.ConnState) {
 	if st != http.StateClosed && st != http.StateHijacked {
 		return
 	}
 	p.mu.Lock()
-	cp := p.conns[c]
-	delete(p.conns, c)
+	delete(p.raised, c)
 	p.mu.Unlock()
-	if cp != nil && cp.raised.Load() {
-		p.raised.Add(-1)
-	}
 }
 
-// handler raises the connection's thread before its first request.
-func (p *requestPriority) handler(h http.Handler) http.Handler {
+// server wires the hooks into srv; with request_nice = 0 it leaves srv as it is.
+func (p *requestPriority) server(srv *http.Server) *http.Server {
 	if p.nice == 0 {
-		return h
+		return srv
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := srv.Handler
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// HTTP/2 would run each request on a goroutine of its own; only HTTP/1
 		// answers on the connection's goroutine.
 		if cp, ok := r.Context().Value(connPriorityKey{}).(*connPriority); ok && !cp.tried && r.ProtoMajor == 1 {
@@ -89,28 +85,40 @@ func (p *requestPriority) handler(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+	srv.ConnContext, srv.ConnState = p.connContext, p.connState
+	return srv
 }
 
+// raise wires the calling goroutine (cp's connection's) to its thread and raises it.
 func (p *requestPriority) raise(cp *connPriority) {
 	if p.refused.Load() {
 		return
 	}
-	if p.raised.Add(1) > p.max.Load() {
-		p.raised.Add(-1)
+	p.mu.Lock()
+	full := len(p.raised) >= int(p.max.Load())
+	if !full {
+		p.raised[cp.conn] = true // the place is taken before the thread is changed
+	}
+	p.mu.Unlock()
+	if full {
 		return
 	}
 	runtime.LockOSThread()
 	if err := p.setNice(p.nice); err != nil {
 		runtime.UnlockOSThread() // unchanged: it may go back to the pool
-		p.raised.Add(-1)
+		p.mu.Lock()
+		delete(p.raised, cp.conn)
+		p.mu.Unlock()
 		if !p.refused.Swap(true) {
-			p.log.Warn("web: clerks' requests run at the normal priority: the kernel refused to raise their threads (allow it with LimitNICE=-10 in the systemd unit or CAP_SYS_NICE; web.request_nice = 0 turns this off)", "request_nice", p.nice, "err", err)
+			p.log.Warn(RequestNiceRefused+": the kernel refused to raise their threads (allow it with LimitNICE=-10 in the systemd unit or CAP_SYS_NICE; web.request_nice = 0 turns this off)", "request_nice", p.nice, "err", err)
 		}
-		return
 	}
-	// Not unlocked: the thread ends with the connection's goroutine.
-	cp.raised.Store(true)
+	// Not unlocked on success: the thread ends with the connection's goroutine.
 }
 
 // raisedConns reports how many connections hold a raised thread.
-func (p *requestPriority) raisedConns() int { return int(p.raised.Load()) }
+func (p *requestPriority) raisedConns() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.raised)
+}

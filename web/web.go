@@ -377,18 +377,16 @@ func NewServer(addr string, requestNice int, h http.Handler, log *slog.Logger) *
 }
 
 func newHTTPServer(addr string, prio *requestPriority, h http.Handler, log *slog.Logger) *http.Server {
-	return &http.Server{
+	return prio.server(&http.Server{
 		Addr:              addr,
-		Handler:           prio.handler(h),
-		ConnContext:       prio.connContext,
-		ConnState:         prio.connState,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      10 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	})
 }
 
 // URL returns the address users open for cfg: web.base_url, else http://listen (with
