@@ -26,6 +26,7 @@ import (
 	"github.com/intake-office/intake/internal/lettergen"
 	"github.com/intake-office/intake/internal/mailrig"
 	"github.com/intake-office/intake/ticket"
+	"github.com/intake-office/intake/web"
 )
 
 type sdParams struct {
@@ -267,15 +268,12 @@ func (c *sdClient) get(ctx context.Context, path string, v url.Values, search bo
 // lookup by reference in turn, and returns the samples, timed from t0. It
 // waits for the API to answer first; requests before that are not samples.
 //
-// With pause > 0 it is the clerk who pauses: lookups only, pause apart, so that
+// With pause > 0 (and only = "lookup") it is the clerk who pauses: lookups pause apart, so that
 // intake's goroutine for the connection sleeps between them and every request
 // wakes it (the samples' class is "paused lookup").
 func queryLoop(ctx context.Context, c *sdClient, q *sdQueries, only string, pause time.Duration, t0 time.Time, up chan<- time.Duration) []sdSample {
 	var out []sdSample
 	isUp := false
-	if pause > 0 {
-		only = "lookup"
-	}
 	for i := 0; ctx.Err() == nil; i++ {
 		if pause > 0 && isUp {
 			select {
@@ -514,7 +512,7 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	}
 	// The warning web logs when the kernel refuses web.request_nice (web/priority.go).
 	if log, err := os.ReadFile(filepath.Join(work, "daemon.log")); err == nil {
-		rep.NiceRefused = strings.Contains(string(log), "clerks' requests run at the normal priority")
+		rep.NiceRefused = strings.Contains(string(log), web.RequestNiceRefused)
 	}
 	return rep, nil
 }
@@ -522,6 +520,9 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 func formatSD(rep sdReport) string {
 	var b strings.Builder
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
+	st := func(s latStats) string {
+		return fmt.Sprintf("%5d %s/%s/%s/%s", s.N, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
+	}
 	fmt.Fprintf(&b, "intake-bench searchdrain, %s, %d CPUs\n", rep.Date, rep.CPUs)
 	fmt.Fprintf(&b, "register:   %d prepared cases, %d messages when the daemon started; drained %d letters (%d of them large)\n",
 		rep.Cases, rep.CasesAtRun, rep.Mails, rep.Big)
@@ -539,24 +540,15 @@ func formatSD(rep sdReport) string {
 		rep.CPUAtAck.Round(10*time.Millisecond), rep.CPUAtIdle.Round(10*time.Millisecond), rep.CPUAtEnd.Round(10*time.Millisecond))
 	fmt.Fprintf(&b, "%-24s %9s | %-36s | %-36s | %s\n", "phase (from daemon start)", "span s", "full-text n p50/p95/p99/max ms", "GET /api/cases/REF n p50/p95/p99/max ms", "failed")
 	for _, p := range rep.Phases {
-		st := func(s latStats) string {
-			return fmt.Sprintf("%5d %s/%s/%s/%s", s.N, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
-		}
 		fmt.Fprintf(&b, "%-24s %4.0f–%-4.0f | %-36s | %-36s | %d\n", p.Name, p.From.Seconds(), p.To.Seconds(), st(p.FullText), st(p.Lookup), p.Failed)
 	}
 	fmt.Fprintf(&b, "the same requests, time in intake itself (Server-Timing: request in the handler → answer's header):\n")
 	for _, p := range rep.Phases {
-		st := func(s latStats) string {
-			return fmt.Sprintf("%5d %s/%s/%s/%s", s.N, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
-		}
 		fmt.Fprintf(&b, "%-24s %9s | %-36s | %-36s |\n", p.Name, "", st(p.FullTextServer), st(p.LookupServer))
 	}
 	if rep.Phases[0].PausedLookup.N > 0 {
 		fmt.Fprintf(&b, "the clerk who pauses %v between lookups (own connection), at the client and in intake:\n", rep.Pause)
 		for _, p := range rep.Phases {
-			st := func(s latStats) string {
-				return fmt.Sprintf("%5d %s/%s/%s/%s", s.N, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
-			}
 			fmt.Fprintf(&b, "%-24s %9s | %-36s | %-36s |\n", p.Name, "", st(p.PausedLookup), st(p.PausedLookupServer))
 		}
 	}

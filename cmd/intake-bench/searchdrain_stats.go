@@ -25,10 +25,10 @@ func statsOf(ds []time.Duration) latStats {
 	return latStats{N: len(s), P50: pct(s, 50), P95: pct(s, 95), P99: pct(s, 99), Max: s[len(s)-1]}
 }
 
-// sdSample is one request of the query loop.
 // sdPausedLookup is the class of the lookups of the clerk who pauses.
 const sdPausedLookup = "paused lookup"
 
+// sdSample is one request of the query loop.
 type sdSample struct {
 	fullText bool   // a full-text search, else GET /api/cases/REF
 	class    string // the query class
