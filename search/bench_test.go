@@ -85,10 +85,14 @@ func envInt(t testing.TB, name string, def int) int {
 //	  go test -run TestQueryLatency -v -timeout 0 ./search/
 //
 // INTAKE_SEARCH_DIR keeps the index: a second run with the same DOCS reuses it (no build).
-// INTAKE_SEARCH_QUERIES sets the queries per kind (default 200).
+// INTAKE_SEARCH_QUERIES sets the queries per kind (default 200). INTAKE_SEARCH_LIMIT sets
+// the hits asked for by the queries that must find a given document (default MaxLimit, so
+// that the check sees it); a clerk's page asks for 20. Below MaxLimit a document that ranks
+// under the page is a counted miss, not an error.
 func TestQueryLatency(t *testing.T) {
 	n := envInt(t, "INTAKE_SEARCH_DOCS", 2000)
 	perKind := envInt(t, "INTAKE_SEARCH_QUERIES", 200)
+	limit := min(envInt(t, "INTAKE_SEARCH_LIMIT", MaxLimit), MaxLimit)
 	dir := os.Getenv("INTAKE_SEARCH_DIR")
 	if dir == "" {
 		dir = filepath.Join(t.TempDir(), "index")
@@ -191,7 +195,7 @@ func TestQueryLatency(t *testing.T) {
 	var fullText []time.Duration
 	for _, k := range kinds {
 		lat := make([]time.Duration, 0, perKind)
-		var hits, atLeast uint64
+		var hits, atLeast, misses uint64
 		type sample struct {
 			took  time.Duration
 			q     Query
@@ -201,7 +205,7 @@ func TestQueryLatency(t *testing.T) {
 		for range perKind {
 			q, must := k.q()
 			if must != 0 {
-				q.Limit = MaxLimit
+				q.Limit = limit
 			}
 			start := time.Now()
 			res, err := ix.Search(q)
@@ -216,17 +220,19 @@ func TestQueryLatency(t *testing.T) {
 			if took := lat[len(lat)-1]; took > slowest.took {
 				slowest = sample{took, q, res.Total}
 			}
-			if must != 0 && !res.TotalAtLeast && res.Total <= MaxLimit && !slices.Contains(seqs(res), must) {
+			if must != 0 && !res.TotalAtLeast && res.Total <= uint64(limit) && !slices.Contains(seqs(res), must) {
 				t.Errorf("%s: Search(%q) misses seq %d (%d hits)", k.name, q.Text, must, res.Total)
+			} else if must != 0 && !slices.Contains(seqs(res), must) {
+				misses++ // more hits than the page holds: it may rank below the page
 			}
 		}
 		if k.fullText {
 			fullText = append(fullText, lat...)
 		}
 		p := percentiles(lat)
-		t.Logf("%-24s n=%d p50=%v p95=%v p99=%v max=%v mean-total=%d by-periods=%d; slowest: text %q sender %q, %d hits",
+		t.Logf("%-24s n=%d p50=%v p95=%v p99=%v max=%v mean-total=%d by-periods=%d below-page=%d; slowest: text %q sender %q, %d hits",
 			k.name, len(lat), p[0].Round(10*time.Microsecond), p[1].Round(10*time.Microsecond), p[2].Round(10*time.Microsecond),
-			p[3].Round(10*time.Microsecond), hits/uint64(len(lat)), atLeast, slowest.q.Text, slowest.q.Sender, slowest.total)
+			p[3].Round(10*time.Microsecond), hits/uint64(len(lat)), atLeast, misses, slowest.q.Text, slowest.q.Sender, slowest.total)
 	}
 	p := percentiles(fullText)
 	t.Logf("%-24s n=%d p50=%v p95=%v p99=%v max=%v", "FULL TEXT (all above *)", len(fullText), p[0], p[1], p[2], p[3])
