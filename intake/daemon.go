@@ -17,6 +17,7 @@ import (
 
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake/policy"
+	"github.com/intake-office/intake/internal/clerkgate"
 	"github.com/intake-office/intake/search"
 	"github.com/intake-office/intake/templates"
 	"github.com/intake-office/intake/ticket"
@@ -81,6 +82,10 @@ type Options struct {
 	// ConfigPath is the file the configuration was read from; the local
 	// API's POST /v1/reload reads it again. "" disables that endpoint.
 	ConfigPath string
+	// Clerks counts the clerks' requests the web server is answering; the
+	// watchers and responders step aside for them before each mail and each
+	// acknowledgement (clerkgate, issue 12). nil: they never wait.
+	Clerks *clerkgate.Gate
 }
 
 // Daemon runs the watchers, responders and the local API.
@@ -410,12 +415,12 @@ func (d *Daemon) startMailbox(s *snapshot, m *mailbox) {
 	r := &mailboxRun{mb: m, cancel: cancel, cancelHard: cancelHard, done: make(chan struct{})}
 	log := d.log.With("mailbox", m.cfg.Name)
 	w := &watcher{mb: m, log: log, snap: s, reg: d.store, now: d.opts.Now, tune: d.tune,
-		health: d.regHealth, metrics: d.metrics}
+		health: d.regHealth, metrics: d.metrics, clerks: d.opts.Clerks}
 	if d.indexer != nil { // never a nil *indexer in a non-nil interface
 		w.index = d.indexer
 	}
 	resp := &responder{mb: m, log: log, snap: s, outbox: d.store, cap: d.cap, now: d.opts.Now, tune: d.tune,
-		metrics: d.metrics, health: d.regHealth}
+		metrics: d.metrics, health: d.regHealth, clerks: d.opts.Clerks}
 	interim := &interimRunner{mb: m, log: log, snap: s, store: d.store, cap: d.cap, now: d.opts.Now, tune: d.tune,
 		metrics: d.metrics}
 	var wg sync.WaitGroup

@@ -22,6 +22,7 @@ type metrics struct {
 	acksHeld       *prometheus.CounterVec // mailbox, reason
 	reconnects     *prometheus.CounterVec // mailbox
 	paced          *prometheus.CounterVec // mailbox
+	yielded        *prometheus.CounterVec // mailbox
 	interimSent    *prometheus.CounterVec // mailbox
 	interimFailed  *prometheus.CounterVec // mailbox
 	oauthExpiry    *prometheus.GaugeVec   // mailbox, protocol
@@ -76,6 +77,10 @@ func newMetrics(version string, mailboxes []string, state prometheus.Collector) 
 			Name: "intake_registration_paced_seconds_total",
 			Help: "Time registration waited for the acknowledgements of its mailbox (more than 100 due while the SMTP server takes them), like Postfix's in_flow_delay.",
 		}, []string{"mailbox"}),
+		yielded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "intake_clerks_first_seconds_total",
+			Help: "Time registration and acknowledgements of a mailbox stepped aside while clerks' requests were answered (at most half of each second).",
+		}, []string{"mailbox"}),
 		interimSent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "intake_interim_sent_total",
 			Help: "Interim notices (Zwischennachrichten) accepted by the SMTP server.",
@@ -99,7 +104,7 @@ func newMetrics(version string, mailboxes []string, state prometheus.Collector) 
 	buildInfo.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(
 		m.registered, m.acksSent, m.acksSuppressed, m.acksFailed, m.acksBounced, m.acksHeld, m.reconnects,
-		m.paced, m.interimSent, m.interimFailed, m.oauthExpiry, m.oauthFailures, m.registerWriteErrors,
+		m.paced, m.yielded, m.interimSent, m.interimFailed, m.oauthExpiry, m.oauthFailures, m.registerWriteErrors,
 		buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -197,6 +202,13 @@ func ageSeconds(now, t time.Time) float64 {
 		return 0
 	}
 	return max(now.Sub(t).Seconds(), 0)
+}
+
+// stepAside counts the time a mailbox's mail work waited for clerks' requests.
+func (m *metrics) stepAside(mailbox string, waited time.Duration) {
+	if waited > 0 {
+		m.yielded.WithLabelValues(mailbox).Add(waited.Seconds())
+	}
 }
 
 // countRegistered counts one new registration and its ack decision.

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/intake-office/intake/config"
+	"github.com/intake-office/intake/internal/clerkgate"
 	"github.com/intake-office/intake/ticket"
 )
 
@@ -92,6 +93,8 @@ type responder struct {
 
 	idleMu sync.Mutex
 	idle   []*smtpConn // connections kept open between bursts (tune.SMTPKeepOpen)
+
+	clerks *clerkgate.Gate // nil: never steps aside
 }
 
 // defaultSMTPKeepOpen is how long an SMTP connection stays open after a burst
@@ -347,6 +350,9 @@ func (r *responder) sendBatch(stop, hard context.Context, batch *ticket.AckBatch
 		if stop.Err() != nil {
 			return batchStopped // the rest stays due and goes out after the restart
 		}
+		// Clerks first: while a clerk's request is answered, the next ack waits
+		// (clerkgate). Never inside the window: nothing is in flight here.
+		r.metrics.stepAside(r.mb.cfg.Name, r.clerks.Wait(stop))
 		// R3: the daemon-wide hourly cap, checked before every message.
 		ok, err := r.cap.allow()
 		if err != nil {

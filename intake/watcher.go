@@ -24,6 +24,7 @@ import (
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake/mailparse"
 	"github.com/intake-office/intake/intake/policy"
+	"github.com/intake-office/intake/internal/clerkgate"
 	"github.com/intake-office/intake/ticket"
 )
 
@@ -69,7 +70,8 @@ type watcher struct {
 	tune    tuning
 	health  writeHealth
 	metrics *metrics
-	index   indexPoker // nil without a search index
+	index   indexPoker      // nil without a search index
+	clerks  *clerkgate.Gate // nil: never steps aside
 
 	lastValidity uint32
 	warnedFlags  bool
@@ -621,6 +623,9 @@ func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta ma
 		pending, pendingBytes = pending[:0], 0
 	}
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		// Clerks first: while a clerk's request is answered, the next mail waits
+		// (clerkgate; its bounds keep the drain going).
+		w.metrics.stepAside(w.mb.cfg.Name, w.clerks.Wait(stop))
 		var uid imap.UID
 		var sum string
 		var size int64

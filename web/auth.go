@@ -27,6 +27,7 @@ func (s *server) page(h pageHandler) http.HandlerFunc {
 		u, status := s.pageUser(w, r)
 		switch status {
 		case http.StatusOK:
+			defer s.clerkRequest()()
 			h(w, r.WithContext(withUser(r.Context(), u)), u)
 		case http.StatusForbidden:
 			s.errorPage(w, r, nil, http.StatusForbidden, "err.proxyuser")
@@ -285,8 +286,20 @@ func (s *server) api(h apiHandler) http.HandlerFunc {
 			writeJSONError(w, http.StatusForbidden, "this token may only read (scope "+tok.Scope+")")
 			return
 		}
+		defer s.clerkRequest()()
 		h(w, r.WithContext(withUser(r.Context(), u)), u)
 	}
+}
+
+// clerkRequest counts an authenticated request in flight (Options.Clerks) until the
+// returned func is called. Only requests of a user count: nobody without an account
+// can make the mail work step aside (clerkgate).
+func (s *server) clerkRequest() (end func()) {
+	if s.clerks == nil {
+		return func() {}
+	}
+	s.clerks.Begin()
+	return s.clerks.End
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -56,11 +56,15 @@ type fakeIndex struct {
 	updates []string // "seq:status"
 	hits    []search.Hit
 	queries []search.Query
+	during  func() // called in every Search, when set
 }
 
 func (f *fakeIndex) Search(q search.Query) (search.Result, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.during != nil {
+		f.during()
+	}
 	f.queries = append(f.queries, q)
 	return search.Result{Total: uint64(len(f.hits)), Hits: f.hits}, nil
 }
@@ -94,6 +98,7 @@ type fixtureOptions struct {
 	mails       []testMail // in addition to the standard ones
 	noStandard  bool
 	logger      *slog.Logger
+	clerks      ClerkActivity
 }
 
 // testMail is a raw mail registered in a mailbox.
@@ -159,7 +164,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	for _, m := range mails {
 		f.register(m)
 	}
-	srv, h, err := newServer(Options{Store: store, Search: o.search, Config: f.cfg, Logger: o.logger, Now: f.clock.Now})
+	srv, h, err := newServer(Options{Store: store, Search: o.search, Config: f.cfg, Logger: o.logger, Now: f.clock.Now, Clerks: o.clerks})
 	if err != nil {
 		t.Fatal(err)
 	}

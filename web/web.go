@@ -45,6 +45,16 @@ type Options struct {
 	CurrentConfig func() *config.Config
 	Logger        *slog.Logger // nil = discard
 	Now           func() time.Time
+	// Clerks is told of every authenticated request while it is answered, so that the
+	// mail work can step aside for it (clerkgate.Gate); nil: nobody is told.
+	Clerks ClerkActivity
+}
+
+// ClerkActivity counts the clerks' requests in flight (clerkgate.Gate): Begin when an
+// authenticated request starts to be answered, End when it is.
+type ClerkActivity interface {
+	Begin()
+	End()
 }
 
 //go:embed templates/*.html
@@ -83,6 +93,7 @@ type server struct {
 	hsts       bool
 	html       *bluemonday.Policy
 	static     fs.FS
+	clerks     ClerkActivity // nil: none
 
 	// trusted are the networks of the reverse proxies whose proxy header and
 	// X-Forwarded-For are honoured (config web.trusted_proxies).
@@ -109,6 +120,9 @@ func newServer(opts Options) (*server, http.Handler, error) {
 		if v := reflect.ValueOf(opts.Search); v.Kind() == reflect.Pointer && v.IsNil() {
 			opts.Search = nil
 		}
+	}
+	if v := reflect.ValueOf(opts.Clerks); opts.Clerks != nil && v.Kind() == reflect.Pointer && v.IsNil() {
+		opts.Clerks = nil
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -140,6 +154,7 @@ func newServer(opts Options) (*server, http.Handler, error) {
 		secure:     wc.SecureCookies(),
 		proxy:      wc.TrustedProxyHeader,
 		html:       mailPolicy(),
+		clerks:     opts.Clerks,
 	}
 	s.authenticate = opts.Store.Authenticate
 	if s.loc == nil {

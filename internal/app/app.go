@@ -13,6 +13,7 @@ import (
 
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake"
+	"github.com/intake-office/intake/internal/clerkgate"
 	"github.com/intake-office/intake/search"
 	"github.com/intake-office/intake/templates"
 	"github.com/intake-office/intake/ticket"
@@ -84,12 +85,19 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		}
 	}
 	o.Daemon.Config, o.Daemon.Store, o.Daemon.Templates = cfg, store, tmpl
+	// Clerks first (issue 12): the mail work steps aside while the web server
+	// answers a clerk.
+	var clerks *clerkgate.Gate
+	if cfg.Web.Listen != "" {
+		clerks = clerkgate.New(clerkgate.Options{})
+		o.Daemon.Clerks = clerks
+	}
 	d, err := intake.New(o.Daemon)
 	if err != nil {
 		return err
 	}
 	if cfg.Web.Listen != "" {
-		stopWeb, err := StartWeb(cfg, d.Config, store, o.Daemon.Search, log)
+		stopWeb, err := StartWeb(cfg, d.Config, store, o.Daemon.Search, clerks, log)
 		if err != nil {
 			return err
 		}
@@ -173,9 +181,13 @@ func StartAdmin(addr string, h http.Handler, log *slog.Logger) (stop func(), err
 
 // StartWeb serves the clerks' web interface and JSON API on [web] listen.
 // The port is bound here, so a taken port fails the start, not later.
-// current returns the configuration in force after a reload (nil: cfg).
-func StartWeb(cfg *config.Config, current func() *config.Config, store *ticket.Store, ix *search.Index, log *slog.Logger) (stop func(), err error) {
+// current returns the configuration in force after a reload (nil: cfg); clerks,
+// when not nil, is told of every clerk's request (clerkgate).
+func StartWeb(cfg *config.Config, current func() *config.Config, store *ticket.Store, ix *search.Index, clerks *clerkgate.Gate, log *slog.Logger) (stop func(), err error) {
 	wo := web.Options{Store: store, Config: cfg, CurrentConfig: current, Logger: log.With("component", "web")}
+	if clerks != nil {
+		wo.Clerks = clerks
+	}
 	if ix != nil {
 		wo.Search = ix
 	}
