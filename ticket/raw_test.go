@@ -4,10 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -120,5 +123,78 @@ func TestOpenRemovesStaleTemp(t *testing.T) {
 	defer s.Close()
 	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("stale temp file still there: %v", err)
+	}
+}
+
+// TestSyncRawDirectories: SyncRaw makes each file, its raw/<xx> directory and, for a
+// directory this process created, raw/ itself durable — raw/ only once per new
+// directory. (Open syncs raw/ for what an earlier process may have left.)
+func TestSyncRawDirectories(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { s.Close() }()
+	var synced []string
+	var mu sync.Mutex
+	s.syncPath = func(path string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		rel, _ := filepath.Rel(dir, path)
+		synced = append(synced, rel)
+		return syncFile(path)
+	}
+	take := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		out := slices.Sorted(slices.Values(synced))
+		synced = nil
+		return out
+	}
+	// Three mails: a, and b and c sharing a directory of their own.
+	mails := map[string]string{}
+	a := "Antrag 0"
+	sumOf := func(m string) string { h := sha256.Sum256([]byte(m)); return hex.EncodeToString(h[:]) }
+	for i := 1; len(mails) < 2; i++ {
+		m := fmt.Sprintf("Antrag %d", i)
+		if sumOf(m)[:2] == sumOf(a)[:2] {
+			continue
+		}
+		for _, prev := range mails {
+			if sumOf(prev)[:2] == sumOf(m)[:2] {
+				mails["c"] = m
+			}
+		}
+		if len(mails) == 0 {
+			mails["b"] = m
+		}
+	}
+	store := func(m string) string {
+		sum, _, err := s.StoreRawUnsynced(strings.NewReader(m), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	sa, sb := store(a), store(mails["b"])
+	if err := s.SyncRaw(sa, sb); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Sorted(slices.Values([]string{"raw", "raw/" + sa[:2], "raw/" + sa[:2] + "/" + sa, "raw/" + sb[:2], "raw/" + sb[:2] + "/" + sb}))
+	if got := take(); !slices.Equal(got, want) {
+		t.Errorf("first SyncRaw synced %q, want %q", got, want)
+	}
+	// c goes into b's directory, which exists and whose entry in raw/ is durable.
+	sc := store(mails["c"])
+	if err := s.SyncRaw(sc); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"raw/" + sc[:2], "raw/" + sc[:2] + "/" + sc}
+	if got := take(); !slices.Equal(got, want) {
+		t.Errorf("SyncRaw into an existing directory synced %q, want %q", got, want)
+	}
+	if sc[:2] != sb[:2] {
+		t.Fatalf("the test's mails do not share a directory: %s, %s", sb, sc)
 	}
 }

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -75,6 +77,13 @@ type Store struct {
 	// MigrationBackup is the copy of the register Open made before it
 	// migrated an older schema version ("" when nothing was migrated).
 	MigrationBackup string
+
+	// newRawDirs are the raw/<xx> directories StoreRawUnsynced created whose entry in
+	// raw/ no SyncRaw has made durable yet.
+	newRawDirsMu sync.Mutex
+	newRawDirs   map[string]bool
+	// syncPath fsyncs a file or directory (syncFile); tests count the calls.
+	syncPath func(path string) error
 }
 
 // Open opens (creating if needed) the register in dataDir: dataDir/intake.db and
@@ -109,7 +118,16 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open register %s: %w", path, err)
 	}
-	s := &Store{db: db, dir: dataDir, rawDir: raw, noSync: opts.NoSync, MigrationBackup: backup}
+	s := &Store{db: db, dir: dataDir, rawDir: raw, noSync: opts.NoSync, MigrationBackup: backup,
+		newRawDirs: map[string]bool{}, syncPath: syncFile}
+	// A raw/<xx> directory an earlier process created may not be durable in raw/ yet
+	// (SyncRaw syncs raw/ only for the directories this process creates).
+	if !s.noSync {
+		if err := syncFile(raw); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open register: %w", err)
+		}
+	}
 	// Before anything reads the outbox: the ack records a crash left in journals.
 	if _, err := s.replayAckJournals(); err != nil {
 		db.Close()
@@ -235,7 +253,15 @@ func (s *Store) StoreRawUnsynced(r io.Reader, max int64) (sum string, size int64
 		os.Remove(tmp.Name())
 		return sum, size, nil
 	}
-	if err = os.MkdirAll(dir, storeDirMode); err != nil {
+	switch err = os.Mkdir(dir, storeDirMode); {
+	case err == nil:
+		// Its entry in raw/ must be made durable too (SyncRaw).
+		s.newRawDirsMu.Lock()
+		s.newRawDirs[dir] = true
+		s.newRawDirsMu.Unlock()
+	case errors.Is(err, fs.ErrExist):
+		err = nil
+	default:
 		return "", size, fmt.Errorf("store raw %s: %w", sum, err)
 	}
 	if err = os.Rename(tmp.Name(), final); err != nil {
@@ -244,28 +270,47 @@ func (s *Store) StoreRawUnsynced(r io.Reader, max int64) (sum string, size int64
 	return sum, size, nil
 }
 
-// SyncRaw makes the named raw files and their directory entries durable:
-// the files are fsynced in parallel, then each directory once.
+// SyncRaw makes the named raw files and their directory entries durable: the files,
+// their raw/<xx> directories and — when this process created one of those — raw/
+// itself are fsynced, all in parallel (a batch's directories one after another cost
+// a disk flush each on the path of every registration).
 func (s *Store) SyncRaw(sums ...string) error {
 	if s.noSync || len(sums) == 0 {
 		return nil
 	}
-	errs := make(chan error, len(sums))
-	sem := make(chan struct{}, 8)
+	paths := make([]string, 0, 2*len(sums)+1)
 	dirs := map[string]bool{}
 	for _, sum := range sums {
 		if !validSum(sum) {
 			return fmt.Errorf("sync raw %q: not a SHA-256 hex sum", sum)
 		}
-		dirs[filepath.Join(s.rawDir, sum[:2])] = true
+		dir := filepath.Join(s.rawDir, sum[:2])
+		paths = append(paths, filepath.Join(dir, sum))
+		if !dirs[dir] {
+			dirs[dir] = true
+			paths = append(paths, dir)
+		}
+	}
+	s.newRawDirsMu.Lock()
+	created := make([]string, 0, len(s.newRawDirs))
+	for dir := range s.newRawDirs {
+		created = append(created, dir)
+	}
+	s.newRawDirsMu.Unlock()
+	if len(created) > 0 {
+		paths = append(paths, s.rawDir)
+	}
+	errs := make(chan error, len(paths))
+	sem := make(chan struct{}, 8)
+	for _, path := range paths {
 		go func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs <- syncFile(filepath.Join(s.rawDir, sum[:2], sum))
+			errs <- s.syncPath(path)
 		}()
 	}
 	var first error
-	for range sums {
+	for range paths {
 		if err := <-errs; err != nil && first == nil {
 			first = err
 		}
@@ -273,13 +318,11 @@ func (s *Store) SyncRaw(sums ...string) error {
 	if first != nil {
 		return fmt.Errorf("sync raw: %w", first)
 	}
-	// The subdirectory may be new, so raw/ is synced as well.
-	dirs[s.rawDir] = true
-	for dir := range dirs {
-		if err := syncDir(dir); err != nil {
-			return fmt.Errorf("sync raw: %w", err)
-		}
+	s.newRawDirsMu.Lock()
+	for _, dir := range created {
+		delete(s.newRawDirs, dir)
 	}
+	s.newRawDirsMu.Unlock()
 	return nil
 }
 
