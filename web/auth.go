@@ -23,11 +23,24 @@ type pageHandler func(w http.ResponseWriter, r *http.Request, u *ticket.User)
 // user or changed grants take effect at once. Without one, the browser is sent to the
 // login page.
 func (s *server) page(h pageHandler) http.HandlerFunc {
+	return s.pageCounted(h, true)
+}
+
+// download is page for a handler that streams a file (a raw mail, an attachment): it
+// takes as long as the clerk's connection, not the CPU, so the mail work does not wait
+// for it (clerkRequest).
+func (s *server) download(h pageHandler) http.HandlerFunc {
+	return s.pageCounted(h, false)
+}
+
+func (s *server) pageCounted(h pageHandler, counted bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		u, status := s.pageUser(w, r)
 		switch status {
 		case http.StatusOK:
-			defer s.clerkRequest()()
+			if counted {
+				defer s.clerkRequest()()
+			}
 			h(w, r.WithContext(withUser(r.Context(), u)), u)
 		case http.StatusForbidden:
 			s.errorPage(w, r, nil, http.StatusForbidden, "err.proxyuser")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"sync"
@@ -36,7 +37,8 @@ func (c *clerkRecorder) searched() {
 
 // TestClerksRequestsStepTheMailWorkAside: every authenticated request is counted in
 // flight while its handler runs, and ended; a request without a valid login or token
-// is not, so that nobody without an account can make the drain wait (clerkgate).
+// is not, so that nobody without an account can make the drain wait (clerkgate), and
+// neither is a download, which lasts as long as the clerk's connection.
 func TestClerksRequestsStepTheMailWorkAside(t *testing.T) {
 	rec := &clerkRecorder{}
 	ix := &fakeIndex{during: rec.searched}
@@ -58,6 +60,9 @@ func TestClerksRequestsStepTheMailWorkAside(t *testing.T) {
 			return f.client().get("/api/cases/"+ref, "Authorization", "Bearer "+tok)
 		}, http.StatusOK, true},
 		{"search page with a session", func() (*http.Response, string) { return erika.get("/?q=Antrag") }, http.StatusOK, true},
+		{"raw mail download", func() (*http.Response, string) {
+			return erika.get(fmt.Sprintf("/cases/%s/messages/%d/raw", ref, f.seqs["antrag"]))
+		}, http.StatusOK, false},
 		{"API without a token", func() (*http.Response, string) { return f.client().get("/api/cases/" + ref) }, http.StatusUnauthorized, false},
 		{"API with a wrong token", func() (*http.Response, string) {
 			return f.client().get("/api/cases/"+ref, "Authorization", "Bearer intake_wrong")

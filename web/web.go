@@ -216,8 +216,8 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /cases/{ref}/note", s.page(s.caseNote))
 	mux.HandleFunc("POST /cases/{ref}/assign", s.page(s.caseAssign))
 	mux.HandleFunc("POST /cases/{ref}/interim", s.page(s.caseInterim))
-	mux.HandleFunc("GET /cases/{ref}/messages/{seq}/raw", s.page(s.downloadRaw))
-	mux.HandleFunc("GET /cases/{ref}/messages/{seq}/attachments/{n}", s.page(s.downloadAttachment))
+	mux.HandleFunc("GET /cases/{ref}/messages/{seq}/raw", s.download(s.downloadRaw))
+	mux.HandleFunc("GET /cases/{ref}/messages/{seq}/attachments/{n}", s.download(s.downloadAttachment))
 	mux.HandleFunc("GET /admin/audit", s.page(s.auditPage))
 	s.adminRoutes(mux) // admin.go
 	mux.HandleFunc("/", s.page(func(w http.ResponseWriter, r *http.Request, u *ticket.User) {
