@@ -32,10 +32,11 @@ type Gate struct {
 	maxWait, window, budget time.Duration
 	now                     func() time.Time
 
-	busy atomic.Int32 // requests in flight, read without the lock on the drain's path
+	// inFlight counts the requests in flight. It changes only under mu (with idle) and
+	// is read without it on the drain's path.
+	inFlight atomic.Int32
 
 	mu          sync.Mutex
-	inFlight    int
 	idle        chan struct{} // closed when inFlight drops to zero
 	windowStart time.Time
 	used        time.Duration // waiting reserved in the current window
@@ -63,24 +64,18 @@ func New(opts Options) *Gate {
 // Begin counts a clerk's request in flight until End.
 func (g *Gate) Begin() {
 	g.mu.Lock()
-	if g.inFlight == 0 {
+	if g.inFlight.Add(1) == 1 {
 		g.idle = make(chan struct{})
 	}
-	g.inFlight++
-	g.busy.Store(int32(g.inFlight))
 	g.mu.Unlock()
 }
 
 // End ends a request counted by Begin.
 func (g *Gate) End() {
 	g.mu.Lock()
-	if g.inFlight > 0 {
-		g.inFlight--
-		if g.inFlight == 0 {
-			close(g.idle)
-		}
+	if g.inFlight.Load() > 0 && g.inFlight.Add(-1) == 0 {
+		close(g.idle)
 	}
-	g.busy.Store(int32(g.inFlight))
 	g.mu.Unlock()
 }
 
@@ -88,11 +83,11 @@ func (g *Gate) End() {
 // none is, MaxWait has passed, the window's budget is used up or ctx ends, and returns
 // how long it waited.
 func (g *Gate) Wait(ctx context.Context) time.Duration {
-	if g == nil || g.busy.Load() == 0 {
+	if g == nil || g.inFlight.Load() == 0 {
 		return 0
 	}
 	g.mu.Lock()
-	if g.inFlight == 0 {
+	if g.inFlight.Load() == 0 {
 		g.mu.Unlock()
 		return 0
 	}
@@ -139,5 +134,5 @@ func (g *Gate) Waiters() int {
 
 // InFlight reports how many clerks' requests are in flight.
 func (g *Gate) InFlight() int {
-	return int(g.busy.Load())
+	return int(g.inFlight.Load())
 }

@@ -15,6 +15,16 @@ func waitForWaiters(t *testing.T, g *Gate, n int) {
 	}
 }
 
+// waitInBackground calls g.Wait(ctx) on a goroutine of its own and returns once that call
+// is the n-th waiter; the channel then gets what it returns.
+func waitInBackground(t *testing.T, g *Gate, ctx context.Context, n int) <-chan time.Duration {
+	t.Helper()
+	ch := make(chan time.Duration, 1)
+	go func() { ch <- g.Wait(ctx) }()
+	waitForWaiters(t, g, n)
+	return ch
+}
+
 func TestWaitReturnsAtOnceWithoutClerks(t *testing.T) {
 	var nilGate *Gate
 	if d := nilGate.Wait(context.Background()); d != 0 {
@@ -38,17 +48,13 @@ func TestWaitEndsWithTheLastRequest(t *testing.T) {
 	g := New(Options{MaxWait: time.Hour, Budget: 3 * time.Hour, Window: 4 * time.Hour})
 	g.Begin()
 	g.Begin() // two clerks
-	done := make(chan time.Duration)
-	go func() { done <- g.Wait(context.Background()) }()
-	waitForWaiters(t, g, 1)
+	done := waitInBackground(t, g, context.Background(), 1)
 	g.End()
 	// One clerk is still answered: the waiter stays (a second waiter shows it is
 	// still admitted after the first End).
-	second := make(chan time.Duration)
-	go func() { second <- g.Wait(context.Background()) }()
-	waitForWaiters(t, g, 2)
+	second := waitInBackground(t, g, context.Background(), 2)
 	g.End()
-	for _, ch := range []chan time.Duration{done, second} {
+	for _, ch := range []<-chan time.Duration{done, second} {
 		if d := <-ch; d <= 0 || d >= time.Hour {
 			t.Fatalf("waited %v, want more than 0 and less than MaxWait", d)
 		}
@@ -92,9 +98,7 @@ func TestWaitBounds(t *testing.T) {
 		g := New(Options{MaxWait: time.Hour, Budget: time.Hour, Window: 2 * time.Hour,
 			Now: func() time.Time { return now }})
 		g.Begin()
-		first := make(chan time.Duration)
-		go func() { first <- g.Wait(context.Background()) }()
-		waitForWaiters(t, g, 1)
+		first := waitInBackground(t, g, context.Background(), 1)
 		// The first waiter reserved the whole budget (MaxWait = Budget): a second
 		// one does not wait.
 		if d := g.Wait(context.Background()); d != 0 {
@@ -106,9 +110,7 @@ func TestWaitBounds(t *testing.T) {
 		g.Begin()
 		defer g.End()
 		ctx, cancel := context.WithCancel(context.Background())
-		second := make(chan time.Duration)
-		go func() { second <- g.Wait(ctx) }()
-		waitForWaiters(t, g, 1)
+		second := waitInBackground(t, g, ctx, 1)
 		cancel()
 		if d := <-second; d <= 0 {
 			t.Fatalf("wait after the refund %v, want more than 0", d)
@@ -121,9 +123,7 @@ func TestWaitEndsWithItsContext(t *testing.T) {
 	g.Begin()
 	defer g.End()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan time.Duration)
-	go func() { done <- g.Wait(ctx) }()
-	waitForWaiters(t, g, 1)
+	done := waitInBackground(t, g, ctx, 1)
 	cancel()
 	if d := <-done; d >= time.Hour {
 		t.Fatalf("waited %v after the context ended", d)
