@@ -422,7 +422,7 @@ func Restore(r io.Reader, dir string) (info BackupInfo, err error) {
 		return info, fmt.Errorf("restore into %s: %w", dir, err)
 	}
 	for _, d := range []string{filepath.Join(dir, rawDir), dir} {
-		if err := syncDir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := fsyncPath(d); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return info, fmt.Errorf("restore into %s: %w", dir, err)
 		}
 	}

@@ -128,7 +128,7 @@ func TestOpenRemovesStaleTemp(t *testing.T) {
 
 // TestSyncRawDirectories: SyncRaw makes each file, its raw/<xx> directory and, for a
 // directory this process created, raw/ itself durable — raw/ only once per new
-// directory. (Open syncs raw/ for what an earlier process may have left.)
+// directory. The first SyncRaw also covers what an earlier process may have left.
 func TestSyncRawDirectories(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, Options{})
@@ -143,7 +143,7 @@ func TestSyncRawDirectories(t *testing.T) {
 		defer mu.Unlock()
 		rel, _ := filepath.Rel(dir, path)
 		synced = append(synced, rel)
-		return syncFile(path)
+		return fsyncPath(path)
 	}
 	take := func() []string {
 		mu.Lock()
@@ -153,21 +153,16 @@ func TestSyncRawDirectories(t *testing.T) {
 		return out
 	}
 	// Three mails: a, and b and c sharing a directory of their own.
-	mails := map[string]string{}
-	a := "Antrag 0"
 	sumOf := func(m string) string { h := sha256.Sum256([]byte(m)); return hex.EncodeToString(h[:]) }
-	for i := 1; len(mails) < 2; i++ {
+	a, b, c := "Antrag 0", "", ""
+	for i := 1; c == ""; i++ {
 		m := fmt.Sprintf("Antrag %d", i)
-		if sumOf(m)[:2] == sumOf(a)[:2] {
-			continue
-		}
-		for _, prev := range mails {
-			if sumOf(prev)[:2] == sumOf(m)[:2] {
-				mails["c"] = m
-			}
-		}
-		if len(mails) == 0 {
-			mails["b"] = m
+		switch dir := sumOf(m)[:2]; {
+		case dir == sumOf(a)[:2]:
+		case b == "":
+			b = m
+		case dir == sumOf(b)[:2]:
+			c = m
 		}
 	}
 	store := func(m string) string {
@@ -177,7 +172,7 @@ func TestSyncRawDirectories(t *testing.T) {
 		}
 		return sum
 	}
-	sa, sb := store(a), store(mails["b"])
+	sa, sb := store(a), store(b)
 	if err := s.SyncRaw(sa, sb); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +181,7 @@ func TestSyncRawDirectories(t *testing.T) {
 		t.Errorf("first SyncRaw synced %q, want %q", got, want)
 	}
 	// c goes into b's directory, which exists and whose entry in raw/ is durable.
-	sc := store(mails["c"])
+	sc := store(c)
 	if err := s.SyncRaw(sc); err != nil {
 		t.Fatal(err)
 	}

@@ -78,11 +78,12 @@ type Store struct {
 	// migrated an older schema version ("" when nothing was migrated).
 	MigrationBackup string
 
-	// newRawDirs are the raw/<xx> directories StoreRawUnsynced created whose entry in
-	// raw/ no SyncRaw has made durable yet.
+	// newRawDirs are the raw/<xx> directories whose entry in raw/ no SyncRaw has made
+	// durable yet: those StoreRawUnsynced created, and raw/ itself from Open on, for
+	// those an earlier process may have left so.
 	newRawDirsMu sync.Mutex
 	newRawDirs   map[string]bool
-	// syncPath fsyncs a file or directory (syncFile); tests count the calls.
+	// syncPath fsyncs a file or directory (fsyncPath); tests count the calls.
 	syncPath func(path string) error
 }
 
@@ -119,15 +120,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open register %s: %w", path, err)
 	}
 	s := &Store{db: db, dir: dataDir, rawDir: raw, noSync: opts.NoSync, MigrationBackup: backup,
-		newRawDirs: map[string]bool{}, syncPath: syncFile}
-	// A raw/<xx> directory an earlier process created may not be durable in raw/ yet
-	// (SyncRaw syncs raw/ only for the directories this process creates).
-	if !s.noSync {
-		if err := syncFile(raw); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("open register: %w", err)
-		}
-	}
+		newRawDirs: map[string]bool{raw: true}, syncPath: fsyncPath}
 	// Before anything reads the outbox: the ack records a crash left in journals.
 	if _, err := s.replayAckJournals(); err != nil {
 		db.Close()
@@ -271,8 +264,8 @@ func (s *Store) StoreRawUnsynced(r io.Reader, max int64) (sum string, size int64
 }
 
 // SyncRaw makes the named raw files and their directory entries durable: the files,
-// their raw/<xx> directories and — when this process created one of those — raw/
-// itself are fsynced, all in parallel (a batch's directories one after another cost
+// their raw/<xx> directories and — the first time, and when this process created a
+// directory — raw/ itself are fsynced, all in parallel (a batch's directories one after another cost
 // a disk flush each on the path of every registration).
 func (s *Store) SyncRaw(sums ...string) error {
 	if s.noSync || len(sums) == 0 {
@@ -326,7 +319,8 @@ func (s *Store) SyncRaw(sums ...string) error {
 	return nil
 }
 
-func syncFile(path string) error {
+// fsyncPath makes a file's data, or a directory's entries, durable.
+func fsyncPath(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -334,18 +328,6 @@ func syncFile(path string) error {
 	defer f.Close()
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
 }
