@@ -150,7 +150,13 @@ func TestBrowserClerkFlow(t *testing.T) {
 		t.Errorf("first Tab focuses %q, want the skip link", focused)
 	}
 
+	// The fixture's clock stands still; it moves on after each audited step, as a real
+	// clock does. With equal times the audit log orders by commit, and a view or search
+	// is committed up to 100 ms after it happened (AppendAuditDeferred), so a change
+	// right after it would be listed before it.
+	tick := func() { f.clock.Advance(time.Millisecond) }
 	browserLogin(t, ctx, base, "erika", pwErika)
+	tick()
 	do(t, ctx, "search a mistyped reference",
 		chromedp.SendKeys(chromedp.CSS("#q"), typo+kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS("section.didyoumean")),
@@ -158,10 +164,12 @@ func TestBrowserClerkFlow(t *testing.T) {
 	if text := get(t, ctx, "did-you-mean", chromedp.Text(chromedp.CSS("section.didyoumean"))); !strings.Contains(text, "Meinten Sie") || !strings.Contains(text, ref) {
 		t.Fatalf("did-you-mean: %q", text)
 	}
+	tick()
 	do(t, ctx, "open the suggested case",
 		chromedp.Click(chromedp.CSS(`section.didyoumean a[href="/cases/`+ref+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS("h1 .ref")),
 	)
+	tick()
 	shown := get(t, ctx, "reference", chromedp.Text(chromedp.CSS("h1 .ref")))
 	status := get(t, ctx, "status", chromedp.Text(chromedp.CSS("dl.meta .status")))
 	if shown != ref || status != "neu" {
@@ -179,6 +187,7 @@ func TestBrowserClerkFlow(t *testing.T) {
 	if c, _ := f.store.Lookup(f.refs["zweite"]); c.Status != ticket.StatusInProgress {
 		t.Errorf("register status %s", c.Status)
 	}
+	tick()
 	do(t, ctx, "log out",
 		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
 		chromedp.WaitVisible(chromedp.CSS("#name")),
