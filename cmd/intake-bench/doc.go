@@ -7,8 +7,9 @@
 //
 // drain starts real Dovecot and Postfix on loopback (internal/mailrig),
 // fills a mailbox with a backlog, runs "intake serve" as its own process
-// and measures the drain, the arrival→ack latency of mails that arrive
-// while the daemon idles, and the daemon's peak RSS. ratio measures, on one
+// and measures the drain, the arrival→ack latency of mails that reach the
+// idle daemon one at a time and of mails that come as a trickle (latency.go),
+// and the daemon's peak RSS. ratio measures, on one
 // rig, Postfix's accept rate, Dovecot's fetch rate and intake's drain, and
 // reports intake's rates as ratios to those limits. register measures the
 // open and lookup times of a register with a million cases. searchdrain

@@ -31,7 +31,7 @@ const (
 )
 
 const usage = `Usage:
-  intake-bench drain [-n 10000] [-big 5] [-big-size "20 MB"] [-latency 200] [-intake BINARY]
+  intake-bench drain [-n 10000] [-big 5] [-big-size "20 MB"] [-latency 200] [-trickle 200] [-intake BINARY]
   intake-bench ratio [-n 2000] [-big-every 20] [-big-size "200 KB"] [-repeat 1] [-json] [-intake BINARY]
   intake-bench register [-n 1000000] [-lookups 10000] [-dir DIR]
   intake-bench searchdrain [-cases 1000000] [-n 2000] [-dir DIR] [-idle 20s] [-json] [-intake BINARY]
@@ -63,16 +63,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // cmdDrain measures the daemon against real Dovecot and Postfix on
 // loopback: the drain of a backlog, the arrival→ack latency of mails that
-// arrive while the daemon idles, and the daemon's peak RSS.
+// reach the idle daemon and of a trickle (latency.go), and the daemon's peak
+// RSS.
 func cmdDrain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("intake-bench drain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	n := fs.Int("n", 10000, "mails in the backlog")
 	big := fs.Int("big", 5, "how many of them are large")
 	bigSize := fs.String("big-size", "20 MB", "size of a large mail")
-	lat := fs.Int("latency", 200, "mails sent one by one to the idling daemon")
+	lat := fs.Int("latency", 200, "mails sent one by one to the idle daemon, each after the previous one's ack")
+	trickle := fs.Int("trickle", 200, "mails sent after those, one every 100–190 ms")
 	bin := fs.String("intake", "", "the intake binary to measure (default: built from this module with go build)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+		return exitUsage
+	}
+	if *lat < 1 || *trickle < 0 {
+		fmt.Fprintln(stderr, "intake-bench: -latency must be at least 1, -trickle at least 0")
 		return exitUsage
 	}
 	size, err := config.ParseByteSize(*bigSize)
@@ -86,7 +92,7 @@ func cmdDrain(args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
-	res, err := runBench(ctx, benchParams{n: *n, big: *big, bigSize: int64(size), latency: *lat, exe: exe}, stderr)
+	res, err := runBench(ctx, benchParams{n: *n, big: *big, bigSize: int64(size), latency: *lat, trickle: *trickle, exe: exe}, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "intake-bench:", err)
 		return exitFailure
@@ -134,9 +140,9 @@ func buildIntake(ctx context.Context, dir string, stderr io.Writer) (string, err
 }
 
 type benchParams struct {
-	n, big, latency int
-	bigSize         int64
-	exe             string // the intake binary
+	n, big, latency, trickle int
+	bigSize                  int64
+	exe                      string // the intake binary
 }
 
 func runBench(ctx context.Context, p benchParams, logw io.Writer) (string, error) {
@@ -230,68 +236,58 @@ func runBench(ctx context.Context, p benchParams, logw io.Writer) (string, error
 	}
 	say("drain: %d registered in %v, all acknowledged after %v", p.n, regAt, ackAt)
 
-	// 3. Latency: one mail at a time while the daemon idles. Dovecot tells
-	// an idling session of a new mail up to 0.5 s late (NOTIFY_DELAY_MSECS,
-	// real-servers.md), a timer of each session: intake's own share is the
-	// time from the push its watcher got (logged at debug level, "imap
-	// push") to the ack accepted (SentAt).
-	say("latency: %d mails one by one", p.latency)
-	arrived := map[string]time.Time{}
-	for i := range p.latency {
-		time.Sleep(time.Duration(100+i%7*15) * time.Millisecond)
-		raw := mailrig.LoadMail(p.n+i, "lat")
-		if err := mailrig.AppendSelected(c, raw); err != nil {
+	// 3. Latency (latency.go): Dovecot tells an idling session of a new mail up
+	// to 0.5 s late (NOTIFY_DELAY_MSECS, real-servers.md), a timer of each
+	// session: intake's own share is the time from the push its watcher got
+	// (logged at debug level, "imap push") to the ack accepted (SentAt).
+	acks, closeAcks, err := newLogCounter(logFile.Name(), `msg="acknowledgement sent"`)
+	if err != nil {
+		return "", err
+	}
+	defer closeAcks()
+	say("latency: %d mails one by one to the idle daemon, then %d as a trickle", p.latency, p.trickle)
+	idle, err := appendIdle(c, acks, p.n, p.latency, p.n, deadline)
+	if err != nil {
+		return "", err
+	}
+	trickle, err := appendTrickle(c, p.n+p.latency, p.trickle)
+	if err != nil {
+		return "", err
+	}
+	total := p.n + p.latency + p.trickle
+	if err := acks.waitFor(total, deadline); err != nil {
+		return "", fmt.Errorf("latency acks: %w", err)
+	}
+	// The log line comes when Postfix accepted the ack; the register has its SentAt
+	// with the commit of the responder's batch, a little later.
+	var cases []ticket.Case
+	for {
+		if cases, err = api.List(ticket.Filter{Limit: p.latency + p.trickle + 10}); err != nil {
 			return "", err
 		}
-		id := fmt.Sprintf("bench-%d@example.test", p.n+i)
-		arrived[id] = time.Now()
-	}
-	for {
-		st, err := api.Status()
-		if err == nil && st[0].AcksSent >= p.n+p.latency {
+		if sentOf(cases, idle)+sentOf(cases, trickle) == p.latency+p.trickle {
 			break
 		}
 		if time.Now().After(deadline) {
-			return "", errors.New("latency acks did not arrive")
+			return "", errors.New("the latency mails' acks are not all recorded as sent")
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	cases, err := api.List(ticket.Filter{Limit: p.latency + 10})
-	if err != nil {
-		return "", err
+		time.Sleep(20 * time.Millisecond)
 	}
 	logText, err := os.ReadFile(logFile.Name())
 	if err != nil {
 		return "", err
 	}
 	pushes := pushTimes(string(logText))
-	var lats, notify, own []time.Duration
-	for _, cs := range cases {
-		for _, m := range cs.Messages {
-			t0, ok := arrived[m.MessageID]
-			if !ok || m.Ack.SentAt.IsZero() {
-				continue
-			}
-			lats = append(lats, m.Ack.SentAt.Sub(t0))
-			// The first push after the APPEND (log times are to the millisecond).
-			k, _ := slices.BinarySearchFunc(pushes, t0.Truncate(time.Millisecond), func(a, b time.Time) int { return a.Compare(b) })
-			if k < len(pushes) && !pushes[k].After(m.Ack.SentAt) {
-				notify = append(notify, pushes[k].Sub(t0))
-				own = append(own, m.Ack.SentAt.Sub(pushes[k]))
-			}
+	idleLat, err := splitLatency(cases, idle, pushes)
+	if err != nil {
+		return "", fmt.Errorf("idle: %w", err)
+	}
+	var trickleLat latencySplit
+	if p.trickle > 0 {
+		if trickleLat, err = splitLatency(cases, trickle, pushes); err != nil {
+			return "", fmt.Errorf("trickle: %w", err)
 		}
 	}
-	if len(lats) != p.latency {
-		return "", fmt.Errorf("found %d of %d latency samples", len(lats), p.latency)
-	}
-	if len(own) == 0 {
-		// A mail that arrives while the watcher is busy is found by its next
-		// search, without a push; all of them cannot be.
-		return "", errors.New("no push of a latency mail in the daemon's log")
-	}
-	slices.Sort(lats)
-	slices.Sort(notify)
-	slices.Sort(own)
 	rss, _ := peakRSS(cmd.Process.Pid)
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
@@ -303,16 +299,14 @@ func runBench(ctx context.Context, p benchParams, logw io.Writer) (string, error
 	fmt.Fprintf(&b, "backlog:       %d mails, %d of %s, %.1f MB in all\n", p.n, p.big, config.ByteSize(p.bigSize), float64(bytesTotal)/1e6)
 	fmt.Fprintf(&b, "drain:         %.0f mails/s registered (%v), %.0f mails/s registered and acknowledged (%v)\n",
 		float64(p.n)/regAt.Seconds(), regAt.Round(time.Millisecond), float64(p.n)/ackAt.Seconds(), ackAt.Round(time.Millisecond))
-	fmt.Fprintf(&b, "arrival→ack:   p50 %v, p99 %v, max %v (%d mails APPENDed to the idling daemon, ack accepted by Postfix)\n",
-		pct(lats, 50).Round(time.Millisecond), pct(lats, 99).Round(time.Millisecond), lats[len(lats)-1].Round(time.Millisecond), len(lats))
-	fmt.Fprintf(&b, "  of which Dovecot's push: p50 %v, p99 %v, max %v (APPEND → the watcher's IDLE ends)\n",
-		pct(notify, 50).Round(time.Millisecond), pct(notify, 99).Round(time.Millisecond), notify[len(notify)-1].Round(time.Millisecond))
-	fmt.Fprintf(&b, "  intake's own share: p50 %v, p99 %v, max %v (the watcher's IDLE ends → ack accepted; %d of the mails, the others were found without a push)\n",
-		pct(own, 50).Round(100*time.Microsecond), pct(own, 99).Round(100*time.Microsecond), own[len(own)-1].Round(100*time.Microsecond), len(own))
+	idleLat.report(&b, "idle", "APPENDed one by one, each 50–150 ms after the previous ack")
+	if p.trickle > 0 {
+		trickleLat.report(&b, "trickle", "APPENDed every 100–190 ms, several per push")
+	}
 	fmt.Fprintf(&b, "peak RSS:      %.1f MB (VmHWM of the daemon process)\n", float64(rss)/1e6)
 	fmt.Fprintf(&b, "daemon CPU:    %v user + %v system for %d mails (%.2f ms per mail; Dovecot and Postfix share the machine)\n",
-		cmd.ProcessState.UserTime().Round(time.Millisecond), cmd.ProcessState.SystemTime().Round(time.Millisecond), p.n+p.latency,
-		float64(cpu.Microseconds())/1000/float64(p.n+p.latency))
+		cmd.ProcessState.UserTime().Round(time.Millisecond), cmd.ProcessState.SystemTime().Round(time.Millisecond), total,
+		float64(cpu.Microseconds())/1000/float64(total))
 	return b.String(), nil
 }
 
