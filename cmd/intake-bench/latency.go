@@ -36,17 +36,15 @@ func tricklePause(i int) time.Duration {
 	return time.Duration(100+i%7*15) * time.Millisecond
 }
 
-// appendIdle APPENDs count mails numbered from first, each after the daemon has logged
-// the acknowledgement of the one before (acked of them in all before the first), and
-// returns when each APPEND completed, by Message-ID.
-func appendIdle(c *imapclient.Client, acks *logCounter, first, count, acked int, deadline time.Time) (map[string]time.Time, error) {
+// appendMails APPENDs count mails numbered from first, each after before(i) returns,
+// and returns when each APPEND completed, by Message-ID.
+func appendMails(c *imapclient.Client, first, count int, kind string, before func(i int) error) (map[string]time.Time, error) {
 	arrived := map[string]time.Time{}
 	for i := range count {
-		if err := acks.waitFor(acked+i, deadline); err != nil {
-			return nil, fmt.Errorf("idle mail %d: %w", i, err)
+		if err := before(i); err != nil {
+			return nil, fmt.Errorf("%s mail %d: %w", kind, i, err)
 		}
-		time.Sleep(idlePause(i))
-		if err := mailrig.AppendSelected(c, mailrig.LoadMail(first+i, "idle")); err != nil {
+		if err := mailrig.AppendSelected(c, mailrig.LoadMail(first+i, kind)); err != nil {
 			return nil, err
 		}
 		arrived[fmt.Sprintf("bench-%d@example.test", first+i)] = time.Now()
@@ -54,18 +52,25 @@ func appendIdle(c *imapclient.Client, acks *logCounter, first, count, acked int,
 	return arrived, nil
 }
 
-// appendTrickle APPENDs count mails numbered from first, one every tricklePause, and
-// returns when each APPEND completed, by Message-ID.
-func appendTrickle(c *imapclient.Client, first, count int) (map[string]time.Time, error) {
-	arrived := map[string]time.Time{}
-	for i := range count {
-		time.Sleep(tricklePause(i))
-		if err := mailrig.AppendSelected(c, mailrig.LoadMail(first+i, "trickle")); err != nil {
-			return nil, err
+// appendIdle APPENDs count mails numbered from first, each idlePause after the daemon
+// has logged the acknowledgement of the one before (acked of them in all before the
+// first).
+func appendIdle(c *imapclient.Client, acks *logCounter, first, count, acked int, deadline time.Time) (map[string]time.Time, error) {
+	return appendMails(c, first, count, "idle", func(i int) error {
+		if err := acks.waitFor(acked+i, deadline); err != nil {
+			return err
 		}
-		arrived[fmt.Sprintf("bench-%d@example.test", first+i)] = time.Now()
-	}
-	return arrived, nil
+		time.Sleep(idlePause(i))
+		return nil
+	})
+}
+
+// appendTrickle APPENDs count mails numbered from first, one every tricklePause.
+func appendTrickle(c *imapclient.Client, first, count int) (map[string]time.Time, error) {
+	return appendMails(c, first, count, "trickle", func(i int) error {
+		time.Sleep(tricklePause(i))
+		return nil
+	})
 }
 
 // sentOf counts the messages of cases that are in arrived and whose ack is recorded as
@@ -139,6 +144,7 @@ func (s latencySplit) report(b *strings.Builder, label, how string) {
 type logCounter struct {
 	r       io.Reader
 	marker  []byte
+	buf     []byte // for Read
 	partial []byte // the last line, not yet complete
 	n       int
 }
@@ -153,10 +159,12 @@ func newLogCounter(path, marker string) (*logCounter, func(), error) {
 
 // update reads what was appended since the last call and returns the count.
 func (lc *logCounter) update() (int, error) {
-	buf := make([]byte, 64<<10)
+	if lc.buf == nil {
+		lc.buf = make([]byte, 64<<10)
+	}
 	for {
-		k, err := lc.r.Read(buf)
-		lc.partial = append(lc.partial, buf[:k]...)
+		k, err := lc.r.Read(lc.buf)
+		lc.partial = append(lc.partial, lc.buf[:k]...)
 		for {
 			i := bytes.IndexByte(lc.partial, '\n')
 			if i < 0 {
