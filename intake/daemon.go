@@ -125,7 +125,8 @@ type Daemon struct {
 type snapshot struct {
 	cfg      *config.Config
 	tmpl     *templates.Set
-	prefixes []string // reference prefixes of every mailbox
+	prefixes []string                // reference prefixes of every mailbox
+	refs     *ticket.ReferenceFinder // finds references with those prefixes in a subject
 }
 
 func newSnapshot(cfg *config.Config, tmpl *templates.Set) *snapshot {
@@ -133,6 +134,7 @@ func newSnapshot(cfg *config.Config, tmpl *templates.Set) *snapshot {
 	for _, mc := range cfg.Mailboxes {
 		s.prefixes = append(s.prefixes, mc.Prefix)
 	}
+	s.refs = ticket.NewReferenceFinder(s.prefixes)
 	return s
 }
 

@@ -51,7 +51,7 @@ func (w *watcher) thread(p *mailparse.Message, dec policy.Decision) (threading, 
 		}
 		named = append(named, *ref)
 	}
-	named = append(named, ticket.FindReferences(p.Subject, w.snap.prefixes)...)
+	named = append(named, w.snap.refs.Find(p.Subject)...)
 	for i, ref := range named {
 		if i >= maxNamedCases {
 			break

@@ -234,23 +234,46 @@ var anyPrefixRE = regexp.MustCompile(`(?:^|[^A-Za-z0-9])(?:([A-Za-z0-9]{0,9}[A-Z
 // FindReferences returns every syntactically valid reference with a correct check digit
 // in free text such as a subject "AW: WG: [stk-2026-000042-6] Antrag", in order of
 // appearance and without repeats. prefixes restricts the prefixes looked for (case
-// insensitive); nil means any prefix.
+// insensitive); nil means any prefix. It builds a ReferenceFinder for the one call: code
+// that looks through many texts builds one and keeps it.
 func FindReferences(text string, prefixes []string) []Reference {
-	re := anyPrefixRE
-	if prefixes != nil {
-		var alts []string
-		for _, p := range prefixes {
-			p = strings.ToUpper(strings.TrimSpace(p))
-			if validPrefix(p) {
-				alts = append(alts, regexp.QuoteMeta(p))
-			}
+	return NewReferenceFinder(prefixes).Find(text)
+}
+
+// ReferenceFinder finds references with a given set of prefixes in free text
+// (FindReferences). Making one compiles a regular expression, which cost more than the
+// search itself on every registered mail; it is safe for concurrent use.
+type ReferenceFinder struct {
+	re        *regexp.Regexp // nil: no valid prefix, nothing is ever found
+	anyPrefix bool           // re is anyPrefixRE, whose prefix is one of two groups
+}
+
+// NewReferenceFinder returns a finder for references with one of prefixes (case
+// insensitive; invalid ones are ignored), or with any prefix when prefixes is nil.
+func NewReferenceFinder(prefixes []string) *ReferenceFinder {
+	if prefixes == nil {
+		return &ReferenceFinder{re: anyPrefixRE, anyPrefix: true}
+	}
+	var alts []string
+	for _, p := range prefixes {
+		p = strings.ToUpper(strings.TrimSpace(p))
+		if q := regexp.QuoteMeta(p); validPrefix(p) && !slices.Contains(alts, q) {
+			alts = append(alts, q)
 		}
-		if len(alts) == 0 {
-			return nil
-		}
-		// Longest first, so that "STK2" is tried before "STK".
-		slices.SortFunc(alts, func(a, b string) int { return len(b) - len(a) })
-		re = regexp.MustCompile(`(?i)(?:^|[^A-Za-z0-9])(` + strings.Join(alts, "|") + `)` + sepOptional + refTail)
+	}
+	if len(alts) == 0 {
+		return &ReferenceFinder{}
+	}
+	// Longest first, so that "STK2" is tried before "STK".
+	slices.SortFunc(alts, func(a, b string) int { return len(b) - len(a) })
+	return &ReferenceFinder{re: regexp.MustCompile(`(?i)(?:^|[^A-Za-z0-9])(` + strings.Join(alts, "|") + `)` + sepOptional + refTail)}
+}
+
+// Find returns the references in text, as FindReferences does.
+func (f *ReferenceFinder) Find(text string) []Reference {
+	re := f.re
+	if re == nil {
+		return nil
 	}
 	var refs []Reference
 	for pos := 0; pos < len(text); {
@@ -265,7 +288,7 @@ func FindReferences(text string, prefixes []string) []Reference {
 			return text[pos+m[2*i] : pos+m[2*i+1]]
 		}
 		var prefix, year, number, check string
-		if prefixes == nil {
+		if f.anyPrefix {
 			prefix = group(1) + group(2)
 			year, number, check = group(3), group(4), group(5)
 		} else {
