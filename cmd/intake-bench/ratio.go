@@ -32,14 +32,15 @@ const clockTicks = 100
 
 // ratioRun is what one repetition of "ratio" measures, all on one rig.
 type ratioRun struct {
-	PostfixAcceptPerSec  float64 `json:"postfix_accept_per_s"`  // acks accepted on one submission connection
-	DovecotFetchPerSec   float64 `json:"dovecot_fetch_per_s"`   // BODY.PEEK[] of the backlog in one session
-	RegisteredPerSec     float64 `json:"registered_per_s"`      // intake: all mails registered
-	EndToEndPerSec       float64 `json:"end_to_end_per_s"`      // intake: last ack accepted by Postfix
-	AcksDuringRegPerSec  float64 `json:"acks_during_reg_per_s"` // acks accepted before the last registration
-	CPUMsPerMail         float64 `json:"cpu_ms_per_mail"`       // intake's user+system CPU up to the last ack
-	CPUMsPerMailIdle     float64 `json:"cpu_ms_per_mail_idle"`  // the same until intake idles (index caught up)
-	PeakRSSMB            float64 `json:"peak_rss_mb"`           // VmHWM of the intake process
+	PostfixAcceptPerSec  float64 `json:"postfix_accept_per_s"`   // acks accepted on one submission connection
+	DovecotFetchPerSec   float64 `json:"dovecot_fetch_per_s"`    // BODY.PEEK[] of the backlog in one session
+	RegisteredPerSec     float64 `json:"registered_per_s"`       // intake: all mails registered
+	EndToEndPerSec       float64 `json:"end_to_end_per_s"`       // intake: last ack accepted by Postfix
+	AcksDuringRegPerSec  float64 `json:"acks_during_reg_per_s"`  // acks accepted before the last registration
+	CPUMsPerMail         float64 `json:"cpu_ms_per_mail"`        // intake's user+system CPU up to the last ack
+	CPUKernelMsPerMail   float64 `json:"cpu_kernel_ms_per_mail"` // the system part of it
+	CPUMsPerMailIdle     float64 `json:"cpu_ms_per_mail_idle"`   // the same until intake idles (index caught up)
+	PeakRSSMB            float64 `json:"peak_rss_mb"`            // VmHWM of the intake process
 	EndToEndVsPostfix    float64 `json:"ratio_end_to_end_vs_postfix"`
 	RegisteredVsDovecot  float64 `json:"ratio_registered_vs_dovecot"`
 	AcksDuringRegVsRegis float64 `json:"ratio_acks_during_reg_vs_registered"`
@@ -96,6 +97,7 @@ func ratioMeasures() []measure {
 		{"registration / Dovecot fetch", "ratio", func(r ratioRun) float64 { return r.RegisteredVsDovecot }},
 		{"acks during registration / registration", "ratio", func(r ratioRun) float64 { return r.AcksDuringRegVsRegis }},
 		{"intake CPU per mail", "ms", func(r ratioRun) float64 { return r.CPUMsPerMail }},
+		{"  of it in the kernel", "ms", func(r ratioRun) float64 { return r.CPUKernelMsPerMail }},
 		{"intake CPU per mail, until idle", "ms", func(r ratioRun) float64 { return r.CPUMsPerMailIdle }},
 		{"intake peak RSS", "MB", func(r ratioRun) float64 { return r.PeakRSSMB }},
 		{"Postfix accept, one connection", "msgs/s", func(r ratioRun) float64 { return r.PostfixAcceptPerSec }},
@@ -417,10 +419,11 @@ func intakeDrain(p ratioParams, cfgPath, dir string, res *ratioRun, say func(str
 			ackAt = time.Since(start)
 		}
 	}
-	cpu, err := procCPU(cmd.Process.Pid)
+	user, sys, err := procCPUSplit(cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
+	cpu := user + sys
 	// The full-text index may still be catching up: wait until intake
 	// uses less than 10 ms of CPU in half a second (at most 5 minutes).
 	idleCPU := cpu
@@ -439,12 +442,13 @@ func intakeDrain(p ratioParams, cfgPath, dir string, res *ratioRun, say func(str
 	if err != nil {
 		return err
 	}
-	say("intake: %d registered after %v (%d acks by then), all acknowledged after %v, CPU %v (%v until idle), peak RSS %.1f MB",
-		p.n, regAt.Round(time.Millisecond), acksAtReg, ackAt.Round(time.Millisecond), cpu, idleCPU, float64(rss)/1e6)
+	say("intake: %d registered after %v (%d acks by then), all acknowledged after %v, CPU %v (%v of it in the kernel; %v until idle), peak RSS %.1f MB",
+		p.n, regAt.Round(time.Millisecond), acksAtReg, ackAt.Round(time.Millisecond), cpu, sys, idleCPU, float64(rss)/1e6)
 	res.RegisteredPerSec = float64(p.n) / regAt.Seconds()
 	res.EndToEndPerSec = float64(p.n) / ackAt.Seconds()
 	res.AcksDuringRegPerSec = float64(acksAtReg) / regAt.Seconds()
 	res.CPUMsPerMail = float64(cpu.Microseconds()) / 1000 / float64(p.n)
+	res.CPUKernelMsPerMail = float64(sys.Microseconds()) / 1000 / float64(p.n)
 	res.CPUMsPerMailIdle = float64(idleCPU.Microseconds()) / 1000 / float64(p.n)
 	res.PeakRSSMB = float64(rss) / 1e6
 	return nil
@@ -453,31 +457,36 @@ func intakeDrain(p ratioParams, cfgPath, dir string, res *ratioRun, say func(str
 // procCPU reads utime + stime of a live process from /proc/PID/stat
 // (fields 14 and 15, proc(5)).
 func procCPU(pid int) (time.Duration, error) {
+	user, sys, err := procCPUSplit(pid)
+	return user + sys, err
+}
+
+// procCPUSplit reads utime and stime of a live process: the CPU time it spent
+// in its own code and in the kernel on its behalf.
+func procCPUSplit(pid int) (user, sys time.Duration, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("read CPU time: %w", err)
+		return 0, 0, fmt.Errorf("read CPU time: %w", err)
 	}
 	return parseProcStatCPU(string(b))
 }
 
-func parseProcStatCPU(stat string) (time.Duration, error) {
+func parseProcStatCPU(stat string) (user, sys time.Duration, err error) {
 	// comm (field 2) may contain spaces and parentheses: fields after it
 	// start behind the last ')'.
 	i := strings.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, errors.New("read CPU time: malformed /proc stat")
+		return 0, 0, errors.New("read CPU time: malformed /proc stat")
 	}
 	f := strings.Fields(stat[i+1:]) // f[0] is field 3 (state)
 	if len(f) < 13 {
-		return 0, errors.New("read CPU time: short /proc stat")
+		return 0, 0, errors.New("read CPU time: short /proc stat")
 	}
-	var ticks int64
-	for _, s := range f[11:13] { // fields 14 utime and 15 stime
-		t, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("read CPU time: %w", err)
+	var ticks [2]int64
+	for k, s := range f[11:13] { // fields 14 utime and 15 stime
+		if ticks[k], err = strconv.ParseInt(s, 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("read CPU time: %w", err)
 		}
-		ticks += t
 	}
-	return time.Duration(ticks) * time.Second / clockTicks, nil
+	return time.Duration(ticks[0]) * time.Second / clockTicks, time.Duration(ticks[1]) * time.Second / clockTicks, nil
 }

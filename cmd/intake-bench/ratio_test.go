@@ -60,21 +60,22 @@ func TestSummarizeTakesEachMeasureAcrossRuns(t *testing.T) {
 func TestParseProcStatCPU(t *testing.T) {
 	tests := []struct {
 		name, stat string
-		want       time.Duration
+		user, sys  time.Duration
 		wantErr    bool
 	}{
 		// proc(5): pid (comm) state ppid pgrp session tty_nr tpgid flags
 		// minflt cminflt majflt cmajflt utime stime ...
-		{"plain", "42 (intake) S 1 42 42 0 -1 4194560 100 0 0 0 250 130 0 0 20 0 8 0", 3800 * time.Millisecond, false},
-		{"comm with spaces and parens", "42 (a) b (c) R 1 42 42 0 -1 0 0 0 0 0 7 3 0 0", 100 * time.Millisecond, false},
-		{"short", "42 (intake) S 1 2", 0, true},
-		{"no comm", "garbage", 0, true},
+		{"plain", "42 (intake) S 1 42 42 0 -1 4194560 100 0 0 0 250 130 0 0 20 0 8 0", 2500 * time.Millisecond, 1300 * time.Millisecond, false},
+		{"comm with spaces and parens", "42 (a) b (c) R 1 42 42 0 -1 0 0 0 0 0 7 3 0 0", 70 * time.Millisecond, 30 * time.Millisecond, false},
+		{"short", "42 (intake) S 1 2", 0, 0, true},
+		{"no comm", "garbage", 0, 0, true},
+		{"stime not a number", "42 (intake) S 1 42 42 0 -1 0 0 0 0 0 7 x 0 0", 0, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseProcStatCPU(tt.stat)
-			if (err != nil) != tt.wantErr || got != tt.want {
-				t.Errorf("parseProcStatCPU = %v, %v; want %v, error %v", got, err, tt.want, tt.wantErr)
+			user, sys, err := parseProcStatCPU(tt.stat)
+			if (err != nil) != tt.wantErr || user != tt.user || sys != tt.sys {
+				t.Errorf("parseProcStatCPU = %v, %v, %v; want %v, %v, error %v", user, sys, err, tt.user, tt.sys, tt.wantErr)
 			}
 		})
 	}
