@@ -97,7 +97,7 @@ func ratioMeasures() []measure {
 		{"registration / Dovecot fetch", "ratio", func(r ratioRun) float64 { return r.RegisteredVsDovecot }},
 		{"acks during registration / registration", "ratio", func(r ratioRun) float64 { return r.AcksDuringRegVsRegis }},
 		{"intake CPU per mail", "ms", func(r ratioRun) float64 { return r.CPUMsPerMail }},
-		{"  of it in the kernel", "ms", func(r ratioRun) float64 { return r.CPUKernelMsPerMail }},
+		{"intake CPU per mail in the kernel", "ms", func(r ratioRun) float64 { return r.CPUKernelMsPerMail }},
 		{"intake CPU per mail, until idle", "ms", func(r ratioRun) float64 { return r.CPUMsPerMailIdle }},
 		{"intake peak RSS", "MB", func(r ratioRun) float64 { return r.PeakRSSMB }},
 		{"Postfix accept, one connection", "msgs/s", func(r ratioRun) float64 { return r.PostfixAcceptPerSec }},
