@@ -1,7 +1,6 @@
 package intake
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -216,7 +215,7 @@ func SearchDoc(store *ticket.Store, it ticket.MessageItem) search.Doc {
 		return d
 	}
 	defer f.Close()
-	if p, err := mailparse.Parse(bufio.NewReaderSize(f, 32<<10), mailparse.Limits{}); err == nil {
+	if p, err := mailparse.Parse(f, mailparse.Limits{}); err == nil { // the parser buffers its reads
 		d.Body = p.Text
 	}
 	return d

@@ -1,7 +1,6 @@
 package intake
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -769,7 +768,8 @@ func (w *watcher) decide(msg ticket.Message) (prepared, error) {
 		return prepared{in: w.malformed(msg, "raw mail unreadable: "+err.Error())}, nil
 	}
 	defer f.Close()
-	parsed, err := mailparse.Parse(bufio.NewReaderSize(f, 32<<10), mailparse.Limits{})
+	// Not wrapped in a bufio.Reader: the parser reads through one of its own.
+	parsed, err := mailparse.Parse(f, mailparse.Limits{})
 	if err != nil {
 		return prepared{in: w.malformed(msg, err.Error())}, nil
 	}
