@@ -68,7 +68,7 @@ func TestStoreRaw(t *testing.T) {
 }
 
 // Storing a mail lends itself a copy buffer instead of allocating io.Copy's 32 KB for
-// every mail (issue 12: a fifth of what the drain allocated). The reader hides any
+// every mail (issue 12: about 15 % of what the drain allocated). The reader hides any
 // WriterTo, as the IMAP literal does.
 func TestStoreRawReusesItsCopyBuffer(t *testing.T) {
 	s := newTestStore(t)

@@ -86,7 +86,7 @@ type Store struct {
 	// syncPath fsyncs a file or directory (fsyncPath); tests count the calls.
 	syncPath func(path string) error
 	// copyBufs holds StoreRawUnsynced's spare copy buffers: one io.Copy buffer per
-	// mail was a tenth of what the drain allocated. (Not a sync.Pool, which the race
+	// mail was about 15 % of what the drain allocated. (Not a sync.Pool, which the race
 	// detector empties at random: the test that bounds the allocations runs with it.)
 	copyBufs chan *[rawCopyBuffer]byte
 }
