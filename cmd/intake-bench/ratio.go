@@ -32,15 +32,21 @@ const clockTicks = 100
 
 // ratioRun is what one repetition of "ratio" measures, all on one rig.
 type ratioRun struct {
-	PostfixAcceptPerSec  float64 `json:"postfix_accept_per_s"`   // acks accepted on one submission connection
-	DovecotFetchPerSec   float64 `json:"dovecot_fetch_per_s"`    // BODY.PEEK[] of the backlog in one session
-	RegisteredPerSec     float64 `json:"registered_per_s"`       // intake: all mails registered
-	EndToEndPerSec       float64 `json:"end_to_end_per_s"`       // intake: last ack accepted by Postfix
-	AcksDuringRegPerSec  float64 `json:"acks_during_reg_per_s"`  // acks accepted before the last registration
-	CPUMsPerMail         float64 `json:"cpu_ms_per_mail"`        // intake's user+system CPU up to the last ack
-	CPUKernelMsPerMail   float64 `json:"cpu_kernel_ms_per_mail"` // the system part of it
-	CPUMsPerMailIdle     float64 `json:"cpu_ms_per_mail_idle"`   // the same until intake idles (index caught up)
-	PeakRSSMB            float64 `json:"peak_rss_mb"`            // VmHWM of the intake process
+	PostfixAcceptPerSec float64 `json:"postfix_accept_per_s"`   // acks accepted on one submission connection
+	DovecotFetchPerSec  float64 `json:"dovecot_fetch_per_s"`    // BODY.PEEK[] of the backlog in one session
+	RegisteredPerSec    float64 `json:"registered_per_s"`       // intake: all mails registered
+	EndToEndPerSec      float64 `json:"end_to_end_per_s"`       // intake: last ack accepted by Postfix
+	AcksDuringRegPerSec float64 `json:"acks_during_reg_per_s"`  // acks accepted before the last registration
+	CPUMsPerMail        float64 `json:"cpu_ms_per_mail"`        // intake's user+system CPU up to the last ack
+	CPUKernelMsPerMail  float64 `json:"cpu_kernel_ms_per_mail"` // the system part of it
+	CPUMsPerMailIdle    float64 `json:"cpu_ms_per_mail_idle"`   // the same until intake idles (index caught up)
+	PeakRSSMB           float64 `json:"peak_rss_mb"`            // VmHWM of the intake process
+	// The machine's CPUs, % busy and % busy in the kernel, while Postfix accepted alone
+	// and while intake drained (machinecpu.go).
+	MachineBusyPostfix   float64 `json:"machine_busy_postfix_pct"`
+	MachineKernelPostfix float64 `json:"machine_kernel_postfix_pct"`
+	MachineBusyDrain     float64 `json:"machine_busy_drain_pct"`
+	MachineKernelDrain   float64 `json:"machine_kernel_drain_pct"`
 	EndToEndVsPostfix    float64 `json:"ratio_end_to_end_vs_postfix"`
 	RegisteredVsDovecot  float64 `json:"ratio_registered_vs_dovecot"`
 	AcksDuringRegVsRegis float64 `json:"ratio_acks_during_reg_vs_registered"`
@@ -100,6 +106,10 @@ func ratioMeasures() []measure {
 		{"intake CPU per mail in the kernel", "ms", func(r ratioRun) float64 { return r.CPUKernelMsPerMail }},
 		{"intake CPU per mail, until idle", "ms", func(r ratioRun) float64 { return r.CPUMsPerMailIdle }},
 		{"intake peak RSS", "MB", func(r ratioRun) float64 { return r.PeakRSSMB }},
+		{"machine CPU busy, Postfix alone", "%", func(r ratioRun) float64 { return r.MachineBusyPostfix }},
+		{"machine CPU in the kernel, Postfix alone", "%", func(r ratioRun) float64 { return r.MachineKernelPostfix }},
+		{"machine CPU busy, intake's drain", "%", func(r ratioRun) float64 { return r.MachineBusyDrain }},
+		{"machine CPU in the kernel, intake's drain", "%", func(r ratioRun) float64 { return r.MachineKernelDrain }},
 		{"Postfix accept, one connection", "msgs/s", func(r ratioRun) float64 { return r.PostfixAcceptPerSec }},
 		{"Dovecot fetch, one session", "mails/s", func(r ratioRun) float64 { return r.DovecotFetchPerSec }},
 		{"intake registration", "mails/s", func(r ratioRun) float64 { return r.RegisteredPerSec }},
@@ -273,12 +283,21 @@ func runRatio(ctx context.Context, p ratioParams, logw io.Writer) (ratioRun, err
 	say("Dovecot fetch: %d mails in %v", p.n, d.Round(time.Millisecond))
 
 	// 2. Postfix: n acks on one submission connection.
+	cpu0, err := machineCPU()
+	if err != nil {
+		return res, err
+	}
 	d, err = postfixAccept(ctx, rig, p.n)
 	if err != nil {
 		return res, err
 	}
+	cpu1, err := machineCPU()
+	if err != nil {
+		return res, err
+	}
+	res.MachineBusyPostfix, res.MachineKernelPostfix = cpu0.shares(cpu1)
 	res.PostfixAcceptPerSec = float64(p.n) / d.Seconds()
-	say("Postfix accept: %d acks in %v", p.n, d.Round(time.Millisecond))
+	say("Postfix accept: %d acks in %v; the machine's CPU %.0f %% busy, %.0f %% in the kernel", p.n, d.Round(time.Millisecond), res.MachineBusyPostfix, res.MachineKernelPostfix)
 	// Let Postfix deliver them before the drain starts, so that its
 	// queue does not compete with intake.
 	for i := range 10 {
@@ -383,6 +402,10 @@ func intakeDrain(p ratioParams, cfgPath, dir string, res *ratioRun, say func(str
 	}
 	defer logFile.Close()
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cpu0, err := machineCPU()
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start intake: %w", err)
@@ -417,6 +440,11 @@ func intakeDrain(p ratioParams, cfgPath, dir string, res *ratioRun, say func(str
 		}
 		if ackAt == 0 && st[0].AcksSent >= p.n {
 			ackAt = time.Since(start)
+			cpu1, err := machineCPU()
+			if err != nil {
+				return err
+			}
+			res.MachineBusyDrain, res.MachineKernelDrain = cpu0.shares(cpu1)
 		}
 	}
 	user, sys, err := procCPUSplit(cmd.Process.Pid)
@@ -442,8 +470,8 @@ func intakeDrain(p ratioParams, cfgPath, dir string, res *ratioRun, say func(str
 	if err != nil {
 		return err
 	}
-	say("intake: %d registered after %v (%d acks by then), all acknowledged after %v, CPU %v (%v of it in the kernel; %v until idle), peak RSS %.1f MB",
-		p.n, regAt.Round(time.Millisecond), acksAtReg, ackAt.Round(time.Millisecond), cpu, sys, idleCPU, float64(rss)/1e6)
+	say("intake: %d registered after %v (%d acks by then), all acknowledged after %v, CPU %v (%v of it in the kernel; %v until idle), peak RSS %.1f MB; the machine's CPU %.0f %% busy, %.0f %% in the kernel",
+		p.n, regAt.Round(time.Millisecond), acksAtReg, ackAt.Round(time.Millisecond), cpu, sys, idleCPU, float64(rss)/1e6, res.MachineBusyDrain, res.MachineKernelDrain)
 	res.RegisteredPerSec = float64(p.n) / regAt.Seconds()
 	res.EndToEndPerSec = float64(p.n) / ackAt.Seconds()
 	res.AcksDuringRegPerSec = float64(acksAtReg) / regAt.Seconds()
