@@ -254,6 +254,9 @@ func TestFindReferences(t *testing.T) {
 		{"empty prefix list", "STK-2026-000042-6", []string{}, nil},
 		{"only invalid prefixes", "STK-2026-000042-6", []string{"", "S T K"}, nil},
 		{"two prefixes, one the start of the other", "STK2-2026-000042-6 STK-2026-000001-5", []string{"STK", "STK2", "stk"}, []Reference{{"STK2", 2026, 42}, stk1}},
+		// Glued, "STK" would also match (year 2202) and then fail its check digit: the
+		// longer prefix must be tried first.
+		{"glued, the longer prefix first", "STK220260000426", []string{"STK", "STK2"}, []Reference{{"STK2", 2026, 42}}},
 		{"nothing", "Antrag auf Baugenehmigung", nil, nil},
 	}
 	for _, tt := range tests {
@@ -274,8 +277,8 @@ func TestFindReferences(t *testing.T) {
 }
 
 // The watcher looks for references in the subject of every mail it registers: a kept
-// finder must not compile its expression again for each (issue 12: that was 5 % of
-// intake's CPU in the drain).
+// finder must not compile its expression again for each (issue 12: 3–5 % of intake's
+// CPU in the drain).
 func TestReferenceFinderFindAllocations(t *testing.T) {
 	f := NewReferenceFinder([]string{"STK", "BAU"})
 	subject := "AW: WG: [stk-2026-000042-6] Antrag auf Baugenehmigung"
@@ -285,7 +288,9 @@ func TestReferenceFinderFindAllocations(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() { f.Find(subject) })
 	compile := testing.AllocsPerRun(10, func() { NewReferenceFinder([]string{"STK", "BAU"}) })
 	t.Logf("Find: %.0f allocations; making a finder: %.0f", allocs, compile)
-	if allocs > 8 {
-		t.Errorf("Find allocated %.0f times for one subject, want at most 8 (making a finder: %.0f)", allocs, compile)
+	// About 5 against about 170. Under -race regexp's pooled matchers are sometimes
+	// dropped and Find allocates a few more, so the bound is relative to a compile.
+	if allocs*4 >= compile {
+		t.Errorf("Find allocated %.0f times for one subject, as if it compiled (making a finder: %.0f)", allocs, compile)
 	}
 }

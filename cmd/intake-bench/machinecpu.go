@@ -34,7 +34,8 @@ func machineCPU() (cpuTimes, error) {
 }
 
 // parseCPULine reads "cpu user nice system idle iowait irq softirq steal ...": busy is
-// everything but idle and iowait, kernel is system, irq and softirq. Guest time is
+// user, nice, system, irq and softirq; kernel is system, irq and softirq. Steal (the
+// hypervisor ran another guest) counts in the total but not as busy. Guest time is
 // already counted in user and nice, and is not added again.
 func parseCPULine(line string) (cpuTimes, error) {
 	f := strings.Fields(line)
@@ -51,7 +52,7 @@ func parseCPULine(line string) (cpuTimes, error) {
 	}
 	user, nice, system, idle, iowait, irq, softirq, steal := v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
 	total := user + nice + system + idle + iowait + irq + softirq + steal
-	return cpuTimes{busy: total - idle - iowait, kernel: system + irq + softirq, total: total}, nil
+	return cpuTimes{busy: total - idle - iowait - steal, kernel: system + irq + softirq, total: total}, nil
 }
 
 // shares returns the percentages of the time between a and b the CPUs were busy, and

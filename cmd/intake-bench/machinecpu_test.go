@@ -8,7 +8,7 @@ func TestParseCPULine(t *testing.T) {
 		want       cpuTimes
 		wantErr    bool
 	}{
-		{"with guest fields", "cpu  100 5 40 800 20 3 2 10 7 0\n", cpuTimes{busy: 160, kernel: 45, total: 980}, false},
+		{"with steal and guest fields", "cpu  100 5 40 800 20 3 2 10 7 0\n", cpuTimes{busy: 150, kernel: 45, total: 980}, false},
 		{"eight fields", "cpu 1 0 1 8 0 0 0 0", cpuTimes{busy: 2, kernel: 1, total: 10}, false},
 		{"a single CPU's line", "cpu0 1 0 1 8 0 0 0 0", cpuTimes{}, true},
 		{"short", "cpu 1 2 3", cpuTimes{}, true},
