@@ -73,18 +73,23 @@ func appendTrickle(c *imapclient.Client, first, count int) (map[string]time.Time
 	})
 }
 
-// sentOf counts the messages of cases that are in arrived and whose ack is recorded as
-// sent.
-func sentOf(cases []ticket.Case, arrived map[string]time.Time) int {
-	n := 0
+// sentAt returns, by Message-ID, when the ack of each mail in arrived was accepted, for
+// those among cases whose ack is recorded as sent.
+func sentAt(cases []ticket.Case, arrived map[string]time.Time) map[string]time.Time {
+	out := map[string]time.Time{}
 	for _, cs := range cases {
 		for _, m := range cs.Messages {
 			if _, ok := arrived[m.MessageID]; ok && !m.Ack.SentAt.IsZero() {
-				n++
+				out[m.MessageID] = m.Ack.SentAt
 			}
 		}
 	}
-	return n
+	return out
+}
+
+// sentOf counts the mails in arrived whose ack is recorded as sent.
+func sentOf(cases []ticket.Case, arrived map[string]time.Time) int {
+	return len(sentAt(cases, arrived))
 }
 
 // latencySplit is the arrival→ack latency of one phase, each sorted: total runs from
@@ -98,19 +103,14 @@ type latencySplit struct {
 // times of the daemon's "imap push" lines, ascending.
 func splitLatency(cases []ticket.Case, arrived map[string]time.Time, pushes []time.Time) (latencySplit, error) {
 	var s latencySplit
-	for _, cs := range cases {
-		for _, m := range cs.Messages {
-			t0, ok := arrived[m.MessageID]
-			if !ok || m.Ack.SentAt.IsZero() {
-				continue
-			}
-			s.total = append(s.total, m.Ack.SentAt.Sub(t0))
-			// The first push after the APPEND (log times are to the millisecond).
-			k, _ := slices.BinarySearchFunc(pushes, t0.Truncate(time.Millisecond), func(a, b time.Time) int { return a.Compare(b) })
-			if k < len(pushes) && !pushes[k].After(m.Ack.SentAt) {
-				s.notify = append(s.notify, pushes[k].Sub(t0))
-				s.own = append(s.own, m.Ack.SentAt.Sub(pushes[k]))
-			}
+	for id, sent := range sentAt(cases, arrived) {
+		t0 := arrived[id]
+		s.total = append(s.total, sent.Sub(t0))
+		// The first push after the APPEND (log times are to the millisecond).
+		k, _ := slices.BinarySearchFunc(pushes, t0.Truncate(time.Millisecond), func(a, b time.Time) int { return a.Compare(b) })
+		if k < len(pushes) && !pushes[k].After(sent) {
+			s.notify = append(s.notify, pushes[k].Sub(t0))
+			s.own = append(s.own, sent.Sub(pushes[k]))
 		}
 	}
 	if len(s.total) != len(arrived) {
