@@ -51,8 +51,9 @@ func parseCPULine(line string) (cpuTimes, error) {
 		v[i] = n
 	}
 	user, nice, system, idle, iowait, irq, softirq, steal := v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
-	total := user + nice + system + idle + iowait + irq + softirq + steal
-	return cpuTimes{busy: total - idle - iowait - steal, kernel: system + irq + softirq, total: total}, nil
+	kernel := system + irq + softirq
+	busy := user + nice + kernel
+	return cpuTimes{busy: busy, kernel: kernel, total: busy + idle + iowait + steal}, nil
 }
 
 // shares returns the percentages of the time between a and b the CPUs were busy, and
