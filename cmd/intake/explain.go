@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -100,7 +99,7 @@ func explainFile(path string, s policy.Settings, prefixes []string) explanation 
 		return e
 	}
 	defer f.Close()
-	m, err := mailparse.Parse(bufio.NewReader(f), mailparse.Limits{})
+	m, err := mailparse.Parse(f, mailparse.Limits{}) // the parser buffers its reads
 	if err != nil {
 		e.Reason, e.Rule, e.Detail = string(policy.ReasonMalformed), "M1", err.Error()
 		return e
