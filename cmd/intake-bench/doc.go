@@ -5,13 +5,14 @@
 //	go run ./cmd/intake-bench register           # -n 1000000 -lookups 10000
 //	go run ./cmd/intake-bench searchdrain -cases 1000000 -n 2000 -dir /tmp/sd1m
 //
-// drain starts real Dovecot and Postfix on loopback (internal/mailrig),
-// fills a mailbox with a backlog, runs "intake serve" as its own process
-// and measures the drain, the arrival→ack latency of mails that reach the
-// idle daemon one at a time and of mails that come as a trickle (latency.go),
-// and the daemon's peak RSS. ratio measures, on one
-// rig, Postfix's accept rate, Dovecot's fetch rate and intake's drain, and
-// reports intake's rates as ratios to those limits. register measures the
+// drain starts real Dovecot and Postfix on loopback (internal/mailrig), fills
+// a mailbox with a backlog, runs "intake serve" as its own process and
+// measures the drain, the arrival→ack latency of mails that reach the idle
+// daemon one at a time and of mails that come as a trickle (latency.go), and
+// the daemon's peak RSS. ratio measures, on one rig, Postfix's accept rate,
+// Dovecot's fetch rate and intake's drain, and reports intake's rates as
+// ratios to those limits, with intake's CPU (and its kernel part) and how busy
+// the machine's CPU was in each phase (machinecpu.go). register measures the
 // open and lookup times of a register with a million cases. searchdrain
 // measures full-text searches and lookups through the JSON API of "intake
 // serve" while it drains a backlog, on a register and index of -cases cases.
