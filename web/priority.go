@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Clerks first (issue 12). On a small machine the drain (the watcher's parsing, the
@@ -21,6 +22,13 @@ import (
 // ever runs the drain. At most maxRaisedConns connections hold such a thread at once; the
 // others are served as before. (A goroutine that ends wired to the main thread parks that
 // thread for good instead; a parked thread runs nothing.)
+//
+// Between two requests the raised thread waits for its clerk itself (raisedConn.Read):
+// in poll(2) on the connection's socket, so that the kernel wakes the raised thread when
+// the next request arrives. Left to the Go runtime, the wakeup went through its network
+// poller, on a thread of normal priority that has to wait for a core behind the drain
+// before it can hand the request to the raised one; that wait was most of what a lookup
+// lost between the clerk and the handler during a drain.
 
 // maxRaisedConns bounds the threads held by raised connections (a browser keeps about
 // six open; an attacker who opens more only gets the normal priority).
@@ -39,18 +47,22 @@ type requestPriority struct {
 	refused atomic.Bool // the kernel said no once: not asked again
 	mu      sync.Mutex
 	raised  map[net.Conn]bool // connections whose goroutine holds (or is getting) a raised thread
+	// pollSlice and pollMax bound a raised thread's own wait for the next request
+	// (raisedconn.go); tests change them.
+	pollSlice, pollMax time.Duration
 }
 
 // connPriority is one connection's state, touched only by its own goroutine.
 type connPriority struct {
-	conn  net.Conn
+	conn  net.Conn // a *raisedConn when the listener came through requestPriority.listener
 	tried bool
 }
 
 type connPriorityKey struct{}
 
 func newRequestPriority(nice int, log *slog.Logger) *requestPriority {
-	p := &requestPriority{nice: nice, setNice: setThreadNice, log: log, raised: map[net.Conn]bool{}}
+	p := &requestPriority{nice: nice, setNice: setThreadNice, log: log, raised: map[net.Conn]bool{},
+		pollSlice: defaultPollSlice, pollMax: defaultPollMax}
 	p.max.Store(maxRaisedConns)
 	return p
 }
@@ -89,6 +101,15 @@ func (p *requestPriority) server(srv *http.Server) *http.Server {
 	return srv
 }
 
+// listener wraps ln so that raised connections wait for their next request on their own
+// thread (raisedconn.go); with request_nice = 0 it returns ln.
+func (p *requestPriority) listener(ln net.Listener) net.Listener {
+	if p.nice == 0 {
+		return ln
+	}
+	return raisedListener{Listener: ln, slice: p.pollSlice, max: p.pollMax}
+}
+
 // raise wires the calling goroutine (cp's connection's) to its thread and raises it.
 func (p *requestPriority) raise(cp *connPriority) {
 	if p.refused.Load() {
@@ -104,16 +125,20 @@ func (p *requestPriority) raise(cp *connPriority) {
 		return
 	}
 	runtime.LockOSThread()
-	if err := p.setNice(p.nice); err != nil {
-		runtime.UnlockOSThread() // unchanged: it may go back to the pool
-		p.mu.Lock()
-		delete(p.raised, cp.conn)
-		p.mu.Unlock()
-		if !p.refused.Swap(true) {
-			p.log.Warn(RequestNiceRefused+": the kernel refused to raise their threads (allow it with LimitNICE=-10 in the systemd unit or CAP_SYS_NICE; web.request_nice = 0 turns this off)", "request_nice", p.nice, "err", err)
+	err := p.setNice(p.nice)
+	if err == nil {
+		if rc, ok := cp.conn.(*raisedConn); ok {
+			rc.raisedOn(currentThread())
 		}
+		return // not unlocked: the thread ends with the connection's goroutine
 	}
-	// Not unlocked on success: the thread ends with the connection's goroutine.
+	runtime.UnlockOSThread() // unchanged: it may go back to the pool
+	p.mu.Lock()
+	delete(p.raised, cp.conn)
+	p.mu.Unlock()
+	if !p.refused.Swap(true) {
+		p.log.Warn(RequestNiceRefused+": the kernel refused to raise their threads (allow it with LimitNICE=-10 in the systemd unit or CAP_SYS_NICE; web.request_nice = 0 turns this off)", "request_nice", p.nice, "err", err)
+	}
 }
 
 // raisedConns reports how many connections hold a raised thread.

@@ -3,7 +3,9 @@
 package web
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -69,10 +71,15 @@ func canRaise(n int) bool {
 	return <-ok
 }
 
-// niceServer serves, on a loopback port, the nice value of the thread that answers.
+// niceServer serves, on a loopback port, the nice value of the thread that answers (its
+// id for "?tid").
 func niceServer(t *testing.T, p *requestPriority) string {
 	t.Helper()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery == "tid" {
+			fmt.Fprint(w, unix.Gettid())
+			return
+		}
 		n, err := threadNice(unix.Gettid())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -211,5 +218,228 @@ func TestClerksFirstRefused(t *testing.T) {
 	}
 	if log := logBuf.String(); strings.Count(log, "LimitNICE=-10") != 1 || !strings.Contains(log, "level=WARN") {
 		t.Errorf("want one warning that says how to allow it, got:\n%s", log)
+	}
+}
+
+// testNice is the nice value the tests raise threads to: -5 where the process may raise a
+// priority (root or CAP_SYS_NICE, as in CI), else +5, which anyone may set.
+func testNice(t *testing.T) int {
+	t.Helper()
+	if canRaise(-5) {
+		return -5
+	}
+	t.Logf("no right to raise a priority here: checking the threads at nice 5")
+	return 5
+}
+
+// threadSyscall returns the number of the system call thread tid waits in, or -1 while it
+// runs (proc(5): /proc/PID/task/TID/syscall).
+func threadSyscall(t *testing.T, tid string) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/task/" + tid + "/syscall")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 || f[0] == "running" {
+		return -1
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil {
+		t.Fatalf("syscall of thread %s: %q", tid, b)
+	}
+	return n
+}
+
+// rawRequests writes n requests for target on c at once and reads the answers' bodies.
+func rawRequests(t *testing.T, c net.Conn, target string, n int) []string {
+	t.Helper()
+	req := strings.Repeat("GET "+target+" HTTP/1.1\r\nHost: intake.test\r\n\r\n", n)
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	var bodies []string
+	for range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, string(b))
+	}
+	return bodies
+}
+
+func TestRaisedThreadWaitsForTheNextRequestItself(t *testing.T) {
+	raised := testNice(t)
+	waitFor(t, "no thread raised before the test", func() bool { return len(threadsAt(t, raised)) == 0 })
+	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	url := niceServer(t, p)
+	c := &http.Client{Transport: &http.Transport{}}
+	defer c.CloseIdleConnections()
+	if got := niceOf(t, c, url); got != raised {
+		t.Fatalf("answered at nice %d, want %d", got, raised)
+	}
+	tid := strconv.Itoa(niceOf(t, c, url+"?tid"))
+	// Between two requests the raised thread itself waits in ppoll(2) on the socket, so
+	// that the kernel wakes it, and not a thread of normal priority, for the next request.
+	// (Left to the Go runtime, the raised thread waited in futex(2) for its goroutine.)
+	waitFor(t, "the raised thread waits in ppoll(2)", func() bool { return threadSyscall(t, tid) == unix.SYS_PPOLL })
+	for i := range 3 {
+		if got := niceOf(t, c, url); got != raised {
+			t.Fatalf("request %d answered at nice %d, want %d", i+2, got, raised)
+		}
+	}
+	if again := strconv.Itoa(niceOf(t, c, url+"?tid")); again != tid {
+		t.Errorf("the connection moved from thread %s to %s", tid, again)
+	}
+}
+
+func TestRaisedConnectionAnswersPipelinedRequests(t *testing.T) {
+	// Requests sent together sit in net/http's buffer, not in the socket: the raised
+	// thread must not wait in ppoll(2) for bytes that already arrived.
+	raised := testNice(t)
+	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p.pollSlice, p.pollMax = time.Hour, time.Hour // a wrong wait would not end
+	url := niceServer(t, p)
+	c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	want := strconv.Itoa(raised)
+	for _, n := range []int{1, 3, 2} { // the first raises the connection's thread
+		for i, body := range rawRequests(t, c, "/", n) {
+			if body != want {
+				t.Fatalf("answer %d of %d sent together: %q, want %q", i+1, n, body, want)
+			}
+		}
+	}
+}
+
+func TestRaisedConnectionKeepsItsTimeouts(t *testing.T) {
+	raised := testNice(t)
+	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p.pollSlice, p.pollMax = time.Hour, time.Hour // only the deadline can end the wait
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newHTTPServer(ln.Addr().String(), p, h, p.log)
+	srv.IdleTimeout = 20 * time.Millisecond
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(ln) }()
+	defer func() { srv.Close(); <-done }()
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := rawRequests(t, c, "/", 1); got[0] != "ok" {
+		t.Fatalf("answer %q", got[0])
+	}
+	// The server closes the idle connection at its idle timeout, although the raised
+	// thread's own wait would go on for an hour: the read deadline ends it.
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("after the idle timeout: read %d bytes, %v; want EOF", n, err)
+	}
+	waitFor(t, "connection closed", func() bool { return p.raisedConns() == 0 })
+}
+
+func TestShutdownEndsRaisedConnections(t *testing.T) {
+	raised := testNice(t)
+	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, unix.Gettid()) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newHTTPServer(ln.Addr().String(), p, h, p.log)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tid := rawRequests(t, c, "/", 1)[0]
+	waitFor(t, "the raised thread waits in ppoll(2)", func() bool { return threadSyscall(t, tid) == unix.SYS_PPOLL })
+	// A graceful shutdown closes the idle connection under the raised thread's wait;
+	// the wait notices within one slice, and the connection and its thread end.
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		t.Fatalf("serve: %v", err)
+	}
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("after shutdown: read %d bytes, %v; want EOF", n, err)
+	}
+	waitFor(t, "connection closed", func() bool { return p.raisedConns() == 0 })
+	if tid == strconv.Itoa(os.Getpid()) {
+		return // the main thread is parked for good instead (threadsAt)
+	}
+	waitFor(t, "raised thread ended", func() bool {
+		_, err := os.Stat("/proc/self/task/" + tid)
+		return errors.Is(err, os.ErrNotExist)
+	})
+}
+
+func TestRaisedConnKeepsTheTCPConnsExtras(t *testing.T) {
+	// net/http half-closes a connection before it closes it (closeWriter) and sends
+	// files with sendfile(2) (io.ReaderFrom); the wrapper must not hide either.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	rl := raisedListener{Listener: ln, slice: time.Hour, max: time.Hour}
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c, err := rl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc, ok := c.(*raisedConn)
+	if !ok {
+		t.Fatalf("accepted %T, want *raisedConn", c)
+	}
+	f := filepath.Join(t.TempDir(), "mail.eml")
+	if err := os.WriteFile(f, []byte("From: a@example.org\r\n\r\nHallo\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.Open(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if _, err := rc.ReadFrom(src); err != nil {
+		t.Fatalf("ReadFrom: %v", err)
+	}
+	if err := rc.CloseWrite(); err != nil {
+		t.Fatalf("CloseWrite: %v", err)
+	}
+	// The client reads the file and then EOF, while its own direction stays open.
+	got, err := io.ReadAll(client)
+	if err != nil || string(got) != "From: a@example.org\r\n\r\nHallo\r\n" {
+		t.Fatalf("client read %q, %v", got, err)
+	}
+	if _, err := client.Write([]byte("still open")); err != nil {
+		t.Fatalf("client's direction closed too: %v", err)
+	}
+	buf := make([]byte, 10)
+	if _, err := io.ReadFull(rc, buf); err != nil || string(buf) != "still open" {
+		t.Fatalf("server read %q, %v", buf, err)
 	}
 }

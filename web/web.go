@@ -381,18 +381,44 @@ func (s *server) audit(r *http.Request, u *ticket.User, action string, ref ticke
 	return nil
 }
 
-// NewServer returns an http.Server for the handler with timeouts suited to it: short for
+// Server is the clerks' HTTP server: an http.Server whose Serve and ListenAndServe also
+// let the threads of clerks' connections wait for their next request themselves
+// (priority.go).
+type Server struct {
+	*http.Server
+	prio *requestPriority
+}
+
+// Serve answers the connections of ln (http.Server.Serve).
+func (s *Server) Serve(ln net.Listener) error {
+	return s.Server.Serve(s.prio.listener(ln))
+}
+
+// ListenAndServe listens on s.Addr and answers its connections (http.Server.ListenAndServe).
+func (s *Server) ListenAndServe() error {
+	addr := s.Addr
+	if addr == "" {
+		addr = ":http"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// NewServer returns a Server for the handler with timeouts suited to it: short for
 // headers, long enough for large attachment downloads. requestNice is web.request_nice:
 // the nice value of the threads that answer clerks' connections (priority.go); 0 = off.
-func NewServer(addr string, requestNice int, h http.Handler, log *slog.Logger) *http.Server {
+func NewServer(addr string, requestNice int, h http.Handler, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return newHTTPServer(addr, newRequestPriority(requestNice, log), h, log)
 }
 
-func newHTTPServer(addr string, prio *requestPriority, h http.Handler, log *slog.Logger) *http.Server {
-	return prio.server(&http.Server{
+func newHTTPServer(addr string, prio *requestPriority, h http.Handler, log *slog.Logger) *Server {
+	return &Server{Server: prio.server(&http.Server{
 		Addr:              addr,
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -401,7 +427,7 @@ func newHTTPServer(addr string, prio *requestPriority, h http.Handler, log *slog
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	})
+	}), prio: prio}
 }
 
 // URL returns the address users open for cfg: web.base_url, else http://listen (with

@@ -204,10 +204,16 @@ func StartWeb(cfg *config.Config, current func() *config.Config, store *ticket.S
 	return stop, nil
 }
 
+// httpServer is an *http.Server or a *web.Server.
+type httpServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+}
+
 // serveOn serves srv on ln until the returned stop is called; stop shuts
 // the server down gracefully (5 s at most) and returns once Serve has
 // returned. A Serve that fails on its own is logged with failMsg.
-func serveOn(srv *http.Server, ln net.Listener, log *slog.Logger, failMsg string) (stop func()) {
+func serveOn(srv httpServer, ln net.Listener, log *slog.Logger, failMsg string) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -1,0 +1,121 @@
+package web
+
+import (
+	"io"
+	"net"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Bounds of raisedConn's own wait for the next request (requestPriority's pollSlice and
+// pollMax; tests change them).
+const (
+	// defaultPollSlice is the longest single poll(2): a connection closed by another goroutine
+	// (http.Server.Shutdown) is noticed after at most this long, since the close itself
+	// waits until the poll has returned.
+	defaultPollSlice = 250 * time.Millisecond
+	// defaultPollMax is the longest a raised thread waits in poll(2) for one read. A clerk who
+	// pauses longer is woken through the Go runtime's poller, as without request_nice.
+	defaultPollMax = 30 * time.Second
+)
+
+// raisedListener wraps the connections it accepts in raisedConn.
+type raisedListener struct {
+	net.Listener
+	slice, max time.Duration // the bounds of a raisedConn's wait
+}
+
+func (l raisedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return c, nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return c, nil
+	}
+	return &raisedConn{Conn: c, raw: raw, slice: l.slice, max: l.max}, nil
+}
+
+// raisedConn is a connection whose reads, once its goroutine has a raised thread, first
+// wait for data in ppoll(2) on that thread (priority.go). Reads on any other thread — net/http
+// reads in the background while a handler runs — and reads before the raise go straight to
+// the connection.
+type raisedConn struct {
+	net.Conn
+	raw          syscall.RawConn
+	slice, max   time.Duration // one poll(2) at most; all polls of one read at most
+	tid          atomic.Int64  // the raised thread's id; 0 before the raise
+	readDeadline atomic.Int64  // UnixNano of the read deadline; 0 = none
+}
+
+// raisedOn records that the connection's goroutine now runs on the raised thread tid.
+func (c *raisedConn) raisedOn(tid int) { c.tid.Store(int64(tid)) }
+
+func (c *raisedConn) Read(b []byte) (int, error) {
+	if tid := c.tid.Load(); tid != 0 && int64(currentThread()) == tid {
+		c.awaitReadable()
+	}
+	return c.Conn.Read(b)
+}
+
+func (c *raisedConn) SetDeadline(t time.Time) error {
+	c.noteReadDeadline(t)
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *raisedConn) SetReadDeadline(t time.Time) error {
+	c.noteReadDeadline(t)
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *raisedConn) noteReadDeadline(t time.Time) {
+	if t.IsZero() {
+		c.readDeadline.Store(0)
+		return
+	}
+	c.readDeadline.Store(t.UnixNano())
+}
+
+// awaitReadable waits on the calling thread until the socket has something to read (data,
+// the peer's close or an error), the read deadline, c.max or the connection's close. It
+// only chooses which thread is woken: the read that follows returns what it would have.
+func (c *raisedConn) awaitReadable() {
+	start := time.Now()
+	for {
+		wait := min(c.slice, c.max-time.Since(start))
+		if d := c.readDeadline.Load(); d != 0 {
+			wait = min(wait, time.Until(time.Unix(0, d)))
+		}
+		if wait <= 0 {
+			return
+		}
+		var ready bool
+		if err := c.raw.Control(func(fd uintptr) { ready = pollReadable(fd, wait) }); err != nil || ready {
+			return // closed, or readable
+		}
+	}
+}
+
+// CloseWrite half-closes the connection as *net.TCPConn does: net/http uses it to let the
+// client read an answer before the connection closes (closeWriter in net/http).
+func (c *raisedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// ReadFrom keeps *net.TCPConn's sendfile(2) for answers copied from a file (the raw mail
+// download): net/http looks for an io.ReaderFrom on the connection.
+func (c *raisedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
