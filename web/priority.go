@@ -23,12 +23,12 @@ import (
 // others are served as before. (A goroutine that ends wired to the main thread parks that
 // thread for good instead; a parked thread runs nothing.)
 //
-// Between two requests the raised thread waits for its clerk itself (raisedConn.Read):
-// in poll(2) on the connection's socket, so that the kernel wakes the raised thread when
-// the next request arrives. Left to the Go runtime, the wakeup went through its network
-// poller, on a thread of normal priority that has to wait for a core behind the drain
-// before it can hand the request to the raised one; that wait was most of what a lookup
-// lost between the clerk and the handler during a drain.
+// Between two requests the raised thread waits for its clerk itself (raisedConn.Read), in
+// ppoll(2) on the connection's socket, so that the kernel wakes the raised thread when the
+// next request arrives. Left to the Go runtime, the request was first noticed by its
+// network poller, on a thread of normal priority that had to wait for a core behind the
+// drain. The raised thread still needs one of the runtime's GOMAXPROCS slots to go on;
+// when the drain holds them all, it gets one at the drain's next scheduling point.
 
 // maxRaisedConns bounds the threads held by raised connections (a browser keeps about
 // six open; an attacker who opens more only gets the normal priority).

@@ -15,12 +15,20 @@ func setThreadNice(nice int) error {
 // currentThread returns the id of the calling thread.
 func currentThread() int { return unix.Gettid() }
 
-// pollReadable waits up to d in poll(2) for fd to be readable or to report the peer's
-// close or an error; it reports whether the wait ended for one of those. An interrupted
-// poll counts as not ready (the caller polls again).
+// pollReadable waits up to d in ppoll(2) for fd to be readable or to report the peer's
+// close or an error. It reports false only when d passed or a signal interrupted the wait
+// (the caller waits again); any other failure of ppoll counts as ready, so that the read
+// that follows, not a loop here, meets it.
 func pollReadable(fd uintptr, d time.Duration) bool {
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLRDHUP}}
 	ts := unix.NsecToTimespec(d.Nanoseconds())
 	n, err := unix.Ppoll(fds, &ts, nil)
-	return err == nil && n > 0
+	if err != nil {
+		return err != unix.EINTR
+	}
+	return n > 0
 }
+
+// shutdownRead shuts down the reading side of socket fd, which wakes a ppoll(2) on it
+// (shutdown(2); on Linux the peer is not told).
+func shutdownRead(fd uintptr) { _ = unix.Shutdown(int(fd), unix.SHUT_RD) }

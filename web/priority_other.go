@@ -17,3 +17,6 @@ func currentThread() int { return -1 }
 
 // pollReadable is never reached off Linux (no thread is raised there).
 func pollReadable(uintptr, time.Duration) bool { return true }
+
+// shutdownRead is never reached off Linux (no read waits in ppoll there).
+func shutdownRead(uintptr) {}

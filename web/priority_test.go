@@ -237,6 +237,9 @@ func testNice(t *testing.T) int {
 func threadSyscall(t *testing.T, tid string) int {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/task/" + tid + "/syscall")
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skip("this kernel does not show a thread's system call (/proc/PID/task/TID/syscall)")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,6 +252,21 @@ func threadSyscall(t *testing.T, tid string) int {
 		t.Fatalf("syscall of thread %s: %q", tid, b)
 	}
 	return n
+}
+
+// dialBounded dials addr with a deadline of 30 s on the connection (waitFor's bound), so
+// that a wait that does not end fails the test instead of hanging the package.
+func dialBounded(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // rawRequests writes n requests for target on c at once and reads the answers' bodies.
@@ -277,7 +295,6 @@ func rawRequests(t *testing.T, c net.Conn, target string, n int) []string {
 
 func TestRaisedThreadWaitsForTheNextRequestItself(t *testing.T) {
 	raised := testNice(t)
-	waitFor(t, "no thread raised before the test", func() bool { return len(threadsAt(t, raised)) == 0 })
 	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
 	url := niceServer(t, p)
 	c := &http.Client{Transport: &http.Transport{}}
@@ -307,11 +324,7 @@ func TestRaisedConnectionAnswersPipelinedRequests(t *testing.T) {
 	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
 	p.pollSlice, p.pollMax = time.Hour, time.Hour // a wrong wait would not end
 	url := niceServer(t, p)
-	c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialBounded(t, strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/"))
 	want := strconv.Itoa(raised)
 	for _, n := range []int{1, 3, 2} { // the first raises the connection's thread
 		for i, body := range rawRequests(t, c, "/", n) {
@@ -326,7 +339,7 @@ func TestRaisedConnectionKeepsItsTimeouts(t *testing.T) {
 	raised := testNice(t)
 	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
 	p.pollSlice, p.pollMax = time.Hour, time.Hour // only the deadline can end the wait
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, unix.Gettid()) })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -337,14 +350,12 @@ func TestRaisedConnectionKeepsItsTimeouts(t *testing.T) {
 	go func() { defer close(done); srv.Serve(ln) }()
 	defer func() { srv.Close(); <-done }()
 
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	c := dialBounded(t, ln.Addr().String())
+	tid := rawRequests(t, c, "/", 1)[0]
+	if got, err := threadNice(atoi(t, tid)); err != nil || got != raised {
+		t.Fatalf("answered on a thread at nice %d (%v), want %d", got, err, raised)
 	}
-	defer c.Close()
-	if got := rawRequests(t, c, "/", 1); got[0] != "ok" {
-		t.Fatalf("answer %q", got[0])
-	}
+	waitFor(t, "the raised thread waits in ppoll(2)", func() bool { return threadSyscall(t, tid) == unix.SYS_PPOLL })
 	// The server closes the idle connection at its idle timeout, although the raised
 	// thread's own wait would go on for an hour: the read deadline ends it.
 	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
@@ -356,6 +367,7 @@ func TestRaisedConnectionKeepsItsTimeouts(t *testing.T) {
 func TestShutdownEndsRaisedConnections(t *testing.T) {
 	raised := testNice(t)
 	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p.pollSlice, p.pollMax = time.Hour, time.Hour // only the close can end the wait
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, unix.Gettid()) })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -364,17 +376,25 @@ func TestShutdownEndsRaisedConnections(t *testing.T) {
 	srv := newHTTPServer(ln.Addr().String(), p, h, p.log)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialBounded(t, ln.Addr().String())
 	tid := rawRequests(t, c, "/", 1)[0]
 	waitFor(t, "the raised thread waits in ppoll(2)", func() bool { return threadSyscall(t, tid) == unix.SYS_PPOLL })
-	// A graceful shutdown closes the idle connection under the raised thread's wait;
-	// the wait notices within one slice, and the connection and its thread end.
-	if err := srv.Shutdown(context.Background()); err != nil {
-		t.Fatalf("shutdown: %v", err)
+	// A graceful shutdown closes the idle connection under the raised thread's wait: the
+	// close wakes the wait (a close that waited for it would take an hour), and the
+	// connection and its thread end.
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	var shutErr error
+	waitFor(t, "shutdown returned", func() bool {
+		select {
+		case shutErr = <-shut:
+			return true
+		default:
+			return false
+		}
+	})
+	if shutErr != nil {
+		t.Fatalf("shutdown: %v", shutErr)
 	}
 	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
 		t.Fatalf("serve: %v", err)
@@ -401,16 +421,15 @@ func TestRaisedConnKeepsTheTCPConnsExtras(t *testing.T) {
 	}
 	defer ln.Close()
 	rl := raisedListener{Listener: ln, slice: time.Hour, max: time.Hour}
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := dialBounded(t, ln.Addr().String())
 	c, err := rl.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	rc, ok := c.(*raisedConn)
 	if !ok {
 		t.Fatalf("accepted %T, want *raisedConn", c)
@@ -442,4 +461,13 @@ func TestRaisedConnKeepsTheTCPConnsExtras(t *testing.T) {
 	if _, err := io.ReadFull(rc, buf); err != nil || string(buf) != "still open" {
 		t.Fatalf("server read %q, %v", buf, err)
 	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -11,12 +11,13 @@ import (
 // Bounds of raisedConn's own wait for the next request (requestPriority's pollSlice and
 // pollMax; tests change them).
 const (
-	// defaultPollSlice is the longest single poll(2): a connection closed by another goroutine
-	// (http.Server.Shutdown) is noticed after at most this long, since the close itself
-	// waits until the poll has returned.
-	defaultPollSlice = 250 * time.Millisecond
-	// defaultPollMax is the longest a raised thread waits in poll(2) for one read. A clerk who
-	// pauses longer is woken through the Go runtime's poller, as without request_nice.
+	// defaultPollSlice is the longest single ppoll(2). Close wakes a waiting ppoll itself
+	// (shutdown(2) of the reading side); the slice only bounds how late a read deadline
+	// that another goroutine moves is noticed (net/http sets them on the connection's own
+	// goroutine, before the read).
+	defaultPollSlice = 5 * time.Second
+	// defaultPollMax is the longest a raised thread waits in ppoll(2) for one read. A clerk
+	// who pauses longer is woken through the Go runtime's poller, as without request_nice.
 	defaultPollMax = 30 * time.Second
 )
 
@@ -43,15 +44,16 @@ func (l raisedListener) Accept() (net.Conn, error) {
 }
 
 // raisedConn is a connection whose reads, once its goroutine has a raised thread, first
-// wait for data in ppoll(2) on that thread (priority.go). Reads on any other thread — net/http
+// wait for data in ppoll(2) on that thread (priority.go), so that the kernel wakes that
+// thread when the clerk's request arrives. Reads on any other thread — net/http
 // reads in the background while a handler runs — and reads before the raise go straight to
 // the connection.
 type raisedConn struct {
 	net.Conn
 	raw          syscall.RawConn
-	slice, max   time.Duration // one poll(2) at most; all polls of one read at most
-	tid          atomic.Int64  // the raised thread's id; 0 before the raise
-	readDeadline atomic.Int64  // UnixNano of the read deadline; 0 = none
+	slice, max   time.Duration             // one ppoll(2) at most; all of one read's at most
+	tid          atomic.Int64              // the raised thread's id; 0 before the raise
+	readDeadline atomic.Pointer[time.Time] // nil = none; with its monotonic reading
 }
 
 // raisedOn records that the connection's goroutine now runs on the raised thread tid.
@@ -76,10 +78,19 @@ func (c *raisedConn) SetReadDeadline(t time.Time) error {
 
 func (c *raisedConn) noteReadDeadline(t time.Time) {
 	if t.IsZero() {
-		c.readDeadline.Store(0)
+		c.readDeadline.Store(nil)
 		return
 	}
-	c.readDeadline.Store(t.UnixNano())
+	c.readDeadline.Store(&t)
+}
+
+// Close wakes a ppoll(2) that waits on the connection before it closes it: the close itself
+// would wait until that ppoll returns, since it holds the descriptor (RawConn.Control), and
+// net/http closes idle connections one after another (http.Server.Shutdown).
+// shutdown(2) of the reading side sends nothing to the peer.
+func (c *raisedConn) Close() error {
+	_ = c.raw.Control(func(fd uintptr) { shutdownRead(fd) })
+	return c.Conn.Close()
 }
 
 // awaitReadable waits on the calling thread until the socket has something to read (data,
@@ -89,8 +100,8 @@ func (c *raisedConn) awaitReadable() {
 	start := time.Now()
 	for {
 		wait := min(c.slice, c.max-time.Since(start))
-		if d := c.readDeadline.Load(); d != 0 {
-			wait = min(wait, time.Until(time.Unix(0, d)))
+		if d := c.readDeadline.Load(); d != nil {
+			wait = min(wait, time.Until(*d))
 		}
 		if wait <= 0 {
 			return
