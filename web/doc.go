@@ -66,6 +66,15 @@
 // visible focus, contrast of at least 4.5:1, a focus order that follows the reading
 // order, and no function that needs a mouse or JavaScript.
 //
+// # Clerks first
+//
+// NewServer's Server wires each connection's goroutine to a thread of its own at the
+// first request and raises that thread to web.request_nice (priority.go), so that a
+// lookup is not queued behind the drain; between requests the raised thread waits for
+// the clerk's next one in ppoll(2) on its connection, so that the kernel wakes it
+// (raisedconn.go). Authenticated requests also make the drain step aside while they are
+// answered (package clerkgate).
+//
 // # Wiring
 //
 //	h, err := web.New(web.Options{Store: store, Search: idx, Config: cfg, Logger: log})
