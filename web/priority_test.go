@@ -71,31 +71,44 @@ func canRaise(n int) bool {
 	return <-ok
 }
 
-// niceServer serves, on a loopback port, the nice value of the thread that answers (its
-// id for "?tid").
-func niceServer(t *testing.T, p *requestPriority) string {
+// niceHandler answers the nice value of the thread that answers (its id for "?tid").
+func niceHandler(w http.ResponseWriter, r *http.Request) {
+	if r.URL.RawQuery == "tid" {
+		fmt.Fprint(w, unix.Gettid())
+		return
+	}
+	n, err := threadNice(unix.Gettid())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprint(w, n)
+}
+
+// serveNice serves niceHandler through newHTTPServer on a loopback port until the test
+// ends; setup, when not nil, changes the server before it serves. It returns the server,
+// its address and a channel that gets what Serve returned.
+func serveNice(t *testing.T, p *requestPriority, setup func(*Server)) (*Server, string, <-chan error) {
 	t.Helper()
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.RawQuery == "tid" {
-			fmt.Fprint(w, unix.Gettid())
-			return
-		}
-		n, err := threadNice(unix.Gettid())
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		fmt.Fprint(w, n)
-	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newHTTPServer(ln.Addr().String(), p, h, p.log)
-	done := make(chan struct{})
-	go func() { defer close(done); srv.Serve(ln) }()
+	srv := newHTTPServer(ln.Addr().String(), p, http.HandlerFunc(niceHandler), p.log)
+	if setup != nil {
+		setup(srv)
+	}
+	served, done := make(chan error, 1), make(chan struct{})
+	go func() { served <- srv.Serve(ln); close(done) }()
 	t.Cleanup(func() { srv.Close(); <-done })
-	return "http://" + ln.Addr().String() + "/"
+	return srv, ln.Addr().String(), served
+}
+
+// niceServer serves niceHandler and returns its URL.
+func niceServer(t *testing.T, p *requestPriority) string {
+	t.Helper()
+	_, addr, _ := serveNice(t, p, nil)
+	return "http://" + addr + "/"
 }
 
 // niceOf asks over c which nice value the answering thread has.
@@ -339,25 +352,8 @@ func TestRaisedConnectionKeepsItsTimeouts(t *testing.T) {
 	raised := testNice(t)
 	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
 	p.pollSlice, p.pollMax = time.Hour, time.Hour // only the deadline can end the wait
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, err := threadNice(unix.Gettid())
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		fmt.Fprint(w, n)
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := newHTTPServer(ln.Addr().String(), p, h, p.log)
-	srv.IdleTimeout = 20 * time.Millisecond
-	done := make(chan struct{})
-	go func() { defer close(done); srv.Serve(ln) }()
-	defer func() { srv.Close(); <-done }()
-
-	c := dialBounded(t, ln.Addr().String())
+	_, addr, _ := serveNice(t, p, func(srv *Server) { srv.IdleTimeout = 20 * time.Millisecond })
+	c := dialBounded(t, addr)
 	if got := rawRequests(t, c, "/", 1)[0]; got != strconv.Itoa(raised) {
 		t.Fatalf("answered at nice %s, want %d", got, raised)
 	}
@@ -373,16 +369,9 @@ func TestShutdownEndsRaisedConnections(t *testing.T) {
 	raised := testNice(t)
 	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
 	p.pollSlice, p.pollMax = time.Hour, time.Hour // only the close can end the wait
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, unix.Gettid()) })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := newHTTPServer(ln.Addr().String(), p, h, p.log)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	c := dialBounded(t, ln.Addr().String())
-	tid := rawRequests(t, c, "/", 1)[0]
+	srv, addr, served := serveNice(t, p, nil)
+	c := dialBounded(t, addr)
+	tid := rawRequests(t, c, "/?tid", 1)[0]
 	waitFor(t, "the raised thread waits in ppoll(2)", func() bool { return threadSyscall(t, tid) == unix.SYS_PPOLL })
 	// A graceful shutdown closes the idle connection under the raised thread's wait: the
 	// close wakes the wait (a close that waited for it would take an hour), and the
@@ -401,7 +390,7 @@ func TestShutdownEndsRaisedConnections(t *testing.T) {
 	if shutErr != nil {
 		t.Fatalf("shutdown: %v", shutErr)
 	}
-	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		t.Fatalf("serve: %v", err)
 	}
 	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
