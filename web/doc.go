@@ -78,7 +78,8 @@
 // # Wiring
 //
 //	h, err := web.New(web.Options{Store: store, Search: idx, Config: cfg, Logger: log})
+//	ln, err := net.Listen("tcp", cfg.Web.Listen)
 //	srv := web.NewServer(cfg.Web.Listen, cfg.Web.RequestNiceness(), h, log)
-//	go srv.ListenAndServe()
+//	go srv.Serve(ln)
 //	... srv.Shutdown(ctx)
 package web

@@ -381,9 +381,9 @@ func (s *server) audit(r *http.Request, u *ticket.User, action string, ref ticke
 	return nil
 }
 
-// Server is the clerks' HTTP server: an http.Server whose Serve and ListenAndServe also
-// let the threads of clerks' connections wait for their next request themselves
-// (priority.go).
+// Server is the clerks' HTTP server: an http.Server whose Serve also lets the threads of
+// clerks' connections wait for their next request themselves (priority.go). Serve is its
+// entry point: the ListenAndServe it has from http.Server would skip that.
 type Server struct {
 	*http.Server
 	prio *requestPriority
@@ -392,19 +392,6 @@ type Server struct {
 // Serve answers the connections of ln (http.Server.Serve).
 func (s *Server) Serve(ln net.Listener) error {
 	return s.Server.Serve(s.prio.listener(ln))
-}
-
-// ListenAndServe listens on s.Addr and answers its connections (http.Server.ListenAndServe).
-func (s *Server) ListenAndServe() error {
-	addr := s.Addr
-	if addr == "" {
-		addr = ":http"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return s.Serve(ln)
 }
 
 // NewServer returns a Server for the handler with timeouts suited to it: short for
