@@ -456,3 +456,28 @@ func TestRaisedConnKeepsTheTCPConnsExtras(t *testing.T) {
 		t.Fatalf("server read %q, %v", buf, err)
 	}
 }
+
+// readFromConn records whether ReadFrom reached it (as *net.TCPConn's would, with
+// sendfile(2)).
+type readFromConn struct {
+	net.Conn
+	calls int
+}
+
+func (c *readFromConn) ReadFrom(r io.Reader) (int64, error) {
+	c.calls++
+	return io.Copy(io.Discard, r)
+}
+
+func TestRaisedConnHandsReadFromToItsConnection(t *testing.T) {
+	// A copy that went around the connection's own ReadFrom would deliver the same
+	// bytes (the test above) but lose sendfile(2): the wrapper must hand it on.
+	under := &readFromConn{}
+	rc := &raisedConn{Conn: under}
+	if n, err := rc.ReadFrom(strings.NewReader("Hallo")); err != nil || n != 5 {
+		t.Fatalf("ReadFrom = %d, %v", n, err)
+	}
+	if under.calls != 1 {
+		t.Errorf("the connection's ReadFrom was called %d times, want once", under.calls)
+	}
+}
