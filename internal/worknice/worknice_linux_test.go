@@ -1,0 +1,251 @@
+package worknice
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// The tests change the nice values of a whole process, so each runs Apply in a child: the
+// test binary started again with childEnv naming what to do (TestMain).
+const childEnv = "WORKNICE_TEST_CHILD"
+
+// childReport is what a child prints.
+type childReport struct {
+	Err      string `json:"err,omitempty"`
+	Refused  bool   `json:"refused,omitempty"`
+	Threads  []int  `json:"threads"`  // nice value of every thread after Apply
+	New      []int  `json:"new"`      // nice values of threads created after Apply
+	RaisedTo *int   `json:"raisedTo"` // a thread raised to -10 after Apply, nil if refused
+}
+
+func TestMain(m *testing.M) {
+	if what := os.Getenv(childEnv); what != "" {
+		os.Exit(runChild(what))
+	}
+	os.Exit(m.Run())
+}
+
+// runChild does what: "apply" = Apply(10, -10); "low-first" = lower every thread to 15,
+// then Apply(10, -10); "off-work" = Apply(0, -10); "off-request" = Apply(10, 0).
+func runChild(what string) int {
+	var err error
+	switch what {
+	case "apply":
+		err = Apply(10, -10)
+	case "low-first":
+		for { // until a pass finds every thread at 15 (a thread created meanwhile is not)
+			n, lerr := lowerAll(15)
+			if lerr != nil {
+				fmt.Println(lerr)
+				return 2
+			}
+			if n == 0 {
+				break
+			}
+		}
+		err = Apply(10, -10)
+	case "off-work":
+		err = Apply(0, -10)
+	case "off-request":
+		err = Apply(10, 0)
+	default:
+		fmt.Println("unknown child", what)
+		return 2
+	}
+	var r childReport
+	if err != nil {
+		r.Err, r.Refused = err.Error(), errors.Is(err, ErrRaiseRefused)
+	}
+	r.Threads = allNice()
+	// Threads the runtime creates now: each locked goroutine needs one of its own.
+	const n = 4
+	var wg sync.WaitGroup
+	release := make(chan struct{})
+	var mu sync.Mutex
+	for range n {
+		wg.Go(func() {
+			runtime.LockOSThread()
+			nice, _ := threadNice(unix.Gettid())
+			mu.Lock()
+			r.New = append(r.New, nice)
+			mu.Unlock()
+			<-release // hold the thread until all have reported, so that no two share one
+		})
+	}
+	for {
+		mu.Lock()
+		got := len(r.New)
+		mu.Unlock()
+		if got == n {
+			break
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	if perr := probeRaise(-10); perr == nil {
+		v := -10
+		r.RaisedTo = &v
+	}
+	json.NewEncoder(os.Stdout).Encode(r)
+	return 0
+}
+
+func allNice() []int {
+	tasks, _ := os.ReadDir("/proc/self/task")
+	var out []int
+	for _, t := range tasks {
+		tid, _ := strconv.Atoi(t.Name())
+		if nice, err := threadNice(tid); err == nil {
+			out = append(out, nice)
+		}
+	}
+	return out
+}
+
+// child runs the test binary as a child doing what, as user uid (-1 = this one).
+func child(t *testing.T, what string, uid int) childReport {
+	t.Helper()
+	exe := os.Args[0]
+	if uid >= 0 {
+		exe = exeFor(t, uid)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+what)
+	if uid >= 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+	}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child %s: %v\n%s", what, err, out)
+	}
+	var r childReport
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("child %s: %v\n%s", what, err, out)
+	}
+	return r
+}
+
+// exeFor copies the test binary where user uid may run it (go test builds it in a folder
+// only its owner may enter).
+func exeFor(t *testing.T, uid int) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "worknice-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "worknice.test")
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// mayRaise reports whether this process may raise a thread to nice -10 (root, CAP_SYS_NICE
+// or RLIMIT_NICE); the tests that need it run as root in CI.
+func mayRaise(t *testing.T) {
+	t.Helper()
+	if err := probeRaise(-10); err != nil {
+		t.Skipf("this process may not raise a thread to nice -10 (%v): run as root", err)
+	}
+}
+
+func all(vals []int, want int) bool {
+	for _, v := range vals {
+		if v != want {
+			return false
+		}
+	}
+	return len(vals) > 0
+}
+
+func TestApplyLowersEveryThreadAndTheThreadsToCome(t *testing.T) {
+	mayRaise(t)
+	r := child(t, "apply", -1)
+	if r.Err != "" {
+		t.Fatalf("Apply: %s", r.Err)
+	}
+	if !all(r.Threads, 10) {
+		t.Errorf("threads after Apply have nice %v, want all 10", r.Threads)
+	}
+	if !all(r.New, 10) {
+		t.Errorf("threads created after Apply have nice %v, want all 10 (inherited)", r.New)
+	}
+	if r.RaisedTo == nil {
+		t.Error("after Apply no thread could be raised to -10")
+	}
+}
+
+func TestApplyNeverRaisesAThread(t *testing.T) {
+	mayRaise(t)
+	r := child(t, "low-first", -1)
+	if r.Err != "" {
+		t.Fatalf("Apply: %s", r.Err)
+	}
+	if !all(r.Threads, 15) || !all(r.New, 15) {
+		t.Errorf("threads at nice 15 before Apply(10) have %v, new ones %v: want all 15", r.Threads, r.New)
+	}
+}
+
+func TestApplyOffChangesNothing(t *testing.T) {
+	for _, what := range []string{"off-work", "off-request"} {
+		t.Run(what, func(t *testing.T) {
+			r := child(t, what, -1)
+			if r.Err != "" {
+				t.Fatalf("Apply: %s", r.Err)
+			}
+			if !all(r.Threads, 0) || !all(r.New, 0) {
+				t.Errorf("threads %v, new ones %v: want all 0", r.Threads, r.New)
+			}
+		})
+	}
+}
+
+// Without the right to raise a thread again, Apply must leave everything as it was: else the
+// clerks' threads would stay down with the work.
+func TestApplyChangesNothingWhenRaisingIsRefused(t *testing.T) {
+	uid := -1
+	if os.Getuid() == 0 {
+		uid = 65534 // nobody: no CAP_SYS_NICE, RLIMIT_NICE 0 unless raised for the test run
+	} else if probeRaise(-10) == nil {
+		t.Skip("this user may raise threads: the refusal cannot be shown")
+	}
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NICE, &lim); err == nil && lim.Cur >= 30 {
+		t.Skipf("RLIMIT_NICE %d lets every user raise to -10 here", lim.Cur)
+	}
+	r := child(t, "apply", uid)
+	if !r.Refused {
+		t.Fatalf("Apply as uid %d: err %q, want ErrRaiseRefused", uid, r.Err)
+	}
+	if !all(r.Threads, 0) || !all(r.New, 0) {
+		t.Errorf("threads %v, new ones %v after a refused Apply: want all 0", r.Threads, r.New)
+	}
+}
+
+func TestApplyRejectsValuesOutOfRange(t *testing.T) {
+	for _, c := range []struct{ work, request int }{{20, -10}, {-1, -10}, {10, 1}, {10, -21}} {
+		if err := Apply(c.work, c.request); err == nil || errors.Is(err, ErrRaiseRefused) {
+			t.Errorf("Apply(%d, %d) = %v, want a range error", c.work, c.request, err)
+		}
+	}
+}
