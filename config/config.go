@@ -56,6 +56,14 @@ type Config struct {
 	Admin          Admin          `toml:"admin"`
 	Backup         Backup         `toml:"backup"`
 
+	// WorkNice is the nice value (1..19) intake's mail work runs at — watching, parsing,
+	// registering, indexing, sending — so that the threads that answer clerks
+	// (web.request_nice) come first also against intake's own work and whatever shares its
+	// scheduling group (issue 12; Linux). Default 10, 0 = off. Applied at start only with a
+	// web interface and only when the kernel lets intake raise the clerks' threads to
+	// web.request_nice; otherwise nothing is lowered.
+	WorkNice *int `toml:"work_nice"`
+
 	index *keyIndex // key path -> line, for Validate's messages
 }
 
@@ -140,6 +148,17 @@ type Web struct {
 
 // DefaultRequestNice is web.request_nice when the file does not set it.
 const DefaultRequestNice = -10
+
+// DefaultWorkNice is work_nice when the file does not set it.
+const DefaultWorkNice = 10
+
+// WorkNiceness returns work_nice, DefaultWorkNice when unset.
+func (c *Config) WorkNiceness() int {
+	if c.WorkNice == nil {
+		return DefaultWorkNice
+	}
+	return *c.WorkNice
+}
 
 // SecureCookies reports whether the session cookie is marked Secure (default true).
 func (w Web) SecureCookies() bool { return w.CookieSecure == nil || *w.CookieSecure }

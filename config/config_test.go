@@ -117,6 +117,16 @@ func TestParseValid(t *testing.T) {
 				t.Errorf("Mailbox lookup wrong")
 			}
 		}},
+		{"work_nice off", edit(t, base, `timezone = "Europe/Berlin"`, `work_nice = 0`), func(t *testing.T, c *Config) {
+			if c.WorkNiceness() != 0 {
+				t.Errorf("work_nice = 0 read as %d", c.WorkNiceness())
+			}
+		}},
+		{"work_nice 15", edit(t, base, `timezone = "Europe/Berlin"`, `work_nice = 15`), func(t *testing.T, c *Config) {
+			if c.WorkNiceness() != 15 {
+				t.Errorf("work_nice = 15 read as %d", c.WorkNiceness())
+			}
+		}},
 		{"sizes: integer bytes", edit(t, base, `timezone = "Europe/Berlin"`, `max_message_size = 1000`), func(t *testing.T, c *Config) {
 			if c.MaxMessageSize != 1000 {
 				t.Errorf("MaxMessageSize = %d", c.MaxMessageSize)
@@ -258,6 +268,7 @@ host = "smtp.stk.example.de"
 		{"location", c.Location.String(), "Europe/Berlin"},
 		{"max_message_size", c.MaxMessageSize, ByteSize(50 * 1000 * 1000)},
 		{"templates_dir", c.TemplatesDir, ""},
+		{"work_nice", c.WorkNiceness(), 10},
 		{"log.level", c.Log.Level, "info"},
 		{"log.format", c.Log.Format, "text"},
 		{"office.hostname", c.Office.Hostname, "stk.example.de"},
@@ -318,6 +329,8 @@ func TestValidationErrors(t *testing.T) {
 		{"max_message_size negative", edit(t, base, `timezone = "Europe/Berlin"`, `max_message_size = -1`), wantErr{2, "max_message_size", "must be greater than 0"}},
 		{"max_message_size unit", edit(t, base, `timezone = "Europe/Berlin"`, `max_message_size = "50 XB"`), wantErr{2, "max_message_size", `unknown unit "XB"`}},
 		{"max_message_size float", edit(t, base, `timezone = "Europe/Berlin"`, `max_message_size = 1.5`), wantErr{2, "max_message_size", "must be an integer (bytes) or a size in quotes"}},
+		{"work_nice raises", edit(t, base, `timezone = "Europe/Berlin"`, `work_nice = -5`), wantErr{2, "work_nice", "between 0 (off) and 19 (last), got -5"}},
+		{"work_nice beyond 19", edit(t, base, `timezone = "Europe/Berlin"`, `work_nice = 20`), wantErr{2, "work_nice", "got 20"}},
 		{"templates_dir missing", edit(t, base, `timezone = "Europe/Berlin"`, `templates_dir = "/nonexistent/intake-templates"`), wantErr{2, "templates_dir", "no such file or directory"}},
 		{"office name line break", edit(t, base, `name = "Staatskanzlei"`, `name = "Staats\nkanzlei"`), wantErr{5, "office.name", "must not contain line breaks"}},
 		{"office privacy_url relative", edit(t, base, `"https://stk.example.de/datenschutz"`, `"stk.example.de/datenschutz"`), wantErr{6, "office.privacy_url", "absolute http or https URL"}},

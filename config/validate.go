@@ -45,6 +45,9 @@ func (c *Config) validate(v *collector, opts Options) {
 	if c.MaxMessageSize <= 0 {
 		v.add("max_message_size", "must be greater than 0")
 	}
+	if n := c.WorkNiceness(); n < 0 || n > 19 {
+		v.add("work_nice", "must be between 0 (off) and 19 (last), got %d: it lowers the priority of the mail work below the clerks' requests", n)
+	}
 	if c.TemplatesDir != "" {
 		if fi, err := os.Stat(c.TemplatesDir); err != nil {
 			v.add("templates_dir", "cannot use templates folder: %v", err)

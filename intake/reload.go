@@ -31,8 +31,8 @@ var ErrReloadRefused = errors.New("reload refused")
 // change of data_dir or timezone needs a restart and is refused
 // (ErrReloadRefused), as is a templates_dir that does not load. A change of
 // [office], max_message_size or templates_dir restarts every mailbox,
-// because all of them use it. [log], [web] and [admin] listen addresses keep
-// their old values until a restart.
+// because all of them use it. [log], [web], [admin] listen addresses and
+// work_nice keep their old values until a restart.
 func (d *Daemon) Reload(newCfg *config.Config) error {
 	_, err := d.ReloadChanges(newCfg)
 	return err

@@ -19,7 +19,9 @@ import (
 // web.request_nice: the kernel then runs a clerk's request before the mail work. The
 // thread is never handed back: when the connection ends, its goroutine ends while still
 // wired, and the Go runtime ends the thread (runtime.LockOSThread), so no raised thread
-// ever runs the drain. At most maxRaisedConns connections hold such a thread at once; the
+// ever runs the drain. The daemon has lowered all its other threads to work_nice before
+// the server starts (internal/worknice), so the raise also puts the clerk ahead of whatever
+// shares intake's scheduling group at nice 0. At most maxRaisedConns connections hold such a thread at once; the
 // others are served as before. (A goroutine that ends wired to the main thread parks that
 // thread for good instead; a parked thread runs nothing.)
 //

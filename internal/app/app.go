@@ -14,6 +14,7 @@ import (
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake"
 	"github.com/intake-office/intake/internal/clerkgate"
+	"github.com/intake-office/intake/internal/worknice"
 	"github.com/intake-office/intake/search"
 	"github.com/intake-office/intake/templates"
 	"github.com/intake-office/intake/ticket"
@@ -97,6 +98,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		return err
 	}
 	if cfg.Web.Listen != "" {
+		lowerWork(cfg, log)
 		stopWeb, err := StartWeb(cfg, d.Config, store, o.Daemon.Search, clerks, log)
 		if err != nil {
 			return err
@@ -177,6 +179,26 @@ func StartAdmin(addr string, h http.Handler, log *slog.Logger) (stop func(), err
 	stop = serveOn(srv, ln, log, "admin endpoints stopped")
 	log.Info("admin endpoints listening", "addr", ln.Addr().String(), "paths", "/healthz /readyz /metrics")
 	return stop, nil
+}
+
+// lowerWork puts the mail work below the clerks' requests (work_nice, package
+// worknice). It runs before the web server answers its first request, so that no
+// clerk's raised thread is lowered with the rest. Without the right to raise the
+// clerks' threads it lowers nothing: that case is already logged by package web
+// at the first request, so here it is only noted at debug level.
+func lowerWork(cfg *config.Config, log *slog.Logger) {
+	work, request := cfg.WorkNiceness(), cfg.Web.RequestNiceness()
+	if work == 0 || request == 0 {
+		return
+	}
+	switch err := worknice.Apply(work, request); {
+	case err == nil:
+		log.Info("mail work runs below the clerks' requests", "work_nice", work, "request_nice", request)
+	case errors.Is(err, worknice.ErrRaiseRefused), errors.Is(err, worknice.ErrUnsupported):
+		log.Debug("mail work left at the normal priority", "work_nice", work, "err", err)
+	default:
+		log.Warn("could not lower the mail work below the clerks' requests", "work_nice", work, "err", err)
+	}
 }
 
 // StartWeb serves the clerks' web interface and JSON API on [web] listen.
