@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -497,6 +498,44 @@ func procCPUSplit(pid int) (user, sys time.Duration, err error) {
 		return 0, 0, fmt.Errorf("read CPU time: %w", err)
 	}
 	return parseProcStatCPU(string(b))
+}
+
+// threadNices counts the threads of a live process by nice value (field 19 of
+// /proc/PID/task/TID/stat, proc(5)).
+func threadNices(pid int) (map[int]int, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read the threads' nice values: %w", err)
+	}
+	out := map[int]int{}
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/stat")
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // f[0] is field 3 (state)
+		if len(f) < 17 {
+			return nil, errors.New("read the threads' nice values: short /proc stat")
+		}
+		n, err := strconv.Atoi(f[16])
+		if err != nil {
+			return nil, fmt.Errorf("read the threads' nice values: %w", err)
+		}
+		out[n]++
+	}
+	return out, nil
+}
+
+// formatNices prints threadNices' counts as "nice×threads", lowest nice first.
+func formatNices(m map[int]int) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d×%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
 }
 
 func parseProcStatCPU(stat string) (user, sys time.Duration, err error) {

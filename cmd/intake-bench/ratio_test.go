@@ -1,8 +1,12 @@
 package main
 
 import (
+	"os"
+	"runtime"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestSpreadOf(t *testing.T) {
@@ -78,5 +82,36 @@ func TestParseProcStatCPU(t *testing.T) {
 				t.Errorf("parseProcStatCPU = %v, %v, %v; want %v, %v, error %v", user, sys, err, tt.user, tt.sys, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestThreadNices: a thread lowered to nice 7 is counted there; the others of this
+// process keep the nice value the test was started with.
+func TestThreadNices(t *testing.T) {
+	before, err := threadNices(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowered, release, done := make(chan error), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		lowered <- unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 7)
+		<-release
+	}()
+	if err := <-lowered; err != nil {
+		t.Fatal(err)
+	}
+	got, err := threadNices(os.Getpid())
+	close(release)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[7] != before[7]+1 {
+		t.Errorf("threads at nice 7: %d after lowering one, %d before", got[7], before[7])
+	}
+	if s := formatNices(map[int]int{10: 3, -10: 1}); s != "-10×1 10×3" {
+		t.Errorf("formatNices = %q", s)
 	}
 }

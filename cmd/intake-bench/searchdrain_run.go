@@ -37,6 +37,7 @@ type sdParams struct {
 	dir         string        // holds data/, the prepared register and index
 	only        string        // "lookup", "fulltext" or "" (both in turn)
 	requestNice string        // web.request_nice; "" = intake's default
+	workNice    string        // work_nice; "" = intake's default
 	pause       time.Duration // > 0: a second clerk, lookups this far apart
 }
 
@@ -58,10 +59,14 @@ type sdReport struct {
 	CPUAtEnd   time.Duration `json:"cpu_at_end_ns"`  // … at the end of the idle phase
 	// RequestNice is the daemon's web.request_nice ("" = its default); NiceRefused that
 	// the daemon logged that the kernel refused it (clerks' requests at normal priority).
-	RequestNice string        `json:"request_nice"`
-	NiceRefused bool          `json:"request_nice_refused"`
-	Pause       time.Duration `json:"paused_clerk_ns"` // -paused-clerk; 0 = none
-	Phases      []sdPhase     `json:"phases"`
+	RequestNice string `json:"request_nice"`
+	NiceRefused bool   `json:"request_nice_refused"`
+	// WorkNice is the daemon's work_nice ("" = its default); ThreadNice counts the daemon's
+	// threads by nice value at the last ack (a clerk's connection is open then).
+	WorkNice   string        `json:"work_nice"`
+	ThreadNice map[int]int   `json:"thread_nice"`
+	Pause      time.Duration `json:"paused_clerk_ns"` // -paused-clerk; 0 = none
+	Phases     []sdPhase     `json:"phases"`
 }
 
 // sdClasses are the full-text query classes, as in search's latency test:
@@ -384,7 +389,10 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	if p.requestNice != "" {
 		text += "request_nice = " + p.requestNice + "\n"
 	}
-	rep.RequestNice, rep.Pause = p.requestNice, p.pause
+	if p.workNice != "" {
+		text = "work_nice = " + p.workNice + "\n" + text // a top-level key: before the first table
+	}
+	rep.RequestNice, rep.WorkNice, rep.Pause = p.requestNice, p.workNice, p.pause
 	cfgPath := filepath.Join(work, "intake.toml")
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		return rep, err
@@ -469,6 +477,10 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 		finish()
 		return rep, err
 	}
+	if rep.ThreadNice, err = threadNices(cmd.Process.Pid); err != nil {
+		finish()
+		return rep, err
+	}
 	say("drain: %d registered after %v, last ack after %v", p.n, rep.Registered.Round(time.Millisecond), rep.LastAck.Round(time.Millisecond))
 	// The index catches up after the drain: wait until a search for the
 	// word every drained letter carries finds all of them (at most 10
@@ -535,7 +547,11 @@ func formatSD(rep sdReport) string {
 	if rep.NiceRefused {
 		nice += ", refused by the kernel: clerks' requests ran at the normal priority"
 	}
-	fmt.Fprintf(&b, "web.request_nice: %s\n", nice)
+	work := rep.WorkNice
+	if work == "" {
+		work = "intake's default"
+	}
+	fmt.Fprintf(&b, "web.request_nice: %s; work_nice: %s; threads at the last ack by nice value: %s\n", nice, work, formatNices(rep.ThreadNice))
 	fmt.Fprintf(&b, "intake CPU: %v at the last ack, %v when idle, %v at the end\n",
 		rep.CPUAtAck.Round(10*time.Millisecond), rep.CPUAtIdle.Round(10*time.Millisecond), rep.CPUAtEnd.Round(10*time.Millisecond))
 	fmt.Fprintf(&b, "%-24s %9s | %-36s | %-36s | %s\n", "phase (from daemon start)", "span s", "full-text n p50/p95/p99/max ms", "GET /api/cases/REF n p50/p95/p99/max ms", "failed")
