@@ -127,6 +127,7 @@ type ratioReport struct {
 	Big      int               `json:"big"`
 	BigSize  int64             `json:"big_size_bytes"`
 	AckSize  int               `json:"ack_size_bytes"`
+	Web      bool              `json:"web"` // -web: the daemon served its web interface
 	Runs     []ratioRun        `json:"runs"`
 	Measures map[string]spread `json:"measures"`
 }
@@ -156,6 +157,7 @@ func cmdRatio(args []string, stdout, stderr io.Writer) int {
 	repeat := fs.Int("repeat", 1, "repetitions, each on a fresh rig")
 	asJSON := fs.Bool("json", false, "print JSON")
 	bin := fs.String("intake", "", "the intake binary to measure (default: built from this module with go build)")
+	withWeb := fs.Bool("web", false, "the daemon also serves its web interface on a loopback port, as an office's does (then work_nice lowers its mail work)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *n < 1 || *repeat < 1 || *bigEvery < 0 {
 		return exitUsage
 	}
@@ -170,7 +172,7 @@ func cmdRatio(args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
-	p := ratioParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), exe: exe}
+	p := ratioParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), exe: exe, web: *withWeb}
 	var runs []ratioRun
 	for i := range *repeat {
 		fmt.Fprintf(stderr, "ratio: run %d of %d\n", i+1, *repeat)
@@ -183,7 +185,7 @@ func cmdRatio(args []string, stdout, stderr io.Writer) int {
 	}
 	rep := ratioReport{
 		Date: time.Now().UTC().Format("2006-01-02"), CPUs: runtime.NumCPU(), Mails: p.n, Big: p.bigCount(),
-		BigSize: p.bigSize, AckSize: len(benchAck(0)), Runs: runs, Measures: summarize(runs),
+		BigSize: p.bigSize, AckSize: len(benchAck(0)), Web: p.web, Runs: runs, Measures: summarize(runs),
 	}
 	return printReport(stdout, stderr, *asJSON, rep, func() string { return formatRatio(rep) })
 }
@@ -192,6 +194,9 @@ func formatRatio(rep ratioReport) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "intake-bench ratio, %s, %d CPUs, %d mails (%d of %s), acks %d B, %d run(s)\n",
 		rep.Date, rep.CPUs, rep.Mails, rep.Big, config.ByteSize(rep.BigSize), rep.AckSize, len(rep.Runs))
+	if rep.Web {
+		fmt.Fprintf(&b, "the daemon served its web interface (-web; no requests)\n")
+	}
 	fmt.Fprintf(&b, "%-42s %10s %10s %10s  %s\n", "measure", "min", "median", "max", "unit")
 	for _, m := range ratioMeasures() {
 		s := rep.Measures[m.name]
@@ -208,6 +213,7 @@ type ratioParams struct {
 	n, bigEvery int
 	bigSize     int64
 	exe         string
+	web         bool // serve the web interface on a loopback port
 }
 
 func (p ratioParams) isBig(i int) bool { return p.bigEvery > 0 && i%p.bigEvery == p.bigEvery-1 }
@@ -233,6 +239,23 @@ func benchAck(i int) []byte {
 		strings.Repeat("Ihre Nachricht ist bei uns eingegangen und unter dem Aktenzeichen registriert worden. Bitte geben Sie es bei Rückfragen an.\r\n", 24)))
 }
 
+// appendWeb adds a [web] table on a free loopback port to the config at path.
+func appendWeb(path string) error {
+	addr, err := freePort()
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(f, "\n[web]\nlisten = %q\ncookie_secure = false\n", addr); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 // runRatio starts a fresh rig and measures, in this order: Dovecot's fetch
 // of the backlog, Postfix's accept of n acks, intake's drain of the
 // backlog.
@@ -252,6 +275,11 @@ func runRatio(ctx context.Context, p ratioParams, logw io.Writer) (ratioRun, err
 	cfgPath, err := writeBenchConfig(rig, dir, "warn")
 	if err != nil {
 		return res, err
+	}
+	if p.web {
+		if err := appendWeb(cfgPath); err != nil {
+			return res, err
+		}
 	}
 
 	// The backlog.

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,5 +114,23 @@ func TestThreadNices(t *testing.T) {
 	}
 	if s := formatNices(map[int]int{10: 3, -10: 1}); s != "-10×1 10×3" {
 		t.Errorf("formatNices = %q", s)
+	}
+}
+
+// TestAppendWeb: -web gives the daemon's config a [web] table on a loopback port.
+func TestAppendWeb(t *testing.T) {
+	path := t.TempDir() + "/intake.toml"
+	if err := os.WriteFile(path, []byte("data_dir = \"/tmp/x\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := appendWeb(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "data_dir = \"/tmp/x\"\n\n[web]\nlisten = \"127.0.0.1:") || !strings.HasSuffix(string(b), "\"\ncookie_secure = false\n") {
+		t.Errorf("config after appendWeb:\n%s", b)
 	}
 }
