@@ -56,10 +56,10 @@ type Config struct {
 	Admin          Admin          `toml:"admin"`
 	Backup         Backup         `toml:"backup"`
 
-	// WorkNice is the nice value (1..19) intake's mail work runs at — watching, parsing,
+	// WorkNice is the nice value (0..19, 0 = off) intake's mail work runs at — watching, parsing,
 	// registering, indexing, sending — so that the threads that answer clerks
 	// (web.request_nice) come first also against intake's own work and whatever shares its
-	// scheduling group (issue 12; Linux). Default 10, 0 = off. Applied at start only with a
+	// scheduling group (issue 12; Linux). Default 10. Applied at start only with a
 	// web interface and only when the kernel lets intake raise the clerks' threads to
 	// web.request_nice; otherwise nothing is lowered.
 	WorkNice *int `toml:"work_nice"`

@@ -197,7 +197,8 @@ func lowerWork(cfg *config.Config, log *slog.Logger) {
 	case errors.Is(err, worknice.ErrRaiseRefused), errors.Is(err, worknice.ErrUnsupported):
 		log.Debug("mail work left at the normal priority", "work_nice", work, "err", err)
 	default:
-		log.Warn("could not lower the mail work below the clerks' requests", "work_nice", work, "err", err)
+		// The walk may have stopped part way: some threads lowered, others not.
+		log.Warn("could not lower all of the mail work below the clerks' requests; some threads may run at work_nice, others at their old priority", "work_nice", work, "err", err)
 	}
 }
 

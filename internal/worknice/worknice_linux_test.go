@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -22,11 +23,15 @@ const childEnv = "WORKNICE_TEST_CHILD"
 
 // childReport is what a child prints.
 type childReport struct {
-	Err      string `json:"err,omitempty"`
-	Refused  bool   `json:"refused,omitempty"`
-	Threads  []int  `json:"threads"`  // nice value of every thread after Apply
-	New      []int  `json:"new"`      // nice values of threads created after Apply
-	RaisedTo *int   `json:"raisedTo"` // a thread raised to -10 after Apply, nil if refused
+	Err     string `json:"err,omitempty"`
+	Refused bool   `json:"refused,omitempty"`
+	Start   int    `json:"start"`   // nice value of the child's threads when it started
+	Threads []int  `json:"threads"` // nice value of every thread after Apply
+	// New are the nice values of threads created after Apply (ids not seen before), FromRaised
+	// those of threads created while a thread raised to -10 asked for them.
+	New        []int `json:"new"`
+	FromRaised []int `json:"fromRaised"`
+	RaisedTo   *int  `json:"raisedTo"` // a thread raised to -10 after Apply, nil if refused
 }
 
 func TestMain(m *testing.M) {
@@ -36,15 +41,24 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// runChild does what: "apply" = Apply(10, -10); "low-first" = lower every thread to 15,
-// then Apply(10, -10); "off-work" = Apply(0, -10); "off-request" = Apply(10, 0).
+// runChild does what: "apply" = Apply(10, -10); "apply-walk" = the same, walking the threads
+// instead of setting them all at once; "low-first" = lower every thread to 15, then
+// Apply(10, -10); "off-work" = Apply(0, -10); "off-request" = Apply(10, 0).
 func runChild(what string) int {
-	var err error
+	var r childReport
+	start, err := threadNice(unix.Gettid())
+	if err != nil {
+		fmt.Println(err)
+		return 2
+	}
+	r.Start = start
 	switch what {
 	case "apply":
 		err = Apply(10, -10)
+	case "apply-walk":
+		err = applyWith(10, -10, false)
 	case "low-first":
-		for { // until a pass finds every thread at 15 (a thread created meanwhile is not)
+		for range maxPasses * quietPasses {
 			n, lerr := lowerAll(15)
 			if lerr != nil {
 				fmt.Println(lerr)
@@ -63,37 +77,32 @@ func runChild(what string) int {
 		fmt.Println("unknown child", what)
 		return 2
 	}
-	var r childReport
 	if err != nil {
 		r.Err, r.Refused = err.Error(), errors.Is(err, ErrRaiseRefused)
 	}
-	r.Threads = allNice()
-	// Threads the runtime creates now: each locked goroutine needs one of its own.
-	const n = 4
-	var wg sync.WaitGroup
-	release := make(chan struct{})
-	var mu sync.Mutex
-	for range n {
-		wg.Go(func() {
-			runtime.LockOSThread()
-			nice, _ := threadNice(unix.Gettid())
-			mu.Lock()
-			r.New = append(r.New, nice)
-			mu.Unlock()
-			<-release // hold the thread until all have reported, so that no two share one
-		})
+	if r.Threads, err = allNice(); err != nil {
+		fmt.Println(err)
+		return 2
 	}
-	for {
-		mu.Lock()
-		got := len(r.New)
-		mu.Unlock()
-		if got == n {
-			break
+	known, err := threads()
+	if err != nil {
+		fmt.Println(err)
+		return 2
+	}
+	r.New = newThreads(known, 8)
+	// Threads asked for by a raised thread: the Go runtime clones them from its template
+	// thread, never from a locked one, so none may inherit the -10.
+	raised := make(chan []int)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		if unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), -10) != nil {
+			raised <- nil
+			return
 		}
-		runtime.Gosched()
-	}
-	close(release)
-	wg.Wait()
+		known, _ := threads()
+		raised <- newThreads(known, 4)
+	}()
+	r.FromRaised = <-raised
 	if perr := probeRaise(-10); perr == nil {
 		v := -10
 		r.RaisedTo = &v
@@ -102,15 +111,41 @@ func runChild(what string) int {
 	return 0
 }
 
-func allNice() []int {
-	tasks, _ := os.ReadDir("/proc/self/task")
-	var out []int
-	for _, t := range tasks {
-		tid, _ := strconv.Atoi(t.Name())
-		if nice, err := threadNice(tid); err == nil {
-			out = append(out, nice)
-		}
+// newThreads has n goroutines each hold a thread of its own at once and returns the nice
+// values of those threads whose ids are not in known (created for them).
+func newThreads(known []int, n int) []int {
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		out     []int
+		arrived int
+	)
+	release := make(chan struct{})
+	for range n {
+		wg.Go(func() {
+			runtime.LockOSThread()
+			tid := unix.Gettid()
+			nice, _ := threadNice(tid)
+			mu.Lock()
+			if !slices.Contains(known, tid) {
+				out = append(out, nice)
+			}
+			arrived++
+			mu.Unlock()
+			<-release // hold the thread until all have reported, so that no two share one
+		})
 	}
+	for {
+		mu.Lock()
+		done := arrived == n
+		mu.Unlock()
+		if done {
+			break
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
 	return out
 }
 
@@ -127,6 +162,9 @@ func child(t *testing.T, what string, uid int) childReport {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
 	}
 	out, err := cmd.Output()
+	if errors.Is(err, fs.ErrPermission) {
+		t.Skipf("user %d may not run the test binary's copy (a noexec or closed temp folder?): %v", uid, err)
+	}
 	if err != nil {
 		t.Fatalf("child %s: %v\n%s", what, err, out)
 	}
@@ -178,20 +216,32 @@ func all(vals []int, want int) bool {
 	return len(vals) > 0
 }
 
+// TestApplyLowersEveryThreadAndTheThreadsToCome runs Apply both ways: all threads at once
+// (the world stopped; a binary without cgo) and the walk (with cgo, as under -race).
 func TestApplyLowersEveryThreadAndTheThreadsToCome(t *testing.T) {
 	mayRaise(t)
-	r := child(t, "apply", -1)
-	if r.Err != "" {
-		t.Fatalf("Apply: %s", r.Err)
-	}
-	if !all(r.Threads, 10) {
-		t.Errorf("threads after Apply have nice %v, want all 10", r.Threads)
-	}
-	if !all(r.New, 10) {
-		t.Errorf("threads created after Apply have nice %v, want all 10 (inherited)", r.New)
-	}
-	if r.RaisedTo == nil {
-		t.Error("after Apply no thread could be raised to -10")
+	for _, what := range []string{"apply", "apply-walk"} {
+		t.Run(what, func(t *testing.T) {
+			r := child(t, what, -1)
+			if r.Err != "" {
+				t.Fatalf("Apply: %s", r.Err)
+			}
+			if r.Start >= 10 {
+				t.Skipf("the test runs at nice %d: nothing to lower to 10", r.Start)
+			}
+			if !all(r.Threads, 10) {
+				t.Errorf("threads after Apply have nice %v, want all 10", r.Threads)
+			}
+			if !all(r.New, 10) {
+				t.Errorf("threads created after Apply have nice %v, want all 10 (inherited; none new is a failure too)", r.New)
+			}
+			if !all(r.FromRaised, 10) {
+				t.Errorf("threads created for a thread raised to -10 have nice %v, want all 10 (none new is a failure too)", r.FromRaised)
+			}
+			if r.RaisedTo == nil {
+				t.Error("after Apply no thread could be raised to -10")
+			}
+		})
 	}
 }
 
@@ -200,6 +250,9 @@ func TestApplyNeverRaisesAThread(t *testing.T) {
 	r := child(t, "low-first", -1)
 	if r.Err != "" {
 		t.Fatalf("Apply: %s", r.Err)
+	}
+	if r.Start > 15 {
+		t.Skipf("the test runs at nice %d: it cannot lower to 15 first", r.Start)
 	}
 	if !all(r.Threads, 15) || !all(r.New, 15) {
 		t.Errorf("threads at nice 15 before Apply(10) have %v, new ones %v: want all 15", r.Threads, r.New)
@@ -213,8 +266,8 @@ func TestApplyOffChangesNothing(t *testing.T) {
 			if r.Err != "" {
 				t.Fatalf("Apply: %s", r.Err)
 			}
-			if !all(r.Threads, 0) || !all(r.New, 0) {
-				t.Errorf("threads %v, new ones %v: want all 0", r.Threads, r.New)
+			if !all(r.Threads, r.Start) || !all(r.New, r.Start) {
+				t.Errorf("threads %v, new ones %v: want all %d, the nice value the test started with", r.Threads, r.New, r.Start)
 			}
 		})
 	}
@@ -237,8 +290,8 @@ func TestApplyChangesNothingWhenRaisingIsRefused(t *testing.T) {
 	if !r.Refused {
 		t.Fatalf("Apply as uid %d: err %q, want ErrRaiseRefused", uid, r.Err)
 	}
-	if !all(r.Threads, 0) || !all(r.New, 0) {
-		t.Errorf("threads %v, new ones %v after a refused Apply: want all 0", r.Threads, r.New)
+	if !all(r.Threads, r.Start) || !all(r.New, r.Start) {
+		t.Errorf("threads %v, new ones %v after a refused Apply: want all %d, the nice value the test started with", r.Threads, r.New, r.Start)
 	}
 }
 
