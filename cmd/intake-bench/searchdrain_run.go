@@ -39,6 +39,7 @@ type sdParams struct {
 	requestNice string        // web.request_nice; "" = intake's default
 	workNice    string        // work_nice; "" = intake's default
 	pause       time.Duration // > 0: a second clerk, lookups this far apart
+	clerkPause  time.Duration // the first clerk's pause between two requests (0: none)
 }
 
 // sdReport is what searchdrain prints (-json: as JSON).
@@ -66,6 +67,7 @@ type sdReport struct {
 	WorkNice   string        `json:"work_nice"`
 	ThreadNice map[int]int   `json:"thread_nice"`
 	Pause      time.Duration `json:"paused_clerk_ns"` // -paused-clerk; 0 = none
+	ClerkPause time.Duration `json:"clerk_pause_ns"`  // -clerk-pause; 0 = none
 	Phases     []sdPhase     `json:"phases"`
 }
 
@@ -273,10 +275,10 @@ func (c *sdClient) get(ctx context.Context, path string, v url.Values, search bo
 // lookup by reference in turn, and returns the samples, timed from t0. It
 // waits for the API to answer first; requests before that are not samples.
 //
-// With pause > 0 (and only = "lookup") it is the clerk who pauses: lookups pause apart, so that
-// intake's goroutine for the connection sleeps between them and every request
-// wakes it (the samples' class is "paused lookup").
-func queryLoop(ctx context.Context, c *sdClient, q *sdQueries, only string, pause time.Duration, t0 time.Time, up chan<- time.Duration) []sdSample {
+// With pause > 0 requests are that far apart, so that intake's thread for the connection
+// sleeps between them and every request wakes it. second marks the second clerk
+// (-paused-clerk): its lookups' class is "paused lookup".
+func queryLoop(ctx context.Context, c *sdClient, q *sdQueries, only string, pause time.Duration, second bool, t0 time.Time, up chan<- time.Duration) []sdSample {
 	var out []sdSample
 	isUp := false
 	for i := 0; ctx.Err() == nil; i++ {
@@ -295,7 +297,7 @@ func queryLoop(ctx context.Context, c *sdClient, q *sdQueries, only string, paus
 			v = q.search(s.class)
 		} else {
 			s.class = "lookup"
-			if pause > 0 {
+			if second {
 				s.class = sdPausedLookup
 			}
 			path += "/" + q.lookup()
@@ -392,7 +394,7 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	if p.workNice != "" {
 		text = "work_nice = " + p.workNice + "\n" + text // a top-level key: before the first table
 	}
-	rep.RequestNice, rep.WorkNice, rep.Pause = p.requestNice, p.workNice, p.pause
+	rep.RequestNice, rep.WorkNice, rep.Pause, rep.ClerkPause = p.requestNice, p.workNice, p.pause, p.clerkPause
 	cfgPath := filepath.Join(work, "intake.toml")
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		return rep, err
@@ -429,7 +431,7 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	go func() {
 		defer wg.Done()
 		cl := &sdClient{http: &http.Client{Timeout: time.Minute}, base: "http://" + addr, token: token}
-		samples = queryLoop(loopCtx, cl, newSDQueries(d), p.only, 0, t0, up)
+		samples = queryLoop(loopCtx, cl, newSDQueries(d), p.only, p.clerkPause, false, t0, up)
 	}()
 	var paused []sdSample
 	if p.pause > 0 {
@@ -439,7 +441,7 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 			cl := &sdClient{http: &http.Client{Timeout: time.Minute}, base: "http://" + addr, token: token}
 			q := newSDQueries(d)
 			q.rng = rand.New(rand.NewPCG(43, 13)) // other cases than the first loop's
-			paused = queryLoop(loopCtx, cl, q, "lookup", p.pause, t0, nil)
+			paused = queryLoop(loopCtx, cl, q, "lookup", p.pause, true, t0, nil)
 		}()
 	}
 	finish := func() {
@@ -540,6 +542,9 @@ func formatSD(rep sdReport) string {
 		rep.Cases, rep.CasesAtRun, rep.Mails, rep.Big)
 	fmt.Fprintf(&b, "daemon:     API answers after %v; all registered after %v; last ack accepted after %v; idle (index caught up) after %v\n",
 		rep.APIUp.Round(time.Millisecond), rep.Registered.Round(time.Millisecond), rep.LastAck.Round(time.Millisecond), rep.Idle.Round(time.Millisecond))
+	if rep.ClerkPause > 0 {
+		fmt.Fprintf(&b, "clerk:      pauses %v between two requests\n", rep.ClerkPause)
+	}
 	nice := rep.RequestNice
 	if nice == "" {
 		nice = "intake's default"
