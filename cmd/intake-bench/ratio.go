@@ -25,6 +25,7 @@ import (
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake"
 	"github.com/intake-office/intake/internal/mailrig"
+	"github.com/intake-office/intake/internal/worknice"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat
@@ -239,6 +240,11 @@ func benchAck(i int) []byte {
 		strings.Repeat("Ihre Nachricht ist bei uns eingegangen und unter dem Aktenzeichen registriert worden. Bitte geben Sie es bei Rückfragen an.\r\n", 24)))
 }
 
+// webTable is the daemon's [web] table in the benches: plain HTTP on addr (loopback).
+func webTable(addr string) string {
+	return fmt.Sprintf("\n[web]\nlisten = %q\ncookie_secure = false\n", addr)
+}
+
 // appendWeb adds a [web] table on a free loopback port to the config at path.
 func appendWeb(path string) error {
 	addr, err := freePort()
@@ -249,7 +255,7 @@ func appendWeb(path string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(f, "\n[web]\nlisten = %q\ncookie_secure = false\n", addr); err != nil {
+	if _, err := io.WriteString(f, webTable(addr)); err != nil {
 		f.Close()
 		return err
 	}
@@ -528,30 +534,15 @@ func procCPUSplit(pid int) (user, sys time.Duration, err error) {
 	return parseProcStatCPU(string(b))
 }
 
-// threadNices counts the threads of a live process by nice value (field 19 of
-// /proc/PID/task/TID/stat, proc(5)).
+// threadNices counts the threads of a live process by nice value.
 func threadNices(pid int) (map[int]int, error) {
-	dir := fmt.Sprintf("/proc/%d/task", pid)
-	tasks, err := os.ReadDir(dir)
+	byThread, err := worknice.Threads(pid)
 	if err != nil {
 		return nil, fmt.Errorf("read the threads' nice values: %w", err)
 	}
 	out := map[int]int{}
-	for _, t := range tasks {
-		b, err := os.ReadFile(dir + "/" + t.Name() + "/stat")
-		if err != nil {
-			continue // the thread ended meanwhile
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // f[0] is field 3 (state)
-		if len(f) < 17 {
-			return nil, errors.New("read the threads' nice values: short /proc stat")
-		}
-		n, err := strconv.Atoi(f[16])
-		if err != nil {
-			return nil, fmt.Errorf("read the threads' nice values: %w", err)
-		}
-		out[n]++
+	for _, nice := range byThread {
+		out[nice]++
 	}
 	return out, nil
 }

@@ -387,7 +387,7 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	}
 	text := rig.IntakeConfig(data, mailrig.LoadOffice, "per_sender_limit = 0\nper_domain_limit = 0\nhourly_cap = 100000000")
 	text = strings.Replace(text, `level = "debug"`, `level = "warn"`, 1)
-	text += fmt.Sprintf("\n[web]\nlisten = %q\ncookie_secure = false\n", addr)
+	text += webTable(addr)
 	if p.requestNice != "" {
 		text += "request_nice = " + p.requestNice + "\n"
 	}

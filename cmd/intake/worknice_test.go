@@ -3,26 +3,24 @@
 package main
 
 import (
-	"fmt"
 	"io"
-	"net"
+	"maps"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/intake-office/intake/internal/mailrig"
+	"github.com/intake-office/intake/internal/worknice"
 )
 
 // TestWorkNiceAgainstRunningDaemon: `intake serve` with a web interface runs its mail work
 // at work_nice and the thread that answers an open clerk's connection at web.request_nice
 // (issue 12, clerks first); work_nice = 0 leaves the mail work at the nice value it was
-// started with. Read from /proc, as an admin would with ps -L.
+// started with. Read per thread of /proc/PID/task (worknice.Threads), as ps -L shows it.
 func TestWorkNiceAgainstRunningDaemon(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("raising a thread to nice -10 needs root (CI runs as root)")
@@ -44,21 +42,7 @@ func TestWorkNiceAgainstRunningDaemon(t *testing.T) {
 		{"off", "work_nice = 0\n", start, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			addr := ln.Addr().String()
-			ln.Close()
-			cfgPath := writeConfig(t, rig, t.TempDir(), "office-pass")
-			text, err := os.ReadFile(cfgPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			text = fmt.Appendf([]byte(tc.top), "%s\n[web]\nlisten = %q\ncookie_secure = false\n", text, addr)
-			if err := os.WriteFile(cfgPath, text, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			cfgPath, addr := writeWebConfig(t, rig, tc.top, "")
 			d := startDaemon(t, cfgPath)
 			// One kept-alive connection: its thread stays raised while it is open.
 			clerk := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
@@ -101,31 +85,12 @@ func TestWorkNiceAgainstRunningDaemon(t *testing.T) {
 	}
 }
 
-// threadNices returns the nice value of every thread of process pid: field 19 of
-// /proc/PID/task/TID/stat (proc(5)), counted after the command name in parentheses,
-// which may itself hold spaces.
+// threadNices returns the nice values of every thread of process pid, sorted.
 func threadNices(t *testing.T, pid int) []int {
 	t.Helper()
-	dir := filepath.Join("/proc", strconv.Itoa(pid), "task")
-	tasks, err := os.ReadDir(dir)
+	nices, err := worknice.Threads(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []int
-	for _, task := range tasks {
-		b, err := os.ReadFile(filepath.Join(dir, task.Name(), "stat"))
-		if err != nil {
-			continue // the thread ended meanwhile
-		}
-		s := string(b)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		// fields[0] is field 3 (state), so field 19 (nice) is fields[16].
-		n, err := strconv.Atoi(fields[16])
-		if err != nil {
-			t.Fatalf("%s: nice %q: %v", task.Name(), fields[16], err)
-		}
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Values(nices))
 }

@@ -2,6 +2,7 @@ package worknice
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -27,11 +28,11 @@ func applyWith(work, request int, allAtOnce bool) error {
 	if err := probeRaise(request); err != nil {
 		return fmt.Errorf("%w (nice %d: %v)", ErrRaiseRefused, request, err)
 	}
-	nices, err := allNice()
+	nices, err := Threads(0)
 	if err != nil {
 		return err
 	}
-	if allAtOnce && slices.Max(nices) < work {
+	if allAtOnce && slices.Max(slices.Collect(maps.Values(nices))) < work {
 		// The usual case: every thread is above work in priority. Set them all at once,
 		// with the world stopped, so that no thread is created meanwhile (setpriority(2)
 		// with who = 0 on Linux changes the calling thread).
@@ -61,14 +62,24 @@ func applyWith(work, request int, allAtOnce bool) error {
 	return fmt.Errorf("worknice: threads still appeared at a higher priority after %d passes", maxPasses)
 }
 
-// allNice returns the nice value of every thread of the process.
-func allNice() ([]int, error) {
-	tids, err := threads()
-	if err != nil {
-		return nil, err
+// Threads returns the nice value of every thread of process pid (0: this one) by thread
+// id, from /proc/PID/task and getpriority(2); a thread that ends meanwhile is left out.
+// Reading needs no right, also for another process.
+func Threads(pid int) (map[int]int, error) {
+	dir := "/proc/self/task"
+	if pid != 0 {
+		dir = "/proc/" + strconv.Itoa(pid) + "/task"
 	}
-	out := make([]int, 0, len(tids))
-	for _, tid := range tids {
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("worknice: list the threads: %w", err)
+	}
+	out := make(map[int]int, len(tasks))
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
 		nice, err := threadNice(tid)
 		if err == unix.ESRCH {
 			continue // ended meanwhile
@@ -76,22 +87,7 @@ func allNice() ([]int, error) {
 		if err != nil {
 			return nil, fmt.Errorf("worknice: read the nice value of thread %d: %w", tid, err)
 		}
-		out = append(out, nice)
-	}
-	return out, nil
-}
-
-// threads lists the thread ids of the process.
-func threads() ([]int, error) {
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return nil, fmt.Errorf("worknice: list the threads: %w", err)
-	}
-	out := make([]int, 0, len(tasks))
-	for _, t := range tasks {
-		if tid, err := strconv.Atoi(t.Name()); err == nil {
-			out = append(out, tid)
-		}
+		out[tid] = nice
 	}
 	return out, nil
 }
@@ -122,25 +118,18 @@ func probeRaise(request int) error {
 // lowerAll sets every thread of the process whose nice value is below work to work and
 // reports how many it changed. A thread that ended meanwhile is skipped.
 func lowerAll(work int) (int, error) {
-	tids, err := threads()
+	nices, err := Threads(0)
 	if err != nil {
 		return 0, err
 	}
 	lowered := 0
-	for _, tid := range tids {
-		nice, err := threadNice(tid)
-		if err == unix.ESRCH {
-			continue // ended meanwhile
-		}
-		if err != nil {
-			return lowered, fmt.Errorf("worknice: read the nice value of thread %d: %w", tid, err)
-		}
+	for tid, nice := range nices {
 		if nice >= work {
 			continue // already this low
 		}
 		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, work); err != nil {
 			if err == unix.ESRCH {
-				continue
+				continue // ended meanwhile
 			}
 			return lowered, fmt.Errorf("worknice: lower thread %d to nice %d: %w", tid, work, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,16 +81,13 @@ func runChild(what string) int {
 	if err != nil {
 		r.Err, r.Refused = err.Error(), errors.Is(err, ErrRaiseRefused)
 	}
-	if r.Threads, err = allNice(); err != nil {
-		fmt.Println(err)
-		return 2
-	}
-	known, err := threads()
+	nices, err := Threads(0)
 	if err != nil {
 		fmt.Println(err)
 		return 2
 	}
-	r.New = newThreads(known, 8)
+	r.Threads = slices.Collect(maps.Values(nices))
+	r.New = newThreads(slices.Collect(maps.Keys(nices)), 8)
 	// Threads asked for by a raised thread: the Go runtime clones them from its template
 	// thread, never from a locked one, so none may inherit the -10.
 	raised := make(chan []int)
@@ -99,8 +97,8 @@ func runChild(what string) int {
 			raised <- nil
 			return
 		}
-		known, _ := threads()
-		raised <- newThreads(known, 4)
+		nices, _ := Threads(0)
+		raised <- newThreads(slices.Collect(maps.Keys(nices)), 4)
 	}()
 	r.FromRaised = <-raised
 	if perr := probeRaise(-10); perr == nil {

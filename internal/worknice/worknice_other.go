@@ -3,3 +3,6 @@
 package worknice
 
 func apply(work, request int) error { return ErrUnsupported }
+
+// Threads needs per-thread nice values, which only Linux has.
+func Threads(pid int) (map[int]int, error) { return nil, ErrUnsupported }
