@@ -129,6 +129,29 @@ func webDo(t *testing.T, c *http.Client, method, u string, form url.Values, hdr 
 	return resp.StatusCode
 }
 
+// writeWebConfig writes a config for the rig (writeConfig) with top before its first table
+// and a [web] table on a free loopback port, plain HTTP, with the keys in web; it returns
+// the file and the web address.
+func writeWebConfig(t *testing.T, rig *mailrig.Rig, top, web string) (cfgPath, addr string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = ln.Addr().String()
+	ln.Close()
+	cfgPath = writeConfig(t, rig, t.TempDir(), "office-pass")
+	text, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text = fmt.Appendf([]byte(top), "%s\n[web]\nlisten = %q\ncookie_secure = false\n%s", text, addr, web)
+	if err := os.WriteFile(cfgPath, text, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath, addr
+}
+
 // TestWebTrustAgainstRunningDaemon reproduces issue 8 findings 4 and 5 black-box against
 // `intake serve` with real Dovecot and Postfix: the proxy header from a peer that is not
 // a trusted proxy logs nobody in; 30 parallel wrong passwords are mostly refused before
@@ -136,19 +159,7 @@ func webDo(t *testing.T, c *http.Client, method, u string, form url.Values, hdr 
 // (How long the attacker then waits is tested with a test clock in package web.)
 func TestWebTrustAgainstRunningDaemon(t *testing.T) {
 	rig := mailrig.StartT(t, mailrig.Options{Users: users()})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cfgPath := writeConfig(t, rig, t.TempDir(), "office-pass")
-	f, err := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(f, "\n[web]\nlisten = %q\ncookie_secure = false\ntrusted_proxy_header = \"X-Remote-User\"\ntrusted_proxies = [\"127.0.0.2/32\"]\n", addr)
-	f.Close()
+	cfgPath, addr := writeWebConfig(t, rig, "", "trusted_proxy_header = \"X-Remote-User\"\ntrusted_proxies = [\"127.0.0.2/32\"]\n")
 	const pw = "Sommer-Regen-am-See-2026"
 	add := exec.Command(binary, "user", "add", "erika", "-role", "admin", "-config", cfgPath)
 	add.Stdin = strings.NewReader(pw + "\n")
