@@ -259,7 +259,7 @@ type apiHandler func(w http.ResponseWriter, r *http.Request, u *ticket.User)
 // client in a bucket of their own, apart from failed logins.
 func (s *server) api(h apiHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		w = &serverTiming{ResponseWriter: w, start: time.Now()}
+		w = &serverTiming{ResponseWriter: w, start: time.Now(), wake: wakeOf(r.Context())}
 		client := clientKey(s.clientIP(r))
 		now := s.now()
 		if wait := s.limiter.apiWait(client, now); wait > 0 {
@@ -333,18 +333,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // serverTiming adds to an API answer how long the server took to produce it, from the
 // request reaching the handler to the header going out (W3C Server Timing,
 // "Server-Timing: app;dur=<ms>"): the time a client measures beyond it is the network's
-// and the scheduler's. intake-bench reads it.
+// and the scheduler's. intake-bench reads it. On a clerk's connection whose thread is
+// raised (priority.go) it adds "wake;dur=<ms>": from that thread seeing the request arrive
+// to the handler starting, which is mostly the wait for one of the Go runtime's processors.
 type serverTiming struct {
 	http.ResponseWriter
 	start time.Time
+	wake  time.Duration // connPriority.wake; 0 = not measured
 	sent  bool
 }
 
 func (t *serverTiming) WriteHeader(status int) {
 	if !t.sent {
 		t.sent = true
-		dur := float64(time.Since(t.start).Microseconds()) / 1000
-		t.Header().Set("Server-Timing", "app;dur="+strconv.FormatFloat(dur, 'f', 3, 64))
+		ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64) }
+		v := "app;dur=" + ms(time.Since(t.start))
+		if t.wake > 0 {
+			v += ", wake;dur=" + ms(t.wake)
+		}
+		t.Header().Set("Server-Timing", v)
 	}
 	t.ResponseWriter.WriteHeader(status)
 }

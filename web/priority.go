@@ -58,6 +58,18 @@ type requestPriority struct {
 type connPriority struct {
 	conn  net.Conn // a *raisedConn when the listener came through requestPriority.listener
 	tried bool
+	// wake is, for the request being served, the time from the raised thread seeing it
+	// arrive to its handler starting: the wait for one of the Go runtime's processors
+	// (GOMAXPROCS) and the reading of the request. 0 when not seen that way.
+	wake time.Duration
+}
+
+// wakeOf returns the request's connPriority.wake (0 if none).
+func wakeOf(ctx context.Context) time.Duration {
+	if cp, ok := ctx.Value(connPriorityKey{}).(*connPriority); ok {
+		return cp.wake
+	}
+	return 0
 }
 
 type connPriorityKey struct{}
@@ -93,9 +105,17 @@ func (p *requestPriority) server(srv *http.Server) *http.Server {
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// HTTP/2 would run each request on a goroutine of its own; only HTTP/1
 		// answers on the connection's goroutine.
-		if cp, ok := r.Context().Value(connPriorityKey{}).(*connPriority); ok && !cp.tried && r.ProtoMajor == 1 {
-			cp.tried = true
-			p.raise(cp)
+		if cp, ok := r.Context().Value(connPriorityKey{}).(*connPriority); ok {
+			cp.wake = 0
+			if rc, ok := cp.conn.(*raisedConn); ok {
+				if t := rc.tookReadable(); !t.IsZero() {
+					cp.wake = time.Since(t)
+				}
+			}
+			if !cp.tried && r.ProtoMajor == 1 {
+				cp.tried = true
+				p.raise(cp)
+			}
 		}
 		h.ServeHTTP(w, r)
 	})

@@ -71,10 +71,15 @@ func canRaise(n int) bool {
 	return <-ok
 }
 
-// niceHandler answers the nice value of the thread that answers (its id for "?tid").
+// niceHandler answers the nice value of the thread that answers (its id for "?tid", the
+// request's wake in nanoseconds for "?wake").
 func niceHandler(w http.ResponseWriter, r *http.Request) {
-	if r.URL.RawQuery == "tid" {
+	switch r.URL.RawQuery {
+	case "tid":
 		fmt.Fprint(w, unix.Gettid())
+		return
+	case "wake":
+		fmt.Fprint(w, int64(wakeOf(r.Context())))
 		return
 	}
 	n, err := threadNice(unix.Gettid())
@@ -327,6 +332,27 @@ func TestRaisedThreadWaitsForTheNextRequestItself(t *testing.T) {
 	}
 	if again := strconv.Itoa(niceOf(t, c, url+"?tid")); again != tid {
 		t.Errorf("the connection moved from thread %s to %s", tid, again)
+	}
+}
+
+// TestRaisedConnectionMeasuresTheWake: a request that the raised thread saw arrive in
+// ppoll(2) carries the time from then to its handler (Server-Timing "wake", which
+// intake-bench reports); one that arrived before the raise carries none.
+func TestRaisedConnectionMeasuresTheWake(t *testing.T) {
+	if !canRaise(-5) {
+		t.Skip("the wake is measured on raised threads only, and this process may not raise one")
+	}
+	p := newRequestPriority(-5, slog.New(slog.DiscardHandler))
+	url := niceServer(t, p)
+	c := &http.Client{Transport: &http.Transport{}}
+	defer c.CloseIdleConnections()
+	if w := niceOf(t, c, url+"?wake"); w != 0 {
+		t.Errorf("the first request (read before the raise) has a wake of %d ns, want none", w)
+	}
+	tid := strconv.Itoa(niceOf(t, c, url+"?tid"))
+	waitFor(t, "the raised thread waits in ppoll(2)", func() bool { return threadSyscall(t, tid) == unix.SYS_PPOLL })
+	if w := niceOf(t, c, url+"?wake"); w <= 0 {
+		t.Errorf("a request the raised thread waited for has a wake of %d ns, want > 0", w)
 	}
 }
 

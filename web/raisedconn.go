@@ -54,6 +54,17 @@ type raisedConn struct {
 	slice, max   time.Duration             // one ppoll(2) at most; all of one read's at most
 	tid          atomic.Int64              // the raised thread's id; 0 before the raise
 	readDeadline atomic.Pointer[time.Time] // nil = none; with its monotonic reading
+	// readable is when the raised thread's last ppoll(2) saw the request arrive (zero when
+	// not seen that way). Only the connection's goroutine, on the raised thread, touches it.
+	readable time.Time
+}
+
+// tookReadable returns when the raised thread last saw a request arrive and forgets it
+// (zero if it did not).
+func (c *raisedConn) tookReadable() time.Time {
+	t := c.readable
+	c.readable = time.Time{}
+	return t
 }
 
 // raisedOn records that the connection's goroutine now runs on the raised thread tid.
@@ -107,7 +118,11 @@ func (c *raisedConn) awaitReadable() {
 			return
 		}
 		var ready bool
-		if err := c.raw.Control(func(fd uintptr) { ready = pollReadable(fd, wait) }); err != nil || ready {
+		err := c.raw.Control(func(fd uintptr) { ready = pollReadable(fd, wait) })
+		if ready {
+			c.readable = time.Now()
+		}
+		if err != nil || ready {
 			return // closed, or readable
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -1337,6 +1338,28 @@ func TestPhraseShapedLikeAReference(t *testing.T) {
 // TestAPIServerTiming: every API answer says how long the server took (W3C Server
 // Timing), so that a client can tell the server's time from the network's and the
 // scheduler's (intake-bench searchdrain reports both).
+func TestServerTimingWake(t *testing.T) {
+	for _, tt := range []struct {
+		wake time.Duration
+		want string // after "app;dur=<ms>"
+	}{
+		{0, ""},
+		{1500 * time.Microsecond, ", wake;dur=1.500"},
+	} {
+		rec := httptest.NewRecorder()
+		st := &serverTiming{ResponseWriter: rec, start: time.Now(), wake: tt.wake}
+		writeJSON(st, http.StatusOK, map[string]int{"n": 1})
+		h := rec.Header().Get("Server-Timing")
+		app, rest, _ := strings.Cut(strings.TrimPrefix(h, "app;dur="), ",")
+		if _, err := strconv.ParseFloat(app, 64); err != nil || !strings.HasPrefix(h, "app;dur=") {
+			t.Errorf("wake %v: Server-Timing %q has no app;dur", tt.wake, h)
+		}
+		if rest != strings.TrimPrefix(tt.want, ",") {
+			t.Errorf("wake %v: Server-Timing %q, want app;dur=…%s", tt.wake, h, tt.want)
+		}
+	}
+}
+
 func TestAPIServerTiming(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	c := f.client()
