@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -66,8 +68,9 @@ type sdReport struct {
 	// threads by nice value at the last ack (a clerk's connection is open then).
 	WorkNice   string        `json:"work_nice"`
 	ThreadNice map[int]int   `json:"thread_nice"`
-	Pause      time.Duration `json:"paused_clerk_ns"` // -paused-clerk; 0 = none
-	ClerkPause time.Duration `json:"clerk_pause_ns"`  // -clerk-pause; 0 = none
+	Pause      time.Duration `json:"paused_clerk_ns"`   // -paused-clerk; 0 = none
+	ClerkPause time.Duration `json:"clerk_pause_ns"`    // -clerk-pause; 0 = none
+	ClerkConns int64         `json:"clerk_connections"` // connections the (first) clerk opened
 	Phases     []sdPhase     `json:"phases"`
 }
 
@@ -195,6 +198,9 @@ type sdClient struct {
 	http  *http.Client
 	base  string
 	token string
+	// conns counts the connections the client opened: a clerk's browser keeps one
+	// open, and each new one costs a handshake and a first request at work_nice.
+	conns atomic.Int64
 }
 
 // total sends a search and returns its total.
@@ -231,12 +237,17 @@ func sdRunWord(t time.Time) string {
 
 // get sends GET path?v and reports whether it answered 200 (and, for a
 // search, whether the full-text index answered it).
-func (c *sdClient) get(ctx context.Context, path string, v url.Values, search bool, server *time.Duration) (bool, error) {
+func (c *sdClient) get(ctx context.Context, path string, v url.Values, search bool, server, wake *time.Duration) (bool, error) {
 	u := c.base + path
 	if v != nil {
 		u += "?" + v.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		if !info.Reused {
+			c.conns.Add(1)
+		}
+	}}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), "GET", u, nil)
 	if err != nil {
 		return false, err
 	}
@@ -246,7 +257,7 @@ func (c *sdClient) get(ctx context.Context, path string, v url.Values, search bo
 		return false, err
 	}
 	defer resp.Body.Close()
-	*server = serverTime(resp.Header.Get("Server-Timing"))
+	*server, *wake = serverTimes(resp.Header.Get("Server-Timing"))
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		return false, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
@@ -303,7 +314,7 @@ func queryLoop(ctx context.Context, c *sdClient, q *sdQueries, only string, paus
 			path += "/" + q.lookup()
 		}
 		start := time.Now()
-		ok, err := c.get(ctx, path, v, s.fullText, &s.server)
+		ok, err := c.get(ctx, path, v, s.fullText, &s.server, &s.wake)
 		s.took, s.start = time.Since(start), start.Sub(t0)
 		if !isUp {
 			if err != nil || !ok {
@@ -428,10 +439,10 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	var samples []sdSample
 	var wg sync.WaitGroup
 	wg.Add(1)
+	clerk := &sdClient{http: &http.Client{Timeout: time.Minute}, base: "http://" + addr, token: token}
 	go func() {
 		defer wg.Done()
-		cl := &sdClient{http: &http.Client{Timeout: time.Minute}, base: "http://" + addr, token: token}
-		samples = queryLoop(loopCtx, cl, newSDQueries(d), p.only, p.clerkPause, false, t0, up)
+		samples = queryLoop(loopCtx, clerk, newSDQueries(d), p.only, p.clerkPause, false, t0, up)
 	}()
 	var paused []sdSample
 	if p.pause > 0 {
@@ -509,6 +520,7 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	end := time.Since(t0)
 	finish()
 	samples = append(samples, paused...)
+	rep.ClerkConns = clerk.conns.Load()
 	if rep.CPUAtEnd, err = procCPU(cmd.Process.Pid); err != nil {
 		return rep, err
 	}
@@ -542,9 +554,11 @@ func formatSD(rep sdReport) string {
 		rep.Cases, rep.CasesAtRun, rep.Mails, rep.Big)
 	fmt.Fprintf(&b, "daemon:     API answers after %v; all registered after %v; last ack accepted after %v; idle (index caught up) after %v\n",
 		rep.APIUp.Round(time.Millisecond), rep.Registered.Round(time.Millisecond), rep.LastAck.Round(time.Millisecond), rep.Idle.Round(time.Millisecond))
+	fmt.Fprintf(&b, "clerk:      opened %d connection(s)", rep.ClerkConns)
 	if rep.ClerkPause > 0 {
-		fmt.Fprintf(&b, "clerk:      pauses %v between two requests\n", rep.ClerkPause)
+		fmt.Fprintf(&b, "; pauses %v between two requests", rep.ClerkPause)
 	}
+	b.WriteString("\n")
 	nice := rep.RequestNice
 	if nice == "" {
 		nice = "intake's default"
@@ -566,6 +580,10 @@ func formatSD(rep sdReport) string {
 	fmt.Fprintf(&b, "the same requests, time in intake itself (Server-Timing: request in the handler → answer's header):\n")
 	for _, p := range rep.Phases {
 		fmt.Fprintf(&b, "%-24s %9s | %-36s | %-36s |\n", p.Name, "", st(p.FullTextServer), st(p.LookupServer))
+	}
+	fmt.Fprintf(&b, "lookups that intake's raised thread saw arrive, from then to the handler (Server-Timing wake; clerk, paused clerk):\n")
+	for _, p := range rep.Phases {
+		fmt.Fprintf(&b, "%-24s %9s | %-36s | %-36s |\n", p.Name, "", st(p.LookupWake), st(p.PausedLookupWake))
 	}
 	if rep.Phases[0].PausedLookup.N > 0 {
 		fmt.Fprintf(&b, "the clerk who pauses %v between lookups (own connection), at the client and in intake:\n", rep.Pause)
@@ -591,15 +609,26 @@ func formatSD(rep sdReport) string {
 	return b.String()
 }
 
-// serverTime reads intake's "Server-Timing: app;dur=<ms>"; 0 when absent.
-func serverTime(h string) time.Duration {
-	dur, ok := strings.CutPrefix(h, "app;dur=")
-	if !ok {
-		return 0
+// serverTimes reads intake's "Server-Timing: app;dur=<ms>[, wake;dur=<ms>]" (web/auth.go):
+// the time in the handler and, on a raised connection, from the request's arrival to the
+// handler; 0 for what is absent.
+func serverTimes(h string) (app, wake time.Duration) {
+	for _, m := range strings.Split(h, ",") {
+		name, dur, ok := strings.Cut(strings.TrimSpace(m), ";dur=")
+		if !ok {
+			continue
+		}
+		ms, err := strconv.ParseFloat(dur, 64)
+		if err != nil {
+			continue
+		}
+		d := time.Duration(ms * float64(time.Millisecond))
+		switch name {
+		case "app":
+			app = d
+		case "wake":
+			wake = d
+		}
 	}
-	ms, err := strconv.ParseFloat(dur, 64)
-	if err != nil {
-		return 0
-	}
-	return time.Duration(ms * float64(time.Millisecond))
+	return app, wake
 }

@@ -35,6 +35,7 @@ type sdSample struct {
 	start    time.Duration
 	took     time.Duration
 	server   time.Duration // intake's own time (Server-Timing); 0 if not said
+	wake     time.Duration // from intake's raised thread seeing the request to the handler; 0 if not said
 	failed   bool          // not 200, or a search the index did not answer
 	err      string        // why it failed
 }
@@ -52,10 +53,15 @@ type sdPhase struct {
 	LookupServer   latStats `json:"lookup_server"`
 	// PausedLookup and PausedLookupServer: the lookups of the clerk who pauses
 	// (-paused-clerk), at the client and in intake.
-	PausedLookup       latStats       `json:"paused_lookup,omitzero"`
-	PausedLookupServer latStats       `json:"paused_lookup_server,omitzero"`
-	Failed             int            `json:"failed"`
-	Errors             map[string]int `json:"errors,omitempty"` // why they failed
+	PausedLookup       latStats `json:"paused_lookup,omitzero"`
+	PausedLookupServer latStats `json:"paused_lookup_server,omitzero"`
+	// LookupWake and PausedLookupWake: from intake's raised thread seeing a lookup arrive
+	// to its handler starting (Server-Timing wake), mostly the wait for a Go processor;
+	// only lookups that waited for their thread in ppoll(2) (web/raisedconn.go) have one.
+	LookupWake       latStats       `json:"lookup_wake,omitzero"`
+	PausedLookupWake latStats       `json:"paused_lookup_wake,omitzero"`
+	Failed           int            `json:"failed"`
+	Errors           map[string]int `json:"errors,omitempty"` // why they failed
 	// ByClass: full-text latencies by query class.
 	ByClass map[string]latStats `json:"full_text_by_class"`
 }
@@ -63,7 +69,7 @@ type sdPhase struct {
 // phaseOf summarises the samples that started in [from, to).
 func phaseOf(name string, from, to time.Duration, samples []sdSample) sdPhase {
 	p := sdPhase{Name: name, From: from, To: to, ByClass: map[string]latStats{}}
-	var ft, lk, fts, lks, pl, pls []time.Duration
+	var ft, lk, fts, lks, pl, pls, lkw, plw []time.Duration
 	byClass := map[string][]time.Duration{}
 	for _, s := range samples {
 		if s.start < from || s.start >= to {
@@ -81,6 +87,9 @@ func phaseOf(name string, from, to time.Duration, samples []sdSample) sdPhase {
 			if s.server > 0 {
 				pls = append(pls, s.server)
 			}
+			if s.wake > 0 {
+				plw = append(plw, s.wake)
+			}
 		case s.fullText:
 			ft = append(ft, s.took)
 			byClass[s.class] = append(byClass[s.class], s.took)
@@ -92,11 +101,15 @@ func phaseOf(name string, from, to time.Duration, samples []sdSample) sdPhase {
 			if s.server > 0 {
 				lks = append(lks, s.server)
 			}
+			if s.wake > 0 {
+				lkw = append(lkw, s.wake)
+			}
 		}
 	}
 	p.FullText, p.Lookup = statsOf(ft), statsOf(lk)
 	p.FullTextServer, p.LookupServer = statsOf(fts), statsOf(lks)
 	p.PausedLookup, p.PausedLookupServer = statsOf(pl), statsOf(pls)
+	p.LookupWake, p.PausedLookupWake = statsOf(lkw), statsOf(plw)
 	for c, ds := range byClass {
 		p.ByClass[c] = statsOf(ds)
 	}

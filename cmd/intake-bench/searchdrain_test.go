@@ -63,19 +63,21 @@ func TestPhaseOf(t *testing.T) {
 	}
 }
 
-func TestServerTime(t *testing.T) {
+func TestServerTimes(t *testing.T) {
 	for _, tt := range []struct {
-		header string
-		want   time.Duration
+		header    string
+		app, wake time.Duration
 	}{
-		{"app;dur=1.250", 1250 * time.Microsecond},
-		{"app;dur=0.000", 0},
-		{"", 0},
-		{"db;dur=3", 0},
-		{"app;dur=x", 0},
+		{"app;dur=1.250", 1250 * time.Microsecond, 0},
+		{"app;dur=1.250, wake;dur=0.300", 1250 * time.Microsecond, 300 * time.Microsecond},
+		{"wake;dur=2,app;dur=0.5", 500 * time.Microsecond, 2 * time.Millisecond},
+		{"app;dur=0.000", 0, 0},
+		{"", 0, 0},
+		{"db;dur=3", 0, 0},
+		{"app;dur=x", 0, 0},
 	} {
-		if got := serverTime(tt.header); got != tt.want {
-			t.Errorf("serverTime(%q) = %v, want %v", tt.header, got, tt.want)
+		if app, wake := serverTimes(tt.header); app != tt.app || wake != tt.wake {
+			t.Errorf("serverTimes(%q) = %v, %v, want %v, %v", tt.header, app, wake, tt.app, tt.wake)
 		}
 	}
 }
