@@ -26,7 +26,7 @@ func cmdSearchDrain(args []string, stdout, stderr io.Writer) int {
 	bigEvery := fs.Int("big-every", 20, "every k-th letter is large (0: none)")
 	bigSize := fs.String("big-size", "200 KB", "size of a large letter")
 	idle := fs.Duration("idle", 20*time.Second, "how long to measure once intake idles after the drain")
-	only := fs.String("only", "", `send only "lookup" or only "fulltext" requests (default: the two in turn)`)
+	only := fs.String("only", "", `send only "lookup" or only "fulltext" requests (default: the two in turn); "static" sends GET /static/style.css in the lookups' place: what any answer costs on this machine during the drain, the floor under a lookup`)
 	pausedClerk := fs.Duration("paused-clerk", 0, "also a second clerk on a connection of its own: lookups this far apart, so that each one wakes intake's sleeping connection (0: none)")
 	clerkPause := fs.Duration("clerk-pause", 0, "the clerk pauses this long between two requests, so that each one wakes intake's sleeping connection (0: never pauses)")
 	requestNice := fs.String("request-nice", "", "web.request_nice of the daemon, e.g. 0 to compare without clerks first (default: intake's default)")
@@ -34,7 +34,7 @@ func cmdSearchDrain(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print JSON")
 	bin := fs.String("intake", "", "the intake binary to measure (default: built from this module with go build)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *cases < 1 || *n < 1 || *bigEvery < 0 || *idle <= 0 || *pausedClerk < 0 || *clerkPause < 0 ||
-		(*only != "" && *only != "lookup" && *only != "fulltext") {
+		(*only != "" && *only != "lookup" && *only != "fulltext" && *only != "static") {
 		return exitUsage
 	}
 	for name, v := range map[string]string{"request-nice": *requestNice, "work-nice": *workNice} {
