@@ -35,6 +35,7 @@ const usage = `Usage:
   intake-bench ratio [-n 2000] [-big-every 20] [-big-size "200 KB"] [-repeat 1] [-json] [-intake BINARY]
   intake-bench register [-n 1000000] [-lookups 10000] [-dir DIR]
   intake-bench searchdrain [-cases 1000000] [-n 2000] [-dir DIR] [-idle 20s] [-json] [-intake BINARY]
+  intake-bench pin FILE...
 `
 
 func main() {
@@ -55,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRegister(args[1:], stdout, stderr)
 	case "searchdrain":
 		return cmdSearchDrain(args[1:], stdout, stderr)
+	case "pin":
+		return cmdPin(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "intake-bench: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
