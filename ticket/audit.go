@@ -113,6 +113,7 @@ func appendAudit(tx *bolt.Tx, e *AuditEntry) error {
 	if err != nil {
 		return err
 	}
+	b.FillPercent = appendFill // keyed by time: appended at the end
 	if e.Seq, err = b.NextSequence(); err != nil {
 		return fmt.Errorf("audit sequence: %w", err)
 	}

@@ -72,7 +72,7 @@ func putCase(tx *bolt.Tx, c *caseRecord) error {
 	if err != nil {
 		return fmt.Errorf("encode case %s: %w", c.Reference, err)
 	}
-	return bucket(tx, bucketCases).Put(refKey(c.Reference), v)
+	return appendBucket(tx, bucketCases).Put(refKey(c.Reference), v)
 }
 
 func getMessage(tx *bolt.Tx, seq uint64) (*messageRecord, error) {
@@ -92,7 +92,7 @@ func putMessage(tx *bolt.Tx, m *messageRecord) error {
 	if err != nil {
 		return fmt.Errorf("encode message %d: %w", m.Seq, err)
 	}
-	return bucket(tx, bucketMessages).Put(seqKey(m.Seq), v)
+	return appendBucket(tx, bucketMessages).Put(seqKey(m.Seq), v)
 }
 
 // loadCase assembles a Case with its messages.

@@ -62,6 +62,26 @@ func allBuckets() []string {
 // bucket returns a top-level bucket; initSchema has created all of them.
 func bucket(tx *bolt.Tx, name string) *bolt.Bucket { return tx.Bucket([]byte(name)) }
 
+// appendFill is the fill percent of the buckets whose new keys come after all the others:
+// messages by Seq, cases by reference (prefix, year, running number), the audit log by time.
+// bbolt splits a full page at half by default (bolt.DefaultFillPercent), and in a bucket
+// that only ever grows at its end the first half then stays half empty for good: a register
+// of a million cases took 4 GB for 2 GB of data, twice the disk, the page cache and the
+// backup (issue 12; BENCHMARKS.md). The tenth left free lets an older record (a case whose
+// status changes) grow before its page splits.
+const appendFill = 0.9
+
+// appendBucket is bucket for a write to one of those buckets in tx (see appendFill). bbolt
+// keeps a bucket's handle for its transaction, and splits at the commit with the handle's
+// fill percent.
+func appendBucket(tx *bolt.Tx, name string) *bolt.Bucket {
+	b := tx.Bucket([]byte(name))
+	if b != nil {
+		b.FillPercent = appendFill
+	}
+	return b
+}
+
 // Store is the register: a bbolt database plus a directory of raw mails named by their
 // SHA-256. Its methods are safe for concurrent use.
 type Store struct {
