@@ -103,16 +103,16 @@ func (p *requestPriority) server(srv *http.Server) *http.Server {
 	}
 	h := srv.Handler
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// HTTP/2 would run each request on a goroutine of its own; only HTTP/1
-		// answers on the connection's goroutine.
-		if cp, ok := r.Context().Value(connPriorityKey{}).(*connPriority); ok {
+		// HTTP/2 would run each request on a goroutine of its own, so that requests
+		// would share cp; only HTTP/1 answers on the connection's goroutine.
+		if cp, ok := r.Context().Value(connPriorityKey{}).(*connPriority); ok && r.ProtoMajor == 1 {
 			cp.wake = 0
 			if rc, ok := cp.conn.(*raisedConn); ok {
 				if t := rc.tookReadable(); !t.IsZero() {
 					cp.wake = time.Since(t)
 				}
 			}
-			if !cp.tried && r.ProtoMajor == 1 {
+			if !cp.tried {
 				cp.tried = true
 				p.raise(cp)
 			}
