@@ -558,15 +558,9 @@ func formatNices(m map[int]int) string {
 }
 
 func parseProcStatCPU(stat string) (user, sys time.Duration, err error) {
-	// comm (field 2) may contain spaces and parentheses: fields after it
-	// start behind the last ')'.
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, 0, errors.New("read CPU time: malformed /proc stat")
-	}
-	f := strings.Fields(stat[i+1:]) // f[0] is field 3 (state)
-	if len(f) < 13 {
-		return 0, 0, errors.New("read CPU time: short /proc stat")
+	f, err := procStatFields(stat, 15)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read CPU time: %w", err)
 	}
 	var ticks [2]int64
 	for k, s := range f[11:13] { // fields 14 utime and 15 stime
@@ -575,4 +569,33 @@ func parseProcStatCPU(stat string) (user, sys time.Duration, err error) {
 		}
 	}
 	return time.Duration(ticks[0]) * time.Second / clockTicks, time.Duration(ticks[1]) * time.Second / clockTicks, nil
+}
+
+// procStatFields splits a /proc stat line (proc(5)) into its fields from field 3 (state)
+// on, so that field k is at index k-3, and checks that it reaches field last. comm (field 2)
+// may contain spaces and parentheses: the fields after it start behind the last ')'.
+func procStatFields(stat string, last int) ([]string, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return nil, errors.New("malformed /proc stat")
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < last-2 {
+		return nil, errors.New("short /proc stat")
+	}
+	return f, nil
+}
+
+// parseMajorFaults reads majflt (field 12) of a /proc stat line: the page faults that had
+// to read from disk.
+func parseMajorFaults(stat string) (int64, error) {
+	f, err := procStatFields(stat, 12)
+	if err != nil {
+		return 0, fmt.Errorf("read major page faults: %w", err)
+	}
+	n, err := strconv.ParseInt(f[12-3], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("read major page faults: %w", err)
+	}
+	return n, nil
 }

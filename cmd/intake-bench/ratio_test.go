@@ -62,6 +62,23 @@ func TestSummarizeTakesEachMeasureAcrossRuns(t *testing.T) {
 	}
 }
 
+func TestParseMajorFaults(t *testing.T) {
+	for _, tt := range []struct {
+		stat    string
+		want    int64
+		wantErr bool
+	}{
+		{"42 (intake) S 1 42 42 0 -1 4194560 100 0 37 0 250 130 0 0 20 0 8 0", 37, false},
+		{"42 (a) b (c) R 1 42 42 0 -1 0 0 0 5 0 7 3 0 0", 5, false},
+		{"42 (intake) S 1 2", 0, true},
+		{"42 (intake) S 1 42 42 0 -1 0 0 0 x 0 7 3", 0, true},
+	} {
+		if got, err := parseMajorFaults(tt.stat); (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("parseMajorFaults(%q) = %d, %v; want %d, error %v", tt.stat, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
 func TestParseProcStatCPU(t *testing.T) {
 	tests := []struct {
 		name, stat string

@@ -27,6 +27,7 @@ import (
 	"github.com/intake-office/intake/intake"
 	"github.com/intake-office/intake/internal/lettergen"
 	"github.com/intake-office/intake/internal/mailrig"
+	"github.com/intake-office/intake/internal/worknice"
 	"github.com/intake-office/intake/ticket"
 	"github.com/intake-office/intake/web"
 )
@@ -72,7 +73,10 @@ type sdReport struct {
 	ClerkPause time.Duration `json:"clerk_pause_ns"`    // -clerk-pause; 0 = none
 	ClerkConns int64         `json:"clerk_connections"` // connections the (first) clerk opened
 	Only       string        `json:"only,omitempty"`    // -only
-	Phases     []sdPhase     `json:"phases"`
+	// ClerkFaults: major page faults of the daemon's raised threads (the clerks') by the
+	// last ack: each read a page of the register or the index from disk.
+	ClerkFaults int64     `json:"clerk_major_faults_at_ack"`
+	Phases      []sdPhase `json:"phases"`
 }
 
 // sdClasses are the full-text query classes, as in search's latency test:
@@ -192,6 +196,32 @@ func freePort() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// clerkFaults sums the major page faults (proc(5) majflt) of process pid's threads at a
+// nice value below 0, the raised threads of clerks' connections (web/priority.go), since
+// each was created; a thread that ended meanwhile is left out.
+func clerkFaults(pid int) (int64, error) {
+	nices, err := worknice.Threads(pid)
+	if err != nil {
+		return 0, fmt.Errorf("read the clerks' page faults: %w", err)
+	}
+	var sum int64
+	for tid, nice := range nices {
+		if nice >= 0 {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
+		if err != nil {
+			continue // ended meanwhile
+		}
+		n, err := parseMajorFaults(string(b))
+		if err != nil {
+			return 0, err
+		}
+		sum += n
+	}
+	return sum, nil
 }
 
 // sdStaticPath is what "-only static" asks for in the lookups' place: a file of the web
@@ -317,9 +347,10 @@ func queryLoop(ctx context.Context, c *sdClient, q *sdQueries, only string, paus
 			if second {
 				s.class = sdPausedLookup
 			}
-			path += "/" + q.lookup()
 			if only == "static" {
 				path = sdStaticPath
+			} else {
+				path += "/" + q.lookup()
 			}
 		}
 		start := time.Now()
@@ -503,6 +534,10 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 		finish()
 		return rep, err
 	}
+	if rep.ClerkFaults, err = clerkFaults(cmd.Process.Pid); err != nil {
+		finish()
+		return rep, err
+	}
 	say("drain: %d registered after %v, last ack after %v", p.n, rep.Registered.Round(time.Millisecond), rep.LastAck.Round(time.Millisecond))
 	// The index catches up after the drain: wait until a search for the
 	// word every drained letter carries finds all of them (at most 10
@@ -580,6 +615,10 @@ func formatSD(rep sdReport) string {
 		work = "intake's default"
 	}
 	fmt.Fprintf(&b, "web.request_nice: %s; work_nice: %s; threads at the last ack by nice value: %s\n", nice, work, formatNices(rep.ThreadNice))
+	if d := rep.Phases[0]; d.Lookup.N+d.FullText.N+d.PausedLookup.N > 0 {
+		fmt.Fprintf(&b, "clerks' raised threads: %d major page faults by the last ack, %.2f per request of the drain phase\n",
+			rep.ClerkFaults, float64(rep.ClerkFaults)/float64(d.Lookup.N+d.FullText.N+d.PausedLookup.N))
+	}
 	fmt.Fprintf(&b, "intake CPU: %v at the last ack, %v when idle, %v at the end\n",
 		rep.CPUAtAck.Round(10*time.Millisecond), rep.CPUAtIdle.Round(10*time.Millisecond), rep.CPUAtEnd.Round(10*time.Millisecond))
 	lookups := "GET /api/cases/REF n p50/p95/p99/max ms"
