@@ -42,6 +42,7 @@ type auditQueue struct {
 
 	mu       sync.Mutex
 	current  *auditJournal   // the journal being written
+	spare    *auditJournal   // an empty journal, created by the last commit, for the next entry
 	closed   []*auditJournal // written, not yet committed (a commit failed)
 	timer    *time.Timer     // the flush scheduled for the pending entries
 	removed  []string        // committed and removed journals: their names leave the bucket with the next commit
@@ -95,13 +96,15 @@ func (s *Store) AppendAuditDeferred(e AuditEntry) error {
 		return fmt.Errorf("append audit entry: an earlier commit failed: %w", err)
 	}
 	if q.current == nil {
-		q.files++
-		j := &auditJournal{name: journalName(q.files)}
-		if j.f, err = openJournal(filepath.Join(s.dir, auditJournalDir, j.name)); err != nil {
-			q.mu.Unlock()
-			return fmt.Errorf("append audit entry: %w", err)
+		if q.current, q.spare = q.spare, nil; q.current == nil {
+			q.files++
+			j := &auditJournal{name: journalName(q.files)}
+			if j.f, err = openJournal(filepath.Join(s.dir, auditJournalDir, j.name)); err != nil {
+				q.mu.Unlock()
+				return fmt.Errorf("append audit entry: %w", err)
+			}
+			q.current = j
 		}
-		q.current = j
 	}
 	// One write: a kill -9 leaves the line whole or not at all.
 	if _, err := q.current.f.Write(line); err != nil {
@@ -131,7 +134,13 @@ func (s *Store) AppendAuditDeferred(e AuditEntry) error {
 }
 
 // FlushAudit commits the deferred audit entries now.
-func (s *Store) FlushAudit() error {
+func (s *Store) FlushAudit() error { return s.flushAudit(true) }
+
+// flushAudit is FlushAudit; with spare, a commit leaves an empty journal for the next
+// entry. Creating a file takes a directory entry and an inode, for which the file system
+// may wait on its journal: the clerk whose view of a case was the first entry after a
+// commit waited up to 2.2 ms for it (issue 12). The flusher creates it instead.
+func (s *Store) flushAudit(spare bool) error {
 	q := &s.audit
 	q.flushMu.Lock()
 	defer q.flushMu.Unlock()
@@ -172,8 +181,39 @@ func (s *Store) FlushAudit() error {
 	}
 	q.mu.Lock()
 	q.removed = append(q.removed, done...)
+	spare = spare && q.spare == nil && !q.shut && len(journals) > 0
+	if spare {
+		q.files++
+	}
+	n := q.files
 	q.mu.Unlock()
+	if spare {
+		// Named after the journals just committed and before any later one: the order
+		// of the names stays the order of the entries.
+		j := &auditJournal{name: journalName(n)}
+		f, err := openJournal(filepath.Join(s.dir, auditJournalDir, j.name))
+		if err != nil {
+			return nil // the next entry creates its journal itself
+		}
+		j.f = f
+		q.mu.Lock()
+		if q.shut || q.files != n {
+			// Closed meanwhile, or an entry started a journal of its own after this
+			// one was named: used later, this one would replay before it.
+			q.mu.Unlock()
+			removeJournal(s.dir, j)
+			return nil
+		}
+		q.spare = j
+		q.mu.Unlock()
+	}
 	return nil
+}
+
+// removeJournal closes and removes an empty journal.
+func removeJournal(dir string, j *auditJournal) {
+	j.f.Close()
+	os.Remove(filepath.Join(dir, auditJournalDir, j.name))
 }
 
 // commitAuditJournals writes the entries of journals and names the journals as
@@ -201,12 +241,19 @@ func commitAuditJournals(tx *bolt.Tx, journals []*auditJournal, removed []string
 	return nil
 }
 
-// closeAudit commits what is pending and refuses further deferred entries.
+// closeAudit commits what is pending, refuses further deferred entries and removes the
+// spare journal.
 func (s *Store) closeAudit() error {
-	err := s.FlushAudit()
-	s.audit.mu.Lock()
-	s.audit.shut = true
-	s.audit.mu.Unlock()
+	err := s.flushAudit(false)
+	q := &s.audit
+	q.mu.Lock()
+	q.shut = true
+	spare := q.spare
+	q.spare = nil
+	q.mu.Unlock()
+	if spare != nil {
+		removeJournal(s.dir, spare)
+	}
 	return err
 }
 

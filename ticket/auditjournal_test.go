@@ -151,3 +151,62 @@ func TestAuditDeferredBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditSpareJournal: a commit leaves an empty journal, and the next entry goes into
+// it, so that the clerk whose view comes first after a commit does not wait for a file
+// to be created. Close removes it; a crash leaves it empty, and Open takes it away.
+func TestAuditSpareJournal(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	s.audit.flushAfter = time.Hour
+	if err := s.AppendAuditDeferred(viewEntry(0)); err != nil {
+		t.Fatal(err)
+	}
+	first := auditJournals(t, dir)
+	if err := s.FlushAudit(); err != nil {
+		t.Fatal(err)
+	}
+	spare := auditJournals(t, dir)
+	if len(first) != 1 || len(spare) != 1 || spare[0] <= first[0] {
+		t.Fatalf("journals before the commit %v, after it %v: want one spare named after the committed one", first, spare)
+	}
+	if fi, err := os.Stat(spare[0]); err != nil || fi.Size() != 0 {
+		t.Fatalf("spare journal: %v, %v", fi, err)
+	}
+	if err := s.AppendAuditDeferred(viewEntry(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := auditJournals(t, dir); len(got) != 1 || got[0] != spare[0] {
+		t.Fatalf("journals after the next entry %v, want it in the spare %s", got, spare[0])
+	}
+	if fi, err := os.Stat(spare[0]); err != nil || fi.Size() == 0 {
+		t.Fatalf("the entry is not in the spare journal: %v, %v", fi, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left := auditJournals(t, dir); len(left) != 0 {
+		t.Errorf("journals left by Close: %v", left)
+	}
+
+	// A crash with a spare journal waiting.
+	s = openTestStore(t, dir)
+	if err := s.AppendAuditDeferred(viewEntry(2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FlushAudit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(auditJournals(t, dir)); n != 1 {
+		t.Fatalf("%d journals after a commit, want the spare", n)
+	}
+	crash(t, s)
+	s = openTestStore(t, dir)
+	defer s.Close()
+	if got, _, err := s.AuditLog(AuditFilter{}); err != nil || len(got) != 3 {
+		t.Errorf("after a crash with a spare journal: %d entries (%v), want 3", len(got), err)
+	}
+	if left := auditJournals(t, dir); len(left) != 0 {
+		t.Errorf("journals left after reopening: %v", left) // nothing was pending: no spare
+	}
+}
