@@ -1,0 +1,174 @@
+package ticket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Keeping the register in memory (issue 12). A clerk's GET /api/cases/REF reads two or
+// three pages of the register through bbolt's read-only mapping of intake.db. On a
+// machine that writes out file pages nobody touched for a while (Linux's DAMON pageout
+// scheme, or plain memory pressure), the pages of an older case are on disk again, and
+// the lookup waits for the disk: 1.9 major page faults per lookup at a million cases,
+// and a handler p99 of 1.0–2.1 ms against 0.5 ms with the pages locked (BENCHMARKS.md).
+//
+// KeepInMemory locks the pages of bbolt's own mapping with mlock(2), so that the kernel
+// cannot write them out. It works in the background, a chunk at a time, each chunk under
+// a read transaction of its own: bbolt replaces its mapping (a remap) only when no read
+// transaction is open, so the chunk being locked cannot be unmapped meanwhile, and a
+// remap waits at most for one chunk. A remap, which happens as the register grows past
+// its mapping, drops the locks with the old mapping; the next round notices the new
+// mapping and locks it again. Between rounds the register's new pages are locked.
+//
+// This is bbolt's own mapping, not a second one: a second mapping of the file would count
+// the register twice in intake's resident set. bbolt's Options.Mlock does the same
+// locking, but all at once under the mapping's lock, at Open and at every remap: 33 s
+// before a million-case register opened, and reads stalled 250–310 ms at each remap.
+
+const (
+	// memoryLockChunk is the most locked under one read transaction: 8 MiB, read from a
+	// cold disk in tens of milliseconds, the longest a remap waits for it.
+	memoryLockChunk = 8 << 20
+	// DefaultMemoryLockEvery is how often KeepInMemory locks what the register has grown
+	// by, and checks for a remap.
+	DefaultMemoryLockEvery = 10 * time.Second
+)
+
+// MemoryOptions are KeepInMemory's settings.
+type MemoryOptions struct {
+	// Limit is the most of the register kept in memory, in bytes, counted from the
+	// start of the file; 0 means a quarter of the machine's memory (MemoryLimit).
+	Limit int64
+	// Every is how often the register's growth is locked; 0 means
+	// DefaultMemoryLockEvery.
+	Every time.Duration
+	// Log gets one line when the register is first kept in memory, and a warning when
+	// it is larger than Limit.
+	Log *slog.Logger
+}
+
+// ErrMemoryLockRefused is wrapped by KeepInMemory's error when the kernel refuses to lock
+// the register's pages: intake then runs as before, with the pages where the kernel
+// puts them.
+var ErrMemoryLockRefused = errors.New("the kernel refused to keep the register in memory (RLIMIT_MEMLOCK: LimitMEMLOCK= in the systemd unit, or keep_register_in_memory = false)")
+
+// KeepInMemory keeps the register's pages in memory until ctx ends (see above). It
+// returns nil when ctx ends, an error wrapping ErrMemoryLockRefused when the kernel
+// refuses the locks (the pages locked so far stay locked until the register is closed),
+// and errors.ErrUnsupported where there is no mlock(2). The register must not be closed
+// before it returns.
+func (s *Store) KeepInMemory(ctx context.Context, o MemoryOptions) error {
+	sys, err := memorySyscalls()
+	if err != nil {
+		return fmt.Errorf("keep the register in memory: %w", err)
+	}
+	if o.Limit <= 0 {
+		if o.Limit, err = MemoryLimit(); err != nil {
+			return fmt.Errorf("keep the register in memory: %w", err)
+		}
+	}
+	o.Limit -= o.Limit % int64(os.Getpagesize()) // whole pages
+	if o.Every <= 0 {
+		o.Every = DefaultMemoryLockEvery
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	m := &memoryLock{db: s.db, limit: o.Limit, sys: sys}
+	tick := time.NewTicker(o.Every)
+	defer tick.Stop()
+	start := time.Now()
+	var told, toldLimit bool
+	for {
+		if err := m.round(ctx); err != nil {
+			return fmt.Errorf("keep the register in memory (%d bytes locked): %w", m.locked, err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !told {
+			told = true
+			o.Log.Info("register kept in memory", "bytes", m.locked, "took", time.Since(start).Round(time.Millisecond))
+		}
+		if m.size > m.limit && !toldLimit {
+			toldLimit = true
+			o.Log.Warn("register larger than the memory it may keep: the rest stays where the kernel puts it",
+				"register_bytes", m.size, "kept_bytes", m.locked, "limit_bytes", m.limit)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// memoryLock is KeepInMemory's state: how much of which mapping is locked.
+type memoryLock struct {
+	db    *bolt.DB
+	limit int64
+	sys   memorySys
+
+	base   uintptr // start of the mapping locked
+	mapped int64   // its length
+	locked int64   // bytes locked from base
+	size   int64   // the register's size at the last step
+	remaps int     // new mappings seen after the first
+}
+
+// memorySys is the kernel's side: memorySyscalls, or a test's.
+type memorySys struct {
+	// mappingLength returns the length of the mapping that starts at addr.
+	mappingLength func(addr uintptr) (int64, error)
+	// lock reads in and locks n bytes at addr (page-aligned).
+	lock func(addr uintptr, n int64) error
+}
+
+// round locks chunks until the register, up to the limit, is locked, or ctx ends.
+func (m *memoryLock) round(ctx context.Context) error {
+	for ctx.Err() == nil {
+		done, err := m.step()
+		if err != nil || done {
+			return err
+		}
+	}
+	return nil
+}
+
+// step locks the next chunk under a read transaction, which keeps bbolt from remapping
+// meanwhile. A mapping other than the one locked so far (another start or length: bbolt's
+// remaps only grow it) is locked from its start again.
+func (m *memoryLock) step() (done bool, err error) {
+	err = m.db.View(func(tx *bolt.Tx) error {
+		base := m.db.Info().Data
+		mapped, err := m.sys.mappingLength(base)
+		if err != nil {
+			return err
+		}
+		if base != m.base || mapped != m.mapped {
+			if m.base != 0 {
+				m.remaps++
+			}
+			m.base, m.mapped, m.locked = base, mapped, 0
+		}
+		m.size = tx.Size()
+		want := min(m.size, m.limit, m.mapped)
+		if m.locked >= want {
+			done = true
+			return nil
+		}
+		n := min(int64(memoryLockChunk), want-m.locked)
+		if err := m.sys.lock(base+uintptr(m.locked), n); err != nil {
+			return err
+		}
+		m.locked += n
+		return nil
+	})
+	return done, err
+}
