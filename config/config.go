@@ -64,6 +64,11 @@ type Config struct {
 	// web.request_nice; otherwise nothing is lowered.
 	WorkNice *int `toml:"work_nice"`
 
+	// KeepRegisterInMemory locks the register's pages in memory (mlock), up to a quarter of
+	// the machine's memory, so that a clerk's lookup of an old case does not wait for the
+	// disk after the kernel wrote its pages out (issue 12; Linux). Default true.
+	KeepRegisterInMemory *bool `toml:"keep_register_in_memory"`
+
 	index *keyIndex // key path -> line, for Validate's messages
 }
 
@@ -158,6 +163,11 @@ func (c *Config) WorkNiceness() int {
 		return DefaultWorkNice
 	}
 	return *c.WorkNice
+}
+
+// KeepsRegisterInMemory returns keep_register_in_memory, true when unset.
+func (c *Config) KeepsRegisterInMemory() bool {
+	return c.KeepRegisterInMemory == nil || *c.KeepRegisterInMemory
 }
 
 // SecureCookies reports whether the session cookie is marked Secure (default true).

@@ -127,6 +127,11 @@ func TestParseValid(t *testing.T) {
 				t.Errorf("work_nice = 15 read as %d", c.WorkNiceness())
 			}
 		}},
+		{"keep_register_in_memory off", edit(t, base, `timezone = "Europe/Berlin"`, `keep_register_in_memory = false`), func(t *testing.T, c *Config) {
+			if c.KeepsRegisterInMemory() {
+				t.Error("keep_register_in_memory = false read as true")
+			}
+		}},
 		{"sizes: integer bytes", edit(t, base, `timezone = "Europe/Berlin"`, `max_message_size = 1000`), func(t *testing.T, c *Config) {
 			if c.MaxMessageSize != 1000 {
 				t.Errorf("MaxMessageSize = %d", c.MaxMessageSize)
@@ -269,6 +274,7 @@ host = "smtp.stk.example.de"
 		{"max_message_size", c.MaxMessageSize, ByteSize(50 * 1000 * 1000)},
 		{"templates_dir", c.TemplatesDir, ""},
 		{"work_nice", c.WorkNiceness(), 10},
+		{"keep_register_in_memory", c.KeepsRegisterInMemory(), true},
 		{"log.level", c.Log.Level, "info"},
 		{"log.format", c.Log.Format, "text"},
 		{"office.hostname", c.Office.Hostname, "stk.example.de"},

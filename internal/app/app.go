@@ -105,6 +105,11 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		}
 		defer stopWeb()
 	}
+	if cfg.KeepsRegisterInMemory() {
+		// Started after lowerWork: its thread runs at work_nice. Stopped before the
+		// register is closed (deferred after store.Close).
+		defer keepInMemory(ctx, store, log)()
+	}
 	if cfg.Admin.Listen != "" {
 		stopAdmin, err := StartAdmin(cfg.Admin.Listen, d.AdminHandler(), log)
 		if err != nil {
@@ -157,6 +162,26 @@ func reloadOnSignal(ctx context.Context, d *intake.Daemon, path string, hup <-ch
 			log.Error("reload refused: the running configuration stays", "err", err)
 		}
 	}
+}
+
+// keepInMemory keeps the register's pages in memory until ctx ends or the returned stop
+// is called (keep_register_in_memory); stop waits for it, so that the register can be
+// closed after it. A refusal by the kernel is one warning, and intake runs on without.
+func keepInMemory(ctx context.Context, store *ticket.Store, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	log = log.With("component", "register")
+	go func() {
+		defer close(done)
+		switch err := store.KeepInMemory(ctx, ticket.MemoryOptions{Log: log}); {
+		case err == nil:
+		case errors.Is(err, errors.ErrUnsupported):
+			log.Debug("register not kept in memory", "err", err)
+		default:
+			log.Warn("register not kept in memory: a lookup of an older case may wait for the disk", "err", err)
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // StartAdmin serves /healthz, /readyz and /metrics on [admin] listen. They
