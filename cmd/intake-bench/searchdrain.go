@@ -31,10 +31,12 @@ func cmdSearchDrain(args []string, stdout, stderr io.Writer) int {
 	clerkPause := fs.Duration("clerk-pause", 0, "the clerk pauses this long between two requests, so that each one wakes intake's sleeping connection (0: never pauses)")
 	requestNice := fs.String("request-nice", "", "web.request_nice of the daemon, e.g. 0 to compare without clerks first (default: intake's default)")
 	workNice := fs.String("work-nice", "", "work_nice of the daemon, e.g. 0 to compare without it (default: intake's default; an intake before work_nice refuses the key)")
+	keepInMemory := fs.String("keep-in-memory", "", `keep_register_in_memory of the daemon: "true" or "false" (default: intake's default; an intake before it refuses the key)`)
 	asJSON := fs.Bool("json", false, "print JSON")
 	bin := fs.String("intake", "", "the intake binary to measure (default: built from this module with go build)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *cases < 1 || *n < 1 || *bigEvery < 0 || *idle <= 0 || *pausedClerk < 0 || *clerkPause < 0 ||
-		(*only != "" && *only != "lookup" && *only != "fulltext" && *only != "static") {
+		(*only != "" && *only != "lookup" && *only != "fulltext" && *only != "static") ||
+		(*keepInMemory != "" && *keepInMemory != "true" && *keepInMemory != "false") {
 		return exitUsage
 	}
 	for name, v := range map[string]string{"request-nice": *requestNice, "work-nice": *workNice} {
@@ -71,7 +73,7 @@ func cmdSearchDrain(args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
-	rep, err := sdRun(ctx, sdParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), idle: *idle, exe: exe, dir: *dir, only: *only, requestNice: *requestNice, workNice: *workNice, pause: *pausedClerk, clerkPause: *clerkPause}, d, stderr)
+	rep, err := sdRun(ctx, sdParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), idle: *idle, exe: exe, dir: *dir, only: *only, requestNice: *requestNice, workNice: *workNice, keepInMemory: *keepInMemory, pause: *pausedClerk, clerkPause: *clerkPause}, d, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "intake-bench searchdrain:", err)
 		return exitFailure

@@ -33,16 +33,17 @@ import (
 )
 
 type sdParams struct {
-	n, bigEvery int
-	bigSize     int64
-	idle        time.Duration
-	exe         string
-	dir         string        // holds data/, the prepared register and index
-	only        string        // "lookup", "fulltext" or "" (both in turn)
-	requestNice string        // web.request_nice; "" = intake's default
-	workNice    string        // work_nice; "" = intake's default
-	pause       time.Duration // > 0: a second clerk, lookups this far apart
-	clerkPause  time.Duration // the first clerk's pause between two requests (0: none)
+	n, bigEvery  int
+	bigSize      int64
+	idle         time.Duration
+	exe          string
+	dir          string        // holds data/, the prepared register and index
+	only         string        // "lookup", "fulltext" or "" (both in turn)
+	requestNice  string        // web.request_nice; "" = intake's default
+	workNice     string        // work_nice; "" = intake's default
+	keepInMemory string        // keep_register_in_memory; "" = intake's default
+	pause        time.Duration // > 0: a second clerk, lookups this far apart
+	clerkPause   time.Duration // the first clerk's pause between two requests (0: none)
 }
 
 // sdReport is what searchdrain prints (-json: as JSON).
@@ -75,8 +76,13 @@ type sdReport struct {
 	Only       string        `json:"only,omitempty"`    // -only
 	// ClerkFaults: major page faults of the daemon's raised threads (the clerks') by the
 	// last ack: each read a page of the register or the index from disk.
-	ClerkFaults int64     `json:"clerk_major_faults_at_ack"`
-	Phases      []sdPhase `json:"phases"`
+	ClerkFaults int64 `json:"clerk_major_faults_at_ack"`
+	// KeepInMemory is the daemon's keep_register_in_memory ("" = its default); Locked its
+	// locked memory (VmLck) at the last ack, RegisterBytes the size of intake.db then.
+	KeepInMemory  string    `json:"keep_register_in_memory"`
+	Locked        int64     `json:"locked_bytes_at_ack"`
+	RegisterBytes int64     `json:"register_bytes_at_ack"`
+	Phases        []sdPhase `json:"phases"`
 }
 
 // sdClasses are the full-text query classes, as in search's latency test:
@@ -445,6 +451,10 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	if p.workNice != "" {
 		text = "work_nice = " + p.workNice + "\n" + text // a top-level key: before the first table
 	}
+	if p.keepInMemory != "" {
+		text = "keep_register_in_memory = " + p.keepInMemory + "\n" + text
+	}
+	rep.KeepInMemory = p.keepInMemory
 	rep.RequestNice, rep.WorkNice, rep.Pause, rep.ClerkPause, rep.Only = p.requestNice, p.workNice, p.pause, p.clerkPause, p.only
 	cfgPath := filepath.Join(work, "intake.toml")
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
@@ -538,6 +548,13 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 		finish()
 		return rep, err
 	}
+	if rep.Locked, err = procStatusBytes(cmd.Process.Pid, "VmLck"); err != nil {
+		finish()
+		return rep, err
+	}
+	if fi, err := os.Stat(filepath.Join(data, "intake.db")); err == nil {
+		rep.RegisterBytes = fi.Size()
+	}
 	say("drain: %d registered after %v, last ack after %v", p.n, rep.Registered.Round(time.Millisecond), rep.LastAck.Round(time.Millisecond))
 	// The index catches up after the drain: wait until a search for the
 	// word every drained letter carries finds all of them (at most 10
@@ -619,6 +636,11 @@ func formatSD(rep sdReport) string {
 		fmt.Fprintf(&b, "clerks' raised threads: %d major page faults by the last ack, %.2f per request of the drain phase\n",
 			rep.ClerkFaults, float64(rep.ClerkFaults)/float64(d.Lookup.N+d.FullText.N+d.PausedLookup.N))
 	}
+	keep := rep.KeepInMemory
+	if keep == "" {
+		keep = "intake's default"
+	}
+	fmt.Fprintf(&b, "keep_register_in_memory: %s; locked at the last ack: %.0f MB of a %.0f MB register\n", keep, float64(rep.Locked)/1e6, float64(rep.RegisterBytes)/1e6)
 	fmt.Fprintf(&b, "intake CPU: %v at the last ack, %v when idle, %v at the end\n",
 		rep.CPUAtAck.Round(10*time.Millisecond), rep.CPUAtIdle.Round(10*time.Millisecond), rep.CPUAtEnd.Round(10*time.Millisecond))
 	lookups := "GET /api/cases/REF n p50/p95/p99/max ms"
