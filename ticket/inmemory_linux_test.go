@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
@@ -240,5 +241,28 @@ func TestMappingLengthIn(t *testing.T) {
 	}
 	if _, err := mappingLengthIn(strings.NewReader("7f00-7e00 r--s 0 fe:00 1 x\n"), 0x7f00); err == nil {
 		t.Error("an area that ends before it starts was accepted")
+	}
+}
+
+// TestKeepInMemoryWhileTheRegisterGrows: KeepInMemory locking round after round while
+// commits grow the register through several remaps never locks outside the mapping
+// (mlock there fails with ENOMEM, which KeepInMemory would return), and leaves nothing
+// locked once the register is closed.
+func TestKeepInMemoryWhileTheRegisterGrows(t *testing.T) {
+	before := lockedBytes(t)
+	s := newTestStore(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	ended := make(chan error, 1)
+	go func() { ended <- s.KeepInMemory(ctx, MemoryOptions{Every: time.Millisecond}) }()
+	for range 48 { // 12 MiB: mapped anew at 16 MiB and every doubling below
+		growRegister(t, s, 256<<10)
+	}
+	cancel()
+	if err := <-ended; err != nil {
+		t.Fatalf("KeepInMemory while the register grew: %v", err)
+	}
+	s.Close()
+	if got := lockedBytes(t); got != before {
+		t.Errorf("VmLck %d after Close, %d before", got, before)
 	}
 }
