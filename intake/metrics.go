@@ -125,22 +125,23 @@ func newMetrics(version string, mailboxes []string, state prometheus.Collector) 
 type stateCollector struct {
 	now       func() time.Time  // the clock
 	mailboxes func() []*mailbox // the mailboxes in force
-	outbox    outboxStats
+	register  registerStats
 	cap       *ackCap
 	log       *slog.Logger
 
-	connected, outboxDepth, outboxOldest, oldestUnregistered, capTripped *prometheus.Desc
+	connected, outboxDepth, outboxOldest, oldestUnregistered, capTripped, inMemory *prometheus.Desc
 }
 
-// outboxStats is what the state gauges need of the register (ticket.Store).
-type outboxStats interface {
+// registerStats is what the state gauges need of the register (ticket.Store).
+type registerStats interface {
 	OutboxStats(mailbox string) (n int, oldest time.Time, err error)
+	KeptInMemory() int64
 }
 
-func newStateCollector(now func() time.Time, mailboxes func() []*mailbox, outbox outboxStats, cap *ackCap, log *slog.Logger) *stateCollector {
+func newStateCollector(now func() time.Time, mailboxes func() []*mailbox, register registerStats, cap *ackCap, log *slog.Logger) *stateCollector {
 	mb := []string{"mailbox"}
 	return &stateCollector{
-		now: now, mailboxes: mailboxes, outbox: outbox, cap: cap, log: log,
+		now: now, mailboxes: mailboxes, register: register, cap: cap, log: log,
 		connected: prometheus.NewDesc("intake_imap_connected",
 			"1 while the mailbox's IMAP session is up, its folder selected and seen within its check interval, else 0.", mb, nil),
 		outboxDepth: prometheus.NewDesc("intake_outbox_depth",
@@ -151,6 +152,8 @@ func newStateCollector(now func() time.Time, mailboxes func() []*mailbox, outbox
 			"Age (by IMAP INTERNALDATE) of the oldest new mail seen but not yet registered, or the time since the folder was last seen when that is overdue; 0 when drained.", mb, nil),
 		capTripped: prometheus.NewDesc("intake_ack_hourly_cap_tripped",
 			"1 while the hourly acknowledgement cap holds acknowledgements back, else 0.", nil, nil),
+		inMemory: prometheus.NewDesc("intake_register_in_memory_bytes",
+			"Bytes of the register locked in memory (keep_register_in_memory); 0 when off or refused.", nil, nil),
 	}
 }
 
@@ -160,6 +163,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.outboxOldest
 	ch <- c.oldestUnregistered
 	ch <- c.capTripped
+	ch <- c.inMemory
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -177,7 +181,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, boolFloat(st.Connected && seen.IsZero()), name)
 		ch <- prometheus.MustNewConstMetric(c.oldestUnregistered, prometheus.GaugeValue, ageSeconds(now, oldest), name)
 		// Every entry, also those scheduled for a later retry.
-		depth, oldest, err := c.outbox.OutboxStats(name)
+		depth, oldest, err := c.register.OutboxStats(name)
 		if err != nil {
 			c.log.Error("metrics: read outbox", "mailbox", name, "err", err)
 			ch <- prometheus.NewInvalidMetric(c.outboxDepth, err)
@@ -187,6 +191,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.outboxOldest, prometheus.GaugeValue, ageSeconds(now, oldest), name)
 	}
 	ch <- prometheus.MustNewConstMetric(c.capTripped, prometheus.GaugeValue, boolFloat(c.cap.isTripped()))
+	ch <- prometheus.MustNewConstMetric(c.inMemory, prometheus.GaugeValue, float64(c.register.KeptInMemory()))
 }
 
 func boolFloat(b bool) float64 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -80,7 +81,7 @@ func (s *Store) KeepInMemory(ctx context.Context, o MemoryOptions) error {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	m := &memoryLock{db: s.db, limit: o.Limit, sys: sys}
+	m := &memoryLock{db: s.db, limit: o.Limit, sys: sys, kept: &s.inMemory}
 	tick := time.NewTicker(o.Every)
 	defer tick.Stop()
 	start := time.Now()
@@ -109,11 +110,16 @@ func (s *Store) KeepInMemory(ctx context.Context, o MemoryOptions) error {
 	}
 }
 
+// KeptInMemory returns how many bytes of the register KeepInMemory has locked in memory:
+// 0 before it starts, when it is off, or after a remap until the next round.
+func (s *Store) KeptInMemory() int64 { return s.inMemory.Load() }
+
 // memoryLock is KeepInMemory's state: how much of which mapping is locked.
 type memoryLock struct {
 	db    *bolt.DB
 	limit int64
 	sys   memorySys
+	kept  *atomic.Int64 // locked, for KeptInMemory; nil: not told
 
 	base   uintptr // start of the mapping locked
 	mapped int64   // its length
@@ -155,7 +161,8 @@ func (m *memoryLock) step() (done bool, err error) {
 			if m.base != 0 {
 				m.remaps++
 			}
-			m.base, m.mapped, m.locked = base, mapped, 0
+			m.base, m.mapped = base, mapped
+			m.setLocked(0)
 		}
 		m.size = tx.Size()
 		want := min(m.size, m.limit, m.mapped)
@@ -167,8 +174,15 @@ func (m *memoryLock) step() (done bool, err error) {
 		if err := m.sys.lock(base+uintptr(m.locked), n); err != nil {
 			return err
 		}
-		m.locked += n
+		m.setLocked(m.locked + n)
 		return nil
 	})
 	return done, err
+}
+
+func (m *memoryLock) setLocked(n int64) {
+	m.locked = n
+	if m.kept != nil {
+		m.kept.Store(n)
+	}
 }

@@ -156,6 +156,9 @@ func TestKeepInMemoryStopsAtItsLimit(t *testing.T) {
 	if got := lockedBytes(t) - before; got != want {
 		t.Errorf("VmLck grew by %d bytes, want the limit's %d", got, want)
 	}
+	if got := s.KeptInMemory(); got != want {
+		t.Errorf("KeptInMemory = %d, want the limit's %d", got, want)
+	}
 	cancel()
 	if err := <-ended; err != nil {
 		t.Errorf("KeepInMemory after its context ended: %v", err)

@@ -93,6 +93,8 @@ type Store struct {
 	journalSeq atomic.Uint64
 	// audit holds the deferred audit entries (auditjournal.go).
 	audit auditQueue
+	// inMemory is how much of the register KeepInMemory has locked (inmemory.go).
+	inMemory atomic.Int64
 
 	// MigrationBackup is the copy of the register Open made before it
 	// migrated an older schema version ("" when nothing was migrated).
