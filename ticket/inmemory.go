@@ -16,35 +16,41 @@ import (
 // three pages of the register through bbolt's read-only mapping of intake.db. On a
 // machine that writes out file pages nobody touched for a while (Linux's DAMON pageout
 // scheme, or plain memory pressure), the pages of an older case are on disk again, and
-// the lookup waits for the disk: 1.9 major page faults per lookup at a million cases,
-// and a handler p99 of 1.0–2.1 ms against 0.5 ms with the pages locked (BENCHMARKS.md).
+// the lookup waits for the disk: 0.1–1.9 major page faults per lookup at a million cases,
+// and a handler p99 of 1.4–2.3 ms against 0.8–1.2 ms with the pages locked (BENCHMARKS.md).
 //
 // KeepInMemory locks the pages of bbolt's own mapping with mlock(2), so that the kernel
 // cannot write them out. It works in the background, a chunk at a time, each chunk under
 // a read transaction of its own: bbolt replaces its mapping (a remap) only when no read
 // transaction is open, so the chunk being locked cannot be unmapped meanwhile, and a
-// remap waits at most for one chunk. A remap, which happens as the register grows past
-// its mapping, drops the locks with the old mapping; the next round notices the new
-// mapping and locks it again. Between rounds the register's new pages are locked.
+// remap waits at most for one chunk (while it waits, new read transactions wait too: a
+// sync.RWMutex lets no reader pass a waiting writer). A remap, which happens as the
+// register grows to the end of its mapping, drops the locks with the old mapping. A step
+// notices a new start or length of the mapping; a new mapping of the same length at the
+// same address (bbolt maps anew also when an allocation ends exactly at the mapping's
+// end) is noticed at the start of the next round, which asks the kernel whether the
+// locked part is still locked. Each round also locks what the register has grown by.
 //
 // This is bbolt's own mapping, not a second one: a second mapping of the file would count
 // the register twice in intake's resident set. bbolt's Options.Mlock does the same
 // locking, but all at once under the mapping's lock, at Open and at every remap: 33 s
 // before a million-case register opened, and reads stalled 250–310 ms at each remap.
+//
+// Only KeepInMemory locks memory in intake: the locks it finds are its own.
 
 const (
-	// memoryLockChunk is the most locked under one read transaction: 8 MiB, read from a
-	// cold disk in tens of milliseconds, the longest a remap waits for it.
-	memoryLockChunk = 8 << 20
+	// memoryLockChunk is the most locked under one read transaction: 2 MiB, 20 ms on a
+	// disk that reads 100 MB/s, the longest a remap (and the lookups behind it) waits.
+	memoryLockChunk = 2 << 20
 	// DefaultMemoryLockEvery is how often KeepInMemory locks what the register has grown
-	// by, and checks for a remap.
+	// by, and checks that its locks are still there.
 	DefaultMemoryLockEvery = 10 * time.Second
 )
 
 // MemoryOptions are KeepInMemory's settings.
 type MemoryOptions struct {
 	// Limit is the most of the register kept in memory, in bytes, counted from the
-	// start of the file; 0 means a quarter of the machine's memory (MemoryLimit).
+	// start of the file; 0 means MemoryLimit: a quarter of the memory intake may use.
 	Limit int64
 	// Every is how often the register's growth is locked; 0 means
 	// DefaultMemoryLockEvery.
@@ -61,9 +67,8 @@ var ErrMemoryLockRefused = errors.New("the kernel refused to keep the register i
 
 // KeepInMemory keeps the register's pages in memory until ctx ends (see above). It
 // returns nil when ctx ends, an error wrapping ErrMemoryLockRefused when the kernel
-// refuses the locks (the pages locked so far stay locked until the register is closed),
-// and errors.ErrUnsupported where there is no mlock(2). The register must not be closed
-// before it returns.
+// refuses the locks (what was locked is unlocked then), and errors.ErrUnsupported where
+// there is no mlock(2). The register must not be closed before it returns.
 func (s *Store) KeepInMemory(ctx context.Context, o MemoryOptions) error {
 	sys, err := memorySyscalls()
 	if err != nil {
@@ -74,21 +79,26 @@ func (s *Store) KeepInMemory(ctx context.Context, o MemoryOptions) error {
 			return fmt.Errorf("keep the register in memory: %w", err)
 		}
 	}
-	o.Limit -= o.Limit % int64(os.Getpagesize()) // whole pages
+	m := &memoryLock{db: s.db, limit: o.Limit, sys: sys, kept: &s.inMemory}
+	return m.run(ctx, o)
+}
+
+// run is KeepInMemory with its memoryLock.
+func (m *memoryLock) run(ctx context.Context, o MemoryOptions) error {
+	m.limit -= m.limit % int64(os.Getpagesize()) // whole pages
 	if o.Every <= 0 {
 		o.Every = DefaultMemoryLockEvery
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	m := &memoryLock{db: s.db, limit: o.Limit, sys: sys, kept: &s.inMemory}
 	tick := time.NewTicker(o.Every)
 	defer tick.Stop()
 	start := time.Now()
 	var told, toldLimit bool
 	for {
 		if err := m.round(ctx); err != nil {
-			return fmt.Errorf("keep the register in memory (%d bytes locked): %w", m.locked, err)
+			return fmt.Errorf("keep the register in memory: %w", err)
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -111,7 +121,8 @@ func (s *Store) KeepInMemory(ctx context.Context, o MemoryOptions) error {
 }
 
 // KeptInMemory returns how many bytes of the register KeepInMemory has locked in memory:
-// 0 before it starts, when it is off, or after a remap until the next round.
+// 0 before it starts, when it is off or refused; after a remap the old figure until a
+// step notices it.
 func (s *Store) KeptInMemory() int64 { return s.inMemory.Load() }
 
 // memoryLock is KeepInMemory's state: how much of which mapping is locked.
@@ -125,21 +136,24 @@ type memoryLock struct {
 	mapped int64   // its length
 	locked int64   // bytes locked from base
 	size   int64   // the register's size at the last step
-	remaps int     // new mappings seen after the first
+	remaps int     // new mappings noticed after the first
 }
 
 // memorySys is the kernel's side: memorySyscalls, or a test's.
 type memorySys struct {
 	// mappingLength returns the length of the mapping that starts at addr.
 	mappingLength func(addr uintptr) (int64, error)
-	// lock reads in and locks n bytes at addr (page-aligned).
-	lock func(addr uintptr, n int64) error
+	// lockedLength returns how much of the n bytes at addr is locked, counted from addr.
+	lockedLength func(addr uintptr, n int64) (int64, error)
+	// lock reads in and locks n bytes at addr (page-aligned); unlock unlocks them.
+	lock, unlock func(addr uintptr, n int64) error
 }
 
-// round locks chunks until the register, up to the limit, is locked, or ctx ends.
+// round locks chunks until the register, up to the limit, is locked, or ctx ends. Its
+// first step checks that what is noted as locked still is.
 func (m *memoryLock) round(ctx context.Context) error {
-	for ctx.Err() == nil {
-		done, err := m.step()
+	for first := true; ctx.Err() == nil; first = false {
+		done, err := m.step(first)
 		if err != nil || done {
 			return err
 		}
@@ -148,16 +162,25 @@ func (m *memoryLock) round(ctx context.Context) error {
 }
 
 // step locks the next chunk under a read transaction, which keeps bbolt from remapping
-// meanwhile. A mapping other than the one locked so far (another start or length: bbolt's
-// remaps only grow it) is locked from its start again.
-func (m *memoryLock) step() (done bool, err error) {
+// meanwhile. A mapping other than the one locked so far (another start or length), or,
+// with check, one whose locked part is no longer locked, is locked from its start again.
+// A refusal unlocks what was locked.
+func (m *memoryLock) step(check bool) (done bool, err error) {
 	err = m.db.View(func(tx *bolt.Tx) error {
 		base := m.db.Info().Data
 		mapped, err := m.sys.mappingLength(base)
 		if err != nil {
 			return err
 		}
-		if base != m.base || mapped != m.mapped {
+		fresh := base != m.base || mapped != m.mapped
+		if !fresh && check && m.locked > 0 {
+			n, err := m.sys.lockedLength(base, m.locked)
+			if err != nil {
+				return err
+			}
+			fresh = n < m.locked
+		}
+		if fresh {
 			if m.base != 0 {
 				m.remaps++
 			}
@@ -172,6 +195,11 @@ func (m *memoryLock) step() (done bool, err error) {
 		}
 		n := min(int64(memoryLockChunk), want-m.locked)
 		if err := m.sys.lock(base+uintptr(m.locked), n); err != nil {
+			if errors.Is(err, ErrMemoryLockRefused) && m.locked > 0 {
+				if uerr := m.sys.unlock(base, m.locked); uerr == nil {
+					m.setLocked(0)
+				}
+			}
 			return err
 		}
 		m.setLocked(m.locked + n)

@@ -6,33 +6,107 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
 // memorySyscalls returns the kernel's side of KeepInMemory on Linux.
 func memorySyscalls() (memorySys, error) {
-	return memorySys{mappingLength: mappingLength, lock: lockPages}, nil
+	return memorySys{mappingLength: mappingLength, lockedLength: lockedLength, lock: lockPages, unlock: unlockPages}, nil
 }
 
-// lockPages asks the kernel to read n bytes at addr ahead (madvise MADV_WILLNEED: one
-// large read instead of a fault per page) and locks them (mlock(2)), which reads in
-// what is still missing. The address is bbolt's mapping, so there is no Go slice for
-// it: the raw system calls take it as a number.
+// lockPages asks the kernel to read n bytes at addr ahead (madvise MADV_WILLNEED: the
+// whole range at once, where bbolt's MADV_RANDOM turns off the readahead of a fault) and
+// locks them (mlock(2)), which reads in what is still missing. The address is bbolt's
+// mapping, so there is no Go slice for it: the raw system calls take it as a number.
 func lockPages(addr uintptr, n int64) error {
 	// Only advice: a refusal changes nothing the lock does not do itself.
 	unix.Syscall(unix.SYS_MADVISE, addr, uintptr(n), unix.MADV_WILLNEED)
 	if _, _, errno := unix.Syscall(unix.SYS_MLOCK, addr, uintptr(n), 0); errno != 0 {
 		if errno == unix.EPERM || errno == unix.ENOMEM || errno == unix.EAGAIN {
 			// mlock(2): EPERM without CAP_IPC_LOCK and a zero RLIMIT_MEMLOCK, ENOMEM past
-			// the limit, EAGAIN when some pages could not be locked.
+			// the limit (also for a range not mapped, which the read transaction rules
+			// out), EAGAIN when some pages could not be locked.
 			return fmt.Errorf("%w: mlock: %w", ErrMemoryLockRefused, errno)
 		}
 		return fmt.Errorf("mlock: %w", errno)
 	}
 	return nil
+}
+
+// unlockPages unlocks n bytes at addr (munlock(2)).
+func unlockPages(addr uintptr, n int64) error {
+	if _, _, errno := unix.Syscall(unix.SYS_MUNLOCK, addr, uintptr(n), 0); errno != 0 {
+		return fmt.Errorf("munlock: %w", errno)
+	}
+	return nil
+}
+
+// lockedLength returns how much of the n bytes at addr lies in locked areas, counted from
+// addr: the areas of /proc/self/smaps (proc(5)) that follow one another from addr and
+// carry the flag "lo" (VM_LOCKED) in their VmFlags line.
+func lockedLength(addr uintptr, n int64) (int64, error) {
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		return 0, fmt.Errorf("check the register's locks: %w", err)
+	}
+	defer f.Close()
+	return lockedLengthIn(f, uint64(addr), uint64(n))
+}
+
+// lockedLengthIn is lockedLength reading the smaps from r: a line per area as in
+// /proc/self/maps, each followed by "Key: value" lines, the last of them VmFlags.
+func lockedLengthIn(r io.Reader, addr, n uint64) (int64, error) {
+	next := addr // where the next locked area must start
+	var areaEnd uint64
+	in := false // the current area continues the locked ones from addr
+	sc := bufio.NewScanner(r)
+	for sc.Scan() && next < addr+n {
+		line := sc.Bytes()
+		if flags, ok := bytes.CutPrefix(line, []byte("VmFlags:")); ok {
+			if !in {
+				continue
+			}
+			if !hasField(flags, "lo") {
+				break
+			}
+			next, in = areaEnd, false
+			continue
+		}
+		if first, _, _ := bytes.Cut(line, []byte(" ")); !bytes.Contains(first, []byte("-")) || bytes.HasSuffix(first, []byte(":")) {
+			continue // a "Key: value kB" line
+		}
+		a, err := parseMapsLine(line)
+		if err != nil {
+			return 0, fmt.Errorf("check the register's locks: %w", err)
+		}
+		if a.end <= next {
+			continue // before addr
+		}
+		if a.start != next {
+			break // a gap, or an area that starts before addr: not locked from addr on
+		}
+		in, areaEnd = true, a.end
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("check the register's locks: %w", err)
+	}
+	return int64(min(next, addr+n) - addr), nil
+}
+
+// hasField reports whether the space-separated fields of b include f.
+func hasField(b []byte, f string) bool {
+	for _, x := range bytes.Fields(b) {
+		if string(x) == f {
+			return true
+		}
+	}
+	return false
 }
 
 // mappingLength returns the length of this process's mapping of a file that starts at
@@ -106,11 +180,46 @@ func parseMapsLine(line []byte) (mapsArea, error) {
 	return a, nil
 }
 
-// MemoryLimit is KeepInMemory's default limit: a quarter of the machine's memory.
+// MemoryLimit is KeepInMemory's default limit: a quarter of the memory intake may use,
+// the machine's or, when less, its control group's (memory.max and memory.high of cgroup
+// v2, of intake's group and the groups above it: a container's or a systemd unit's
+// MemoryMax=). Locked pages count against a group's limit and cannot be reclaimed.
 func MemoryLimit() (int64, error) {
 	var si unix.Sysinfo_t
 	if err := unix.Sysinfo(&si); err != nil {
 		return 0, fmt.Errorf("sysinfo: %w", err)
 	}
-	return int64(si.Totalram) * int64(si.Unit) / 4, nil
+	total := int64(si.Totalram) * int64(si.Unit)
+	if group, err := os.ReadFile("/proc/self/cgroup"); err == nil {
+		total = min(total, cgroupMemory("/sys/fs/cgroup", string(group)))
+	}
+	return total / 4, nil
+}
+
+// cgroupMemory returns the smallest memory.max or memory.high set along the cgroup v2 path
+// that the contents of /proc/self/cgroup name ("0::/system.slice/intake.service"), under
+// root; math.MaxInt64 when none is set or there is no cgroup v2.
+func cgroupMemory(root, procCgroup string) int64 {
+	least := int64(math.MaxInt64)
+	for line := range strings.Lines(procCgroup) {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "0::")
+		if !ok {
+			continue
+		}
+		for dir := filepath.Join(root, filepath.Clean("/"+rest)); ; dir = filepath.Dir(dir) {
+			for _, name := range []string{"memory.max", "memory.high"} {
+				b, err := os.ReadFile(filepath.Join(dir, name))
+				if err != nil {
+					continue
+				}
+				if v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && v > 0 {
+					least = min(least, v)
+				}
+			}
+			if dir == root || !strings.HasPrefix(dir, root) {
+				break
+			}
+		}
+	}
+	return least
 }

@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -63,10 +66,24 @@ func registerSize(t *testing.T, s *Store) (size int64) {
 	return size
 }
 
+// needLockRight skips a test that locks n bytes where this process may not: not root and
+// RLIMIT_MEMLOCK below n (CI runs as root).
+func needLockRight(t *testing.T, n uint64) {
+	t.Helper()
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() != 0 && lim.Cur < n {
+		t.Skipf("locking %d bytes needs root or RLIMIT_MEMLOCK of that much (it is %d)", n, lim.Cur)
+	}
+}
+
 // TestKeepInMemoryLocksTheRegisterAndFollowsItsRemaps: a round locks the whole register;
 // a remap (the register grew past its mapping) takes the locks with the old mapping, and
 // the next round locks the new mapping from its start.
 func TestKeepInMemoryLocksTheRegisterAndFollowsItsRemaps(t *testing.T) {
+	needLockRight(t, 16<<20)
 	s := newTestStore(t)
 	mustRegister(t, s, incoming(1, "mem1@example.org", t0))
 	sys, err := memorySyscalls()
@@ -111,9 +128,20 @@ func TestKeepInMemoryLocksTheRegisterAndFollowsItsRemaps(t *testing.T) {
 		t.Errorf("after growing within the mapping: VmLck grew by %d bytes, want %d", got, size)
 	}
 
-	s.Close()
-	if got := lockedBytes(t); got != before {
-		t.Errorf("VmLck %d after Close, %d before: the locks outlived the register", got, before)
+	// Locks gone with the mapping unchanged, as after bbolt mapped the file anew at the
+	// same address with the same length: the next round's check notices.
+	remaps := m.remaps
+	if err := unlockPages(m.base, m.locked); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.round(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if m.remaps != remaps+1 {
+		t.Error("locks lost under an unchanged mapping were not noticed")
+	}
+	if got := lockedBytes(t) - before; got != size {
+		t.Errorf("after the locks were lost: VmLck grew by %d bytes, want %d", got, size)
 	}
 }
 
@@ -138,6 +166,7 @@ func (l *logLines) Handle(_ context.Context, r slog.Record) error {
 // TestKeepInMemoryStopsAtItsLimit: a register larger than the limit is locked up to the
 // limit, with one warning, and KeepInMemory ends with its context.
 func TestKeepInMemoryStopsAtItsLimit(t *testing.T) {
+	needLockRight(t, 1<<20)
 	s := newTestStore(t)
 	growRegister(t, s, 1<<20)
 	const limit = 64<<10 + 100 // rounded down to whole pages
@@ -249,14 +278,19 @@ func TestMappingLengthIn(t *testing.T) {
 
 // TestKeepInMemoryWhileTheRegisterGrows: KeepInMemory locking round after round while
 // commits grow the register through several remaps never locks outside the mapping
-// (mlock there fails with ENOMEM, which KeepInMemory would return), and leaves nothing
-// locked once the register is closed.
+// (mlock there fails with ENOMEM, which KeepInMemory would return), and follows the
+// mapping to its end.
 func TestKeepInMemoryWhileTheRegisterGrows(t *testing.T) {
-	before := lockedBytes(t)
+	needLockRight(t, 32<<20)
 	s := newTestStore(t)
+	sys, err := memorySyscalls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &memoryLock{db: s.db, limit: 1 << 40, sys: sys}
 	ctx, cancel := context.WithCancel(t.Context())
 	ended := make(chan error, 1)
-	go func() { ended <- s.KeepInMemory(ctx, MemoryOptions{Every: time.Millisecond}) }()
+	go func() { ended <- m.run(ctx, MemoryOptions{Every: time.Millisecond}) }()
 	for range 48 { // 12 MiB: mapped anew at 16 MiB and every doubling below
 		growRegister(t, s, 256<<10)
 	}
@@ -264,8 +298,121 @@ func TestKeepInMemoryWhileTheRegisterGrows(t *testing.T) {
 	if err := <-ended; err != nil {
 		t.Fatalf("KeepInMemory while the register grew: %v", err)
 	}
-	s.Close()
-	if got := lockedBytes(t); got != before {
-		t.Errorf("VmLck %d after Close, %d before", got, before)
+	if m.remaps == 0 {
+		t.Error("no remap noticed while the register grew from 32 KiB to 12 MiB")
+	}
+	// After the growth, one more round locks the whole register.
+	before := lockedBytes(t)
+	locked := m.locked
+	if err := m.round(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if size := registerSize(t, s); m.locked != size || lockedBytes(t)-before != size-locked {
+		t.Errorf("after the growth: %d bytes noted locked, VmLck grew by %d from %d; want the register's %d", m.locked, lockedBytes(t)-before, locked, size)
+	}
+}
+
+// TestKeepInMemoryRefusedUnlocks: a refusal after some chunks were locked unlocks them, so
+// that nothing stays locked that nobody keeps track of.
+func TestKeepInMemoryRefusedUnlocks(t *testing.T) {
+	needLockRight(t, 8<<20)
+	s := newTestStore(t)
+	growRegister(t, s, 4<<20)
+	sys, err := memorySyscalls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	realLock := sys.lock
+	sys.lock = func(addr uintptr, n int64) error {
+		if calls++; calls > 1 {
+			return fmt.Errorf("%w: test", ErrMemoryLockRefused)
+		}
+		return realLock(addr, n)
+	}
+	before := lockedBytes(t)
+	m := &memoryLock{db: s.db, limit: 1 << 40, sys: sys, kept: &s.inMemory}
+	if err := m.round(t.Context()); !errors.Is(err, ErrMemoryLockRefused) {
+		t.Fatalf("round with the second chunk refused: %v", err)
+	}
+	if calls != 2 {
+		t.Fatalf("%d chunks tried, want 2", calls)
+	}
+	if got := lockedBytes(t) - before; got != 0 || m.locked != 0 || s.KeptInMemory() != 0 {
+		t.Errorf("after the refusal: VmLck %d above the start, %d noted, KeptInMemory %d; want all 0", got, m.locked, s.KeptInMemory())
+	}
+}
+
+func TestLockedLengthIn(t *testing.T) {
+	const smaps = `7f0000000000-7f0000100000 r--s 00000000 fe:00 4711 /var/lib/intake/intake.db
+Size:               1024 kB
+Locked:             1024 kB
+VmFlags: rd sh mr mw me ms lo rr sd
+7f0000100000-7f0000300000 r--s 00100000 fe:00 4711 /var/lib/intake/intake.db
+Size:               2048 kB
+Locked:                0 kB
+VmFlags: rd sh mr mw me ms rr sd
+7f0000400000-7f0000500000 r--s 00000000 fe:00 4712 /var/lib/intake/other.db
+Locked:             1024 kB
+VmFlags: rd sh mr lo
+7f0000500000-7f0000600000 r--s 00100000 fe:00 4712 /var/lib/intake/other.db
+VmFlags: rd sh mr lo
+`
+	tests := []struct {
+		name    string
+		addr, n uint64
+		want    int64
+	}{
+		{"locked part of a mapping", 0x7f0000000000, 0x100000, 0x100000},
+		{"more than the locked part", 0x7f0000000000, 0x300000, 0x100000},
+		{"less than the locked part", 0x7f0000000000, 0x80000, 0x80000},
+		{"an area not locked", 0x7f0000100000, 0x200000, 0},
+		{"two locked areas", 0x7f0000400000, 0x200000, 0x200000},
+		{"across a gap", 0x7f0000300000, 0x200000, 0},
+		{"from inside an area", 0x7f0000080000, 0x10000, 0},
+		{"not mapped", 0x7f0000700000, 0x1000, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := lockedLengthIn(strings.NewReader(smaps), tt.addr, tt.n)
+			if err != nil || got != tt.want {
+				t.Errorf("got %#x, %v; want %#x", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCgroupMemory(t *testing.T) {
+	root := t.TempDir()
+	unit := filepath.Join(root, "system.slice", "intake.service")
+	if err := os.MkdirAll(unit, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(dir, name, v string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(root, "memory.max", "max") // a cgroup v2 root has none; "max" is no limit
+	write(filepath.Join(root, "system.slice"), "memory.max", "8589934592")
+	write(unit, "memory.max", "max")
+	write(unit, "memory.high", "2147483648")
+	tests := []struct {
+		name, cgroup string
+		want         int64
+	}{
+		{"the unit's memory.high", "0::/system.slice/intake.service\n", 2147483648},
+		{"the slice's memory.max", "0::/system.slice\n", 8589934592},
+		{"none set", "0::/\n", math.MaxInt64},
+		{"cgroup v1 only", "12:memory:/system.slice/intake.service\n", math.MaxInt64},
+		{"a path that leaves the root", "0::/../../etc\n", math.MaxInt64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := cgroupMemory(root, tt.cgroup); got != tt.want {
+				t.Errorf("cgroupMemory(%q) = %d, want %d", tt.cgroup, got, tt.want)
+			}
+		})
 	}
 }
