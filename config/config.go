@@ -65,7 +65,7 @@ type Config struct {
 	WorkNice *int `toml:"work_nice"`
 
 	// KeepRegisterInMemory locks the register's pages in memory (mlock), up to a quarter of
-	// the machine's memory, so that a clerk's lookup of an old case does not wait for the
+	// the memory intake may use (the machine's, or its cgroup's limit), so that a clerk's lookup of an old case does not wait for the
 	// disk after the kernel wrote its pages out (issue 12; Linux). Default true.
 	KeepRegisterInMemory *bool `toml:"keep_register_in_memory"`
 
