@@ -28,15 +28,15 @@ import (
 // register grows to the end of its mapping, drops the locks with the old mapping. A step
 // notices a new start or length of the mapping; a new mapping of the same length at the
 // same address (bbolt maps anew also when an allocation ends exactly at the mapping's
-// end) is noticed at the start of the next round, which asks the kernel whether the
-// locked part is still locked. Each round also locks what the register has grown by.
+// end) is noticed at the start of the next round, which asks the kernel how much the
+// process has locked. Each round also locks what the register has grown by.
 //
 // This is bbolt's own mapping, not a second one: a second mapping of the file would count
 // the register twice in intake's resident set. bbolt's Options.Mlock does the same
 // locking, but all at once under the mapping's lock, at Open and at every remap: 33 s
 // before a million-case register opened, and reads stalled 250–310 ms at each remap.
 //
-// Only KeepInMemory locks memory in intake: the locks it finds are its own.
+// Only KeepInMemory locks memory in intake: the locks the kernel counts are its own.
 
 const (
 	// memoryLockChunk is the most locked under one read transaction: 2 MiB, 20 ms on a
@@ -67,8 +67,8 @@ var ErrMemoryLockRefused = errors.New("the kernel refused to keep the register i
 
 // KeepInMemory keeps the register's pages in memory until ctx ends (see above). It
 // returns nil when ctx ends, an error wrapping ErrMemoryLockRefused when the kernel
-// refuses the locks (what was locked is unlocked then), and errors.ErrUnsupported where
-// there is no mlock(2). The register must not be closed before it returns.
+// refuses the locks, another error when it cannot tell what it locked (after an error
+// what was locked is unlocked), and errors.ErrUnsupported where there is no mlock(2). The register must not be closed before it returns.
 func (s *Store) KeepInMemory(ctx context.Context, o MemoryOptions) error {
 	sys, err := memorySyscalls()
 	if err != nil {
@@ -143,8 +143,9 @@ type memoryLock struct {
 type memorySys struct {
 	// mappingLength returns the length of the mapping that starts at addr.
 	mappingLength func(addr uintptr) (int64, error)
-	// lockedLength returns how much of the n bytes at addr is locked, counted from addr.
-	lockedLength func(addr uintptr, n int64) (int64, error)
+	// lockedTotal returns how much memory the process has locked (VmLck): as only
+	// KeepInMemory locks memory in intake, less than it locked means its locks are gone.
+	lockedTotal func() (int64, error)
 	// lock reads in and locks n bytes at addr (page-aligned); unlock unlocks them.
 	lock, unlock func(addr uintptr, n int64) error
 }
@@ -163,49 +164,60 @@ func (m *memoryLock) round(ctx context.Context) error {
 
 // step locks the next chunk under a read transaction, which keeps bbolt from remapping
 // meanwhile. A mapping other than the one locked so far (another start or length), or,
-// with check, one whose locked part is no longer locked, is locked from its start again.
-// A refusal unlocks what was locked.
+// with check, one whose locks are gone, is locked from its start again. On an error it
+// unlocks what it had locked, so that nothing stays locked that nobody keeps track of.
 func (m *memoryLock) step(check bool) (done bool, err error) {
 	err = m.db.View(func(tx *bolt.Tx) error {
 		base := m.db.Info().Data
-		mapped, err := m.sys.mappingLength(base)
+		var n int64 // the chunk being locked
+		err := m.lockNext(tx, base, check, &n, &done)
+		if err != nil && base == m.base {
+			// A mapping with the same start is as long or longer (bbolt's remaps
+			// never shrink it): the range is inside it. The failed chunk is unlocked
+			// too: mlock(2) may fail after it marked the range locked.
+			if uerr := m.sys.unlock(base, m.locked+n); uerr == nil {
+				m.setLocked(0)
+			}
+		}
+		return err
+	})
+	return done, err
+}
+
+// lockNext is step's work in tx; n is set to the length of the chunk it tries to lock.
+func (m *memoryLock) lockNext(tx *bolt.Tx, base uintptr, check bool, n *int64, done *bool) error {
+	mapped, err := m.sys.mappingLength(base)
+	if err != nil {
+		return err
+	}
+	fresh := base != m.base || mapped != m.mapped
+	if !fresh && check && m.locked > 0 {
+		total, err := m.sys.lockedTotal()
 		if err != nil {
 			return err
 		}
-		fresh := base != m.base || mapped != m.mapped
-		if !fresh && check && m.locked > 0 {
-			n, err := m.sys.lockedLength(base, m.locked)
-			if err != nil {
-				return err
-			}
-			fresh = n < m.locked
+		fresh = total < m.locked
+	}
+	if fresh {
+		if m.base != 0 {
+			m.remaps++
 		}
-		if fresh {
-			if m.base != 0 {
-				m.remaps++
-			}
-			m.base, m.mapped = base, mapped
-			m.setLocked(0)
-		}
-		m.size = tx.Size()
-		want := min(m.size, m.limit, m.mapped)
-		if m.locked >= want {
-			done = true
-			return nil
-		}
-		n := min(int64(memoryLockChunk), want-m.locked)
-		if err := m.sys.lock(base+uintptr(m.locked), n); err != nil {
-			if errors.Is(err, ErrMemoryLockRefused) && m.locked > 0 {
-				if uerr := m.sys.unlock(base, m.locked); uerr == nil {
-					m.setLocked(0)
-				}
-			}
-			return err
-		}
-		m.setLocked(m.locked + n)
+		m.base, m.mapped = base, mapped
+		m.setLocked(0)
+	}
+	m.size = tx.Size()
+	want := min(m.size, m.limit, m.mapped)
+	if m.locked >= want {
+		*done = true
 		return nil
-	})
-	return done, err
+	}
+	*n = min(int64(memoryLockChunk), want-m.locked)
+	if err := m.sys.lock(base+uintptr(m.locked), *n); err != nil {
+		return err
+	}
+	m.setLocked(m.locked + *n)
+	*n = 0
+	return nil
 }
 
 func (m *memoryLock) setLocked(n int64) {

@@ -17,7 +17,7 @@ import (
 
 // memorySyscalls returns the kernel's side of KeepInMemory on Linux.
 func memorySyscalls() (memorySys, error) {
-	return memorySys{mappingLength: mappingLength, lockedLength: lockedLength, lock: lockPages, unlock: unlockPages}, nil
+	return memorySys{mappingLength: mappingLength, lockedTotal: lockedTotal, lock: lockPages, unlock: unlockPages}, nil
 }
 
 // lockPages asks the kernel to read n bytes at addr ahead (madvise MADV_WILLNEED: the
@@ -47,66 +47,23 @@ func unlockPages(addr uintptr, n int64) error {
 	return nil
 }
 
-// lockedLength returns how much of the n bytes at addr lies in locked areas, counted from
-// addr: the areas of /proc/self/smaps (proc(5)) that follow one another from addr and
-// carry the flag "lo" (VM_LOCKED) in their VmFlags line.
-func lockedLength(addr uintptr, n int64) (int64, error) {
-	f, err := os.Open("/proc/self/smaps")
+// lockedTotal returns the memory this process has locked: VmLck of /proc/self/status
+// (proc(5)), in bytes.
+func lockedTotal() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0, fmt.Errorf("check the register's locks: %w", err)
 	}
-	defer f.Close()
-	return lockedLengthIn(f, uint64(addr), uint64(n))
-}
-
-// lockedLengthIn is lockedLength reading the smaps from r: a line per area as in
-// /proc/self/maps, each followed by "Key: value" lines, the last of them VmFlags.
-func lockedLengthIn(r io.Reader, addr, n uint64) (int64, error) {
-	next := addr // where the next locked area must start
-	var areaEnd uint64
-	in := false // the current area continues the locked ones from addr
-	sc := bufio.NewScanner(r)
-	for sc.Scan() && next < addr+n {
-		line := sc.Bytes()
-		if flags, ok := bytes.CutPrefix(line, []byte("VmFlags:")); ok {
-			if !in {
-				continue
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmLck:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("check the register's locks: VmLck %q", rest)
 			}
-			if !hasField(flags, "lo") {
-				break
-			}
-			next, in = areaEnd, false
-			continue
-		}
-		if first, _, _ := bytes.Cut(line, []byte(" ")); !bytes.Contains(first, []byte("-")) || bytes.HasSuffix(first, []byte(":")) {
-			continue // a "Key: value kB" line
-		}
-		a, err := parseMapsLine(line)
-		if err != nil {
-			return 0, fmt.Errorf("check the register's locks: %w", err)
-		}
-		if a.end <= next {
-			continue // before addr
-		}
-		if a.start != next {
-			break // a gap, or an area that starts before addr: not locked from addr on
-		}
-		in, areaEnd = true, a.end
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("check the register's locks: %w", err)
-	}
-	return int64(min(next, addr+n) - addr), nil
-}
-
-// hasField reports whether the space-separated fields of b include f.
-func hasField(b []byte, f string) bool {
-	for _, x := range bytes.Fields(b) {
-		if string(x) == f {
-			return true
+			return kb << 10, nil
 		}
 	}
-	return false
+	return 0, errors.New("check the register's locks: no VmLck in /proc/self/status")
 }
 
 // mappingLength returns the length of this process's mapping of a file that starts at
