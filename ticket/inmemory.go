@@ -17,7 +17,7 @@ import (
 // machine that writes out file pages nobody touched for a while (Linux's DAMON pageout
 // scheme, or plain memory pressure), the pages of an older case are on disk again, and
 // the lookup waits for the disk: 0.1–1.9 major page faults per lookup at a million cases,
-// and a handler p99 of 1.4–2.3 ms against 0.8–1.2 ms with the pages locked (BENCHMARKS.md).
+// and a handler p99 of 1.4–2.5 ms against 0.8–1.2 ms with the pages locked (BENCHMARKS.md).
 //
 // KeepInMemory locks the pages of bbolt's own mapping with mlock(2), so that the kernel
 // cannot write them out. It works in the background, a chunk at a time, each chunk under
@@ -68,7 +68,8 @@ var ErrMemoryLockRefused = errors.New("the kernel refused to keep the register i
 // KeepInMemory keeps the register's pages in memory until ctx ends (see above). It
 // returns nil when ctx ends, an error wrapping ErrMemoryLockRefused when the kernel
 // refuses the locks, another error when it cannot tell what it locked (after an error
-// what was locked is unlocked), and errors.ErrUnsupported where there is no mlock(2). The register must not be closed before it returns.
+// what was locked is unlocked), and errors.ErrUnsupported where there is no mlock(2).
+// The register must not be closed before it returns.
 func (s *Store) KeepInMemory(ctx context.Context, o MemoryOptions) error {
 	sys, err := memorySyscalls()
 	if err != nil {
