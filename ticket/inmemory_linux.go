@@ -180,3 +180,25 @@ func cgroupMemory(root, procCgroup string) int64 {
 	}
 	return least
 }
+
+// MemoryLockAllowance returns how many bytes the kernel lets this process lock:
+// math.MaxInt64 with CAP_IPC_LOCK in its effective set or an unlimited RLIMIT_MEMLOCK,
+// else the limit's soft value (mlock(2), getrlimit(2), capabilities(7)).
+func MemoryLockAllowance() (int64, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var caps [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &caps[0]); err != nil {
+		return 0, fmt.Errorf("capget: %w", err)
+	}
+	if caps[unix.CAP_IPC_LOCK/32].Effective&(1<<(unix.CAP_IPC_LOCK%32)) != 0 {
+		return math.MaxInt64, nil
+	}
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim); err != nil {
+		return 0, fmt.Errorf("getrlimit: %w", err)
+	}
+	if lim.Cur == unix.RLIM_INFINITY || lim.Cur > math.MaxInt64 {
+		return math.MaxInt64, nil
+	}
+	return int64(lim.Cur), nil
+}

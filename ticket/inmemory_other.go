@@ -9,3 +9,6 @@ func memorySyscalls() (memorySys, error) { return memorySys{}, errors.ErrUnsuppo
 
 // MemoryLimit: see memorySyscalls.
 func MemoryLimit() (int64, error) { return 0, errors.ErrUnsupported }
+
+// MemoryLockAllowance: see memorySyscalls.
+func MemoryLockAllowance() (int64, error) { return 0, errors.ErrUnsupported }

@@ -56,6 +56,7 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "ok    %s: valid, %d mailbox(es)\n", cfg.Path, len(cfg.Mailboxes))
 	printVerification(stdout, cfg)
 	printWebTrust(stdout, cfg)
+	printRegisterMemory(stdout, cfg)
 	if *offline {
 		if *roundtrip {
 			fmt.Fprintln(stderr, "intake config check: -offline and -roundtrip exclude each other")
