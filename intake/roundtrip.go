@@ -135,6 +135,14 @@ func roundtrip(ctx context.Context, cfg *config.Config, mb config.Mailbox, o Rou
 			return "", fmt.Errorf("%s, but removing it failed: %w", detail, err)
 		}
 		if n > 0 {
+			if len(folders) > 1 && folder != folders[1] {
+				// A running daemon may have copied it to move_to before the removal,
+				// its own expunge then finding nothing: remove that copy too. A copy
+				// it tries after the removal finds no mail to copy.
+				if err := removeCopy(c, folders[1], token); err != nil {
+					return "", fmt.Errorf("%s, removed, but a copy in %q: %w", detail, folders[1], err)
+				}
+			}
 			break
 		}
 		// Nothing expunged: a running daemon moved the mail to move_to
@@ -142,6 +150,22 @@ func roundtrip(ctx context.Context, cfg *config.Config, mb config.Mailbox, o Rou
 	}
 	_ = c.Logout().Wait()
 	return detail + ", removed", nil
+}
+
+// removeCopy removes the mails with the token from folder, if it exists.
+func removeCopy(c *imapclient.Client, folder, token string) error {
+	if _, err := c.Select(folder, nil).Wait(); err != nil {
+		return nil // move_to may not exist until the daemon creates it
+	}
+	crit := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: RoundtripHeader, Value: token}}}
+	data, err := c.UIDSearch(crit, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("uid search: %w", err)
+	}
+	if uids := data.AllUIDs(); len(uids) > 0 {
+		_, err = removeUIDs(c, imap.UIDSetNum(uids...))
+	}
+	return err
 }
 
 // roundtripMsg builds the test mail. Its Message-ID lies in the mailbox's
