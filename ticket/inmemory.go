@@ -170,13 +170,13 @@ func (m *memoryLock) round(ctx context.Context) error {
 func (m *memoryLock) step(check bool) (done bool, err error) {
 	err = m.db.View(func(tx *bolt.Tx) error {
 		base := m.db.Info().Data
-		var n int64 // the chunk being locked
-		err := m.lockNext(tx, base, check, &n, &done)
+		d, failed, err := m.lockNext(tx, base, check)
+		done = d
 		if err != nil && base == m.base {
 			// A mapping with the same start is as long or longer (bbolt's remaps
 			// never shrink it): the range is inside it. The failed chunk is unlocked
 			// too: mlock(2) may fail after it marked the range locked.
-			if uerr := m.sys.unlock(base, m.locked+n); uerr == nil {
+			if uerr := m.sys.unlock(base, m.locked+failed); uerr == nil {
 				m.setLocked(0)
 			}
 		}
@@ -185,17 +185,17 @@ func (m *memoryLock) step(check bool) (done bool, err error) {
 	return done, err
 }
 
-// lockNext is step's work in tx; n is set to the length of the chunk it tries to lock.
-func (m *memoryLock) lockNext(tx *bolt.Tx, base uintptr, check bool, n *int64, done *bool) error {
+// lockNext is step's work in tx. failed is the length of the chunk whose lock failed.
+func (m *memoryLock) lockNext(tx *bolt.Tx, base uintptr, check bool) (done bool, failed int64, err error) {
 	mapped, err := m.sys.mappingLength(base)
 	if err != nil {
-		return err
+		return false, 0, err
 	}
 	fresh := base != m.base || mapped != m.mapped
 	if !fresh && check && m.locked > 0 {
 		total, err := m.sys.lockedTotal()
 		if err != nil {
-			return err
+			return false, 0, err
 		}
 		fresh = total < m.locked
 	}
@@ -209,16 +209,14 @@ func (m *memoryLock) lockNext(tx *bolt.Tx, base uintptr, check bool, n *int64, d
 	m.size = tx.Size()
 	want := min(m.size, m.limit, m.mapped)
 	if m.locked >= want {
-		*done = true
-		return nil
+		return true, 0, nil
 	}
-	*n = min(int64(memoryLockChunk), want-m.locked)
-	if err := m.sys.lock(base+uintptr(m.locked), *n); err != nil {
-		return err
+	n := min(int64(memoryLockChunk), want-m.locked)
+	if err := m.sys.lock(base+uintptr(m.locked), n); err != nil {
+		return false, n, err
 	}
-	m.setLocked(m.locked + *n)
-	*n = 0
-	return nil
+	m.setLocked(m.locked + n)
+	return false, 0, nil
 }
 
 func (m *memoryLock) setLocked(n int64) {
