@@ -36,14 +36,15 @@ func printRegisterMemory(w io.Writer, cfg *config.Config) {
 	if allowed < limit {
 		fmt.Fprintf(w, "WARN  register: keep_register_in_memory, but the kernel lets intake lock only %s (RLIMIT_MEMLOCK, no CAP_IPC_LOCK) of up to %s; the register is %s now. "+
 			"Set LimitMEMLOCK=infinity in the systemd unit (docker run --ulimit memlock=-1), or keep_register_in_memory = false\n",
-			mb(allowed), mb(limit), mb(size))
+			megabytes(allowed), megabytes(limit), megabytes(size))
 		return
 	}
-	fmt.Fprintf(w, "ok    register: kept in memory up to %s (a quarter of the memory intake may use); the register is %s now\n", mb(limit), mb(size))
+	fmt.Fprintf(w, "ok    register: kept in memory up to %s (a quarter of the memory intake may use); the register is %s now\n", megabytes(limit), megabytes(size))
 }
 
-// mb formats n bytes in MB for a line of config check.
-func mb(n int64) string {
+// megabytes formats n bytes in MB, rounded, for a line of config check (config.ByteSize
+// prints exact units only).
+func megabytes(n int64) string {
 	if n == math.MaxInt64 {
 		return "unlimited"
 	}

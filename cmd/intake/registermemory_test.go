@@ -20,46 +20,12 @@ func TestConfigCheckTellsWhetherTheRegisterCanBeKeptInMemory(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to run intake as another uid and to set its RLIMIT_MEMLOCK (CI runs as root)")
 	}
-	root, err := os.MkdirTemp("", "intake-memlock-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	exe := filepath.Join(root, "intake")
-	b, err := os.ReadFile(binary)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(exe, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	root, exe := binaryForAnyUser(t)
 	secret := filepath.Join(root, "secret")
 	if err := os.WriteFile(secret, []byte("s\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	base := `data_dir = "` + filepath.Join(root, "data") + `"
-
-[office]
-name = "Staatskanzlei"
-
-[[mailbox]]
-name = "poststelle"
-address = "poststelle@stk.example.de"
-prefix = "STK"
-
-[mailbox.imap]
-host = "imap.stk.example.de"
-username = "poststelle"
-password_file = "` + secret + `"
-
-[mailbox.smtp]
-host = "smtp.stk.example.de"
-username = "poststelle"
-password_file = "` + secret + `"
-`
+	base := unitConfig(filepath.Join(root, "data"), secret)
 	var old unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &old); err != nil {
 		t.Fatal(err)

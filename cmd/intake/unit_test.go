@@ -37,23 +37,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Error("Documentation= points at example.invalid")
 	}
 
-	// The binary where an unprivileged user may run it.
-	root, err := os.MkdirTemp("", "intake-unit-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	exe := filepath.Join(root, "intake")
-	b, err := os.ReadFile(binary)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(exe, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	root, exe := binaryForAnyUser(t)
 
 	t.Run("systemd-analyze verify", func(t *testing.T) {
 		sa, err := exec.LookPath("systemd-analyze")
@@ -107,26 +91,7 @@ func TestSystemdUnit(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg := filepath.Join(etc, "intake.toml")
-		cfgText := `data_dir = "` + state + `"
-
-[office]
-name = "Staatskanzlei"
-
-[[mailbox]]
-name = "poststelle"
-address = "poststelle@stk.example.de"
-prefix = "STK"
-
-[mailbox.imap]
-host = "imap.stk.example.de"
-username = "poststelle"
-password_file = "` + filepath.Join(creds, "imap") + `"
-
-[mailbox.smtp]
-host = "smtp.stk.example.de"
-username = "poststelle"
-password_file = "` + filepath.Join(creds, "imap") + `"
-`
+		cfgText := unitConfig(state, filepath.Join(creds, "imap"))
 		check := func() (string, error) {
 			cmd := exec.Command(exe, "config", "check", "-offline", "-config", cfg)
 			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: unitUID, Gid: unitUID}}
@@ -159,4 +124,53 @@ password_file = "` + filepath.Join(creds, "imap") + `"
 			t.Errorf("config check of a 0640 root config as uid %d = %v\n%s; want permission denied", unitUID, err, out)
 		}
 	})
+}
+
+// binaryForAnyUser copies the intake binary under test into a folder of its own that
+// every uid may enter (the test binary's folder is private), for tests that run it as
+// an unprivileged uid. root is that folder, removed after the test.
+func binaryForAnyUser(t *testing.T) (root, exe string) {
+	t.Helper()
+	root, err := os.MkdirTemp("", "intake-unit-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exe = filepath.Join(root, "intake")
+	b, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root, exe
+}
+
+// unitConfig is the smallest configuration of one mailbox, with its data in dataDir and
+// both passwords in passwordFile, as the unit's install steps lay it out.
+func unitConfig(dataDir, passwordFile string) string {
+	return `data_dir = "` + dataDir + `"
+
+[office]
+name = "Staatskanzlei"
+
+[[mailbox]]
+name = "poststelle"
+address = "poststelle@stk.example.de"
+prefix = "STK"
+
+[mailbox.imap]
+host = "imap.stk.example.de"
+username = "poststelle"
+password_file = "` + passwordFile + `"
+
+[mailbox.smtp]
+host = "smtp.stk.example.de"
+username = "poststelle"
+password_file = "` + passwordFile + `"
+`
 }
