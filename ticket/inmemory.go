@@ -26,10 +26,10 @@ import (
 // remap waits at most for one chunk (while it waits, new read transactions wait too: a
 // sync.RWMutex lets no reader pass a waiting writer). A remap, which happens as the
 // register grows to the end of its mapping, drops the locks with the old mapping. A step
-// notices a new start or length of the mapping; a new mapping of the same length at the
-// same address (bbolt maps anew also when an allocation ends exactly at the mapping's
-// end) is noticed at the start of the next round, which asks the kernel how much the
-// process has locked. Each round also locks what the register has grown by.
+// notices a new start of the mapping; a new length, or a new mapping of the same length
+// at the same address (bbolt maps anew also when an allocation ends exactly at the
+// mapping's end), is noticed at the start of the next round, which reads the mapping's
+// length and asks the kernel how much the process has locked. Each round also locks what the register has grown by.
 //
 // This is bbolt's own mapping, not a second one: a second mapping of the file would count
 // the register twice in intake's resident set. bbolt's Options.Mlock does the same
@@ -164,8 +164,9 @@ func (m *memoryLock) round(ctx context.Context) error {
 }
 
 // step locks the next chunk under a read transaction, which keeps bbolt from remapping
-// meanwhile. A mapping other than the one locked so far (another start or length), or,
-// with check, one whose locks are gone, is locked from its start again. On an error it
+// meanwhile. A mapping other than the one locked so far (another start, or with check
+// another length), or, with check, one whose locks are gone, is locked from its start
+// again. On an error it
 // unlocks what it had locked, so that nothing stays locked that nobody keeps track of.
 func (m *memoryLock) step(check bool) (done bool, err error) {
 	err = m.db.View(func(tx *bolt.Tx) error {
@@ -187,9 +188,14 @@ func (m *memoryLock) step(check bool) (done bool, err error) {
 
 // lockNext is step's work in tx. failed is the length of the chunk whose lock failed.
 func (m *memoryLock) lockNext(tx *bolt.Tx, base uintptr, check bool) (done bool, failed int64, err error) {
-	mapped, err := m.sys.mappingLength(base)
-	if err != nil {
-		return false, 0, err
+	// The mapping's length only on a round's first step or a new start: a remap in the
+	// middle of a round that keeps the start is noticed by the next round's check.
+	mapped := m.mapped
+	if check || base != m.base {
+		var err error
+		if mapped, err = m.sys.mappingLength(base); err != nil {
+			return false, 0, err
+		}
 	}
 	fresh := base != m.base || mapped != m.mapped
 	if !fresh && check && m.locked > 0 {
