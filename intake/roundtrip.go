@@ -152,12 +152,17 @@ func roundtrip(ctx context.Context, cfg *config.Config, mb config.Mailbox, o Rou
 	return detail + ", removed", nil
 }
 
+// testMailCriteria finds the test mail with the token by its RoundtripHeader.
+func testMailCriteria(token string) *imap.SearchCriteria {
+	return &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: RoundtripHeader, Value: token}}}
+}
+
 // removeCopy removes the mails with the token from folder, if it exists.
 func removeCopy(c *imapclient.Client, folder, token string) error {
 	if _, err := c.Select(folder, nil).Wait(); err != nil {
 		return nil // move_to may not exist until the daemon creates it
 	}
-	crit := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: RoundtripHeader, Value: token}}}
+	crit := testMailCriteria(token)
 	data, err := c.UIDSearch(crit, nil).Wait()
 	if err != nil {
 		return fmt.Errorf("uid search: %w", err)
@@ -196,7 +201,7 @@ func roundtripMsg(cfg *config.Config, mb config.Mailbox, instanceID, token strin
 // until it is found or ctx ends. It returns the folder it was found in,
 // which is then selected, and the UIDs of the matching mails.
 func waitArrival(ctx context.Context, c *imapclient.Client, folders []string, token string, poll time.Duration) (string, imap.UIDSet, error) {
-	crit := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: RoundtripHeader, Value: token}}}
+	crit := testMailCriteria(token)
 	selected := folders[0]
 	t := time.NewTicker(poll)
 	defer t.Stop()
