@@ -56,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRegister(args[1:], stdout, stderr)
 	case "searchdrain":
 		return cmdSearchDrain(args[1:], stdout, stderr)
+	case "searchdrain-clerk": // started by searchdrain, not by hand
+		return cmdSearchDrainClerk(args[1:], os.Stdin, stdout, stderr)
 	case "pin":
 		return cmdPin(args[1:], stdout, stderr)
 	default:

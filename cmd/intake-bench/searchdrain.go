@@ -32,6 +32,7 @@ func cmdSearchDrain(args []string, stdout, stderr io.Writer) int {
 	requestNice := fs.String("request-nice", "", "web.request_nice of the daemon, e.g. 0 to compare without clerks first (default: intake's default)")
 	workNice := fs.String("work-nice", "", "work_nice of the daemon, e.g. 0 to compare without it (default: intake's default; an intake before work_nice refuses the key)")
 	keepInMemory := fs.String("keep-in-memory", "", `keep_register_in_memory of the daemon: "true" or "false" (default: intake's default; an intake before it refuses the key)`)
+	clerkInBench := fs.Bool("clerk-in-bench", false, "the clerks ask from the bench's own process, beside the Dovecot it started, not each from a process in a session of its own (a clerk's browser runs on another machine)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	bin := fs.String("intake", "", "the intake binary to measure (default: built from this module with go build)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *cases < 1 || *n < 1 || *bigEvery < 0 || *idle <= 0 || *pausedClerk < 0 || *clerkPause < 0 ||
@@ -73,7 +74,7 @@ func cmdSearchDrain(args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
-	rep, err := sdRun(ctx, sdParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), idle: *idle, exe: exe, dir: *dir, only: *only, requestNice: *requestNice, workNice: *workNice, keepInMemory: *keepInMemory, pause: *pausedClerk, clerkPause: *clerkPause}, d, stderr)
+	rep, err := sdRun(ctx, sdParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), idle: *idle, exe: exe, dir: *dir, only: *only, requestNice: *requestNice, workNice: *workNice, keepInMemory: *keepInMemory, pause: *pausedClerk, clerkPause: *clerkPause, clerkInBench: *clerkInBench}, d, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "intake-bench searchdrain:", err)
 		return exitFailure

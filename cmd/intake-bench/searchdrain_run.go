@@ -44,6 +44,7 @@ type sdParams struct {
 	keepInMemory string        // keep_register_in_memory; "" = intake's default
 	pause        time.Duration // > 0: a second clerk, lookups this far apart
 	clerkPause   time.Duration // the first clerk's pause between two requests (0: none)
+	clerkInBench bool          // the clerks ask from the bench's process, not from processes of their own
 }
 
 // sdReport is what searchdrain prints (-json: as JSON).
@@ -73,7 +74,10 @@ type sdReport struct {
 	Pause      time.Duration `json:"paused_clerk_ns"`   // -paused-clerk; 0 = none
 	ClerkPause time.Duration `json:"clerk_pause_ns"`    // -clerk-pause; 0 = none
 	ClerkConns int64         `json:"clerk_connections"` // connections the (first) clerk opened
-	Only       string        `json:"only,omitempty"`    // -only
+	// ClerkInBench: the clerks asked from the bench's own process (-clerk-in-bench), not
+	// from processes in sessions of their own.
+	ClerkInBench bool   `json:"clerk_in_bench"`
+	Only         string `json:"only,omitempty"` // -only
 	// ClerkFaults: major page faults of the daemon's raised threads (the clerks') by the
 	// last ack: each read a page of the register or the index from disk.
 	ClerkFaults int64 `json:"clerk_major_faults_at_ack"`
@@ -469,7 +473,7 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	}
 	defer logFile.Close()
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	t0 := time.Now()
+	t0, t0Mono := time.Now(), monotonicNow()
 	rep.Start = t0
 	if err := cmd.Start(); err != nil {
 		return rep, fmt.Errorf("start intake: %w", err)
@@ -486,28 +490,70 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
 	up := make(chan time.Duration, 1)
-	var samples []sdSample
+	var samples, paused []sdSample
 	var wg sync.WaitGroup
-	wg.Add(1)
-	clerk := &sdClient{http: &http.Client{Timeout: time.Minute}, base: "http://" + addr, token: token}
-	go func() {
-		defer wg.Done()
-		samples = queryLoop(loopCtx, clerk, newSDQueries(d), p.only, p.clerkPause, false, t0, up)
+	var clerks []*clerkProcess // -clerk-in-bench=false: the clerks' processes, the first one first
+	defer func() {
+		for _, c := range clerks {
+			c.stop()
+		}
 	}()
-	var paused []sdSample
+	clerk := &sdClient{http: &http.Client{Timeout: time.Minute}, base: "http://" + addr, token: token}
+	jobs := []clerkJob{{Base: clerk.base, Token: token, Data: d, Only: p.only, Pause: p.clerkPause, Seed: [2]uint64{42, 12}, T0: t0Mono}}
 	if p.pause > 0 {
+		// Other cases than the first clerk's.
+		jobs = append(jobs, clerkJob{Base: clerk.base, Token: token, Data: d, Only: "lookup", Pause: p.pause, Second: true, Seed: [2]uint64{43, 13}, T0: t0Mono})
+	}
+	rep.ClerkInBench = p.clerkInBench
+	for i, job := range jobs {
+		if !p.clerkInBench {
+			c, err := startClerkProcess(job, logw)
+			if err != nil {
+				return rep, err
+			}
+			clerks = append(clerks, c)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cl := &sdClient{http: &http.Client{Timeout: time.Minute}, base: "http://" + addr, token: token}
+			if i == 0 {
+				samples = queryLoop(loopCtx, clerk, newSDQueries(d), job.Only, job.Pause, false, t0, up)
+				return
+			}
+			cl := &sdClient{http: &http.Client{Timeout: time.Minute}, base: job.Base, token: token}
 			q := newSDQueries(d)
-			q.rng = rand.New(rand.NewPCG(43, 13)) // other cases than the first loop's
-			paused = queryLoop(loopCtx, cl, q, "lookup", p.pause, true, t0, nil)
+			q.rng = rand.New(rand.NewPCG(job.Seed[0], job.Seed[1]))
+			paused = queryLoop(loopCtx, cl, q, job.Only, job.Pause, true, t0, nil)
 		}()
 	}
-	finish := func() {
+	finish := func() error {
 		stopLoop()
 		wg.Wait()
+		for i, c := range clerks {
+			res, err := c.stop()
+			if err != nil {
+				clerks = clerks[i+1:]
+				return err
+			}
+			got := make([]sdSample, len(res.Samples))
+			for k, s := range res.Samples {
+				got[k] = s.sample()
+			}
+			if i == 0 {
+				samples, rep.ClerkConns = got, res.Conns
+				if res.Up > 0 {
+					up <- res.Up
+				}
+			} else {
+				paused = got
+			}
+		}
+		clerks = nil
+		if p.clerkInBench {
+			rep.ClerkConns = clerk.conns.Load()
+		}
+		return nil
 	}
 
 	sock := intake.SocketPath(data)
@@ -579,9 +625,10 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	say("index caught up after %v; measuring %v more", rep.Idle.Round(time.Millisecond), p.idle)
 	time.Sleep(p.idle) // the idle phase: queries go on
 	end := time.Since(t0)
-	finish()
+	if err := finish(); err != nil {
+		return rep, err
+	}
 	samples = append(samples, paused...)
-	rep.ClerkConns = clerk.conns.Load()
 	if rep.CPUAtEnd, err = procCPU(cmd.Process.Pid); err != nil {
 		return rep, err
 	}
@@ -615,7 +662,11 @@ func formatSD(rep sdReport) string {
 		rep.Cases, rep.CasesAtRun, rep.Mails, rep.Big)
 	fmt.Fprintf(&b, "daemon:     API answers after %v; all registered after %v; last ack accepted after %v; idle (index caught up) after %v\n",
 		rep.APIUp.Round(time.Millisecond), rep.Registered.Round(time.Millisecond), rep.LastAck.Round(time.Millisecond), rep.Idle.Round(time.Millisecond))
-	fmt.Fprintf(&b, "clerk:      opened %d connection(s)", rep.ClerkConns)
+	where := "asks from a process in a session of its own"
+	if rep.ClerkInBench {
+		where = "asks from the bench's process (-clerk-in-bench)"
+	}
+	fmt.Fprintf(&b, "clerk:      %s; opened %d connection(s)", where, rep.ClerkConns)
 	if rep.ClerkPause > 0 {
 		fmt.Fprintf(&b, "; pauses %v between two requests", rep.ClerkPause)
 	}
