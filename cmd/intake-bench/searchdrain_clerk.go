@@ -22,8 +22,8 @@ import (
 // first between autogroups (one per session, sched(7)) and only then between the
 // threads of a group; a client inside the bench's process waits for a core beside the
 // bench and the Dovecot it started, which are busy during the drain (BENCHMARKS.md,
-// "The clerk's client in a session of its own"). -clerk-in-bench keeps the client in
-// the bench's process, as before.
+// "The clerk in a session of its own; the Go runtime's hand-back": it made no difference
+// there). -clerk-in-bench keeps the client in the bench's process, as before.
 
 // clerkJob is what a clerk process is asked to do: JSON on its standard input. It runs
 // its query loop until its standard input ends.
@@ -175,9 +175,13 @@ func startClerkProcess(job clerkJob, stderr io.Writer) (*clerkProcess, error) {
 	return p, nil
 }
 
-// stop ends the clerk's loop and returns what it measured.
-func (p *clerkProcess) stop() (clerkResult, error) {
-	p.stdin.Close()
+// end closes the clerk's standard input, which ends its loop; wait then collects what it
+// measured. searchdrain ends all clerks before it waits for the first, so that they stop
+// together, as the clerks in the bench's process do.
+func (p *clerkProcess) end() { p.stdin.Close() }
+
+// wait waits for the clerk process (ended with end) and returns what it measured.
+func (p *clerkProcess) wait() (clerkResult, error) {
 	var res clerkResult
 	if err := p.cmd.Wait(); err != nil {
 		return res, fmt.Errorf("clerk process: %w", err)

@@ -81,6 +81,11 @@ type sdReport struct {
 	// ClerkFaults: major page faults of the daemon's raised threads (the clerks') by the
 	// last ack: each read a page of the register or the index from disk.
 	ClerkFaults int64 `json:"clerk_major_faults_at_ack"`
+	// ClerkSwitches: voluntary context switches of the same threads by the last ack: one
+	// per request is the wait for the next one; more are the Go runtime handing the
+	// goroutine to another thread and back (BENCHMARKS.md, "The clerk in a session of its
+	// own; the Go runtime's hand-back").
+	ClerkSwitches int64 `json:"clerk_voluntary_switches_at_ack"`
 	// KeepInMemory is the daemon's keep_register_in_memory ("" = its default); Locked its
 	// locked memory (VmLck) at the last ack, RegisterBytes the size of intake.db then.
 	KeepInMemory  string    `json:"keep_register_in_memory"`
@@ -208,30 +213,54 @@ func freePort() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// clerkFaults sums the major page faults (proc(5) majflt) of process pid's threads at a
-// nice value below 0, the raised threads of clerks' connections (web/priority.go), since
-// each was created; a thread that ended meanwhile is left out.
-func clerkFaults(pid int) (int64, error) {
+// clerkCounters sums two counters of process pid's threads at a nice value below 0, the
+// raised threads of clerks' connections (web/priority.go), since each was created: the
+// major page faults (proc(5): majflt of stat) and the voluntary context switches
+// (voluntary_ctxt_switches of status): each time the thread slept, in ppoll(2) for the
+// clerk's next request, or in futex(2) while the Go runtime handed its goroutine to
+// another thread and back. A thread that ended meanwhile is left out.
+func clerkCounters(pid int) (faults, switches int64, err error) {
 	nices, err := worknice.Threads(pid)
 	if err != nil {
-		return 0, fmt.Errorf("read the clerks' page faults: %w", err)
+		return 0, 0, fmt.Errorf("read the clerks' threads: %w", err)
 	}
-	var sum int64
 	for tid, nice := range nices {
 		if nice >= 0 {
 			continue
 		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
 		if err != nil {
 			continue // ended meanwhile
 		}
-		n, err := parseMajorFaults(string(b))
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/status", pid, tid))
 		if err != nil {
-			return 0, err
+			continue
 		}
-		sum += n
+		n, err := parseMajorFaults(string(stat))
+		if err != nil {
+			return 0, 0, err
+		}
+		v, err := parseVoluntarySwitches(string(status))
+		if err != nil {
+			return 0, 0, err
+		}
+		faults, switches = faults+n, switches+v
 	}
-	return sum, nil
+	return faults, switches, nil
+}
+
+// parseVoluntarySwitches reads voluntary_ctxt_switches from a thread's status (proc(5)).
+func parseVoluntarySwitches(status string) (int64, error) {
+	for _, line := range strings.Split(status, "\n") {
+		if rest, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("read voluntary context switches: %w", err)
+			}
+			return n, nil
+		}
+	}
+	return 0, errors.New("no voluntary_ctxt_switches in the thread's status")
 }
 
 // sdStaticPath is what "-only static" asks for in the lookups' place: a file of the web
@@ -495,7 +524,10 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	var clerks []*clerkProcess // -clerk-in-bench=false: the clerks' processes, the first one first
 	defer func() {
 		for _, c := range clerks {
-			c.stop()
+			c.end()
+		}
+		for _, c := range clerks {
+			c.wait()
 		}
 	}()
 	clerk := &sdClient{http: &http.Client{Timeout: time.Minute}, base: "http://" + addr, token: token}
@@ -530,10 +562,13 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	finish := func() error {
 		stopLoop()
 		wg.Wait()
+		for _, c := range clerks {
+			c.end()
+		}
 		for i, c := range clerks {
-			res, err := c.stop()
+			res, err := c.wait()
 			if err != nil {
-				clerks = clerks[i+1:]
+				clerks = clerks[i+1:] // the deferred wait collects the others
 				return err
 			}
 			got := make([]sdSample, len(res.Samples))
@@ -590,7 +625,7 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 		finish()
 		return rep, err
 	}
-	if rep.ClerkFaults, err = clerkFaults(cmd.Process.Pid); err != nil {
+	if rep.ClerkFaults, rep.ClerkSwitches, err = clerkCounters(cmd.Process.Pid); err != nil {
 		finish()
 		return rep, err
 	}
@@ -684,8 +719,9 @@ func formatSD(rep sdReport) string {
 	}
 	fmt.Fprintf(&b, "web.request_nice: %s; work_nice: %s; threads at the last ack by nice value: %s\n", nice, work, formatNices(rep.ThreadNice))
 	if d := rep.Phases[0]; d.Lookup.N+d.FullText.N+d.PausedLookup.N > 0 {
-		fmt.Fprintf(&b, "clerks' raised threads: %d major page faults by the last ack, %.2f per request of the drain phase\n",
-			rep.ClerkFaults, float64(rep.ClerkFaults)/float64(d.Lookup.N+d.FullText.N+d.PausedLookup.N))
+		n := float64(d.Lookup.N + d.FullText.N + d.PausedLookup.N)
+		fmt.Fprintf(&b, "clerks' raised threads by the last ack: %d major page faults (%.2f per request of the drain phase), %d voluntary context switches (%.2f per request)\n",
+			rep.ClerkFaults, float64(rep.ClerkFaults)/n, rep.ClerkSwitches, float64(rep.ClerkSwitches)/n)
 	}
 	keep := rep.KeepInMemory
 	if keep == "" {

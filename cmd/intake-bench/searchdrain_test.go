@@ -81,3 +81,23 @@ func TestServerTimes(t *testing.T) {
 		}
 	}
 }
+
+func TestParseVoluntarySwitches(t *testing.T) {
+	status := "Name:\tintake\nState:\tS (sleeping)\nvoluntary_ctxt_switches:\t12345\nnonvoluntary_ctxt_switches:\t67\n"
+	for _, tt := range []struct {
+		name, status string
+		want         int64
+		wantErr      bool
+	}{
+		{"status", status, 12345, false},
+		{"missing", "Name:\tintake\nnonvoluntary_ctxt_switches:\t67\n", 0, true},
+		{"garbled", "voluntary_ctxt_switches:\tmany\n", 0, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseVoluntarySwitches(tt.status)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("parseVoluntarySwitches = %d, %v; want %d, error %v", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
