@@ -329,13 +329,22 @@ func procStatusBytes(pid int, key string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	v, err := statusField(string(b), key)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/status: %w", pid, err)
+	}
+	kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(v, "kB")), 10, 64)
+	return kb * 1024, err
+}
+
+// statusField returns the value of key in a status file of proc(5) ("Key:\tvalue").
+func statusField(status, key string) (string, error) {
+	for line := range strings.Lines(status) {
 		if rest, ok := strings.CutPrefix(line, key+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb * 1024, err
+			return strings.TrimSpace(rest), nil
 		}
 	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", key, pid)
+	return "", fmt.Errorf("no %s", key)
 }
 
 func writeBenchConfig(rig *mailrig.Rig, dir, logLevel string) (string, error) {

@@ -98,13 +98,14 @@ func timeAtMonotonic(mono int64) time.Time {
 	return best
 }
 
-// runClerk runs job's query loop until ctx ends.
-func runClerk(ctx context.Context, job clerkJob) clerkResult {
+// runClerk runs job's query loop until ctx ends; its samples start from t0, the
+// daemon's start.
+func runClerk(ctx context.Context, job clerkJob, t0 time.Time) clerkResult {
 	c := &sdClient{http: &http.Client{Timeout: time.Minute}, base: job.Base, token: job.Token}
 	q := newSDQueries(job.Data)
 	q.rng = rand.New(rand.NewPCG(job.Seed[0], job.Seed[1]))
 	up := make(chan time.Duration, 1)
-	samples := queryLoop(ctx, c, q, job.Only, job.Pause, job.Second, timeAtMonotonic(job.T0), up)
+	samples := queryLoop(ctx, c, q, job.Only, job.Pause, job.Second, t0, up)
 	res := clerkResult{Conns: c.conns.Load(), Samples: make([]clerkSample, len(samples))}
 	for i, s := range samples {
 		res.Samples[i] = s.clerk()
@@ -136,7 +137,7 @@ func cmdSearchDrainClerk(args []string, stdin io.Reader, stdout, stderr io.Write
 		_, _ = io.Copy(io.Discard, io.MultiReader(dec.Buffered(), stdin))
 		stop()
 	}()
-	res := runClerk(ctx, job)
+	res := runClerk(ctx, job, timeAtMonotonic(job.T0))
 	if err := json.NewEncoder(stdout).Encode(res); err != nil {
 		fmt.Fprintln(stderr, "intake-bench searchdrain-clerk: write the result:", err)
 		return exitFailure

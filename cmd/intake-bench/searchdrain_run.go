@@ -251,16 +251,15 @@ func clerkCounters(pid int) (faults, switches int64, err error) {
 
 // parseVoluntarySwitches reads voluntary_ctxt_switches from a thread's status (proc(5)).
 func parseVoluntarySwitches(status string) (int64, error) {
-	for _, line := range strings.Split(status, "\n") {
-		if rest, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("read voluntary context switches: %w", err)
-			}
-			return n, nil
-		}
+	v, err := statusField(status, "voluntary_ctxt_switches")
+	if err != nil {
+		return 0, fmt.Errorf("read voluntary context switches: %w", err)
 	}
-	return 0, errors.New("no voluntary_ctxt_switches in the thread's status")
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("read voluntary context switches: %w", err)
+	}
+	return n, nil
 }
 
 // sdStaticPath is what "-only static" asks for in the lookups' place: a file of the web
@@ -518,10 +517,18 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	}()
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
-	up := make(chan time.Duration, 1)
-	var samples, paused []sdSample
+	// The clerks: each in a process of its own, or (-clerk-in-bench) on a goroutine of
+	// the bench; either way each gives a clerkResult.
+	base := "http://" + addr
+	jobs := []clerkJob{{Base: base, Token: token, Data: d, Only: p.only, Pause: p.clerkPause, Seed: [2]uint64{42, 12}, T0: t0Mono}}
+	if p.pause > 0 {
+		// Other cases than the first clerk's.
+		jobs = append(jobs, clerkJob{Base: base, Token: token, Data: d, Only: "lookup", Pause: p.pause, Second: true, Seed: [2]uint64{43, 13}, T0: t0Mono})
+	}
+	rep.ClerkInBench = p.clerkInBench
+	results := make([]clerkResult, len(jobs))
 	var wg sync.WaitGroup
-	var clerks []*clerkProcess // -clerk-in-bench=false: the clerks' processes, the first one first
+	var clerks []*clerkProcess // the clerks' processes, in the order of jobs
 	defer func() {
 		for _, c := range clerks {
 			c.end()
@@ -530,34 +537,16 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 			c.wait()
 		}
 	}()
-	clerk := &sdClient{http: &http.Client{Timeout: time.Minute}, base: "http://" + addr, token: token}
-	jobs := []clerkJob{{Base: clerk.base, Token: token, Data: d, Only: p.only, Pause: p.clerkPause, Seed: [2]uint64{42, 12}, T0: t0Mono}}
-	if p.pause > 0 {
-		// Other cases than the first clerk's.
-		jobs = append(jobs, clerkJob{Base: clerk.base, Token: token, Data: d, Only: "lookup", Pause: p.pause, Second: true, Seed: [2]uint64{43, 13}, T0: t0Mono})
-	}
-	rep.ClerkInBench = p.clerkInBench
 	for i, job := range jobs {
-		if !p.clerkInBench {
-			c, err := startClerkProcess(job, logw)
-			if err != nil {
-				return rep, err
-			}
-			clerks = append(clerks, c)
+		if p.clerkInBench {
+			wg.Go(func() { results[i] = runClerk(loopCtx, job, t0) })
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if i == 0 {
-				samples = queryLoop(loopCtx, clerk, newSDQueries(d), job.Only, job.Pause, false, t0, up)
-				return
-			}
-			cl := &sdClient{http: &http.Client{Timeout: time.Minute}, base: job.Base, token: token}
-			q := newSDQueries(d)
-			q.rng = rand.New(rand.NewPCG(job.Seed[0], job.Seed[1]))
-			paused = queryLoop(loopCtx, cl, q, job.Only, job.Pause, true, t0, nil)
-		}()
+		c, err := startClerkProcess(job, logw)
+		if err != nil {
+			return rep, err
+		}
+		clerks = append(clerks, c)
 	}
 	finish := func() error {
 		stopLoop()
@@ -571,23 +560,9 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 				clerks = clerks[i+1:] // the deferred wait collects the others
 				return err
 			}
-			got := make([]sdSample, len(res.Samples))
-			for k, s := range res.Samples {
-				got[k] = s.sample()
-			}
-			if i == 0 {
-				samples, rep.ClerkConns = got, res.Conns
-				if res.Up > 0 {
-					up <- res.Up
-				}
-			} else {
-				paused = got
-			}
+			results[i] = res
 		}
 		clerks = nil
-		if p.clerkInBench {
-			rep.ClerkConns = clerk.conns.Load()
-		}
 		return nil
 	}
 
@@ -663,13 +638,17 @@ func sdRun(ctx context.Context, p sdParams, d sdData, logw io.Writer) (rep sdRep
 	if err := finish(); err != nil {
 		return rep, err
 	}
-	samples = append(samples, paused...)
+	var samples []sdSample
+	for _, res := range results {
+		for _, s := range res.Samples {
+			samples = append(samples, s.sample())
+		}
+	}
+	rep.ClerkConns, rep.APIUp = results[0].Conns, results[0].Up
 	if rep.CPUAtEnd, err = procCPU(cmd.Process.Pid); err != nil {
 		return rep, err
 	}
-	select {
-	case rep.APIUp = <-up:
-	default:
+	if rep.APIUp == 0 {
 		return rep, errors.New("the JSON API never answered")
 	}
 	rep.Phases = []sdPhase{
