@@ -38,6 +38,11 @@ func TestRegisterKeptInMemoryByRunningDaemon(t *testing.T) {
 	t.Run("off", func(t *testing.T) {
 		cfgPath, _ := writeWebConfig(t, rig, "keep_register_in_memory = false\n", "")
 		d := startDaemon(t, cfgPath)
+		// The line the off branch logs: a daemon that ignored the key would never write
+		// it (and might not have locked anything yet when asked).
+		waitUntil(t, 30*time.Second, func() bool {
+			return strings.Contains(d.log.String(), "register not kept in memory: keep_register_in_memory = false")
+		}, d)
 		waitUntil(t, 30*time.Second, func() bool { return strings.Contains(d.log.String(), "intake running") }, d)
 		if got := lockedMemory(t, d.cmd.Process.Pid); got != 0 {
 			t.Errorf("keep_register_in_memory = false, and the daemon has %d bytes locked", got)

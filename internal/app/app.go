@@ -109,6 +109,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		// Started after lowerWork: its thread runs at work_nice. Stopped before the
 		// register is closed (deferred after store.Close).
 		defer keepInMemory(ctx, store, log)()
+	} else {
+		log.Info("register not kept in memory: keep_register_in_memory = false", "component", "register")
 	}
 	if cfg.Admin.Listen != "" {
 		stopAdmin, err := StartAdmin(cfg.Admin.Listen, d.AdminHandler(), log)
