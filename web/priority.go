@@ -2,10 +2,12 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,13 +41,17 @@ import (
 // next lookup in a drain (BENCHMARKS.md). Unwired, it waits like any goroutine, and its
 // thread goes on with the background read's end and then, nearly always, with the
 // goroutine itself. The thread stays raised meanwhile: lowering a running thread lets the
-// kernel put it behind the drain at once, with the answer's end still to do. The raised
-// thread may thus run other goroutines for that moment; when the goroutine is wired again
-// on another thread, that thread is raised and the one it left is lowered, and a thread the
-// runtime cloned from a raised one meanwhile (it inherits the nice value) is lowered too
-// (requestPriority.lowerStrays). When the connection ends, its goroutine ends wired to
-// its raised thread and the Go runtime ends the thread; if it ends unwired, its thread is
-// lowered (connState). So no thread stays raised beyond its connection's request.
+// kernel put it behind the drain at once, with the answer's end still to do. So the
+// raised thread may run other goroutines for a moment, and that is bounded:
+//   - when the goroutine is wired again on another thread, that thread is raised and the
+//     one it left lowered (unless another connection's goroutine has taken it since);
+//   - a thread left unwired for unwiredMax (2 ms; net/http blocked on a client that does
+//     not read its answer, say) is lowered (connPriority.lowerLate);
+//   - a thread the Go runtime cloned from a raised one meanwhile inherits its nice value
+//     (clone(2)); raiseSweeper lowers such strays within a second;
+//   - a connection that closes after its answer keeps its goroutine wired, so that its
+//     thread ends with it (runtime.LockOSThread); any connection's thread is lowered when
+//     net/http reports it closed or hijacked (connState).
 
 // maxRaisedConns bounds the threads held by raised connections (a browser keeps about
 // six open; an attacker who opens more only gets the normal priority).
@@ -69,24 +75,42 @@ type requestPriority struct {
 	// base (under mu, once baseKnown) is the nice value raised threads go back to.
 	base      int
 	baseKnown bool
+	// unwiredMax bounds how long a thread stays raised for a goroutine that let go of it
+	// (defaultUnwiredMax); sweepEvery is how often raiseSweeper looks for strays
+	// (defaultSweepEvery); sweepsDue counts the sweeps still owed for unwirings since.
+	// Tests change the first two.
+	unwiredMax, sweepEvery time.Duration
+	sweepsDue              atomic.Int32
 	// pollSlice and pollMax bound a raised thread's own wait for the next request
 	// (raisedconn.go); tests change them.
 	pollSlice, pollMax time.Duration
 }
 
-// connPriority is one connection's state, touched by its own goroutine, and under
-// requestPriority.mu where so marked.
+const (
+	// defaultUnwiredMax: from a handler's end to the connection's idle state takes
+	// microseconds; longer, net/http is blocked (an answer the client does not read, a
+	// request body it trickles, the half-close's wait), and the thread goes on with other
+	// goroutines, which must not keep request_nice.
+	defaultUnwiredMax = 2 * time.Millisecond
+	// defaultSweepEvery bounds how long a thread cloned from a raised one keeps its
+	// inherited priority.
+	defaultSweepEvery = time.Second
+)
+
+// connPriority is one connection's state: tried and wake are touched only by the
+// connection's goroutine, the others under requestPriority.mu.
 type connPriority struct {
 	conn  net.Conn // a *raisedConn when the listener came through requestPriority.listener
 	tried bool
-	wired bool // the goroutine is wired to thread tid
-	// placed (under mu) is whether the connection holds one of maxRaisedConns places;
-	// tid (under mu) is its raised thread, 0 for none.
-	placed bool
-	tid    int
-	// threadsAtUnwire is the Go runtime's count of threads when the goroutine was unwired
-	// (threadCount).
-	threadsAtUnwire int
+	// placed is whether the connection holds one of maxRaisedConns places; tid is its
+	// raised thread (0: none); wired is whether its goroutine is wired to tid, and
+	// unwiredAt when it last let go of it.
+	placed    bool
+	tid       int
+	wired     bool
+	unwiredAt time.Time
+	// lowerLate lowers tid once the goroutine has been unwired for unwiredMax.
+	lowerLate *time.Timer
 	// wake is, for the request being served, the time from the raised thread seeing it
 	// arrive to its handler starting: the wait for one of the Go runtime's processors
 	// (GOMAXPROCS) and the reading of the request. 0 when not seen that way.
@@ -106,6 +130,7 @@ type connPriorityKey struct{}
 func newRequestPriority(nice int, log *slog.Logger) *requestPriority {
 	p := &requestPriority{nice: nice, setNice: setThreadNice, log: log,
 		raised: map[net.Conn]*connPriority{}, threads: map[int]*connPriority{},
+		unwiredMax: defaultUnwiredMax, sweepEvery: defaultSweepEvery,
 		pollSlice: defaultPollSlice, pollMax: defaultPollMax}
 	p.max.Store(maxRaisedConns)
 	return p
@@ -118,16 +143,16 @@ func (p *requestPriority) connContext(ctx context.Context, c net.Conn) context.C
 
 // connState wires an idle connection's goroutine to a raised thread again, so that a
 // raised thread waits for the next request (net/http reports StateIdle on that goroutine,
-// before it reads on). When the connection ends (reported on its goroutine too), it frees
-// the connection's place and lowers its thread: should the goroutine still hold the
-// thread, the thread ends with it anyway.
+// before it reads on). When the connection ends or is hijacked (reported on the goroutine
+// that ends or hijacks it), it frees the connection's place and lowers its thread; should
+// the connection's goroutine still hold the thread, the thread ends with it anyway.
 func (p *requestPriority) connState(c net.Conn, st http.ConnState) {
 	switch st {
 	case http.StateIdle:
 		p.mu.Lock()
 		cp := p.raised[c]
 		p.mu.Unlock()
-		if cp != nil && !cp.wired {
+		if cp != nil {
 			p.wire(cp)
 		}
 	case http.StateClosed, http.StateHijacked:
@@ -140,8 +165,8 @@ func (p *requestPriority) connState(c net.Conn, st http.ConnState) {
 		delete(p.raised, c)
 		cp.placed = false
 		p.lowerThread(cp)
-		if cp.threadsAtUnwire != 0 && !cp.wired && threadCount() != cp.threadsAtUnwire {
-			p.lowerStrays()
+		if cp.lowerLate != nil {
+			cp.lowerLate.Stop()
 		}
 	}
 }
@@ -173,13 +198,27 @@ func (p *requestPriority) server(srv *http.Server) *http.Server {
 			}
 		}
 		h.ServeHTTP(w, r)
-		// Not deferred: a goroutine that panics ends wired, and its thread with it.
-		if cp.wired {
+		// Not deferred: a goroutine that panics ends wired, and its thread with it. A
+		// connection that closes after this answer keeps its thread wired to the end, too.
+		if !r.Close && !closes(w.Header()) {
 			p.unwire(cp)
 		}
 	})
 	srv.ConnContext, srv.ConnState = p.connContext, p.connState
 	return srv
+}
+
+// closes reports whether an answer's header h closes the connection (RFC 9112, section
+// 9.6: the "close" option of Connection).
+func closes(h http.Header) bool {
+	for _, v := range h["Connection"] {
+		for opt := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(opt), "close") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // listener wraps ln so that raised connections wait for their next request on their own
@@ -209,14 +248,18 @@ func (p *requestPriority) claim(cp *connPriority) bool {
 // wire wires the calling goroutine, cp's connection's, to its thread and raises the
 // thread if it is not raised yet. When the goroutine was raised on another thread before,
 // that thread is lowered, unless another connection's goroutine has taken it meanwhile.
+// It does nothing if the goroutine is wired already or the connection has no place.
 func (p *requestPriority) wire(cp *connPriority) {
 	runtime.LockOSThread()
 	tid := currentThread()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !cp.placed { // hijacked meanwhile
-		runtime.UnlockOSThread()
+	if cp.wired || !cp.placed {
+		runtime.UnlockOSThread() // undoes this call's lock only
 		return
+	}
+	if cp.lowerLate != nil {
+		cp.lowerLate.Stop()
 	}
 	if _, raised := p.threads[tid]; !raised {
 		err := p.learnBase(tid)
@@ -239,39 +282,58 @@ func (p *requestPriority) wire(cp *connPriority) {
 	// now cp's: that connection will not lower it.
 	p.threads[tid] = cp
 	cp.wired = true
-	if cp.threadsAtUnwire != 0 && threadCount() != cp.threadsAtUnwire {
-		p.lowerStrays()
-	}
 	if rc, ok := cp.conn.(*raisedConn); ok {
 		rc.raisedOn(tid)
 	}
 }
 
 // learnBase records, at the first raise, the nice value of thread tid as the one that
-// raised threads go back to: the daemon's threads share one (work_nice, internal/worknice)
-// and new ones inherit it, whereas a thread that is not held may be a stray
-// (lowerStrays) at request_nice. Called with p.mu held.
+// raised threads go back to: the daemon's threads share one (work_nice, internal/worknice,
+// or 0 when that is off) and new ones inherit it, whereas a thread that is not held may be
+// a stray (lowerStrays) at request_nice. Called with p.mu held.
 func (p *requestPriority) learnBase(tid int) error {
 	if p.baseKnown {
 		return nil
 	}
 	was, err := niceOfThread(tid)
 	if err != nil {
-		return err
+		return fmt.Errorf("read the nice value of thread %d: %w", tid, err)
 	}
 	p.base, p.baseKnown = was, true
 	return nil
 }
 
 // unwire unwires the calling goroutine, cp's connection's, from its raised thread after
-// a handler; the thread stays raised (the package comment says why).
+// a handler. The thread stays raised for at most unwiredMax (the package comment says
+// why), and raiseSweeper is told to look for strays.
 func (p *requestPriority) unwire(cp *connPriority) {
+	p.mu.Lock()
+	if !cp.wired {
+		p.mu.Unlock()
+		return
+	}
 	if rc, ok := cp.conn.(*raisedConn); ok {
 		rc.raisedOn(0) // another goroutine may run on the thread now
 	}
-	cp.threadsAtUnwire = threadCount()
-	cp.wired = false
+	cp.wired, cp.unwiredAt = false, time.Now()
+	if cp.lowerLate == nil {
+		cp.lowerLate = time.AfterFunc(p.unwiredMax, func() { p.lowerIfStillUnwired(cp) })
+	} else {
+		cp.lowerLate.Reset(p.unwiredMax)
+	}
+	p.mu.Unlock()
+	p.sweepsDue.Store(2) // a clone may show in /proc only after the next sweep
 	runtime.UnlockOSThread()
+}
+
+// lowerIfStillUnwired lowers cp's thread if its goroutine has let go of it for unwiredMax
+// (cp.lowerLate).
+func (p *requestPriority) lowerIfStillUnwired(cp *connPriority) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !cp.wired && time.Since(cp.unwiredAt) >= p.unwiredMax {
+		p.lowerThread(cp)
+	}
 }
 
 // refuse gives up raising for cp's connection, on its goroutine wired by wire, and for
@@ -300,11 +362,37 @@ func (p *requestPriority) lowerThread(cp *connPriority) {
 	}
 }
 
-// lowerStrays lowers to the nice value from before the raises every thread at request_nice that no
-// connection holds: the Go runtime may have cloned one from a raised thread while that ran
-// unwired, and a clone inherits its nice value (clone(2)). Called with p.mu held, after
-// the Go runtime's count of threads changed.
+// raiseSweeper looks every sweepEvery, after unwirings, for threads at request_nice that
+// no connection holds, until ctx ends (Server.Serve runs it).
+func (p *requestPriority) raiseSweeper(ctx context.Context) {
+	if p.nice == 0 {
+		return
+	}
+	t := time.NewTicker(p.sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if p.sweepsDue.Load() > 0 {
+			p.sweepsDue.Add(-1)
+			p.mu.Lock()
+			p.lowerStrays()
+			p.mu.Unlock()
+		}
+	}
+}
+
+// lowerStrays lowers to the nice value from before the raises every thread at
+// request_nice that no connection holds: the Go runtime may have cloned one from a raised
+// thread while that ran unwired, and a clone inherits its nice value (clone(2)). Called
+// with p.mu held.
 func (p *requestPriority) lowerStrays() {
+	if !p.baseKnown {
+		return // nothing was raised yet
+	}
 	nices, err := worknice.Threads(0)
 	if err != nil {
 		p.log.Warn("web: could not look for raised threads that no clerk holds", "err", err)
@@ -318,13 +406,6 @@ func (p *requestPriority) lowerStrays() {
 			p.log.Warn("web: could not lower a raised thread that no clerk holds", "tid", tid, "nice", p.base, "err", err)
 		}
 	}
-}
-
-// threadCount returns how many threads the Go runtime has (its thread creation profile
-// has one record per thread).
-func threadCount() int {
-	n, _ := runtime.ThreadCreateProfile(nil)
-	return n
 }
 
 // raisedConns reports how many connections hold a place for a raised thread.

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"os"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -44,8 +46,13 @@ func niceOfThread(tid int) (int, error) {
 }
 
 // setNiceOfThread sets the nice value of thread tid of this process; a thread that ended
-// meanwhile is no error.
+// meanwhile is no error. setpriority(2) names any thread of the machine by its id, so the
+// thread is first looked up among this process's: an id of one that ended may be taken by
+// another process's.
 func setNiceOfThread(tid, nice int) error {
+	if _, err := os.Stat("/proc/self/task/" + strconv.Itoa(tid)); err != nil {
+		return nil
+	}
 	err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice)
 	if err == unix.ESRCH {
 		return nil

@@ -73,11 +73,16 @@ func canRaise(n int) bool {
 	return <-ok
 }
 
-// niceHandler answers the nice value of the thread that answers (its id for "?tid", the
-// request's wake in nanoseconds for "?wake").
+// niceHandler answers the nice value of the thread that answers (its id for "?tid", and
+// closes the connection after it for "?tid&close"; the request's wake in nanoseconds for
+// "?wake").
 func niceHandler(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.RawQuery {
 	case "tid":
+		fmt.Fprint(w, unix.Gettid())
+		return
+	case "tid&close":
+		w.Header().Set("Connection", "close")
 		fmt.Fprint(w, unix.Gettid())
 		return
 	case "wake":
@@ -175,7 +180,9 @@ func TestClerksConnectionsRunFirst(t *testing.T) {
 		t.Errorf("%d raised connections, want 1", n)
 	}
 
-	// Beyond the bound a connection is answered at the normal priority.
+	// Beyond the bound a connection is answered at the normal priority. (First c1's
+	// goroutine waits wired again, so that its raised thread runs nothing else.)
+	waitingThread(t, p)
 	p.max.Store(1)
 	c2 := &http.Client{Transport: &http.Transport{}}
 	if got := niceOf(t, c2, url); got != base {
@@ -626,43 +633,23 @@ func niceOfTID(t *testing.T, tid int) int {
 
 func TestRaisedThreadsFollowTheGoroutine(t *testing.T) {
 	// Unwired between its answer and its idle state, a connection's goroutine may go on
-	// on another thread: that one is raised and the one it left lowered; a thread the Go
-	// runtime created meanwhile from a raised one is lowered; and when the connection
-	// ends, its last thread is lowered. No thread stays raised that no goroutine holds.
+	// on another thread: that one is raised and the one it left lowered; and when the
+	// connection ends, its last thread is lowered.
 	raised := testNice(t)
 	base, err := threadNice(unix.Gettid())
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
-	conn, peer := net.Pipe()
-	defer conn.Close()
-	defer peer.Close()
-	cp := &connPriority{conn: conn}
-	if !p.claim(cp) {
-		t.Fatal("no place for the connection")
-	}
+	p.unwiredMax = time.Hour // here only the move lowers the first thread
+	cp := placedConn(t, p)
 
 	// The goroutine answers on its first thread, and that thread is then held by another
 	// goroutine, so that the connection's goes on elsewhere.
-	first, release, released := make(chan int), make(chan struct{}), make(chan struct{})
-	go func() {
-		p.wire(cp)
-		tid := currentThread()
-		p.unwire(cp)
-		runtime.LockOSThread()
-		first <- tid
-		<-release
-		runtime.UnlockOSThread()
-		close(released)
-	}()
-	tid1 := <-first
-	defer func() { close(release); <-released }()
+	tid1 := answerAndHold(t, p, cp)
 	if got := niceOfTID(t, tid1); got != raised {
 		t.Fatalf("the first thread is at nice %d, want %d", got, raised)
 	}
-	stray := strayThread(t, raised)
-	cp.threadsAtUnwire-- // the runtime's count of threads changed meanwhile
 
 	second := make(chan int)
 	go func() {
@@ -681,14 +668,11 @@ func TestRaisedThreadsFollowTheGoroutine(t *testing.T) {
 	if got := niceOfTID(t, tid1); got != base {
 		t.Errorf("the thread the goroutine left is at nice %d, want %d", got, base)
 	}
-	if got := niceOfTID(t, stray); got != base {
-		t.Errorf("a raised thread that no connection holds is at nice %d, want %d", got, base)
-	}
 	if n, m := p.raisedThreads(), p.moves.Load(); n != 1 || m != 1 {
 		t.Errorf("%d raised threads after %d moves, want 1 after 1", n, m)
 	}
 
-	p.connState(conn, http.StateClosed)
+	p.connState(cp.conn, http.StateClosed)
 	if got := niceOfTID(t, tid2); got != base {
 		t.Errorf("the last thread of a closed connection is at nice %d, want %d", got, base)
 	}
@@ -697,39 +681,164 @@ func TestRaisedThreadsFollowTheGoroutine(t *testing.T) {
 	}
 }
 
-func TestConnectionClosedAfterItsAnswerLeavesNoRaisedThread(t *testing.T) {
-	// "Connection: close": net/http ends the connection right after the answer, while
-	// the goroutine is unwired, so its thread goes back to the Go runtime and must be
-	// lowered first.
+func TestConnectionClosedAfterItsAnswerEndsItsThread(t *testing.T) {
+	// A connection that closes after its answer — the client asked for it, or the
+	// handler did — keeps its goroutine wired to the end, so that its raised thread ends
+	// with it (the main thread, which the Go runtime parks instead, aside: threadsAt).
+	for _, tt := range []struct{ name, target, header string }{
+		{"the client asks", "/?tid", "Connection: close\r\n"},
+		{"the handler says so", "/?tid&close", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			raised := testNice(t)
+			p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+			_, addr, _ := serveNice(t, p, nil)
+			c := dialBounded(t, addr)
+			if _, err := io.WriteString(c, "GET "+tt.target+" HTTP/1.1\r\nHost: intake.test\r\n"+tt.header+"\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			tid, err := strconv.Atoi(string(b))
+			if err != nil || !resp.Close {
+				t.Fatalf("answer %q, closing %v", b, resp.Close)
+			}
+			waitFor(t, "connection closed", func() bool { return p.raisedConns() == 0 })
+			if n := p.raisedThreads(); n != 0 {
+				t.Errorf("%d raised threads after the close, want none", n)
+			}
+			if tid == os.Getpid() {
+				return
+			}
+			waitFor(t, "the raised thread ended", func() bool {
+				_, err := os.Stat(fmt.Sprintf("/proc/self/task/%d", tid))
+				return errors.Is(err, os.ErrNotExist)
+			})
+		})
+	}
+}
+
+// placedConn returns a connection's state that holds a place in p (over net.Pipe).
+func placedConn(t *testing.T, p *requestPriority) *connPriority {
+	t.Helper()
+	conn, peer := net.Pipe()
+	t.Cleanup(func() { conn.Close(); peer.Close() })
+	cp := &connPriority{conn: conn}
+	if !p.claim(cp) {
+		t.Fatal("no place for the connection")
+	}
+	return cp
+}
+
+// answerAndHold wires cp's "goroutine" (a new one) to a raised thread, lets go of it as
+// after an answer, and keeps the thread until the test ends, wired to that goroutine
+// still (LockOSThread nests), so that no other goroutine runs on it. It returns the
+// thread's id.
+func answerAndHold(t *testing.T, p *requestPriority, cp *connPriority) int {
+	t.Helper()
+	first, release, released := make(chan int), make(chan struct{}), make(chan struct{})
+	go func() {
+		p.wire(cp)
+		runtime.LockOSThread() // held past the unwiring
+		first <- currentThread()
+		p.unwire(cp)
+		<-release
+		runtime.UnlockOSThread()
+		close(released)
+	}()
+	t.Cleanup(func() { close(release); <-released })
+	return <-first
+}
+
+func TestRaisedThreadLoweredWhenLeftUnwired(t *testing.T) {
+	// net/http can block between an answer's end and the idle state (a client that does
+	// not read its answer, a trickled body, the half-close's wait). The thread the
+	// goroutine let go of then runs other goroutines, and must not do so raised.
 	raised := testNice(t)
 	base, err := threadNice(unix.Gettid())
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
-	_, addr, _ := serveNice(t, p, nil)
-	c := dialBounded(t, addr)
-	if _, err := io.WriteString(c, "GET /?tid HTTP/1.1\r\nHost: intake.test\r\nConnection: close\r\n\r\n"); err != nil {
-		t.Fatal(err)
+	p.unwiredMax = time.Millisecond
+	cp := placedConn(t, p)
+	tid := answerAndHold(t, p, cp)
+	waitFor(t, "the thread left unwired is lowered", func() bool {
+		n, err := threadNice(tid)
+		return err == nil && n == base && p.raisedThreads() == 0
+	})
+	// When the goroutine is wired again, its new thread is raised: no move, as the old
+	// thread was no longer the connection's.
+	again := make(chan int)
+	go func() {
+		p.wire(cp)
+		again <- currentThread()
+		p.unwire(cp)
+	}()
+	tid2 := <-again
+	if tid2 == tid {
+		t.Fatal("the goroutine was wired to the thread another one holds")
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if m := p.moves.Load(); m != 0 {
+		t.Errorf("%d moves counted, want none", m)
+	}
+	// Let go of again, that thread too is lowered in time.
+	waitFor(t, "the thread left unwired the second time is lowered", func() bool {
+		n, err := threadNice(tid2)
+		return (err != nil || n == base) && p.raisedThreads() == 0
+	})
+}
+
+func TestRaiseSweeperLowersStrays(t *testing.T) {
+	// A thread the Go runtime clones from a raised thread while that runs unwired
+	// inherits its nice value (clone(2)): after unwirings the sweeper lowers every thread
+	// at request_nice that no connection holds, and leaves the held ones.
+	raised := testNice(t)
+	base, err := threadNice(unix.Gettid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
+	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p.unwiredMax = time.Hour
+	p.sweepEvery = 10 * time.Millisecond
+	ctx, stop := context.WithCancel(context.Background())
+	swept := make(chan struct{})
+	go func() { p.raiseSweeper(ctx); close(swept) }()
+	defer func() { stop(); <-swept }()
+
+	held := answerAndHold(t, p, placedConn(t, p)) // raised, unwired, still the connection's
+	stray := strayThread(t, raised)
+	p.sweepsDue.Store(2) // as after an unwiring (answerAndHold's came before the stray)
+	waitFor(t, "the stray is lowered", func() bool {
+		n, err := threadNice(stray)
+		return err == nil && n == base
+	})
+	if n := niceOfTID(t, held); n != raised {
+		t.Errorf("the connection's raised thread is at nice %d after the sweep, want %d", n, raised)
 	}
-	tid, err := strconv.Atoi(string(b))
-	if err != nil {
-		t.Fatalf("answer %q", b)
-	}
-	waitFor(t, "connection closed", func() bool { return p.raisedConns() == 0 })
-	if got, err := threadNice(tid); err == nil && got != base {
-		t.Errorf("the thread that answered is at nice %d after the close, want %d", got, base)
-	}
-	if n := p.raisedThreads(); n != 0 {
-		t.Errorf("%d raised threads after the close, want none", n)
+}
+
+func TestCloses(t *testing.T) {
+	for _, tt := range []struct {
+		h    http.Header
+		want bool
+	}{
+		{http.Header{}, false},
+		{http.Header{"Connection": {"close"}}, true},
+		{http.Header{"Connection": {"keep-alive"}}, false},
+		{http.Header{"Connection": {"Upgrade, Close"}}, true},
+		{http.Header{"Connection": {"keep-alive", " close "}}, true},
+		{http.Header{"Connection": {"closed"}}, false},
+	} {
+		if got := closes(tt.h); got != tt.want {
+			t.Errorf("closes(%v) = %v, want %v", tt.h, got, tt.want)
+		}
 	}
 }

@@ -46,8 +46,9 @@ func (l raisedListener) Accept() (net.Conn, error) {
 // raisedConn is a connection whose reads, once its goroutine has a raised thread, first
 // wait for data in ppoll(2) on that thread (priority.go), so that the kernel wakes that
 // thread when the clerk's request arrives. Reads on any other thread — net/http
-// reads in the background while a handler runs — and reads before the raise go straight to
-// the connection.
+// reads in the background while a handler runs — and reads while the goroutine is not
+// wired to its raised thread (before the raise, and from an answer's end to the idle state)
+// go straight to the connection.
 type raisedConn struct {
 	net.Conn
 	raw          syscall.RawConn

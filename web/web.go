@@ -391,6 +391,9 @@ type Server struct {
 
 // Serve answers the connections of ln (http.Server.Serve).
 func (s *Server) Serve(ln net.Listener) error {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go s.prio.raiseSweeper(ctx)
 	return s.Server.Serve(s.prio.listener(ln))
 }
 

@@ -14,9 +14,9 @@
 // Apply lowers every thread of the process to work_nice (default 10) when the daemon
 // starts — all at once with the world stopped (syscall.AllThreadsSyscall), so that no
 // thread is created meanwhile; in a binary linked with cgo, which cannot do that, by walking
-// /proc/self/task until three walks in a row lower nothing. Threads created later inherit it from the thread that creates them (the Go
-// runtime creates no thread from one that a goroutine has locked, so none inherits a
-// clerk's raised priority). The threads that answer clerks are raised from there to
+// /proc/self/task until three walks in a row lower nothing. Threads created later inherit it from the thread that creates them. (The Go
+// runtime creates no thread from one that a goroutine has locked; a clerk's raised thread
+// runs unlocked only for moments, and package web lowers whatever it cloned meanwhile.) The threads that answer clerks are raised from there to
 // web.request_nice, so the gap between the two is what counts inside intake; against the
 // other services of the machine, in their own groups, intake's share of the CPU does not
 // change.
