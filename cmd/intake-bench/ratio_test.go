@@ -46,6 +46,14 @@ func TestRatios(t *testing.T) {
 	if r.EndToEndVsPostfix != 0.25 || r.RegisteredVsDovecot != 0.02 || r.AcksDuringRegVsRegis != 0.25 {
 		t.Errorf("ratios = %v, %v, %v; want 0.25, 0.02, 0.25", r.EndToEndVsPostfix, r.RegisteredVsDovecot, r.AcksDuringRegVsRegis)
 	}
+	if r.EndToEndVsPostfixAround != 0 {
+		t.Errorf("ratio to Postfix before and after without an after = %v, want 0", r.EndToEndVsPostfixAround)
+	}
+	r.PostfixAfterPerSec = 100 // the machine slowed down during the run: the limit is the mean, 250
+	r.ratios()
+	if r.EndToEndVsPostfixAround != 0.4 || r.EndToEndVsPostfix != 0.25 {
+		t.Errorf("ratios to Postfix before and after, before = %v, %v; want 0.4, 0.25", r.EndToEndVsPostfixAround, r.EndToEndVsPostfix)
+	}
 	var zero ratioRun
 	zero.EndToEndPerSec = 100
 	zero.ratios()
