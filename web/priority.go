@@ -45,7 +45,7 @@ import (
 // raised thread may run other goroutines for a moment, and that is bounded:
 //   - when the goroutine is wired again on another thread, that thread is raised and the
 //     one it left lowered (unless another connection's goroutine has taken it since);
-//   - a thread left unwired for unwiredMax (2 ms; net/http blocked on a client that does
+//   - a thread left unwired for unwiredMax (10 ms; net/http blocked on a client that does
 //     not read its answer, say) is lowered (connPriority.lowerLate);
 //   - a thread the Go runtime cloned from a raised one meanwhile inherits its nice value
 //     (clone(2)); raiseSweeper lowers such strays within a second;
@@ -88,10 +88,13 @@ type requestPriority struct {
 
 const (
 	// defaultUnwiredMax: from a handler's end to the connection's idle state takes
-	// microseconds; longer, net/http is blocked (an answer the client does not read, a
-	// request body it trickles, the half-close's wait), and the thread goes on with other
-	// goroutines, which must not keep request_nice.
-	defaultUnwiredMax = 2 * time.Millisecond
+	// microseconds, in a drain now and then a few milliseconds of waiting for a processor
+	// (with 2 ms, 1 % of a clerk's answers in a drain at 1M had their thread lowered
+	// meanwhile and raised again; with 10 ms, a sixth of that). Longer, net/http is blocked
+	// (an answer the client does not read, a request body it trickles, the half-close's
+	// wait), and the thread goes on with other goroutines, which must not keep
+	// request_nice.
+	defaultUnwiredMax = 10 * time.Millisecond
 	// defaultSweepEvery bounds how long a thread cloned from a raised one keeps its
 	// inherited priority.
 	defaultSweepEvery = time.Second
