@@ -38,6 +38,7 @@ func (s *server) pageCounted(h pageHandler, counted bool) http.HandlerFunc {
 		u, status := s.pageUser(w, r)
 		switch status {
 		case http.StatusOK:
+			raiseClerk(r) // a user's connection runs before the mail work (priority.go)
 			if counted {
 				defer s.clerkRequest()()
 			}
@@ -299,6 +300,7 @@ func (s *server) api(h apiHandler) http.HandlerFunc {
 			writeJSONError(w, http.StatusForbidden, "this token may only read (scope "+tok.Scope+")")
 			return
 		}
+		raiseClerk(r) // a user's connection runs before the mail work (priority.go)
 		defer s.clerkRequest()()
 		h(w, r.WithContext(withUser(r.Context(), u)), u)
 	}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -48,13 +47,20 @@ import (
 //   - a thread left unwired for unwiredMax (10 ms; net/http blocked on a client that does
 //     not read its answer, say) is lowered (connPriority.lowerLate);
 //   - a thread the Go runtime cloned from a raised one meanwhile inherits its nice value
-//     (clone(2)); raiseSweeper lowers such strays within a second;
-//   - a connection that closes after its answer keeps its goroutine wired, so that its
-//     thread ends with it (runtime.LockOSThread); any connection's thread is lowered when
-//     net/http reports it closed or hijacked (connState).
+//     (clone(2)); raiseSweeper lowers such strays within two seconds, and the last raised
+//     connection to end looks for them once more;
+//   - a connection that the request or the handler closes ("Connection: close") keeps its
+//     goroutine wired, so that its thread ends with it (runtime.LockOSThread); one that
+//     net/http itself closes after the answer (HTTP/1.0 without a length, an unread body,
+//     a shutdown) ends unwired, and any connection's thread is lowered when net/http
+//     reports it closed or hijacked (connState).
+//
+// Only a clerk's connection is raised: the first request on it that proves a user's
+// session or API token calls raiseClerk. The login page, the password check and
+// anyone without an account run at the normal priority and take no place.
 
 // maxRaisedConns bounds the threads held by raised connections (a browser keeps about
-// six open; an attacker who opens more only gets the normal priority).
+// six open; only a user's requests take a place, raiseClerk).
 const maxRaisedConns = 64
 
 // RequestNiceRefused begins the warning logged once when the kernel refuses
@@ -72,9 +78,9 @@ type requestPriority struct {
 	raised  map[net.Conn]*connPriority // connections that hold a place for a raised thread
 	threads map[int]*connPriority      // the raised threads by id: whose goroutine they were raised for
 	moves   atomic.Int64               // wirings that found the goroutine on another thread
-	// base (under mu, once baseKnown) is the nice value raised threads go back to.
-	base      int
-	baseKnown bool
+	// base is the nice value raised threads go back to: the one of the thread that made
+	// the server (newRequestPriority), like all the daemon's threads at work_nice by then.
+	base int
 	// unwiredMax bounds how long a thread stays raised for a goroutine that let go of it
 	// (defaultUnwiredMax); sweepEvery is how often raiseSweeper looks for strays
 	// (defaultSweepEvery); sweepsDue counts the sweeps still owed for unwirings since.
@@ -95,16 +101,17 @@ const (
 	// wait), and the thread goes on with other goroutines, which must not keep
 	// request_nice.
 	defaultUnwiredMax = 10 * time.Millisecond
-	// defaultSweepEvery bounds how long a thread cloned from a raised one keeps its
-	// inherited priority.
+	// defaultSweepEvery is how often raiseSweeper looks for strays after unwirings; a
+	// thread cloned from a raised one keeps its inherited priority at most twice as long.
 	defaultSweepEvery = time.Second
 )
 
 // connPriority is one connection's state: tried and wake are touched only by the
 // connection's goroutine, the others under requestPriority.mu.
 type connPriority struct {
+	p     *requestPriority
 	conn  net.Conn // a *raisedConn when the listener came through requestPriority.listener
-	tried bool
+	tried bool     // raiseClerk ran
 	// placed is whether the connection holds one of maxRaisedConns places; tid is its
 	// raised thread (0: none); wired is whether its goroutine is wired to tid, and
 	// unwiredAt when it last let go of it.
@@ -136,19 +143,23 @@ func newRequestPriority(nice int, log *slog.Logger) *requestPriority {
 		unwiredMax: defaultUnwiredMax, sweepEvery: defaultSweepEvery,
 		pollSlice: defaultPollSlice, pollMax: defaultPollMax}
 	p.max.Store(maxRaisedConns)
+	if b, err := niceOfThread(currentThread()); err == nil && b != nice {
+		p.base = b
+	}
 	return p
 }
 
 // connContext gives each connection its state (http.Server.ConnContext).
 func (p *requestPriority) connContext(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connPriorityKey{}, &connPriority{conn: c})
+	return context.WithValue(ctx, connPriorityKey{}, &connPriority{p: p, conn: c})
 }
 
 // connState wires an idle connection's goroutine to a raised thread again, so that a
 // raised thread waits for the next request (net/http reports StateIdle on that goroutine,
 // before it reads on). When the connection ends or is hijacked (reported on the goroutine
-// that ends or hijacks it), it frees the connection's place and lowers its thread; should
-// the connection's goroutine still hold the thread, the thread ends with it anyway.
+// that ends or hijacks it), it frees the connection's place and lowers its thread: a
+// goroutine that ends wired ends its thread too; a hijacking handler goes on, on its
+// thread at the lower nice value.
 func (p *requestPriority) connState(c net.Conn, st http.ConnState) {
 	switch st {
 	case http.StateIdle:
@@ -159,19 +170,30 @@ func (p *requestPriority) connState(c net.Conn, st http.ConnState) {
 			p.wire(cp)
 		}
 	case http.StateClosed, http.StateHijacked:
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		cp := p.raised[c]
-		if cp == nil {
-			return
-		}
-		delete(p.raised, c)
-		cp.placed = false
-		p.lowerThread(cp)
-		if cp.lowerLate != nil {
-			cp.lowerLate.Stop()
+		if p.ended(c) {
+			// The last raised connection ended: at a shutdown raiseSweeper may have
+			// stopped before the last answers' unwirings (Serve returns first).
+			p.lowerStrays()
 		}
 	}
+}
+
+// ended frees the place of connection c and lowers its thread, if it has one; it reports
+// whether c was the last raised connection and strays may be left to look for.
+func (p *requestPriority) ended(c net.Conn) (lastOfAll bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cp := p.raised[c]
+	if cp == nil {
+		return false
+	}
+	delete(p.raised, c)
+	cp.placed = false
+	p.lowerThread(cp)
+	if cp.lowerLate != nil {
+		cp.lowerLate.Stop()
+	}
+	return len(p.raised) == 0 && p.sweepsDue.Swap(0) > 0
 }
 
 // server wires the hooks into srv; with request_nice = 0 it leaves srv as it is.
@@ -194,21 +216,31 @@ func (p *requestPriority) server(srv *http.Server) *http.Server {
 				cp.wake = time.Since(t)
 			}
 		}
-		if !cp.tried {
-			cp.tried = true
-			if p.claim(cp) {
-				p.wire(cp)
-			}
-		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, r) // raiseClerk wires the goroutine for a clerk's first request
 		// Not deferred: a goroutine that panics ends wired, and its thread with it. A
-		// connection that closes after this answer keeps its thread wired to the end, too.
+		// connection that the answer closes keeps its thread wired to the end, too.
 		if !r.Close && !closes(w.Header()) {
 			p.unwire(cp)
 		}
 	})
 	srv.ConnContext, srv.ConnState = p.connContext, p.connState
 	return srv
+}
+
+// raiseClerk raises the connection of r, a request that proved to be a clerk's (a
+// user's session or API token), at its first such request: only those take one of the
+// maxRaisedConns places and run at request_nice, so that nobody without an account can
+// take a clerk's place or put work ahead of the mail work (a login's password hash, say).
+// Its later requests are raised too. A no-op for HTTP/2 and without request_nice.
+func raiseClerk(r *http.Request) {
+	cp, ok := r.Context().Value(connPriorityKey{}).(*connPriority)
+	if !ok || r.ProtoMajor != 1 || cp.tried || cp.p.nice == 0 {
+		return
+	}
+	cp.tried = true
+	if cp.p.claim(cp) {
+		cp.p.wire(cp)
+	}
 }
 
 // closes reports whether an answer's header h closes the connection (RFC 9112, section
@@ -265,11 +297,7 @@ func (p *requestPriority) wire(cp *connPriority) {
 		cp.lowerLate.Stop()
 	}
 	if _, raised := p.threads[tid]; !raised {
-		err := p.learnBase(tid)
-		if err == nil {
-			err = p.setNice(p.nice)
-		}
-		if err != nil {
+		if err := p.setNice(p.nice); err != nil {
 			p.refuse(cp, err)
 			return
 		}
@@ -288,22 +316,6 @@ func (p *requestPriority) wire(cp *connPriority) {
 	if rc, ok := cp.conn.(*raisedConn); ok {
 		rc.raisedOn(tid)
 	}
-}
-
-// learnBase records, at the first raise, the nice value of thread tid as the one that
-// raised threads go back to: the daemon's threads share one (work_nice, internal/worknice,
-// or 0 when that is off) and new ones inherit it, whereas a thread that is not held may be
-// a stray (lowerStrays) at request_nice. Called with p.mu held.
-func (p *requestPriority) learnBase(tid int) error {
-	if p.baseKnown {
-		return nil
-	}
-	was, err := niceOfThread(tid)
-	if err != nil {
-		return fmt.Errorf("read the nice value of thread %d: %w", tid, err)
-	}
-	p.base, p.baseKnown = was, true
-	return nil
 }
 
 // unwire unwires the calling goroutine, cp's connection's, from its raised thread after
@@ -325,7 +337,9 @@ func (p *requestPriority) unwire(cp *connPriority) {
 		cp.lowerLate.Reset(p.unwiredMax)
 	}
 	p.mu.Unlock()
-	p.sweepsDue.Store(2) // a clone may show in /proc only after the next sweep
+	if p.sweepsDue.Load() != 2 {
+		p.sweepsDue.Store(2) // a clone may show in /proc only after the next sweep
+	}
 	runtime.UnlockOSThread()
 }
 
@@ -381,31 +395,32 @@ func (p *requestPriority) raiseSweeper(ctx context.Context) {
 		}
 		if p.sweepsDue.Load() > 0 {
 			p.sweepsDue.Add(-1)
-			p.mu.Lock()
 			p.lowerStrays()
-			p.mu.Unlock()
 		}
 	}
 }
 
 // lowerStrays lowers to the nice value from before the raises every thread at
 // request_nice that no connection holds: the Go runtime may have cloned one from a raised
-// thread while that ran unwired, and a clone inherits its nice value (clone(2)). Called
-// with p.mu held.
+// thread while that ran unwired, and a clone inherits its nice value (clone(2)). It reads
+// /proc without p.mu, which the raises wait for, and takes it for each stray it lowers.
 func (p *requestPriority) lowerStrays() {
-	if !p.baseKnown {
-		return // nothing was raised yet
-	}
 	nices, err := worknice.Threads(0)
 	if err != nil {
 		p.log.Warn("web: could not look for raised threads that no clerk holds", "err", err)
 		return
 	}
 	for tid, nice := range nices {
-		if _, held := p.threads[tid]; held || nice != p.nice {
+		if nice != p.nice {
 			continue
 		}
-		if err := setNiceOfThread(tid, p.base); err != nil {
+		p.mu.Lock()
+		_, held := p.threads[tid]
+		if !held {
+			err = setNiceOfThread(tid, p.base)
+		}
+		p.mu.Unlock()
+		if !held && err != nil {
 			p.log.Warn("web: could not lower a raised thread that no clerk holds", "tid", tid, "nice", p.base, "err", err)
 		}
 	}

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"os"
-	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -47,10 +45,10 @@ func niceOfThread(tid int) (int, error) {
 
 // setNiceOfThread sets the nice value of thread tid of this process; a thread that ended
 // meanwhile is no error. setpriority(2) names any thread of the machine by its id, so the
-// thread is first looked up among this process's: an id of one that ended may be taken by
-// another process's.
+// thread is first looked up among this process's (tgkill(2) with signal 0): an id of one
+// that ended may be taken by another process's.
 func setNiceOfThread(tid, nice int) error {
-	if _, err := os.Stat("/proc/self/task/" + strconv.Itoa(tid)); err != nil {
+	if unix.Tgkill(unix.Getpid(), tid, 0) != nil { // signal 0: only whether it is ours
 		return nil
 	}
 	err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice)

@@ -75,8 +75,11 @@ func canRaise(n int) bool {
 
 // niceHandler answers the nice value of the thread that answers (its id for "?tid", and
 // closes the connection after it for "?tid&close"; the request's wake in nanoseconds for
-// "?wake").
+// "?wake"). Its requests count as a clerk's (raiseClerk), but for "?anon".
 func niceHandler(w http.ResponseWriter, r *http.Request) {
+	if r.URL.RawQuery != "anon" {
+		raiseClerk(r)
+	}
 	switch r.URL.RawQuery {
 	case "tid":
 		fmt.Fprint(w, unix.Gettid())
@@ -102,11 +105,17 @@ func niceHandler(w http.ResponseWriter, r *http.Request) {
 // its address and a channel that gets what Serve returned.
 func serveNice(t *testing.T, p *requestPriority, setup func(*Server)) (*Server, string, <-chan error) {
 	t.Helper()
+	return serveWith(t, p, http.HandlerFunc(niceHandler), setup)
+}
+
+// serveWith is serveNice with the handler h.
+func serveWith(t *testing.T, p *requestPriority, h http.Handler, setup func(*Server)) (*Server, string, <-chan error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newHTTPServer(ln.Addr().String(), p, http.HandlerFunc(niceHandler), p.log)
+	srv := newHTTPServer(ln.Addr().String(), p, h, p.log)
 	if setup != nil {
 		setup(srv)
 	}
@@ -747,8 +756,8 @@ func answerAndHold(t *testing.T, p *requestPriority, cp *connPriority) int {
 	go func() {
 		p.wire(cp)
 		runtime.LockOSThread() // held past the unwiring
-		first <- currentThread()
 		p.unwire(cp)
+		first <- currentThread()
 		<-release
 		runtime.UnlockOSThread()
 		close(released)
@@ -813,7 +822,9 @@ func TestRaiseSweeperLowersStrays(t *testing.T) {
 	go func() { p.raiseSweeper(ctx); close(swept) }()
 	defer func() { stop(); <-swept }()
 
-	held := answerAndHold(t, p, placedConn(t, p)) // raised, unwired, still the connection's
+	cp := placedConn(t, p)
+	held := answerAndHold(t, p, cp) // raised, unwired, still the connection's
+	t.Cleanup(func() { p.connState(cp.conn, http.StateClosed) })
 	stray := strayThread(t, raised)
 	p.sweepsDue.Store(2) // as after an unwiring (answerAndHold's came before the stray)
 	waitFor(t, "the stray is lowered", func() bool {
@@ -840,5 +851,97 @@ func TestCloses(t *testing.T) {
 		if got := closes(tt.h); got != tt.want {
 			t.Errorf("closes(%v) = %v, want %v", tt.h, got, tt.want)
 		}
+	}
+}
+
+func TestOnlyAClerksConnectionIsRaised(t *testing.T) {
+	// Requests that prove no user (the login page, a wrong password, a stranger) take
+	// no place among the raised connections and run at the normal priority.
+	raised := testNice(t)
+	base, err := threadNice(unix.Gettid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p.max.Store(1)
+	url := niceServer(t, p)
+	stranger := &http.Client{Transport: &http.Transport{}}
+	defer stranger.CloseIdleConnections()
+	for range 3 {
+		if got := niceOf(t, stranger, url+"?anon"); got != base {
+			t.Fatalf("a request of nobody answered at nice %d, want %d", got, base)
+		}
+	}
+	if n := p.raisedConns(); n != 0 {
+		t.Fatalf("%d raised connections after requests of nobody, want none", n)
+	}
+	// The one place is still free for a clerk.
+	clerk := &http.Client{Transport: &http.Transport{}}
+	defer clerk.CloseIdleConnections()
+	if got := niceOf(t, clerk, url); got != raised {
+		t.Errorf("a clerk's request answered at nice %d, want %d", got, raised)
+	}
+}
+
+func TestUsersRequestsRaiseTheirConnection(t *testing.T) {
+	// The real handler: the login page does not raise its connection; a request with an
+	// API token does.
+	raised := testNice(t)
+	f := newFixture(t, fixtureOptions{})
+	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	_, addr, _ := serveWith(t, p, f.h, nil)
+	c := &http.Client{Transport: &http.Transport{}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	defer c.CloseIdleConnections()
+	for _, path := range []string{"/login", "/api/cases/" + f.ref("antrag")} { // the second without a token: 401
+		resp, err := c.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if n := p.raisedConns(); n != 0 {
+		t.Fatalf("%d raised connections after requests without a user, want none", n)
+	}
+	req, err := http.NewRequest("GET", "http://"+addr+"/api/cases/"+f.ref("antrag"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+f.token("erika"))
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("lookup with a token: %d", resp.StatusCode)
+	}
+	if n := p.raisedConns(); n != 1 {
+		t.Errorf("%d raised connections after a clerk's request, want 1", n)
+	}
+	waitingThread(t, p) // and its thread waits for the next request raised
+}
+
+func TestLateLoweringSparesAWiredThread(t *testing.T) {
+	// The timer of an earlier unwiring may fire after the goroutine is wired again: it
+	// must leave the thread raised.
+	raised := testNice(t)
+	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p.unwiredMax = time.Hour
+	cp := placedConn(t, p)
+	tid, release, released := make(chan int), make(chan struct{}), make(chan struct{})
+	go func() {
+		p.wire(cp)
+		tid <- currentThread()
+		<-release
+		p.unwire(cp)
+		close(released)
+	}()
+	id := <-tid
+	t.Cleanup(func() { close(release); <-released; p.connState(cp.conn, http.StateClosed) })
+	p.lowerIfStillUnwired(cp)
+	if n := niceOfTID(t, id); n != raised {
+		t.Errorf("a wired connection's thread is at nice %d after a late timer, want %d", n, raised)
 	}
 }

@@ -72,7 +72,10 @@ func (c *raisedConn) tookReadable() time.Time {
 func (c *raisedConn) raisedOn(tid int) { c.tid.Store(int64(tid)) }
 
 func (c *raisedConn) Read(b []byte) (int, error) {
-	if tid := c.tid.Load(); tid != 0 && int64(currentThread()) == tid {
+	// tid is loaded again after the thread is known: a goroutine moved onto the raised
+	// thread between the two, after the connection's goroutine let go of it, must not
+	// wait there (net/http's background read).
+	if tid := c.tid.Load(); tid != 0 && int64(currentThread()) == tid && c.tid.Load() == tid {
 		c.awaitReadable()
 	}
 	return c.Conn.Read(b)

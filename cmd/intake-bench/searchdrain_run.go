@@ -385,7 +385,7 @@ func queryLoop(ctx context.Context, c *sdClient, q *sdQueries, only string, paus
 			if second {
 				s.class = sdPausedLookup
 			}
-			if only == "static" {
+			if only == "static" && isUp {
 				path = sdStaticPath
 			} else {
 				path += "/" + q.lookup()
@@ -406,6 +406,12 @@ func queryLoop(ctx context.Context, c *sdClient, q *sdQueries, only string, paus
 			isUp = true
 			if up != nil {
 				up <- s.start
+			}
+			if only == "static" {
+				// Until then "static" asks for lookups, so that its connection proves a
+				// user and is raised (web.raiseClerk); its files follow on it, and the
+				// lookup is no sample of theirs.
+				continue
 			}
 		}
 		if ctx.Err() != nil {
