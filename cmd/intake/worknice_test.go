@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -44,18 +45,43 @@ func TestWorkNiceAgainstRunningDaemon(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfgPath, addr := writeWebConfig(t, rig, tc.top, "")
 			d := startDaemon(t, cfgPath)
-			// One kept-alive connection: its thread stays raised while it is open.
+			// One kept-alive connection of a clerk (with an API token: only a user's
+			// connection is raised): its thread stays raised while it is open.
 			clerk := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 			defer clerk.CloseIdleConnections()
-			waitUntil(t, 30*time.Second, func() bool {
-				resp, err := clerk.Get("http://" + addr + "/login")
+			ask := func(path, token string) int {
+				req, err := http.NewRequest("GET", "http://"+addr+path, nil)
 				if err != nil {
-					return false
+					t.Fatal(err)
+				}
+				if token != "" {
+					req.Header.Set("Authorization", "Bearer "+token)
+				}
+				resp, err := clerk.Do(req)
+				if err != nil {
+					return 0
 				}
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				return resp.StatusCode == http.StatusOK
-			}, d)
+				return resp.StatusCode
+			}
+			waitUntil(t, 30*time.Second, func() bool { return ask("/login", "") == http.StatusOK }, d)
+			if raised := countAt(threadNices(t, d.cmd.Process.Pid), -10); raised != 0 {
+				t.Errorf("%d threads at request_nice -10 after the login page alone, want none", raised)
+			}
+			if _, errOut, code := intakeCLIEnv(t, nil, "user", "add", "erika", "-role", "clerk", "-generate", "-config", cfgPath); code != 0 {
+				t.Fatalf("user add: %s", errOut)
+			}
+			out, errOut, code := intakeCLIEnv(t, nil, "token", "create", "erika", "-config", cfgPath)
+			token := regexp.MustCompile(`itk_[A-Za-z0-9_-]+`).FindString(out)
+			if code != 0 || token == "" {
+				t.Fatalf("token create: %s%s", out, errOut)
+			}
+			if st := ask("/api/cases", token); st != http.StatusOK {
+				t.Fatalf("the clerk's request: %d", st)
+			}
+			// Between two answers the thread may move to another for a moment: wait for one.
+			waitUntil(t, 30*time.Second, func() bool { return countAt(threadNices(t, d.cmd.Process.Pid), -10) == 1 }, d)
 			if got := strings.Contains(d.log.String(), "mail work runs below the clerks' requests"); got != tc.wantLog {
 				t.Errorf("log says the mail work was lowered: %v, want %v\n%s", got, tc.wantLog, d.log)
 			}
@@ -83,6 +109,17 @@ func TestWorkNiceAgainstRunningDaemon(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countAt counts the values n in nices.
+func countAt(nices []int, n int) int {
+	c := 0
+	for _, v := range nices {
+		if v == n {
+			c++
+		}
+	}
+	return c
 }
 
 // threadNices returns the nice values of every thread of process pid, sorted.
