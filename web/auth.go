@@ -179,7 +179,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
-		u, err = s.authenticate(name, password)
+		u, err = checkOffRaisedThread(func() (*ticket.User, error) { return s.authenticate(name, password) })
 		<-s.loginSlots
 	}
 	if err != nil {

@@ -68,18 +68,18 @@
 //
 // # Clerks first
 //
-// NewServer's Server wires each connection's goroutine to a thread of its own at the
-// first request and raises that thread to web.request_nice (priority.go), so that a
-// lookup is not queued behind the drain; between requests the raised thread waits for
-// the clerk's next one in ppoll(2) on its connection, so that the kernel wakes it
-// (raisedconn.go). Only connections whose requests prove a user's session or API token
-// are raised (raiseClerk). From each answer's end to the connection's idle state the
-// goroutine lets go of its thread, so that net/http's wait for its background read does
-// not make the Go runtime hand it to another thread and back; a thread it leaves is
-// lowered at the next wiring or after 10 ms. The daemon lowers the rest of its threads to work_nice before the
-// server starts (package internal/worknice), so that the raise also counts against
-// whatever shares intake's scheduling group. Authenticated requests also make the drain step aside while they are
-// answered (package clerkgate).
+// NewServer's Server wires a connection's goroutine to a thread of its own at the first
+// request that proves a user's session or API token (raiseClerk), and raises that thread
+// to web.request_nice (priority.go), so that a lookup is not queued behind the drain;
+// between requests the raised thread waits for the clerk's next one in ppoll(2) on its
+// connection, so that the kernel wakes it (raisedconn.go). From each answer's end to the
+// connection's idle state the goroutine lets go of its thread, so that net/http's wait for
+// its background read does not make the Go runtime hand it to another thread and back; a
+// thread it leaves is lowered at the next wiring or after 10 ms. The daemon lowers the
+// rest of its threads to work_nice before the server starts (package internal/worknice),
+// so that the raise also counts against whatever shares intake's scheduling group.
+// Authenticated requests also make the drain step aside while they are answered (package
+// clerkgate).
 //
 // # Wiring
 //

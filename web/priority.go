@@ -56,8 +56,11 @@ import (
 //     reports it closed or hijacked (connState).
 //
 // Only a clerk's connection is raised: the first request on it that proves a user's
-// session or API token calls raiseClerk. The login page, the password check and
-// anyone without an account run at the normal priority and take no place.
+// session or API token calls raiseClerk. The login page and anyone without an account
+// take no place and, on a connection not raised, run at the normal priority. A raised
+// connection's later requests all run raised — behind a reverse proxy that pools its
+// connections, anyone's — but for the password check, which runs off the raised thread
+// (checkOffRaisedThread).
 
 // maxRaisedConns bounds the threads held by raised connections (a browser keeps about
 // six open; only a user's requests take a place, raiseClerk).
@@ -193,7 +196,7 @@ func (p *requestPriority) ended(c net.Conn) (lastOfAll bool) {
 	if cp.lowerLate != nil {
 		cp.lowerLate.Stop()
 	}
-	return len(p.raised) == 0 && p.sweepsDue.Swap(0) > 0
+	return len(p.raised) == 0 && p.sweepsDue.Load() > 0
 }
 
 // server wires the hooks into srv; with request_nice = 0 it leaves srv as it is.
@@ -241,6 +244,25 @@ func raiseClerk(r *http.Request) {
 	if cp.p.claim(cp) {
 		cp.p.wire(cp)
 	}
+}
+
+// checkOffRaisedThread runs check, a password check, on a goroutine of its own and
+// waits for it: a connection raised once (raiseClerk) is wired to its raised thread for
+// all its later requests, which behind a reverse proxy may be anyone's logins, and a
+// wired thread runs only its own goroutine, so the password hash is computed at the
+// normal priority.
+func checkOffRaisedThread[T any](check func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := check()
+		done <- result{v, err}
+	}()
+	r := <-done
+	return r.v, r.err
 }
 
 // closes reports whether an answer's header h closes the connection (RFC 9112, section
@@ -393,8 +415,7 @@ func (p *requestPriority) raiseSweeper(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if p.sweepsDue.Load() > 0 {
-			p.sweepsDue.Add(-1)
+		if n := p.sweepsDue.Load(); n > 0 && p.sweepsDue.CompareAndSwap(n, n-1) {
 			p.lowerStrays()
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -884,43 +886,115 @@ func TestOnlyAClerksConnectionIsRaised(t *testing.T) {
 }
 
 func TestUsersRequestsRaiseTheirConnection(t *testing.T) {
-	// The real handler: the login page does not raise its connection; a request with an
-	// API token does.
+	// The real handler: the login page, a wrong password and a disabled user's token do
+	// not raise their connection; a session's page and an API token do.
 	raised := testNice(t)
 	f := newFixture(t, fixtureOptions{})
-	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
-	_, addr, _ := serveWith(t, p, f.h, nil)
-	c := &http.Client{Transport: &http.Transport{}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	defer c.CloseIdleConnections()
-	for _, path := range []string{"/login", "/api/cases/" + f.ref("antrag")} { // the second without a token: 401
-		resp, err := c.Get("http://" + addr + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+	lookup := "/api/cases/" + f.ref("antrag")
+	for _, tt := range []struct {
+		name  string
+		steps func(c *rawClient) // on one connection
+		want  int                // raised connections after
+	}{
+		{"login page, lookup without a token", func(c *rawClient) {
+			c.do("GET", "/login", "", nil, http.StatusOK)
+			c.do("GET", lookup, "", nil, http.StatusUnauthorized)
+		}, 0},
+		{"wrong password", func(c *rawClient) {
+			c.do("POST", "/login", "", url.Values{"name": {"erika"}, "password": {"falsch"}}, http.StatusOK)
+		}, 0},
+		{"disabled user's token", func(c *rawClient) {
+			c.do("GET", lookup, f.token("gesperrt"), nil, http.StatusUnauthorized)
+		}, 0},
+		{"API token", func(c *rawClient) {
+			c.do("GET", lookup, f.token("erika"), nil, http.StatusOK)
+		}, 1},
+		{"session", func(c *rawClient) {
+			c.do("POST", "/login", "", url.Values{"name": {"erika"}, "password": {pwErika}}, http.StatusSeeOther)
+			c.do("GET", "/", "", nil, http.StatusOK)
+		}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+			_, addr, _ := serveWith(t, p, f.h, nil)
+			jar, _ := cookiejar.New(nil)
+			c := &rawClient{t: t, base: "http://" + addr, c: &http.Client{Jar: jar, Transport: &http.Transport{MaxIdleConnsPerHost: 1},
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+			defer c.c.CloseIdleConnections()
+			tt.steps(c)
+			if n := p.raisedConns(); n != tt.want {
+				t.Fatalf("%d raised connections, want %d", n, tt.want)
+			}
+			if tt.want == 1 {
+				waitingThread(t, p) // and its thread waits for the next request raised
+			}
+		})
 	}
-	if n := p.raisedConns(); n != 0 {
-		t.Fatalf("%d raised connections after requests without a user, want none", n)
+}
+
+// rawClient sends requests to one server and checks their status.
+type rawClient struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func (c *rawClient) do(method, path, token string, form url.Values, want int) {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
 	}
-	req, err := http.NewRequest("GET", "http://"+addr+"/api/cases/"+f.ref("antrag"), nil)
+	req, err := http.NewRequest(method, c.base+path, body)
 	if err != nil {
-		t.Fatal(err)
+		c.t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+f.token("erika"))
-	resp, err := c.Do(req)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.c.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		c.t.Fatal(err)
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("lookup with a token: %d", resp.StatusCode)
+	if resp.StatusCode != want {
+		c.t.Fatalf("%s %s: %d, want %d", method, path, resp.StatusCode, want)
 	}
-	if n := p.raisedConns(); n != 1 {
-		t.Errorf("%d raised connections after a clerk's request, want 1", n)
+}
+
+func TestPasswordCheckRunsOffTheRaisedThread(t *testing.T) {
+	// A raised connection stays raised for all its requests (behind a reverse proxy,
+	// anyone's), so the password hash is computed on another goroutine, which cannot run
+	// on the wired raised thread.
+	raised := testNice(t)
+	base, err := threadNice(unix.Gettid())
+	if err != nil {
+		t.Fatal(err)
 	}
-	waitingThread(t, p) // and its thread waits for the next request raised
+	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p.unwiredMax = time.Hour
+	cp := placedConn(t, p)
+	type got struct{ wired, check int }
+	done := make(chan got)
+	go func() {
+		p.wire(cp)
+		defer p.unwire(cp)
+		wired, _ := threadNice(currentThread())
+		check, _ := checkOffRaisedThread(func() (int, error) { return threadNice(currentThread()) })
+		done <- got{wired, check}
+	}()
+	g := <-done
+	t.Cleanup(func() { p.connState(cp.conn, http.StateClosed) })
+	if g.wired != raised {
+		t.Fatalf("the wired goroutine's thread is at nice %d, want %d", g.wired, raised)
+	}
+	if g.check != base {
+		t.Errorf("the password check ran at nice %d, want %d", g.check, base)
+	}
 }
 
 func TestLateLoweringSparesAWiredThread(t *testing.T) {
