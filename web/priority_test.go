@@ -270,6 +270,18 @@ func testNice(t *testing.T) int {
 	return 5
 }
 
+// raisedPriority returns a requestPriority that raises to testNice, that nice value, and
+// the one of the test's thread, where raised threads go back to.
+func raisedPriority(t *testing.T) (p *requestPriority, raised, base int) {
+	t.Helper()
+	raised = testNice(t)
+	base, err := threadNice(unix.Gettid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newRequestPriority(raised, slog.New(slog.DiscardHandler)), raised, base
+}
+
 // threadSyscall returns the number of the system call thread tid waits in, or -1 while it
 // runs (proc(5): /proc/PID/task/TID/syscall).
 func threadSyscall(t *testing.T, tid string) int {
@@ -332,8 +344,7 @@ func rawRequests(t *testing.T, c net.Conn, target string, n int) []string {
 }
 
 func TestRaisedThreadWaitsForTheNextRequestItself(t *testing.T) {
-	raised := testNice(t)
-	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p, raised, _ := raisedPriority(t)
 	url := niceServer(t, p)
 	c := &http.Client{Transport: &http.Transport{}}
 	defer c.CloseIdleConnections()
@@ -393,8 +404,7 @@ func TestRaisedConnectionMeasuresTheWake(t *testing.T) {
 func TestRaisedConnectionAnswersPipelinedRequests(t *testing.T) {
 	// Requests sent together sit in net/http's buffer, not in the socket: the raised
 	// thread must not wait in ppoll(2) for bytes that already arrived.
-	raised := testNice(t)
-	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p, raised, _ := raisedPriority(t)
 	p.pollSlice, p.pollMax = time.Hour, time.Hour // a wrong wait would not end
 	url := niceServer(t, p)
 	c := dialBounded(t, strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/"))
@@ -409,8 +419,7 @@ func TestRaisedConnectionAnswersPipelinedRequests(t *testing.T) {
 }
 
 func TestRaisedConnectionKeepsItsTimeouts(t *testing.T) {
-	raised := testNice(t)
-	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p, raised, _ := raisedPriority(t)
 	p.pollSlice, p.pollMax = time.Hour, time.Hour // only the deadline can end the wait
 	_, addr, _ := serveNice(t, p, func(srv *Server) { srv.IdleTimeout = 20 * time.Millisecond })
 	c := dialBounded(t, addr)
@@ -426,8 +435,7 @@ func TestRaisedConnectionKeepsItsTimeouts(t *testing.T) {
 }
 
 func TestShutdownEndsRaisedConnections(t *testing.T) {
-	raised := testNice(t)
-	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p, _, _ := raisedPriority(t)
 	p.pollSlice, p.pollMax = time.Hour, time.Hour // only the close can end the wait
 	srv, addr, served := serveNice(t, p, nil)
 	c := dialBounded(t, addr)
@@ -581,8 +589,7 @@ func TestRaisedGoroutineWaitsUnwiredAfterItsAnswer(t *testing.T) {
 	// is in net/http's buffer already), so their sleeps count the hand-backs: about one
 	// per request if wired.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	raised := testNice(t)
-	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p, _, _ := raisedPriority(t)
 	p.pollSlice, p.pollMax = time.Hour, time.Hour
 	_, addr, _ := serveNice(t, p, nil)
 	c := dialBounded(t, addr)
@@ -646,12 +653,7 @@ func TestRaisedThreadsFollowTheGoroutine(t *testing.T) {
 	// Unwired between its answer and its idle state, a connection's goroutine may go on
 	// on another thread: that one is raised and the one it left lowered; and when the
 	// connection ends, its last thread is lowered.
-	raised := testNice(t)
-	base, err := threadNice(unix.Gettid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p, raised, base := raisedPriority(t)
 	p.unwiredMax = time.Hour // here only the move lowers the first thread
 	cp := placedConn(t, p)
 
@@ -772,12 +774,7 @@ func TestRaisedThreadLoweredWhenLeftUnwired(t *testing.T) {
 	// net/http can block between an answer's end and the idle state (a client that does
 	// not read its answer, a trickled body, the half-close's wait). The thread the
 	// goroutine let go of then runs other goroutines, and must not do so raised.
-	raised := testNice(t)
-	base, err := threadNice(unix.Gettid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p, _, base := raisedPriority(t)
 	p.unwiredMax = time.Millisecond
 	cp := placedConn(t, p)
 	tid := answerAndHold(t, p, cp)
@@ -811,12 +808,7 @@ func TestRaiseSweeperLowersStrays(t *testing.T) {
 	// A thread the Go runtime clones from a raised thread while that runs unwired
 	// inherits its nice value (clone(2)): after unwirings the sweeper lowers every thread
 	// at request_nice that no connection holds, and leaves the held ones.
-	raised := testNice(t)
-	base, err := threadNice(unix.Gettid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p, raised, base := raisedPriority(t)
 	p.unwiredMax = time.Hour
 	p.sweepEvery = 10 * time.Millisecond
 	ctx, stop := context.WithCancel(context.Background())
@@ -859,12 +851,7 @@ func TestCloses(t *testing.T) {
 func TestOnlyAClerksConnectionIsRaised(t *testing.T) {
 	// Requests that prove no user (the login page, a wrong password, a stranger) take
 	// no place among the raised connections and run at the normal priority.
-	raised := testNice(t)
-	base, err := threadNice(unix.Gettid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p, raised, base := raisedPriority(t)
 	p.max.Store(1)
 	url := niceServer(t, p)
 	stranger := &http.Client{Transport: &http.Transport{}}
@@ -970,12 +957,7 @@ func TestPasswordCheckRunsOffTheRaisedThread(t *testing.T) {
 	// A raised connection stays raised for all its requests (behind a reverse proxy,
 	// anyone's), so the password hash is computed on another goroutine, which cannot run
 	// on the wired raised thread.
-	raised := testNice(t)
-	base, err := threadNice(unix.Gettid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p, raised, base := raisedPriority(t)
 	p.unwiredMax = time.Hour
 	cp := placedConn(t, p)
 	type got struct{ wired, check int }
@@ -1000,8 +982,7 @@ func TestPasswordCheckRunsOffTheRaisedThread(t *testing.T) {
 func TestLateLoweringSparesAWiredThread(t *testing.T) {
 	// The timer of an earlier unwiring may fire after the goroutine is wired again: it
 	// must leave the thread raised.
-	raised := testNice(t)
-	p := newRequestPriority(raised, slog.New(slog.DiscardHandler))
+	p, raised, _ := raisedPriority(t)
 	p.unwiredMax = time.Hour
 	cp := placedConn(t, p)
 	tid, release, released := make(chan int), make(chan struct{}), make(chan struct{})
