@@ -146,7 +146,7 @@ func newRequestPriority(nice int, log *slog.Logger) *requestPriority {
 		unwiredMax: defaultUnwiredMax, sweepEvery: defaultSweepEvery,
 		pollSlice: defaultPollSlice, pollMax: defaultPollMax}
 	p.max.Store(maxRaisedConns)
-	if b, err := niceOfThread(currentThread()); err == nil && b != nice {
+	if b, err := worknice.ThreadNice(currentThread()); err == nil && b != nice {
 		p.base = b
 	}
 	return p

@@ -33,16 +33,6 @@ func pollReadable(fd uintptr, d time.Duration) bool {
 // (shutdown(2); on Linux the peer is not told).
 func shutdownRead(fd uintptr) { _ = unix.Shutdown(int(fd), unix.SHUT_RD) }
 
-// niceOfThread returns the nice value of thread tid. The raw getpriority(2) returns
-// 20 - nice (getpriority(2), NOTES); unix.Getpriority passes that on unchanged.
-func niceOfThread(tid int) (int, error) {
-	p, err := unix.Getpriority(unix.PRIO_PROCESS, tid)
-	if err != nil {
-		return 0, err
-	}
-	return 20 - p, nil
-}
-
 // setNiceOfThread sets the nice value of thread tid of this process; a thread that ended
 // meanwhile is no error. setpriority(2) names any thread of the machine by its id, so the
 // thread is first looked up among this process's (tgkill(2) with signal 0): an id of one

@@ -21,10 +21,5 @@ func pollReadable(uintptr, time.Duration) bool { return true }
 // shutdownRead is never reached off Linux (no read waits in ppoll there).
 func shutdownRead(uintptr) {}
 
-// niceOfThread is never reached off Linux (no thread is raised there).
-func niceOfThread(int) (int, error) {
-	return 0, errors.New("a thread's priority is only read on Linux")
-}
-
 // setNiceOfThread is never reached off Linux (no thread is raised there).
 func setNiceOfThread(int, int) error { return nil }

@@ -80,7 +80,7 @@ func Threads(pid int) (map[int]int, error) {
 		if err != nil {
 			continue
 		}
-		nice, err := threadNice(tid)
+		nice, err := ThreadNice(tid)
 		if err == unix.ESRCH {
 			continue // ended meanwhile
 		}
@@ -101,7 +101,7 @@ func probeRaise(request int) error {
 	go func() {
 		runtime.LockOSThread()
 		tid := unix.Gettid()
-		was, err := threadNice(tid)
+		was, err := ThreadNice(tid)
 		if err == nil {
 			err = unix.Setpriority(unix.PRIO_PROCESS, tid, request)
 		}
@@ -138,10 +138,10 @@ func lowerAll(work int) (int, error) {
 	return lowered, nil
 }
 
-// threadNice returns the nice value of thread tid. The raw getpriority(2) system call
+// ThreadNice returns the nice value of thread tid. The raw getpriority(2) system call
 // returns 20 - nice, so that no valid answer is negative (getpriority(2), NOTES); unix.Getpriority
 // passes that on unchanged.
-func threadNice(tid int) (int, error) {
+func ThreadNice(tid int) (int, error) {
 	p, err := unix.Getpriority(unix.PRIO_PROCESS, tid)
 	if err != nil {
 		return 0, err

@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 // Apply(10, -10); "off-work" = Apply(0, -10); "off-request" = Apply(10, 0).
 func runChild(what string) int {
 	var r childReport
-	start, err := threadNice(unix.Gettid())
+	start, err := ThreadNice(unix.Gettid())
 	if err != nil {
 		fmt.Println(err)
 		return 2
@@ -123,7 +123,7 @@ func newThreads(known []int, n int) []int {
 		wg.Go(func() {
 			runtime.LockOSThread()
 			tid := unix.Gettid()
-			nice, _ := threadNice(tid)
+			nice, _ := ThreadNice(tid)
 			mu.Lock()
 			if !slices.Contains(known, tid) {
 				out = append(out, nice)
