@@ -97,12 +97,11 @@ type requestPriority struct {
 
 const (
 	// defaultUnwiredMax: from a handler's end to the connection's idle state takes
-	// microseconds, in a drain now and then a few milliseconds of waiting for a processor
-	// (with 2 ms, 1 % of a clerk's answers in a drain at 1M had their thread lowered
-	// meanwhile and raised again; with 10 ms, a sixth of that). Longer, net/http is blocked
-	// (an answer the client does not read, a request body it trickles, the half-close's
-	// wait), and the thread goes on with other goroutines, which must not keep
-	// request_nice.
+	// microseconds, in a drain now and then a few milliseconds of waiting for a processor,
+	// which a bound of 2 ms cut short often enough to lower and raise the thread again for
+	// nothing (issue 12's note has the counts). Longer, net/http is blocked (an answer the
+	// client does not read, a request body it trickles, the half-close's wait), and the
+	// thread goes on with other goroutines, which must not keep request_nice.
 	defaultUnwiredMax = 10 * time.Millisecond
 	// defaultSweepEvery is how often raiseSweeper looks for strays after unwirings; a
 	// thread cloned from a raised one keeps its inherited priority at most twice as long.

@@ -218,7 +218,9 @@ func freePort() (string, error) {
 // major page faults (proc(5): majflt of stat) and the voluntary context switches
 // (voluntary_ctxt_switches of status): each time the thread slept, in ppoll(2) for the
 // clerk's next request, or in futex(2) while the Go runtime handed its goroutine to
-// another thread and back. A thread that ended meanwhile is left out.
+// another thread and back. A thread that ended meanwhile is left out. Since a
+// connection's goroutine may go on on another thread after an answer, a thread raised
+// during the run also brings the sleeps of its time before: the count is an upper bound.
 func clerkCounters(pid int) (faults, switches int64, err error) {
 	nices, err := worknice.Threads(pid)
 	if err != nil {
