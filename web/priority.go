@@ -6,10 +6,11 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/intake-office/intake/internal/worknice"
 )
@@ -267,14 +268,7 @@ func checkOffRaisedThread[T any](check func() (T, error)) (T, error) {
 // closes reports whether an answer's header h closes the connection (RFC 9112, section
 // 9.6: the "close" option of Connection).
 func closes(h http.Header) bool {
-	for _, v := range h["Connection"] {
-		for opt := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(opt), "close") {
-				return true
-			}
-		}
-	}
-	return false
+	return httpguts.HeaderValuesContainsToken(h["Connection"], "close")
 }
 
 // listener wraps ln so that raised connections wait for their next request on their own
