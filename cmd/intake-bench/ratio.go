@@ -34,8 +34,11 @@ const clockTicks = 100
 
 // ratioRun is what one repetition of "ratio" measures, all on one rig.
 type ratioRun struct {
-	PostfixAcceptPerSec float64 `json:"postfix_accept_per_s"`   // acks accepted on one submission connection
-	PostfixAfterPerSec  float64 `json:"postfix_after_per_s"`    // the same again after intake's drain
+	PostfixAcceptPerSec float64 `json:"postfix_accept_per_s"` // acks accepted on one submission connection
+	PostfixAfterPerSec  float64 `json:"postfix_after_per_s"`  // the same again after intake's drain
+	// PostfixEndOfDataMs is the mean time from the end of an ack's data to Postfix's 250,
+	// over both passes of Postfix alone: what each ack of the drain waits for at least.
+	PostfixEndOfDataMs  float64 `json:"postfix_end_of_data_ms"`
 	DovecotFetchPerSec  float64 `json:"dovecot_fetch_per_s"`    // BODY.PEEK[] of the backlog in one session
 	RegisteredPerSec    float64 `json:"registered_per_s"`       // intake: all mails registered
 	EndToEndPerSec      float64 `json:"end_to_end_per_s"`       // intake: last ack accepted by Postfix
@@ -122,6 +125,7 @@ func ratioMeasures() []measure {
 		{"machine CPU in the kernel, intake's drain", "%", func(r ratioRun) float64 { return r.MachineKernelDrain }},
 		{"Postfix accept, one connection", "msgs/s", func(r ratioRun) float64 { return r.PostfixAcceptPerSec }},
 		{"Postfix accept after intake's drain", "msgs/s", func(r ratioRun) float64 { return r.PostfixAfterPerSec }},
+		{"Postfix end of data to 250, alone", "ms", func(r ratioRun) float64 { return r.PostfixEndOfDataMs }},
 		{"Dovecot fetch, one session", "mails/s", func(r ratioRun) float64 { return r.DovecotFetchPerSec }},
 		{"intake registration", "mails/s", func(r ratioRun) float64 { return r.RegisteredPerSec }},
 		{"intake end to end", "mails/s", func(r ratioRun) float64 { return r.EndToEndPerSec }},
@@ -137,7 +141,8 @@ type ratioReport struct {
 	Big      int               `json:"big"`
 	BigSize  int64             `json:"big_size_bytes"`
 	AckSize  int               `json:"ack_size_bytes"`
-	Web      bool              `json:"web"` // -web: the daemon served its web interface
+	Web      bool              `json:"web"`     // -web: the daemon served its web interface
+	Discard  bool              `json:"discard"` // -discard: Postfix dropped the acks
 	Runs     []ratioRun        `json:"runs"`
 	Measures map[string]spread `json:"measures"`
 }
@@ -168,6 +173,7 @@ func cmdRatio(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print JSON")
 	bin := fs.String("intake", "", "the intake binary to measure (default: built from this module with go build)")
 	withWeb := fs.Bool("web", false, "the daemon also serves its web interface on a loopback port, as an office's does (then work_nice lowers its mail work)")
+	discard := fs.Bool("discard", false, "citizens write from an outside domain and Postfix drops the acks (a discard transport, as issue 12 measured) instead of delivering them into Dovecot over LMTP")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *n < 1 || *repeat < 1 || *bigEvery < 0 {
 		return exitUsage
 	}
@@ -182,7 +188,7 @@ func cmdRatio(args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
-	p := ratioParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), exe: exe, web: *withWeb}
+	p := ratioParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), exe: exe, web: *withWeb, discard: *discard}
 	var runs []ratioRun
 	for i := range *repeat {
 		fmt.Fprintf(stderr, "ratio: run %d of %d\n", i+1, *repeat)
@@ -195,7 +201,7 @@ func cmdRatio(args []string, stdout, stderr io.Writer) int {
 	}
 	rep := ratioReport{
 		Date: time.Now().UTC().Format("2006-01-02"), CPUs: runtime.NumCPU(), Mails: p.n, Big: p.bigCount(),
-		BigSize: p.bigSize, AckSize: len(benchAck(0)), Web: p.web, Runs: runs, Measures: summarize(runs),
+		BigSize: p.bigSize, AckSize: len(p.ack(0)), Web: p.web, Discard: p.discard, Runs: runs, Measures: summarize(runs),
 	}
 	return printReport(stdout, stderr, *asJSON, rep, func() string { return formatRatio(rep) })
 }
@@ -206,6 +212,11 @@ func formatRatio(rep ratioReport) string {
 		rep.Date, rep.CPUs, rep.Mails, rep.Big, config.ByteSize(rep.BigSize), rep.AckSize, len(rep.Runs))
 	if rep.Web {
 		fmt.Fprintf(&b, "the daemon served its web interface (-web; no requests)\n")
+	}
+	if rep.Discard {
+		fmt.Fprintf(&b, "Postfix dropped the acks (-discard)\n")
+	} else {
+		fmt.Fprintf(&b, "Postfix delivered the acks into Dovecot over LMTP\n")
 	}
 	fmt.Fprintf(&b, "%-42s %10s %10s %10s  %s\n", "measure", "min", "median", "max", "unit")
 	for _, m := range ratioMeasures() {
@@ -224,6 +235,35 @@ type ratioParams struct {
 	bigSize     int64
 	exe         string
 	web         bool // serve the web interface on a loopback port
+	// discard: the citizens write from outsideDomain, so that Postfix drops the acks
+	// (mailrig.Options.DiscardUnknown), as issue 12 measured; otherwise they write from
+	// the rig's domain and Postfix delivers the acks into their mailboxes over LMTP.
+	discard bool
+}
+
+// outsideDomain is the citizens' domain with -discard: none of the rig's, so Postfix
+// drops what goes there (RFC 2606 reserves .example).
+const outsideDomain = "buerger.example"
+
+// citizen is the address of citizen i%10, as LoadMail writes from it and acks go to it.
+func (p ratioParams) citizen(i int) string {
+	if p.discard {
+		return fmt.Sprintf("c%02d@%s", i%10, outsideDomain)
+	}
+	return fmt.Sprintf("c%02d@example.test", i%10)
+}
+
+// letter is the i-th mail of the backlog, from p.citizen(i).
+func (p ratioParams) letter(i int) []byte {
+	raw := mailrig.LoadMail(i, "bench")
+	if p.isBig(i) {
+		raw = mailrig.BigLoadMail(i, p.bigSize)
+	}
+	if p.discard {
+		// LoadMail writes from c<i%10>@example.test; its Message-ID stays in the rig's domain.
+		raw = bytes.ReplaceAll(raw, []byte(fmt.Sprintf("c%02d@example.test", i%10)), []byte(p.citizen(i)))
+	}
+	return raw
 }
 
 func (p ratioParams) isBig(i int) bool { return p.bigEvery > 0 && i%p.bigEvery == p.bigEvery-1 }
@@ -238,10 +278,10 @@ func (p ratioParams) bigCount() int {
 	return c
 }
 
-// benchAck is a German acknowledgement of about 3 kB from the office to
-// citizen i%10, of the size and shape intake's responder sends.
-func benchAck(i int) []byte {
-	to := fmt.Sprintf("c%02d@example.test", i%10)
+// ack is a German acknowledgement of about 3 kB from the office to
+// p.citizen(i), of the size and shape intake's responder sends.
+func (p ratioParams) ack(i int) []byte {
+	to := p.citizen(i)
 	return []byte(fmt.Sprintf("From: Testamt <%s>\r\nTo: <%s>\r\nSubject: =?utf-8?q?Eingangsbest=C3=A4tigung_STK-2026-%d?=\r\n"+
 		"Message-ID: <ratio-ack-%d@example.test>\r\nDate: %s\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"+
 		"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s",
@@ -277,7 +317,7 @@ func appendWeb(path string) error {
 func runRatio(ctx context.Context, p ratioParams, logw io.Writer) (ratioRun, error) {
 	say := func(f string, a ...any) { fmt.Fprintf(logw, "ratio: "+f+"\n", a...) }
 	var res ratioRun
-	rig, err := mailrig.Start(ctx, mailrig.Options{Users: mailrig.LoadUsers()})
+	rig, err := mailrig.Start(ctx, mailrig.Options{Users: mailrig.LoadUsers(), DiscardUnknown: p.discard})
 	if err != nil {
 		return res, fmt.Errorf("start rig: %w", err)
 	}
@@ -308,11 +348,7 @@ func runRatio(ctx context.Context, p ratioParams, logw io.Writer) (ratioRun, err
 		return res, fmt.Errorf("select INBOX: %w", err)
 	}
 	for i := range p.n {
-		raw := mailrig.LoadMail(i, "bench")
-		if p.isBig(i) {
-			raw = mailrig.BigLoadMail(i, p.bigSize)
-		}
-		if err := mailrig.AppendSelected(c, raw); err != nil {
+		if err := mailrig.AppendSelected(c, p.letter(i)); err != nil {
 			return res, fmt.Errorf("append %d: %w", i, err)
 		}
 	}
@@ -331,7 +367,7 @@ func runRatio(ctx context.Context, p ratioParams, logw io.Writer) (ratioRun, err
 	if err != nil {
 		return res, err
 	}
-	d, err = postfixAccept(ctx, rig, p.n)
+	d, eod, err := postfixAccept(ctx, rig, p)
 	if err != nil {
 		return res, err
 	}
@@ -341,10 +377,11 @@ func runRatio(ctx context.Context, p ratioParams, logw io.Writer) (ratioRun, err
 	}
 	res.MachineBusyPostfix, res.MachineKernelPostfix = cpu0.shares(cpu1)
 	res.PostfixAcceptPerSec = float64(p.n) / d.Seconds()
-	say("Postfix accept: %d acks in %v; the machine's CPU %.0f %% busy, %.0f %% in the kernel", p.n, d.Round(time.Millisecond), res.MachineBusyPostfix, res.MachineKernelPostfix)
+	say("Postfix accept: %d acks in %v (end of data to 250: %v each); the machine's CPU %.0f %% busy, %.0f %% in the kernel",
+		p.n, d.Round(time.Millisecond), (eod / time.Duration(p.n)).Round(time.Microsecond), res.MachineBusyPostfix, res.MachineKernelPostfix)
 	// Let Postfix deliver them before the drain starts, so that its
 	// queue does not compete with intake.
-	if err := waitDelivered(ctx, rig, p.n, 1); err != nil {
+	if err := waitDelivered(ctx, rig, p, 1); err != nil {
 		return res, err
 	}
 
@@ -356,22 +393,33 @@ func runRatio(ctx context.Context, p ratioParams, logw io.Writer) (ratioRun, err
 	// 4. Postfix again, once intake has stopped and its acks are delivered: a shared
 	// machine's speed drifts within a run, and the mean of the two measurements
 	// around the drain is the fairer limit for it.
-	if err := waitDelivered(ctx, rig, p.n, 2); err != nil {
+	if err := waitDelivered(ctx, rig, p, 2); err != nil {
 		return res, err
 	}
-	d, err = postfixAccept(ctx, rig, p.n)
+	d, eodAfter, err := postfixAccept(ctx, rig, p)
 	if err != nil {
 		return res, err
 	}
 	res.PostfixAfterPerSec = float64(p.n) / d.Seconds()
-	say("Postfix accept after intake's drain: %d acks in %v", p.n, d.Round(time.Millisecond))
+	res.PostfixEndOfDataMs = float64(eod+eodAfter) / float64(2*p.n) / float64(time.Millisecond)
+	say("Postfix accept after intake's drain: %d acks in %v (end of data to 250: %v each)", p.n, d.Round(time.Millisecond), (eodAfter / time.Duration(p.n)).Round(time.Microsecond))
 	res.ratios()
 	return res, nil
 }
 
 // waitDelivered waits until the citizens' mailboxes c00–c09 hold rounds times n acks
-// between them, spread as postfixAccept and intake send n (ack i to c(i%10)).
-func waitDelivered(ctx context.Context, rig *mailrig.Rig, n, rounds int) error {
+// between them, spread as postfixAccept and intake send n (ack i to c(i%10)); with
+// -discard, until Postfix has dropped rounds times n.
+func waitDelivered(ctx context.Context, rig *mailrig.Rig, p ratioParams, rounds int) error {
+	n := p.n
+	if p.discard {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		defer cancel()
+		if err := rig.WaitDiscarded(wctx, rounds*n); err != nil {
+			return fmt.Errorf("wait for Postfix to drop the acks: %w", err)
+		}
+		return nil
+	}
 	for i := range 10 {
 		want := n / 10
 		if i < n%10 {
@@ -425,38 +473,54 @@ func dovecotFetch(rig *mailrig.Rig, n int) (time.Duration, error) {
 	return d, nil
 }
 
-// postfixAccept submits n acks (benchAck) on one connection to Postfix's
+// postfixAccept submits p.n acks (p.ack) on one connection to Postfix's
 // submission port, with STARTTLS and AUTH PLAIN as the office, as intake's
 // responder does, and returns the time from connecting to the last 250
-// after DATA. They go to the citizens' mailboxes, the same recipients and
-// the same delivery path as intake's acks in the drain.
-func postfixAccept(ctx context.Context, rig *mailrig.Rig, n int) (time.Duration, error) {
-	acks := make([][]byte, n)
+// after DATA, and the sum of the times from each end of data to its 250.
+// They go to the same recipients, by the same path (LMTP into Dovecot, or
+// dropped with -discard), as intake's acks in the drain.
+func postfixAccept(ctx context.Context, rig *mailrig.Rig, p ratioParams) (took, endOfData time.Duration, err error) {
+	acks := make([][]byte, p.n)
 	for i := range acks {
-		acks[i] = benchAck(i)
+		acks[i] = p.ack(i)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
 	defer cancel()
 	start := time.Now()
 	sc, err := rig.DialSMTP(ctx, rig.SubmissionAddr, rig.TLSConfig())
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer sc.Close()
 	if err := sc.Auth(sasl.NewPlainClient("", mailrig.LoadOffice, rig.Users[mailrig.LoadOffice])); err != nil {
-		return 0, fmt.Errorf("submission AUTH: %w", err)
+		return 0, 0, fmt.Errorf("submission AUTH: %w", err)
 	}
 	for i, raw := range acks {
-		to := fmt.Sprintf("c%02d@example.test", i%10)
-		if err := sc.SendMail(mailrig.LoadOffice, []string{to}, bytes.NewReader(raw)); err != nil {
-			return 0, fmt.Errorf("submit ack %d: %w", i, err)
+		// What go-smtp's SendMail does, with the end of data timed.
+		if err := sc.Mail(mailrig.LoadOffice, nil); err != nil {
+			return 0, 0, fmt.Errorf("submit ack %d: MAIL: %w", i, err)
 		}
+		if err := sc.Rcpt(p.citizen(i), nil); err != nil {
+			return 0, 0, fmt.Errorf("submit ack %d: RCPT: %w", i, err)
+		}
+		w, err := sc.Data()
+		if err != nil {
+			return 0, 0, fmt.Errorf("submit ack %d: DATA: %w", i, err)
+		}
+		if _, err := w.Write(raw); err != nil {
+			return 0, 0, fmt.Errorf("submit ack %d: %w", i, err)
+		}
+		end := time.Now()
+		if err := w.Close(); err != nil {
+			return 0, 0, fmt.Errorf("submit ack %d: end of data: %w", i, err)
+		}
+		endOfData += time.Since(end)
 	}
-	d := time.Since(start)
+	took = time.Since(start)
 	if err := sc.Quit(); err != nil {
-		return 0, fmt.Errorf("submission QUIT: %w", err)
+		return 0, 0, fmt.Errorf("submission QUIT: %w", err)
 	}
-	return d, nil
+	return took, endOfData, nil
 }
 
 // intakeDrain runs "intake serve" on the backlog until every mail is

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +159,43 @@ func TestAppendWeb(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(b), "data_dir = \"/tmp/x\"\n\n[web]\nlisten = \"127.0.0.1:") || !strings.HasSuffix(string(b), "\"\ncookie_secure = false\n") {
 		t.Errorf("config after appendWeb:\n%s", b)
+	}
+}
+
+// With -discard the citizens write from, and the acks go to, a domain that is none of the
+// rig's, so that Postfix drops the acks; without, both stay in the rig's domain.
+func TestCitizensDomain(t *testing.T) {
+	for _, tt := range []struct {
+		discard bool
+		domain  string
+	}{
+		{false, "example.test"},
+		{true, "buerger.example"},
+	} {
+		p := ratioParams{n: 40, bigEvery: 20, bigSize: 4096, discard: tt.discard}
+		for _, i := range []int{13, 19} { // a letter, and a big one
+			from := fmt.Sprintf("c%02d@%s", i%10, tt.domain)
+			if got := p.citizen(i); got != from {
+				t.Errorf("discard=%v: citizen(%d) = %q, want %q", tt.discard, i, got, from)
+			}
+			letter := string(p.letter(i))
+			for _, h := range []string{"Return-Path: <" + from + ">", "From: Bürger " + strconv.Itoa(i) + " <" + from + ">"} {
+				if !strings.Contains(letter, h+"\r\n") {
+					t.Errorf("discard=%v: letter %d lacks %q:\n%.300s", tt.discard, i, h, letter)
+				}
+			}
+			if !strings.Contains(letter, "Message-ID: <bench-"+strconv.Itoa(i)+"@example.test>") {
+				t.Errorf("discard=%v: letter %d lost its Message-ID", tt.discard, i)
+			}
+			if tt.discard && strings.Contains(letter, "c0"+strconv.Itoa(i%10)+"@example.test") {
+				t.Errorf("letter %d still names its citizen in the rig's domain", i)
+			}
+			if ack := string(p.ack(i)); !strings.Contains(ack, "To: <"+from+">\r\n") {
+				t.Errorf("discard=%v: ack %d not to %s", tt.discard, i, from)
+			}
+		}
+		if !p.isBig(19) || len(p.letter(19)) < 4000 {
+			t.Errorf("letter 19 is not the big one")
+		}
 	}
 }

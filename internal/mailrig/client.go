@@ -6,7 +6,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -206,6 +209,45 @@ func (r *Rig) WaitCount(ctx context.Context, user, folder string, n int) error {
 				return fmt.Errorf("mailrig: %s/%s has %d messages, want >= %d: %w", user, folder, last, n, ctx.Err())
 			}
 			return fmt.Errorf("mailrig: waiting for %d messages in %s/%s: %w (last error: %v)", n, user, folder, ctx.Err(), lastErr)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Discarded counts the messages Postfix has dropped through a discard transport
+// (Options.DiscardUnknown): the delivery lines of its log with "relay=none" and
+// "status=sent", which is how discard(8) reports a message it dropped.
+func (r *Rig) Discarded() (int, error) {
+	b, err := os.ReadFile(filepath.Join(r.Dir, "pf", "maillog"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("mailrig: read Postfix's log: %w", err)
+	}
+	n := 0
+	for line := range bytes.Lines(b) {
+		if bytes.Contains(line, []byte(" relay=none,")) && bytes.Contains(line, []byte(" status=sent ")) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// WaitDiscarded polls (every 50 ms) until Postfix has discarded at least n messages
+// (Discarded), or ctx ends.
+func (r *Rig) WaitDiscarded(ctx context.Context, n int) error {
+	for {
+		got, err := r.Discarded()
+		if err != nil {
+			return err
+		}
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("mailrig: Postfix discarded %d messages, want >= %d: %w", got, n, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -604,9 +604,16 @@ func TestOptions(t *testing.T) {
 	if err := r.Send(ctx, "poststelle@amt.example", []string{"someone@example.org"}, mail("poststelle@amt.example", "someone@example.org", "ack", "opt-2@example.test")); err != nil {
 		t.Errorf("external recipient with DiscardUnknown: %v", err)
 	}
+	if err := r.WaitDiscarded(ctx, 1); err != nil {
+		t.Error(err)
+	}
 	// ... but unknown users of the rig's domains are still rejected.
 	if err := r.Send(ctx, "x@example.org", []string{"nobody@amt.example"}, mail("x@example.org", "nobody@amt.example", "x", "opt-3@example.test")); smtpCode(err) != 550 {
 		t.Errorf("unknown local user with DiscardUnknown: %v, want 550", err)
+	}
+	// Only the dropped message counts: the one delivered over LMTP and the one refused do not.
+	if n, err := r.Discarded(); err != nil || n != 1 {
+		t.Errorf("Discarded = %d, %v; want 1", n, err)
 	}
 }
 
