@@ -12,7 +12,9 @@
 // the daemon's peak RSS. ratio measures, on one rig, Postfix's accept rate,
 // Dovecot's fetch rate and intake's drain, and reports intake's rates as
 // ratios to those limits, with intake's CPU (and its kernel part) and how busy
-// the machine's CPU was in each phase (machinecpu.go). register measures the
+// the machine's CPU was in each phase (machinecpu.go); with -discard Postfix
+// drops the acks, as issue 12 measured, instead of delivering them into
+// Dovecot over LMTP. register measures the
 // open and lookup times of a register with a million cases. searchdrain
 // measures full-text searches and lookups through the JSON API of "intake
 // serve" while it drains a backlog, on a register and index of -cases cases.

@@ -32,7 +32,7 @@ const (
 
 const usage = `Usage:
   intake-bench drain [-n 10000] [-big 5] [-big-size "20 MB"] [-latency 200] [-trickle 200] [-intake BINARY]
-  intake-bench ratio [-n 2000] [-big-every 20] [-big-size "200 KB"] [-repeat 1] [-json] [-intake BINARY]
+  intake-bench ratio [-n 2000] [-big-every 20] [-big-size "200 KB"] [-repeat 1] [-web] [-discard] [-json] [-intake BINARY]
   intake-bench register [-n 1000000] [-lookups 10000] [-dir DIR]
   intake-bench searchdrain [-cases 1000000] [-n 2000] [-dir DIR] [-idle 20s] [-json] [-intake BINARY]
   intake-bench pin FILE...
