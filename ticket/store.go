@@ -29,7 +29,8 @@ const SchemaVersion = 3
 const (
 	dbFile         = "intake.db"
 	rawDir         = "raw"
-	tmpPattern     = "tmp-*"
+	tmpPrefix      = "tmp-"
+	tmpPattern     = tmpPrefix + "*"
 	defaultTimeout = time.Second
 )
 
@@ -246,7 +247,7 @@ func (s *Store) StoreRaw(r io.Reader, max int64) (sum string, size int64, err er
 // durable with one SyncRaw for a whole batch before the commit that names
 // them (the disk then flushes them together).
 func (s *Store) StoreRawUnsynced(r io.Reader, max int64) (sum string, size int64, err error) {
-	tmp, err := os.CreateTemp(s.rawDir, tmpPattern)
+	tmp, err := createTemp(s.rawDir, tmpPrefix)
 	if err != nil {
 		return "", 0, fmt.Errorf("store raw: %w", err)
 	}
@@ -365,7 +366,7 @@ func (s *Store) SyncRaw(sums ...string) error {
 
 // fsyncPath makes a file's data, or a directory's entries, durable.
 func fsyncPath(path string) error {
-	f, err := os.Open(path)
+	f, err := openNoPoll(path, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -382,7 +383,7 @@ func (s *Store) OpenRaw(sum string) (*os.File, error) {
 	if !validSum(sum) {
 		return nil, fmt.Errorf("open raw %q: not a SHA-256 hex sum: %w", sum, ErrNotFound)
 	}
-	f, err := os.Open(filepath.Join(s.rawDir, sum[:2], sum))
+	f, err := openNoPoll(filepath.Join(s.rawDir, sum[:2], sum), os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("open raw %s: %w", sum, ErrNotFound)
 	}
