@@ -36,8 +36,9 @@ const clockTicks = 100
 type ratioRun struct {
 	PostfixAcceptPerSec float64 `json:"postfix_accept_per_s"` // acks accepted on one submission connection
 	PostfixAfterPerSec  float64 `json:"postfix_after_per_s"`  // the same again after intake's drain
-	// PostfixEndOfDataMs is the mean time from the end of an ack's data to Postfix's 250,
-	// over both passes of Postfix alone: what each ack of the drain waits for at least.
+	// PostfixEndOfDataMs is the mean time from handing over an ack's data to Postfix's 250
+	// (go-smtp buffers the ~3.3 kB ack and sends it with the end of data), over both passes
+	// of Postfix alone: the part of an ack that intake's one-ack window covers.
 	PostfixEndOfDataMs  float64 `json:"postfix_end_of_data_ms"`
 	DovecotFetchPerSec  float64 `json:"dovecot_fetch_per_s"`    // BODY.PEEK[] of the backlog in one session
 	RegisteredPerSec    float64 `json:"registered_per_s"`       // intake: all mails registered
@@ -476,7 +477,8 @@ func dovecotFetch(rig *mailrig.Rig, n int) (time.Duration, error) {
 // postfixAccept submits p.n acks (p.ack) on one connection to Postfix's
 // submission port, with STARTTLS and AUTH PLAIN as the office, as intake's
 // responder does, and returns the time from connecting to the last 250
-// after DATA, and the sum of the times from each end of data to its 250.
+// after DATA, and the sum of the times from handing over each ack's data
+// (sent with the end of data: go-smtp buffers it) to its 250.
 // They go to the same recipients, by the same path (LMTP into Dovecot, or
 // dropped with -discard), as intake's acks in the drain.
 func postfixAccept(ctx context.Context, rig *mailrig.Rig, p ratioParams) (took, endOfData time.Duration, err error) {
@@ -510,7 +512,7 @@ func postfixAccept(ctx context.Context, rig *mailrig.Rig, p ratioParams) (took, 
 		if _, err := w.Write(raw); err != nil {
 			return 0, 0, fmt.Errorf("submit ack %d: %w", i, err)
 		}
-		end := time.Now()
+		end := time.Now() // nothing is sent yet: go-smtp buffers the data until Close
 		if err := w.Close(); err != nil {
 			return 0, 0, fmt.Errorf("submit ack %d: end of data: %w", i, err)
 		}

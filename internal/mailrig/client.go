@@ -214,9 +214,10 @@ func (r *Rig) WaitCount(ctx context.Context, user, folder string, n int) error {
 	}
 }
 
-// Discarded counts the messages Postfix has dropped through a discard transport
+// Discarded counts the recipients Postfix has dropped through a discard transport
 // (Options.DiscardUnknown): the delivery lines of its log with "relay=none" and
-// "status=sent", which is how discard(8) reports a message it dropped.
+// "status=sent", one per recipient, which is how discard(8) reports what it dropped. For
+// messages of one recipient each, as the benchmarks send, that is the messages.
 func (r *Rig) Discarded() (int, error) {
 	b, err := os.ReadFile(filepath.Join(r.Dir, "pf", "maillog"))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -234,7 +235,7 @@ func (r *Rig) Discarded() (int, error) {
 	return n, nil
 }
 
-// WaitDiscarded polls (every 50 ms) until Postfix has discarded at least n messages
+// WaitDiscarded polls (every 50 ms) until Postfix has discarded at least n recipients
 // (Discarded), or ctx ends.
 func (r *Rig) WaitDiscarded(ctx context.Context, n int) error {
 	for {
@@ -247,7 +248,7 @@ func (r *Rig) WaitDiscarded(ctx context.Context, n int) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("mailrig: Postfix discarded %d messages, want >= %d: %w", got, n, ctx.Err())
+			return fmt.Errorf("mailrig: Postfix discarded %d recipients, want >= %d: %w", got, n, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
