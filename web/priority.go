@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -392,6 +393,15 @@ func (p *requestPriority) lowerThread(cp *connPriority) {
 	if err := setNiceOfThread(tid, p.base); err != nil {
 		p.log.Warn("web: could not lower a clerk's thread again", "tid", tid, "nice", p.base, "err", err)
 	}
+}
+
+// setNiceOfThread sets the nice value of thread tid of this process
+// (worknice.SetThreadNice); a thread that ended meanwhile is no error.
+func setNiceOfThread(tid, nice int) error {
+	if err := worknice.SetThreadNice(tid, nice); !errors.Is(err, worknice.ErrThreadGone) {
+		return err
+	}
+	return nil
 }
 
 // raiseSweeper looks every sweepEvery, after unwirings, for threads at request_nice that

@@ -32,18 +32,3 @@ func pollReadable(fd uintptr, d time.Duration) bool {
 // shutdownRead shuts down the reading side of socket fd, which wakes a ppoll(2) on it
 // (shutdown(2); on Linux the peer is not told).
 func shutdownRead(fd uintptr) { _ = unix.Shutdown(int(fd), unix.SHUT_RD) }
-
-// setNiceOfThread sets the nice value of thread tid of this process; a thread that ended
-// meanwhile is no error. setpriority(2) names any thread of the machine by its id, so the
-// thread is first looked up among this process's (tgkill(2) with signal 0): an id of one
-// that ended may be taken by another process's.
-func setNiceOfThread(tid, nice int) error {
-	if unix.Tgkill(unix.Getpid(), tid, 0) != nil { // signal 0: only whether it is ours
-		return nil
-	}
-	err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice)
-	if err == unix.ESRCH {
-		return nil
-	}
-	return err
-}

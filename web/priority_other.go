@@ -20,6 +20,3 @@ func pollReadable(uintptr, time.Duration) bool { return true }
 
 // shutdownRead is never reached off Linux (no read waits in ppoll there).
 func shutdownRead(uintptr) {}
-
-// setNiceOfThread is never reached off Linux (no thread is raised there).
-func setNiceOfThread(int, int) error { return nil }

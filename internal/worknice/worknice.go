@@ -9,6 +9,10 @@ import (
 // thread to the clerks' nice value; Apply then changed nothing.
 var ErrRaiseRefused = errors.New("worknice: the kernel refused to raise a thread to the clerks' nice value")
 
+// ErrThreadGone is returned by SetThreadNice for a thread id that is not, or no longer,
+// one of this process's threads.
+var ErrThreadGone = errors.New("worknice: not a thread of this process")
+
 // ErrUnsupported is returned by Apply where threads have no nice values of their own
 // (every system but Linux); Apply then changed nothing.
 var ErrUnsupported = errors.New("worknice: per-thread nice values need Linux")

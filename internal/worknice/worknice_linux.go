@@ -1,6 +1,7 @@
 package worknice
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -127,8 +128,8 @@ func lowerAll(work int) (int, error) {
 		if nice >= work {
 			continue // already this low
 		}
-		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, work); err != nil {
-			if err == unix.ESRCH {
+		if err := SetThreadNice(tid, work); err != nil {
+			if errors.Is(err, ErrThreadGone) {
 				continue // ended meanwhile
 			}
 			return lowered, fmt.Errorf("worknice: lower thread %d to nice %d: %w", tid, work, err)
@@ -136,6 +137,21 @@ func lowerAll(work int) (int, error) {
 		lowered++
 	}
 	return lowered, nil
+}
+
+// SetThreadNice sets the nice value of thread tid of this process. setpriority(2) names
+// any thread of the machine by its id, so the thread is first looked up among this
+// process's (tgkill(2) with signal 0): the id of one that ended may since be another
+// process's. A thread that is not, or no longer, this process's gives ErrThreadGone.
+func SetThreadNice(tid, nice int) error {
+	if unix.Tgkill(unix.Getpid(), tid, 0) != nil { // signal 0: only whether it is ours
+		return ErrThreadGone
+	}
+	err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice)
+	if err == unix.ESRCH {
+		return ErrThreadGone // ended meanwhile
+	}
+	return err
 }
 
 // ThreadNice returns the nice value of thread tid. The raw getpriority(2) system call

@@ -300,3 +300,47 @@ func TestApplyRejectsValuesOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// SetThreadNice changes a thread of this process and no other process's thread (a thread
+// id of ours that ended may since name one).
+func TestSetThreadNice(t *testing.T) {
+	other := exec.Command("sleep", "60")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Process.Kill(); other.Wait() })
+	pid := other.Process.Pid
+	before, err := ThreadNice(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SetThreadNice(pid, 19); !errors.Is(err, ErrThreadGone) {
+		t.Errorf("another process's thread: err = %v, want ErrThreadGone", err)
+	}
+	if after, err := ThreadNice(pid); err != nil || after != before {
+		t.Errorf("another process's thread went from nice %d to %d (%v)", before, after, err)
+	}
+
+	// One of ours, on a thread that ends with its goroutine (never unlocked; the main
+	// thread would be parked instead), so that no other test runs on it lowered.
+	type result struct {
+		tid, want, got int
+		err            error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		tid := unix.Gettid()
+		was, err := ThreadNice(tid)
+		want := min(was+1, 19) // lowering is always allowed
+		if err == nil {
+			err = SetThreadNice(tid, want)
+		}
+		got, _ := ThreadNice(tid)
+		done <- result{tid, want, got, err}
+	}()
+	r := <-done
+	if r.err != nil || r.got != r.want {
+		t.Fatalf("our thread %d: nice %d, %v; want %d", r.tid, r.got, r.err, r.want)
+	}
+}
