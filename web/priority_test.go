@@ -329,18 +329,25 @@ func rawRequests(t *testing.T, c net.Conn, target string, n int) []string {
 	br := bufio.NewReader(c)
 	var bodies []string
 	for range n {
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		bodies = append(bodies, string(b))
+		_, body := readAnswer(t, br)
+		bodies = append(bodies, body)
 	}
 	return bodies
+}
+
+// readAnswer reads one answer from br, and all its body.
+func readAnswer(t *testing.T, br *bufio.Reader) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
 }
 
 func TestRaisedThreadWaitsForTheNextRequestItself(t *testing.T) {
@@ -710,16 +717,8 @@ func TestConnectionClosedAfterItsAnswerEndsItsThread(t *testing.T) {
 			if _, err := io.WriteString(c, "GET "+tt.target+" HTTP/1.1\r\nHost: intake.test\r\n"+tt.header+"\r\n"); err != nil {
 				t.Fatal(err)
 			}
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			tid, err := strconv.Atoi(string(b))
+			resp, b := readAnswer(t, bufio.NewReader(c))
+			tid, err := strconv.Atoi(b)
 			if err != nil || !resp.Close {
 				t.Fatalf("answer %q, closing %v", b, resp.Close)
 			}
