@@ -175,8 +175,11 @@ func (c *ackCap) sent(at time.Time, unverified bool) {
 func (c *ackCap) setLimit(n int) { c.limit.Store(int64(n)) }
 
 // allow reports whether one more acknowledgement may go out under the
-// daemon-wide hourly_cap, and trips or lifts the breaker accordingly.
-func (c *ackCap) allow() (bool, error) {
+// daemon-wide hourly_cap, and trips or lifts the breaker accordingly. pending
+// is how many acknowledgements the caller has let through already and not yet
+// counted as sent: one whose end of data is out while the next is checked on
+// a pipelined connection. They count as sent here.
+func (c *ackCap) allow(pending int) (bool, error) {
 	limit := int(c.limit.Load())
 	now := c.now()
 	c.mu.Lock()
@@ -184,7 +187,7 @@ func (c *ackCap) allow() (bool, error) {
 	if _, err := c.count(now); err != nil {
 		return false, err
 	}
-	n := c.all.len()
+	n := c.all.len() + pending
 	if n >= limit {
 		if c.tripped.IsZero() {
 			c.tripped = now
@@ -207,16 +210,17 @@ func (c *ackCap) allow() (bool, error) {
 }
 
 // allowUnverified reports whether one more acknowledgement to an unverified
-// sender fits limit (unverified_hourly_cap) in the hour counted by allow. It
-// never trips the breaker: verified senders' acknowledgements go on.
-func (c *ackCap) allowUnverified(limit int) (bool, error) {
+// sender fits limit (unverified_hourly_cap) in the hour counted by allow, with
+// pending such acknowledgements let through and not yet counted (as allow's).
+// It never trips the breaker: verified senders' acknowledgements go on.
+func (c *ackCap) allowUnverified(limit, pending int) (bool, error) {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, err := c.count(now); err != nil {
 		return false, err
 	}
-	return c.unverified.len() < limit, nil
+	return c.unverified.len()+pending < limit, nil
 }
 
 // resume is an admin's reset: only acknowledgements sent from now on count.

@@ -97,12 +97,12 @@ func TestHourlyCapScansTheRegisterOnce(t *testing.T) {
 	sent := 50
 	for i := range 2000 {
 		clock.t = t0.Add(time.Duration(i) * time.Second)
-		ok, err := c.allow()
+		ok, err := c.allow(0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if ok {
-			if _, err := c.allowUnverified(limit); err != nil {
+			if _, err := c.allowUnverified(limit, 0); err != nil {
 				t.Fatal(err)
 			}
 			store.record(c, clock.t, i%3 == 0)
@@ -118,7 +118,7 @@ func TestHourlyCapScansTheRegisterOnce(t *testing.T) {
 	if err := c.resume(); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := c.allow(); !ok || err != nil {
+	if ok, err := c.allow(0); !ok || err != nil {
 		t.Errorf("after the reset: allow = %v, %v; want true", ok, err)
 	}
 	if st, _ := c.state(); st.SentLastHour != 0 || st.Tripped {
@@ -154,7 +154,7 @@ func TestHourlyCapExactAcrossRestart(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				if ok, err := running.allow(); !ok || err != nil {
+				if ok, err := running.allow(0); !ok || err != nil {
 					t.Fatalf("allow = %v, %v", ok, err)
 				}
 				store.record(running, clock.t, i%4 == 0)
@@ -178,8 +178,8 @@ func TestHourlyCapExactAcrossRestart(t *testing.T) {
 				}
 				nu := len(since(store.unverified, start))
 				for _, limit := range []int{nu, nu + 1} {
-					a, _ := restarted.allowUnverified(limit)
-					b, _ := running.allowUnverified(limit)
+					a, _ := restarted.allowUnverified(limit, 0)
+					b, _ := running.allowUnverified(limit, 0)
 					if a != (nu < limit) || b != (nu < limit) {
 						t.Errorf("+%v: allowUnverified(%d) restarted %v, running %v; %d unverified sent", d, limit, a, b, nu)
 					}
@@ -196,7 +196,7 @@ func TestHourlyCapWindowEdges(t *testing.T) {
 	clock := &fakeClock{t0}
 	store := newScanCountingStore()
 	c := testCap(store, clock, 2)
-	if ok, _ := c.allow(); !ok {
+	if ok, _ := c.allow(0); !ok {
 		t.Fatal("nothing sent yet, but not allowed")
 	}
 	store.record(c, t0, false)
@@ -210,7 +210,7 @@ func TestHourlyCapWindowEdges(t *testing.T) {
 		{t0.Add(time.Hour + time.Nanosecond), true},
 	} {
 		clock.t = tc.at
-		if ok, err := c.allow(); ok != tc.want || err != nil {
+		if ok, err := c.allow(0); ok != tc.want || err != nil {
 			t.Errorf("at %v: allow = %v, %v; want %v", tc.at.Sub(t0), ok, err, tc.want)
 		}
 	}
@@ -252,7 +252,7 @@ func BenchmarkCapAllow(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		if ok, err := c.allow(); !ok || err != nil {
+		if ok, err := c.allow(0); !ok || err != nil {
 			b.Fatal(ok, err)
 		}
 	}

@@ -138,7 +138,7 @@ func (r *interimRunner) sendDue(stop, hard context.Context) {
 			return
 		}
 		// R3: the same daemon-wide hourly cap as acknowledgements.
-		if ok, err := r.cap.allow(); err != nil || !ok {
+		if ok, err := r.cap.allow(0); err != nil || !ok {
 			if err != nil {
 				r.log.Error("check hourly cap", "err", err)
 			}

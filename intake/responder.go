@@ -28,13 +28,15 @@ import (
 const ackBatch = 100
 
 // AckConnections is how many SMTP connections a burst of acknowledgements
-// uses at once: the server's per-message work (queue file fsync) and ours
-// (recording the result) overlap instead of adding up. Two measured best on
-// the 2-core benchmark machine (BENCHMARKS.md); more took CPU from the
-// watcher without sending faster. Each connection has at
-// most one message between the server's 250 and our record of it, so a
-// crash repeats at most one acknowledgement per connection, each with its
-// stable Message-ID (invariant 3).
+// uses at once on a server that does not offer PIPELINING: the server's
+// per-message work (queue file fsync) and ours (recording the result) overlap
+// instead of adding up. Two measured best on the 2-core benchmark machine
+// (BENCHMARKS.md). A server that offers PIPELINING gets one connection with
+// the next envelope behind each end of data (ackPipeline), which overlaps
+// the same work with less of both sides' CPU. On every connection at most one
+// message is between the server's 250 and our record of it, across the
+// connections too (responder.window), so a crash repeats at most one
+// acknowledgement, with its stable Message-ID (invariant 3).
 const AckConnections = 2
 
 // defaultSMTPTimeout bounds each SMTP command (Options.SMTPTimeout); it is
@@ -55,8 +57,10 @@ type outbox interface {
 // hourlyCap is the daemon-wide limit a responder asks before every
 // acknowledgement (ackCap).
 type hourlyCap interface {
-	allow() (bool, error)
-	allowUnverified(limit int) (bool, error)
+	// allow and allowUnverified count pending acks, let through but not yet
+	// recorded, as sent.
+	allow(pending int) (bool, error)
+	allowUnverified(limit, pending int) (bool, error)
 	// sent counts a send the register recorded as sent at at.
 	sent(at time.Time, unverified bool)
 }
@@ -259,22 +263,11 @@ func (r *responder) sendDue(stop, hard context.Context) {
 			return
 		}
 		r.mb.flow.setSending(!r.down)
-		// Small bursts use one connection; large ones are dealt out.
-		n := min(AckConnections, (len(due)+9)/10)
-		parts := make([][]ticket.OutboxEntry, n)
-		for i, e := range due {
-			parts[i%n] = append(parts[i%n], e)
-		}
-		// Both connections record into one batch: one commit for the round,
+		// Every connection records into one batch: one commit for the round,
 		// durable before the next round reads the outbox again.
 		batch := r.outbox.NewAckBatch()
-		results := make(chan batchResult, n)
-		for _, part := range parts {
-			go func() { results <- r.sendBatch(stop, hard, batch, part) }()
-		}
 		ok, connected, unreachable := true, false, false
-		for range parts {
-			res := <-results
+		for _, res := range r.sendRound(stop, hard, batch, due) {
 			ok = ok && res == batchDone
 			connected = connected || res != batchUnreachable
 			unreachable = unreachable || res == batchUnreachable
@@ -326,25 +319,70 @@ const (
 	batchUnreachable                    // no connection, or it broke: the rest was deferred
 )
 
-// sendBatch sends entries over one connection. When the connection fails,
-// the entries not sent are rescheduled.
-func (r *responder) sendBatch(stop, hard context.Context, batch *ticket.AckBatch, entries []ticket.OutboxEntry) batchResult {
+// sendRound sends one round of due acknowledgements. A server that offers PIPELINING
+// (RFC 2920) gets them all over one connection, each ack's end of data and the next one's
+// envelope in one write (ackPipeline). Any other server gets them dealt out over up to
+// AckConnections connections, one command at a time on each.
+func (r *responder) sendRound(stop, hard context.Context, batch *ticket.AckBatch, due []ticket.OutboxEntry) []batchResult {
 	conn, err := r.connect(hard)
 	if err != nil {
-		r.deferAll(batch, entries, err)
+		r.deferAll(batch, due, err)
 		if errors.Is(err, errConfig) {
-			return batchStopped
+			return []batchResult{batchStopped}
 		}
-		return batchUnreachable
+		return []batchResult{batchUnreachable}
+	}
+	if ok, _ := conn.sc.Extension("PIPELINING"); ok {
+		res, keep := r.sendPipelined(stop, batch, conn.sc, due)
+		r.release(stop, conn, keep)
+		return []batchResult{res}
+	}
+	// Small bursts use one connection; large ones are dealt out.
+	n := min(AckConnections, (len(due)+9)/10)
+	parts := make([][]ticket.OutboxEntry, n)
+	for i, e := range due {
+		parts[i%n] = append(parts[i%n], e)
+	}
+	results := make(chan batchResult, n)
+	for i, part := range parts {
+		c := conn // the first part goes over the connection open already
+		if i > 0 {
+			c = nil
+		}
+		go func() { results <- r.sendBatch(stop, hard, batch, c, part) }()
+	}
+	out := make([]batchResult, 0, n)
+	for range parts {
+		out = append(out, <-results)
+	}
+	return out
+}
+
+// release keeps conn open for the next burst, or closes it when it cannot be used
+// again or the responder stops.
+func (r *responder) release(stop context.Context, conn *smtpConn, keep bool) {
+	if keep && stop.Err() == nil {
+		r.putIdle(conn)
+		return
+	}
+	conn.close(r.log)
+}
+
+// sendBatch sends entries one command at a time over conn, or over a connection of its
+// own when conn is nil. When the connection fails, the entries not sent are rescheduled.
+func (r *responder) sendBatch(stop, hard context.Context, batch *ticket.AckBatch, conn *smtpConn, entries []ticket.OutboxEntry) batchResult {
+	if conn == nil {
+		var err error
+		if conn, err = r.connect(hard); err != nil {
+			r.deferAll(batch, entries, err)
+			if errors.Is(err, errConfig) {
+				return batchStopped
+			}
+			return batchUnreachable
+		}
 	}
 	keep := true
-	defer func() {
-		if keep && stop.Err() == nil {
-			r.putIdle(conn)
-			return
-		}
-		conn.close(r.log)
-	}()
+	defer func() { r.release(stop, conn, keep) }()
 	sc := conn.sc
 	for i, e := range entries {
 		if stop.Err() != nil {
@@ -354,7 +392,7 @@ func (r *responder) sendBatch(stop, hard context.Context, batch *ticket.AckBatch
 		// (clerkgate). Never inside the window: nothing is in flight here.
 		r.metrics.stepAside(r.mb.cfg.Name, r.clerks.Wait(stop))
 		// R3: the daemon-wide hourly cap, checked before every message.
-		ok, err := r.cap.allow()
+		ok, err := r.cap.allow(0)
 		if err != nil {
 			r.log.Error("check hourly cap", "err", err)
 			return batchStopped
@@ -364,7 +402,7 @@ func (r *responder) sendBatch(stop, hard context.Context, batch *ticket.AckBatch
 			return batchStopped // held in the outbox until the cap lifts
 		}
 		if !e.Message.AckVerified() {
-			held, err := r.holdUnverified(batch, e)
+			held, err := r.holdUnverified(batch, e, 0)
 			if err != nil {
 				r.log.Error("check the unverified share of the hourly cap", "err", err)
 				return batchStopped
@@ -438,9 +476,10 @@ const unverifiedHold = 5 * time.Minute
 // to unverified senders sent this hour reach it, e - one of them - is rescheduled rather
 // than sent, so that unverified mail (a backlog, a flood registered before the limit
 // applied) can never use up hourly_cap and stop the acknowledgements to verified senders
-// behind it. It is given up like a temporary failure after GiveUpAfter.
-func (r *responder) holdUnverified(batch *ticket.AckBatch, e ticket.OutboxEntry) (bool, error) {
-	ok, err := r.cap.allowUnverified(*r.mb.cfg.Policy.UnverifiedHourlyCap)
+// behind it. It is given up like a temporary failure after GiveUpAfter. pending is how many
+// acks to unverified senders are let through and not yet recorded (ackCap.allowUnverified).
+func (r *responder) holdUnverified(batch *ticket.AckBatch, e ticket.OutboxEntry, pending int) (bool, error) {
+	ok, err := r.cap.allowUnverified(*r.mb.cfg.Policy.UnverifiedHourlyCap, pending)
 	if err != nil || ok {
 		return false, err
 	}

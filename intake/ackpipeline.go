@@ -1,0 +1,311 @@
+package intake
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/textproto"
+
+	gomail "github.com/wneessen/go-mail"
+	gosmtp "github.com/wneessen/go-mail/smtp"
+
+	"github.com/intake-office/intake/ticket"
+)
+
+// preparedAck is an acknowledgement that passed the checks before sending (clerks
+// first, the hourly cap, the unverified share) and is built: its envelope may go out.
+type preparedAck struct {
+	e    ticket.OutboxEntry
+	msg  *gomail.Msg
+	sent *ticket.SentText
+}
+
+// ackPipeline sends a burst of acknowledgements over one connection to a server that
+// offers PIPELINING (RFC 2920). The next acknowledgement's MAIL, RCPT and DATA go out in
+// the same write as this one's data and end of data (RFC 2920 §3.1 lets the message
+// content start a group), so the server reads both at once and answers them together:
+// one write and one wait per acknowledgement, where one command at a time takes four
+// round trips. The window (responder.window) still lets only one acknowledgement be
+// between its end of data and the record of the reply (invariant 3): the next end of
+// data goes out only after that record. A pipelined envelope without its data sends
+// nothing (RFC 5321 §4.1.1.4: the server can accept a message only at the end of data).
+type ackPipeline struct {
+	r       *responder
+	stop    context.Context
+	batch   *ticket.AckBatch
+	sc      *gosmtp.Client
+	env     envelopeWriter
+	entries []ticket.OutboxEntry
+	next    int // the first entry not yet prepared
+
+	// data holds one acknowledgement's data, dot-stuffed and ended (RFC 5321
+	// §4.5.2), framed by frame; it is reused from one message to the next.
+	data  bytes.Buffer
+	frame *textproto.Writer
+
+	answered bool // the server answered something in this burst: it is reachable
+}
+
+// sendPipelined sends entries over sc, a connection whose server offers PIPELINING. keep
+// reports whether the connection can be used again.
+func (r *responder) sendPipelined(stop context.Context, batch *ticket.AckBatch, sc *gosmtp.Client, entries []ticket.OutboxEntry) (res batchResult, keep bool) {
+	p := &ackPipeline{r: r, stop: stop, batch: batch, sc: sc, env: newEnvelopeWriter(sc, EnvelopeFrom(r.mb.cfg)), entries: entries}
+	p.frame = textproto.NewWriter(bufio.NewWriter(&p.data))
+	return p.run()
+}
+
+func (p *ackPipeline) run() (batchResult, bool) {
+	r, t := p.r, p.sc.Text
+	cur, why := p.prepare()
+	if cur == nil {
+		return why, true
+	}
+	_ = p.sc.UpdateDeadline(r.tune.SMTPTimeout)
+	p.env.write(t.W, cur.e.Message.Ack.Recipient)
+	if err := t.W.Flush(); err != nil {
+		return p.lost(err, cur)
+	}
+	// Three acknowledgements are under way at most:
+	//   - fly: its end of data is out, the reply not yet read; unlock ends its
+	//     window once the result is recorded;
+	//   - cur: its envelope is out, the replies not yet read;
+	//   - queued: checked and built, nothing of it out yet.
+	var fly, queued *preparedAck
+	unlock := func() {}
+	for cur != nil || fly != nil {
+		var frameErr error
+		if cur != nil {
+			// While the server works: cur's data, and the next acknowledgement, checked
+			// with fly and cur counted as sent.
+			frameErr = p.frameData(cur.msg)
+			queued, why = p.prepare(fly, cur)
+		}
+		if fly != nil {
+			// The end of data's reply comes before the replies to the envelope behind it.
+			res, connErr := p.endReply(fly)
+			ok := p.record(fly, res)
+			unlock()
+			fly, unlock = nil, func() {}
+			if !ok {
+				return batchStopped, false
+			}
+			if connErr != nil {
+				return p.lost(connErr, cur, queued)
+			}
+		}
+		if cur == nil {
+			break
+		}
+		if err := readEnvelopeReplies(t); err != nil {
+			if !isReply(err) {
+				return p.lost(err, cur, queued)
+			}
+			// Refused before its data: nothing was sent. The server is out of the
+			// transaction; RSET clears what MAIL may have opened (RFC 5321 §4.1.1.5).
+			p.answered = true
+			if !p.record(cur, p.refused(cur, err)) {
+				return batchStopped, false
+			}
+			if rerr := p.sc.Reset(); rerr != nil {
+				return p.lost(rerr, queued)
+			}
+			if cur, queued = queued, nil; cur == nil {
+				return why, true
+			}
+			_ = p.sc.UpdateDeadline(r.tune.SMTPTimeout)
+			p.env.write(t.W, cur.e.Message.Ack.Recipient)
+			if err := t.W.Flush(); err != nil {
+				return p.lost(err, cur)
+			}
+			continue
+		}
+		p.answered = true
+		if frameErr != nil {
+			// A message go-mail cannot write: drop the connection in the middle of the
+			// data, unsent.
+			p.record(cur, ticket.AckResult{Status: ticket.AckFailed, Reply: "build: " + frameErr.Error(), At: r.now()})
+			return p.lost(frameErr, queued)
+		}
+		// The server waits for cur's data (354) and can accept it from its end of data
+		// on (RFC 5321 §4.1.1.4): mark it in flight first, in the batch's journal, which
+		// a kill -9 does not lose. Only now, with fly recorded, does the window let it.
+		r.window.Lock()
+		unlock = r.window.Unlock
+		again, err := p.batch.MarkSending(&cur.e.Message, r.now())
+		if err != nil {
+			err = fmt.Errorf("%w: %w", errRegister, err)
+			p.record(cur, r.retryLater(cur.e, err.Error()))
+			unlock()
+			return p.lost(err, queued)
+		}
+		if again {
+			r.log.Warn("acknowledgement was in flight at a crash: sending it once more with the same Message-ID",
+				"case", cur.e.Reference.String(), "seq", cur.e.Message.Seq)
+		}
+		_ = p.sc.UpdateDeadline(r.tune.SMTPTimeout)
+		_, _ = t.W.Write(p.data.Bytes())
+		if queued != nil {
+			p.env.write(t.W, queued.e.Message.Ack.Recipient)
+		}
+		if err := t.W.Flush(); err != nil {
+			// The server may even have accepted cur (go-libs.md pitfall 13); a repeat
+			// carries the same Message-ID.
+			p.record(cur, r.retryLater(cur.e, err.Error()))
+			unlock()
+			return p.lost(err, queued)
+		}
+		fly, cur, queued = cur, queued, nil
+	}
+	return why, true
+}
+
+// prepare returns the next entry that passes the checks before sending, built, or nil
+// and why the burst ends there. Entries held back (the unverified share) or that cannot
+// be built are recorded on the way. pending are the acknowledgements let through and not
+// yet recorded (nil ones skipped), which the hourly cap counts as sent.
+func (p *ackPipeline) prepare(pending ...*preparedAck) (*preparedAck, batchResult) {
+	r := p.r
+	inFlight, unverifiedInFlight := 0, 0
+	for _, a := range pending {
+		if a == nil {
+			continue
+		}
+		inFlight++
+		if !a.e.Message.AckVerified() {
+			unverifiedInFlight++
+		}
+	}
+	for p.next < len(p.entries) {
+		if p.stop.Err() != nil {
+			return nil, batchStopped // the rest stays due and goes out after the restart
+		}
+		// Clerks first: while a clerk's request is answered, the next ack waits
+		// (clerkgate). The wait may fall while an end of data's reply is awaited: it
+		// delays only that reply's record, not the server.
+		r.metrics.stepAside(r.mb.cfg.Name, r.clerks.Wait(p.stop))
+		// R3: the daemon-wide hourly cap, checked before every message.
+		ok, err := r.cap.allow(inFlight)
+		if err != nil {
+			r.log.Error("check hourly cap", "err", err)
+			return nil, batchStopped
+		}
+		r.capped.Store(!ok)
+		if !ok {
+			return nil, batchStopped // held in the outbox until the cap lifts
+		}
+		e := p.entries[p.next]
+		p.next++
+		if !e.Message.AckVerified() {
+			held, err := r.holdUnverified(p.batch, e, unverifiedInFlight)
+			if err != nil {
+				r.log.Error("check the unverified share of the hourly cap", "err", err)
+				return nil, batchStopped
+			}
+			if held {
+				continue
+			}
+		}
+		msg, sent, err := r.build(e)
+		if err == nil {
+			err = checkEnvelope(EnvelopeFrom(r.mb.cfg), e.Message.Ack.Recipient)
+		}
+		if err != nil {
+			// A template or address problem does not go away by retrying.
+			res := ticket.AckResult{Status: ticket.AckFailed, Reply: "build: " + err.Error(), At: r.now(), Sent: sent}
+			if !p.record(&preparedAck{e: e}, res) {
+				return nil, batchStopped
+			}
+			continue
+		}
+		return &preparedAck{e: e, msg: msg, sent: sent}, batchDone
+	}
+	return nil, batchDone
+}
+
+// frameData puts msg into p.data as a transaction's data: dot-stuffed, with bare line
+// feeds made CRLF, and ended by a line with a single dot (RFC 5321 §4.5.2, §4.1.1.4).
+func (p *ackPipeline) frameData(msg *gomail.Msg) error {
+	p.data.Reset()
+	w := p.frame.DotWriter()
+	if _, err := msg.WriteTo(w); err != nil {
+		return err
+	}
+	return w.Close() // writes the final dot and flushes into p.data
+}
+
+// endReply reads the reply to fly's end of data. connErr is set when the connection can
+// no longer be used.
+func (p *ackPipeline) endReply(fly *preparedAck) (res ticket.AckResult, connErr error) {
+	r := p.r
+	_ = p.sc.UpdateDeadline(r.tune.SMTPTimeout)
+	_, reply, err := p.sc.Text.ReadResponse(250)
+	if err == nil {
+		p.answered = true
+		// RFC 5321 §3.3: the next MAIL may follow a completed transaction without RSET.
+		return ticket.AckResult{Status: ticket.AckSent, Reply: "250 " + reply, At: r.now()}, nil
+	}
+	if isReply(err) {
+		// Any reply to the end of data ends the transaction (RFC 5321 §4.1.1.4): the
+		// envelope behind it starts a new one.
+		p.answered = true
+		return p.refused(fly, err), nil
+	}
+	// A network error or timeout: the server may even have accepted the message
+	// (go-libs.md pitfall 13); a repeat carries the same Message-ID.
+	return r.retryLater(fly.e, err.Error()), err
+}
+
+// refused is the result of a refusal by the server: permanent for 5yz (RFC 5321 §4.2.1),
+// tried again later for 4yz.
+func (p *ackPipeline) refused(a *preparedAck, err error) ticket.AckResult {
+	reply := err.Error()
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		reply = fmt.Sprintf("%d %s", te.Code, te.Msg)
+		if te.Code >= 500 {
+			return ticket.AckResult{Status: ticket.AckFailed, Reply: reply, At: p.r.now()}
+		}
+	}
+	return p.r.retryLater(a.e, reply)
+}
+
+// record puts a's result into the batch and counts and logs it; false when the batch
+// cannot take it (the burst must end).
+func (p *ackPipeline) record(a *preparedAck, res ticket.AckResult) bool {
+	r := p.r
+	if res.Sent == nil {
+		res.Sent = a.sent // what was sent (or tried), stored with the result (issue 11)
+	}
+	if err := p.batch.Record(&a.e.Message, res); err != nil {
+		r.log.Error("record acknowledgement", "case", a.e.Reference.String(), "err", err)
+		return false
+	}
+	if res.Status == ticket.AckSent {
+		// The batch has it, and its Commit the register's sent index: the cap's
+		// running count too.
+		r.cap.sent(res.At, !a.e.Message.AckVerified())
+	}
+	r.logResult(a.e, res)
+	return true
+}
+
+// lost ends the burst on a connection that can no longer be used: the acknowledgements
+// prepared but not in flight (pending; nil ones skipped) and the entries not yet prepared
+// are rescheduled. Before any answer of the server this is an outage.
+func (p *ackPipeline) lost(err error, pending ...*preparedAck) (batchResult, bool) {
+	var rest []ticket.OutboxEntry
+	for _, a := range pending {
+		if a != nil {
+			rest = append(rest, a.e)
+		}
+	}
+	rest = append(rest, p.entries[p.next:]...)
+	p.next = len(p.entries)
+	p.r.deferAll(p.batch, rest, err)
+	if !p.answered {
+		return batchUnreachable, false
+	}
+	return batchStopped, false // it worked for a while: not an outage
+}
