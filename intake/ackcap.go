@@ -187,7 +187,12 @@ func (c *ackCap) allow(pending int) (bool, error) {
 	if _, err := c.count(now); err != nil {
 		return false, err
 	}
-	n := c.all.len() + pending
+	n := c.all.len()
+	if n < limit && n+pending >= limit {
+		// The acks under way may reach the cap: wait for their results before
+		// another, without tripping the breaker for sends that may yet fail.
+		return false, nil
+	}
 	if n >= limit {
 		if c.tripped.IsZero() {
 			c.tripped = now

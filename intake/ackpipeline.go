@@ -18,8 +18,9 @@ import (
 // first, the hourly cap, the unverified share) and is built: its envelope may go out.
 type preparedAck struct {
 	e    ticket.OutboxEntry
-	msg  *gomail.Msg
 	sent *ticket.SentText
+	// data is the message as the transaction's data, dot-stuffed and ended (frameData).
+	data *bytes.Buffer
 }
 
 // ackPipeline sends a burst of acknowledgements over one connection to a server that
@@ -40,10 +41,10 @@ type ackPipeline struct {
 	entries []ticket.OutboxEntry
 	next    int // the first entry not yet prepared
 
-	// data holds one acknowledgement's data, dot-stuffed and ended (RFC 5321
-	// §4.5.2), framed by frame; it is reused from one message to the next.
-	data  bytes.Buffer
-	frame *textproto.Writer
+	// spare holds the data buffers of acknowledgements written out, for the next
+	// ones (at most three are under way); frame writes into one.
+	spare []*bytes.Buffer
+	frame *bufio.Writer
 
 	answered bool // the server answered something in this burst: it is reachable
 }
@@ -52,7 +53,7 @@ type ackPipeline struct {
 // reports whether the connection can be used again.
 func (r *responder) sendPipelined(stop context.Context, batch *ticket.AckBatch, sc *gosmtp.Client, entries []ticket.OutboxEntry) (res batchResult, keep bool) {
 	p := &ackPipeline{r: r, stop: stop, batch: batch, sc: sc, env: newEnvelopeWriter(sc, EnvelopeFrom(r.mb.cfg)), entries: entries}
-	p.frame = textproto.NewWriter(bufio.NewWriter(&p.data))
+	p.frame = bufio.NewWriter(nil)
 	return p.run()
 }
 
@@ -75,11 +76,9 @@ func (p *ackPipeline) run() (batchResult, bool) {
 	var fly, queued *preparedAck
 	unlock := func() {}
 	for cur != nil || fly != nil {
-		var frameErr error
 		if cur != nil {
-			// While the server works: cur's data, and the next acknowledgement, checked
-			// with fly and cur counted as sent.
-			frameErr = p.frameData(cur.msg)
+			// While the server works: the next acknowledgement, checked with fly and cur
+			// counted as sent, and built.
 			queued, why = p.prepare(fly, cur)
 		}
 		if fly != nil {
@@ -98,6 +97,7 @@ func (p *ackPipeline) run() (batchResult, bool) {
 		if cur == nil {
 			break
 		}
+		_ = p.sc.UpdateDeadline(r.tune.SMTPTimeout)
 		if err := readEnvelopeReplies(t); err != nil {
 			if !isReply(err) {
 				return p.lost(err, cur, queued)
@@ -122,11 +122,10 @@ func (p *ackPipeline) run() (batchResult, bool) {
 			continue
 		}
 		p.answered = true
-		if frameErr != nil {
-			// A message go-mail cannot write: drop the connection in the middle of the
-			// data, unsent.
-			p.record(cur, ticket.AckResult{Status: ticket.AckFailed, Reply: "build: " + frameErr.Error(), At: r.now()})
-			return p.lost(frameErr, queued)
+		if queued != nil && p.stop.Err() != nil {
+			// Stopping: cur's data goes out (its envelope is accepted), nothing new
+			// starts. queued stays due, untouched.
+			queued, why = nil, batchStopped
 		}
 		// The server waits for cur's data (354) and can accept it from its end of data
 		// on (RFC 5321 §4.1.1.4): mark it in flight first, in the batch's journal, which
@@ -145,7 +144,8 @@ func (p *ackPipeline) run() (batchResult, bool) {
 				"case", cur.e.Reference.String(), "seq", cur.e.Message.Seq)
 		}
 		_ = p.sc.UpdateDeadline(r.tune.SMTPTimeout)
-		_, _ = t.W.Write(p.data.Bytes())
+		_, _ = t.W.Write(cur.data.Bytes())
+		p.spare = append(p.spare, cur.data)
 		if queued != nil {
 			p.env.write(t.W, queued.e.Message.Ack.Recipient)
 		}
@@ -191,6 +191,11 @@ func (p *ackPipeline) prepare(pending ...*preparedAck) (*preparedAck, batchResul
 			r.log.Error("check hourly cap", "err", err)
 			return nil, batchStopped
 		}
+		if !ok && inFlight > 0 {
+			// The acks under way may reach the cap: the next round decides, with their
+			// results recorded.
+			return nil, batchDone
+		}
 		r.capped.Store(!ok)
 		if !ok {
 			return nil, batchStopped // held in the outbox until the cap lifts
@@ -207,32 +212,52 @@ func (p *ackPipeline) prepare(pending ...*preparedAck) (*preparedAck, batchResul
 				continue
 			}
 		}
+		a := &preparedAck{e: e}
 		msg, sent, err := r.build(e)
+		a.sent = sent
 		if err == nil {
 			err = checkEnvelope(EnvelopeFrom(r.mb.cfg), e.Message.Ack.Recipient)
 		}
+		if err == nil {
+			a.data, err = p.frameData(msg)
+		}
 		if err != nil {
 			// A template or address problem does not go away by retrying.
-			res := ticket.AckResult{Status: ticket.AckFailed, Reply: "build: " + err.Error(), At: r.now(), Sent: sent}
-			if !p.record(&preparedAck{e: e}, res) {
+			res := ticket.AckResult{Status: ticket.AckFailed, Reply: "build: " + err.Error(), At: r.now()}
+			if !p.record(a, res) {
 				return nil, batchStopped
 			}
 			continue
 		}
-		return &preparedAck{e: e, msg: msg, sent: sent}, batchDone
+		return a, batchDone
 	}
 	return nil, batchDone
 }
 
-// frameData puts msg into p.data as a transaction's data: dot-stuffed, with bare line
-// feeds made CRLF, and ended by a line with a single dot (RFC 5321 §4.5.2, §4.1.1.4).
-func (p *ackPipeline) frameData(msg *gomail.Msg) error {
-	p.data.Reset()
-	w := p.frame.DotWriter()
-	if _, err := msg.WriteTo(w); err != nil {
-		return err
+// frameData returns msg as a transaction's data: dot-stuffed, with bare line feeds made
+// CRLF, and ended by a line with a single dot (RFC 5321 §4.5.2, §4.1.1.4). It is framed
+// before the envelope goes out, so that a message that cannot be written fails alone.
+func (p *ackPipeline) frameData(msg *gomail.Msg) (*bytes.Buffer, error) {
+	var buf *bytes.Buffer
+	if n := len(p.spare); n > 0 {
+		buf, p.spare = p.spare[n-1], p.spare[:n-1]
+		buf.Reset()
+	} else {
+		buf = new(bytes.Buffer)
 	}
-	return w.Close() // writes the final dot and flushes into p.data
+	// A fresh dot writer each time: after a failed write, nothing of it is left in
+	// the next message (Reset drops what the buffer held).
+	p.frame.Reset(buf)
+	w := textproto.NewWriter(p.frame).DotWriter()
+	if _, err := msg.WriteTo(w); err != nil {
+		p.spare = append(p.spare, buf)
+		return nil, err
+	}
+	if err := w.Close(); err != nil { // writes the final dot and flushes into buf
+		p.spare = append(p.spare, buf)
+		return nil, err
+	}
+	return buf, nil
 }
 
 // endReply reads the reply to fly's end of data. connErr is set when the connection can

@@ -240,6 +240,7 @@ func TestAckPipeline(t *testing.T) {
 		unverified bool             // the citizens are not verified senders
 		setup      func(p *pipeRig) // before sending
 		stopped    bool             // the responder is stopping before the burst
+		stopAtEnd  int              // the responder stops when the server reads this end of data (from 1)
 		server     pipeScript
 		wantResult batchResult
 		wantKeep   bool
@@ -275,7 +276,16 @@ func TestAckPipeline(t *testing.T) {
 		// envelope is out: the third is never started, not even its envelope.
 		{name: "hourly cap reached with two acks under way", n: 3,
 			setup:      func(p *pipeRig) { p.r.cap.(*ackCap).setLimit(2) },
-			wantResult: batchStopped, wantKeep: true, wantAcks: strings.Join([]string{sent, sent, pending}, " "),
+			wantResult: batchDone, wantKeep: true, wantAcks: strings.Join([]string{sent, sent, pending}, " "),
+			wantWire: "M R D <data> M R D <data>"},
+		{name: "end of data refused for now", n: 2,
+			server:     pipeScript{end: map[int]string{0: "451 4.7.1 try again later"}},
+			wantResult: batchDone, wantKeep: true, wantAcks: strings.Join([]string{pending, sent}, " "),
+			wantReply: map[int]string{0: "451"}, wantWire: "M R D <data> M R D <data>"},
+		// Stopping in the middle: the ack whose envelope is accepted goes out, nothing
+		// after it starts, not even an envelope.
+		{name: "stopping in the middle of a burst", n: 4, stopAtEnd: 1,
+			wantResult: batchStopped, wantKeep: true, wantAcks: strings.Join([]string{sent, sent, pending, pending}, " "),
 			wantWire: "M R D <data> M R D <data>"},
 		{name: "unverified share used up by the ack under way", n: 2, unverified: true,
 			setup: func(p *pipeRig) {
@@ -294,17 +304,19 @@ func TestAckPipeline(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(p)
 			}
-			ctx := t.Context()
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
 			if tt.stopped {
-				c, cancel := context.WithCancel(ctx)
 				cancel()
-				ctx = c
 			}
 			srv := &pipeServer{pipeScript: tt.server}
 			// Invariant 3: when the server reads an end of data, every earlier
 			// acknowledgement's result is recorded already.
 			var early []string
 			srv.onEnd = func(tx int) {
+				if tx+1 == tt.stopAtEnd {
+					cancel()
+				}
 				if got := p.batch.Results(); got < tx {
 					early = append(early, fmt.Sprintf("end of data %d with %d results recorded", tx, got))
 				}

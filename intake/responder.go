@@ -358,14 +358,18 @@ func (r *responder) sendRound(stop, hard context.Context, batch *ticket.AckBatch
 	return out
 }
 
-// release keeps conn open for the next burst, or closes it when it cannot be used
-// again or the responder stops.
+// release keeps conn open for the next burst, or closes it when the responder stops
+// (with QUIT). A connection that cannot be used again (!keep) may be in the middle of a
+// message's data, where QUIT would be a line of it: it is closed without.
 func (r *responder) release(stop context.Context, conn *smtpConn, keep bool) {
-	if keep && stop.Err() == nil {
+	switch {
+	case !keep:
+		_ = conn.sc.Close()
+	case stop.Err() == nil:
 		r.putIdle(conn)
-		return
+	default:
+		conn.close(r.log)
 	}
-	conn.close(r.log)
 }
 
 // sendBatch sends entries one command at a time over conn, or over a connection of its
