@@ -257,6 +257,10 @@ func readBackup(r io.Reader, dir string) (BackupInfo, map[string]bool, error) {
 		if err := mkdirStore(filepath.Join(dir, rawDir)); err != nil {
 			return info, nil, fmt.Errorf("restore %s: %w", rawDir, err)
 		}
+		// As Open makes it, so that the restored tree is the live one's.
+		if err := makeRawTempDir(filepath.Join(dir, rawDir)); err != nil {
+			return info, nil, fmt.Errorf("restore %s: %w", rawDir, err)
+		}
 	}
 	tr := tar.NewReader(src)
 	raws := map[string]bool{}

@@ -186,18 +186,74 @@ func TestOpenRawNotFound(t *testing.T) {
 	}
 }
 
+// TestOpenRemovesStaleTemp: a temp file a crash left, in raw/tmp/ or where a version
+// before raw/tmp/ wrote them, is removed by the next Open; nothing else is.
 func TestOpenRemovesStaleTemp(t *testing.T) {
-	dir := t.TempDir()
-	s := openTestStore(t, dir)
-	s.Close()
-	stale := filepath.Join(dir, "raw", "tmp-123")
-	if err := os.WriteFile(stale, []byte("half a mail"), 0o600); err != nil {
+	for _, name := range []string{"raw/tmp/tmp-123", "raw/tmp-123"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openTestStore(t, dir)
+			sum, _, err := s.StoreRaw(strings.NewReader("From: a@example.org\r\n\r\nHallo\r\n"), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			stale := filepath.Join(dir, filepath.FromSlash(name))
+			if err := os.WriteFile(stale, []byte("half a mail"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s = openTestStore(t, dir)
+			defer s.Close()
+			if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("stale temp file still there: %v", err)
+			}
+			if stored, temp := rawFiles(t, s); len(stored) != 1 || filepath.Base(stored[0]) != sum || len(temp) != 0 {
+				t.Errorf("raw files after Open: stored %q, temp %q; want only %s", stored, temp, sum)
+			}
+		})
+	}
+}
+
+// writeWatcher is a mail whose first Read lists raw/tmp/ before it gives the content:
+// what StoreRaw is writing at that moment.
+type writeWatcher struct {
+	dir     string
+	mail    *strings.Reader
+	writing []string
+	listed  bool
+}
+
+func (w *writeWatcher) Read(p []byte) (int, error) {
+	if !w.listed {
+		w.listed = true
+		entries, err := os.ReadDir(w.dir)
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range entries {
+			w.writing = append(w.writing, e.Name())
+		}
+	}
+	return w.mail.Read(p)
+}
+
+// TestStoreRawWritesInRawTemp: a raw mail is written in raw/tmp/ (where markTopDir
+// gives it a block group of its own) and renamed to raw/<xx>/<sum>; raw/tmp/ is left empty.
+func TestStoreRawWritesInRawTemp(t *testing.T) {
+	s := newTestStore(t)
+	w := &writeWatcher{dir: filepath.Join(s.rawDir, rawTempDir), mail: strings.NewReader("From: a@example.org\r\n\r\nHallo\r\n")}
+	sum, _, err := s.StoreRaw(w, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	s = openTestStore(t, dir)
-	defer s.Close()
-	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("stale temp file still there: %v", err)
+	if len(w.writing) != 1 || !strings.HasPrefix(w.writing[0], tmpPrefix) {
+		t.Errorf("raw/tmp/ while the mail was written: %q, want one %s file", w.writing, tmpPattern)
+	}
+	if left, err := os.ReadDir(w.dir); err != nil || len(left) != 0 {
+		t.Errorf("raw/tmp/ after StoreRaw: %v, %v; want it empty", left, err)
+	}
+	if _, err := os.Stat(filepath.Join(s.rawDir, sum[:2], sum)); err != nil {
+		t.Errorf("stored mail: %v", err)
 	}
 }
 

@@ -29,6 +29,7 @@ const SchemaVersion = 3
 const (
 	dbFile         = "intake.db"
 	rawDir         = "raw"
+	rawTempDir     = "tmp" // in raw/: where a raw mail is written before it is renamed to raw/<xx>/<sum>
 	tmpPrefix      = "tmp-"
 	tmpPattern     = tmpPrefix + "*"
 	defaultTimeout = time.Second
@@ -89,7 +90,9 @@ type Store struct {
 	db     *bolt.DB
 	dir    string
 	rawDir string
-	noSync bool
+	// rawTempDir is raw/tmp/, where StoreRaw writes a mail before it has its name.
+	rawTempDir string
+	noSync     bool
 	// journalSeq numbers the AckBatches (with the time, their journals' names).
 	journalSeq atomic.Uint64
 	// audit holds the deferred audit entries (auditjournal.go).
@@ -130,6 +133,9 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(raw, storeDirMode); err != nil {
 		return nil, fmt.Errorf("open register: %w", err)
 	}
+	if err := makeRawTempDir(raw); err != nil {
+		return nil, fmt.Errorf("open register: %w", err)
+	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = defaultTimeout
@@ -154,7 +160,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open register %s: %w", path, err)
 	}
-	s := &Store{db: db, dir: dataDir, rawDir: raw, noSync: opts.NoSync, MigrationBackup: backup,
+	s := &Store{db: db, dir: dataDir, rawDir: raw, rawTempDir: filepath.Join(raw, rawTempDir), noSync: opts.NoSync, MigrationBackup: backup,
 		newRawDirs: map[string]bool{raw: true}, syncPath: fsyncPath, copyBufs: make(chan *[rawCopyBuffer]byte, spareCopyBuffers)}
 	// Before anything reads the outbox: the ack records a crash left in journals.
 	if _, err := s.replayAckJournals(); err != nil {
@@ -166,13 +172,23 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open register %s: %w", path, err)
 	}
 	// We hold the database lock, so no other process of ours is writing raw/ now:
-	// temp files left there are from a crash.
-	if stale, err := filepath.Glob(filepath.Join(raw, tmpPattern)); err == nil {
-		for _, f := range stale {
-			os.Remove(f)
+	// temp files left in raw/tmp/ (or, by a version before it, in raw/) are from a crash.
+	for _, dir := range []string{filepath.Join(raw, rawTempDir), raw} {
+		if stale, err := filepath.Glob(filepath.Join(dir, tmpPattern)); err == nil {
+			for _, f := range stale {
+				os.Remove(f)
+			}
 		}
 	}
 	return s, nil
+}
+
+// makeRawTempDir makes raw/tmp/, where StoreRaw writes, after it has marked raw/ as a top
+// directory: raw/tmp/'s inodes, and so the raw mails', then start in a block group of their
+// own where the file system can (markTopDir). Without the mark the register works all the same.
+func makeRawTempDir(raw string) error {
+	_ = markTopDir(raw)
+	return os.MkdirAll(filepath.Join(raw, rawTempDir), storeDirMode)
 }
 
 // initSchema creates the buckets and the schema version of a new database, or checks the
@@ -231,7 +247,7 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// StoreRaw streams r into raw/tmp-*, hashing it with SHA-256, fsyncs the file, renames it to
+// StoreRaw streams r into raw/tmp/tmp-*, hashing it with SHA-256, fsyncs the file, renames it to
 // raw/<first 2 hex>/<64 hex> and fsyncs that directory. Identical content already stored is
 // kept and its sum returned. With max > 0, more than max bytes give ErrTooLarge and nothing
 // is kept.
@@ -247,7 +263,7 @@ func (s *Store) StoreRaw(r io.Reader, max int64) (sum string, size int64, err er
 // durable with one SyncRaw for a whole batch before the commit that names
 // them (the disk then flushes them together).
 func (s *Store) StoreRawUnsynced(r io.Reader, max int64) (sum string, size int64, err error) {
-	tmp, err := createTemp(s.rawDir, tmpPrefix)
+	tmp, err := createTemp(s.rawTempDir, tmpPrefix)
 	if err != nil {
 		return "", 0, fmt.Errorf("store raw: %w", err)
 	}
