@@ -258,7 +258,7 @@ func readBackup(r io.Reader, dir string) (BackupInfo, map[string]bool, error) {
 			return info, nil, fmt.Errorf("restore %s: %w", rawDir, err)
 		}
 		// As Open makes it, so that the restored tree is the live one's.
-		if err := makeRawTempDir(filepath.Join(dir, rawDir)); err != nil {
+		if _, err := makeRawTempDir(filepath.Join(dir, rawDir)); err != nil {
 			return info, nil, fmt.Errorf("restore %s: %w", rawDir, err)
 		}
 	}

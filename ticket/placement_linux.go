@@ -1,8 +1,10 @@
 package ticket
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,16 +13,20 @@ import (
 const fsTopdirFl = 0x00020000
 
 // markTopDir asks the file system to treat dir as the top of a directory hierarchy, as
-// chattr +T does: ext2/3/4's Orlov allocator then gives each directory created in dir a
-// block group of its own, as it does for the root's children, instead of the group of
-// dir itself. Files take their inodes near their directory, so the raw mails, created in
-// raw/tmp/, no longer share a group with what the rest of the file system creates and
-// deletes near data_dir (a mail server's queue, say). On ext4 without a journal every
-// new inode of a group first skips the group's recently deleted ones
-// (find_inode_bit, recently_deleted): in a drain beside Postfix that search was a fifth
-// of intake's CPU and slowed Postfix's own queue files (BENCHMARKS.md, issue 12).
-// A file system without the flag (tmpfs, XFS, btrfs) refuses or ignores it; the caller
-// goes on without it.
+// chattr +T does. ext2/3/4's Orlov allocator then places each directory made in dir as it
+// places the root's children: in a block group chosen at random among those with at least
+// the average free inodes and blocks, usually not the group of dir itself. Every
+// raw/<xx> made after the mark is spread so too. Files take their inodes near their
+// directory, so the raw mails, created in raw/tmp/, usually no longer share a group with
+// what the rest of the file system creates and deletes near data_dir (a mail server's
+// queue, say). On ext4 without a journal every new inode of a group first skips the
+// group's free inodes deleted in the last minute, six while their inode table block is
+// dirty (fs/ext4/ialloc.c: find_inode_bit, recently_deleted): in a drain beside Postfix
+// that walk was up to a fifth of intake's CPU and slowed Postfix's own queue files
+// (BENCHMARKS.md, issue 12).
+//
+// A file system without the flag (tmpfs, XFS, btrfs, NFS) refuses it: that gives nil,
+// as the placement is only a hint. Any other failure is returned.
 func markTopDir(dir string) error {
 	f, err := openNoPoll(dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
@@ -28,14 +34,46 @@ func markTopDir(dir string) error {
 	}
 	defer f.Close()
 	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	if unsupported(err) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("mark %s as a top directory: get flags: %w", dir, err)
 	}
 	if flags&fsTopdirFl != 0 {
 		return nil
 	}
-	if err := unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags|fsTopdirFl)); err != nil {
+	err = unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags|fsTopdirFl))
+	if err != nil && !unsupported(err) {
 		return fmt.Errorf("mark %s as a top directory: set flags: %w", dir, err)
 	}
 	return nil
+}
+
+// unsupported reports whether err is how a file system says it has no such flags.
+func unsupported(err error) bool {
+	return errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL)
+}
+
+// ownLike gives path the owner and group of like when they differ and this process may
+// change them (it runs as root): raw/tmp/ made by an admin's command run as root must stay
+// writable by the daemon's user, who owns raw/.
+func ownLike(path, like string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	want, err := os.Stat(like)
+	if err != nil {
+		return err
+	}
+	got, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	w, ok1 := want.Sys().(*syscall.Stat_t)
+	g, ok2 := got.Sys().(*syscall.Stat_t)
+	if !ok1 || !ok2 || (w.Uid == g.Uid && w.Gid == g.Gid) {
+		return nil
+	}
+	return os.Lchown(path, int(w.Uid), int(w.Gid))
 }

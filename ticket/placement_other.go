@@ -5,3 +5,7 @@ package ticket
 // markTopDir does nothing elsewhere than on Linux: the block-group placement it asks for
 // is ext2/3/4's (see placement_linux.go).
 func markTopDir(dir string) error { return nil }
+
+// ownLike does nothing elsewhere than on Linux, where intake is run as a service
+// (see placement_linux.go).
+func ownLike(path, like string) error { return nil }

@@ -100,6 +100,9 @@ type Store struct {
 	// inMemory is how much of the register KeepInMemory has locked (inmemory.go).
 	inMemory atomic.Int64
 
+	// RawPlacement is why Open could not mark raw/ as a top directory when it
+	// made raw/tmp/ (markTopDir), or nil. The register works without the mark.
+	RawPlacement error
 	// MigrationBackup is the copy of the register Open made before it
 	// migrated an older schema version ("" when nothing was migrated).
 	MigrationBackup string
@@ -131,9 +134,6 @@ const (
 func Open(dataDir string, opts Options) (*Store, error) {
 	raw := filepath.Join(dataDir, rawDir)
 	if err := os.MkdirAll(raw, storeDirMode); err != nil {
-		return nil, fmt.Errorf("open register: %w", err)
-	}
-	if err := makeRawTempDir(raw); err != nil {
 		return nil, fmt.Errorf("open register: %w", err)
 	}
 	timeout := opts.Timeout
@@ -171,6 +171,14 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open register %s: %w", path, err)
 	}
+	// With the database lock held, so that one process makes raw/tmp/; made by an
+	// admin's command run as root, it gets raw/'s owner.
+	placement, err := makeRawTempDir(raw)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open register: %w", err)
+	}
+	s.RawPlacement = placement
 	// We hold the database lock, so no other process of ours is writing raw/ now:
 	// temp files left in raw/tmp/ (or, by a version before it, in raw/) are from a crash.
 	for _, dir := range []string{filepath.Join(raw, rawTempDir), raw} {
@@ -183,12 +191,20 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// makeRawTempDir makes raw/tmp/, where StoreRaw writes, after it has marked raw/ as a top
-// directory: raw/tmp/'s inodes, and so the raw mails', then start in a block group of their
-// own where the file system can (markTopDir). Without the mark the register works all the same.
-func makeRawTempDir(raw string) error {
-	_ = markTopDir(raw)
-	return os.MkdirAll(filepath.Join(raw, rawTempDir), storeDirMode)
+// makeRawTempDir makes raw/tmp/, where StoreRaw writes, with storeDirMode and raw/'s owner,
+// after it has marked raw/ as a top directory: raw/tmp/'s inodes, and so the raw mails', then
+// usually start in a block group of their own (markTopDir). Without the mark the register
+// works all the same: its failure is returned as placement, not as err.
+func makeRawTempDir(raw string) (placement, err error) {
+	tmp := filepath.Join(raw, rawTempDir)
+	if _, err := os.Stat(tmp); err == nil {
+		return nil, nil
+	}
+	placement = markTopDir(raw)
+	if err := mkdirStore(tmp); err != nil {
+		return placement, err
+	}
+	return placement, ownLike(tmp, raw)
 }
 
 // initSchema creates the buckets and the schema version of a new database, or checks the

@@ -62,6 +62,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		return fmt.Errorf("open register: %w", err)
 	}
 	defer store.Close()
+	if store.RawPlacement != nil {
+		log.Warn("raw mails not placed apart: they work as before, only slower where ext4 has no journal", "err", store.RawPlacement)
+	}
 	if store.MigrationBackup != "" {
 		log.Warn("register upgraded to a new schema; the old version is kept beside it", "backup", store.MigrationBackup)
 	}
