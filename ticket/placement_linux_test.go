@@ -1,7 +1,9 @@
 package ticket
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -19,10 +21,8 @@ func dirFlags(t *testing.T, dir string) (uint32, error) {
 	return unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
 }
 
-// TestOpenMarksRawTopDir: on ext2/3/4, where the flag means something, Open leaves raw/
-// with FS_TOPDIR_FL and reports no placement failure; a second Open keeps the flags.
-func TestOpenMarksRawTopDir(t *testing.T) {
-	dir := t.TempDir()
+func skipUnlessExt(t *testing.T, dir string) {
+	t.Helper()
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
 		t.Fatal(err)
@@ -30,27 +30,85 @@ func TestOpenMarksRawTopDir(t *testing.T) {
 	if st.Type != unix.EXT4_SUPER_MAGIC {
 		t.Skipf("%s is not on ext2/3/4 (magic %#x): the flag means nothing there", dir, st.Type)
 	}
-	s := openTestStore(t, dir)
-	if s.RawPlacement != nil {
-		t.Errorf("RawPlacement = %v, want nil on ext4", s.RawPlacement)
-	}
-	s.Close()
-	flags, err := dirFlags(t, filepath.Join(dir, rawDir))
-	if err != nil {
-		t.Fatalf("flags of raw/: %v", err)
-	}
-	if flags&fsTopdirFl == 0 {
-		t.Errorf("raw/ flags %#x: FS_TOPDIR_FL not set", flags)
-	}
-	s = openTestStore(t, dir)
-	defer s.Close()
-	if again, err := dirFlags(t, filepath.Join(dir, rawDir)); err != nil || again != flags {
-		t.Errorf("raw/ flags after a second Open: %#x, %v; want %#x", again, err, flags)
+}
+
+// TestAsTopDir: on ext2/3/4, where the flag means something, the directory is marked
+// while mkdir runs and has its own flags back afterwards (an admin's mark is kept);
+// mkdir's error is returned as it is.
+func TestAsTopDir(t *testing.T) {
+	skipUnlessExt(t, t.TempDir())
+	failed := errors.New("no space left")
+	for _, tc := range []struct {
+		name      string
+		preMarked bool
+		mkdirErr  error
+	}{
+		{name: "unmarked"},
+		{name: "the admin's mark is kept", preMarked: true},
+		{name: "mkdir fails", mkdirErr: failed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.preMarked {
+				if out, err := exec.Command("chattr", "+T", dir).CombinedOutput(); err != nil {
+					t.Fatalf("chattr +T: %v: %s", err, out)
+				}
+			}
+			before, err := dirFlags(t, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var during uint32
+			placement, err := asTopDir(dir, func() error {
+				var ferr error
+				if during, ferr = dirFlags(t, dir); ferr != nil {
+					return ferr
+				}
+				if tc.mkdirErr != nil {
+					return tc.mkdirErr
+				}
+				return os.Mkdir(filepath.Join(dir, "sub"), storeDirMode)
+			})
+			if placement != nil || err != tc.mkdirErr {
+				t.Fatalf("asTopDir = %v, %v; want nil, %v", placement, err, tc.mkdirErr)
+			}
+			if during&fsTopdirFl == 0 {
+				t.Errorf("flags while mkdir ran: %#x, FS_TOPDIR_FL not set", during)
+			}
+			if after, err := dirFlags(t, dir); err != nil || after != before {
+				t.Errorf("flags afterwards: %#x, %v; want %#x as before", after, err, before)
+			}
+		})
 	}
 }
 
-// TestMarkTopDirUnsupported: a file system without the flag (tmpfs) is no failure.
-func TestMarkTopDirUnsupported(t *testing.T) {
+// TestOpenMakesRawTemp: Open makes raw/tmp/ and leaves raw/ with the flags it had, with
+// no placement failure on ext2/3/4; a second Open finds raw/tmp/ and changes nothing.
+func TestOpenMakesRawTemp(t *testing.T) {
+	dir := t.TempDir()
+	skipUnlessExt(t, dir)
+	want, err := dirFlags(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		s := openTestStore(t, dir)
+		if s.RawPlacement != nil {
+			t.Errorf("RawPlacement = %v, want nil on ext4", s.RawPlacement)
+		}
+		s.Close()
+		if fi, err := os.Stat(filepath.Join(dir, rawDir, rawTempDir)); err != nil || !fi.IsDir() {
+			t.Fatalf("raw/tmp/: %v", err)
+		}
+		if got, err := dirFlags(t, filepath.Join(dir, rawDir)); err != nil || got != want {
+			t.Errorf("raw/ flags %#x, %v; want %#x, as its parent's", got, err, want)
+		}
+	}
+}
+
+// TestAsTopDirUnsupported: a file system without the flag (tmpfs) is no failure, and
+// mkdir runs; a directory that cannot be opened is a placement failure, and mkdir runs.
+func TestAsTopDirUnsupported(t *testing.T) {
 	var st unix.Statfs_t
 	if err := unix.Statfs("/dev/shm", &st); err != nil || st.Type != unix.TMPFS_MAGIC {
 		t.Skipf("no tmpfs at /dev/shm (%v)", err)
@@ -60,11 +118,13 @@ func TestMarkTopDirUnsupported(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	if err := markTopDir(dir); err != nil {
-		t.Errorf("markTopDir on tmpfs: %v, want nil", err)
+	ran := false
+	if placement, err := asTopDir(dir, func() error { ran = true; return nil }); placement != nil || err != nil || !ran {
+		t.Errorf("asTopDir on tmpfs: %v, %v, mkdir ran %v; want nil, nil, true", placement, err, ran)
 	}
-	if err := markTopDir(filepath.Join(dir, "missing")); err == nil {
-		t.Error("markTopDir of a missing directory: no error")
+	ran = false
+	if placement, err := asTopDir(filepath.Join(dir, "missing"), func() error { ran = true; return nil }); placement == nil || err != nil || !ran {
+		t.Errorf("asTopDir of a missing directory: %v, %v, mkdir ran %v; want a placement error, nil, true", placement, err, ran)
 	}
 }
 

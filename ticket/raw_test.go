@@ -237,7 +237,7 @@ func (w *writeWatcher) Read(p []byte) (int, error) {
 	return w.mail.Read(p)
 }
 
-// TestStoreRawWritesInRawTemp: a raw mail is written in raw/tmp/ (where markTopDir
+// TestStoreRawWritesInRawTemp: a raw mail is written in raw/tmp/ (where asTopDir
 // gives it a block group of its own) and renamed to raw/<xx>/<sum>; raw/tmp/ is left empty.
 func TestStoreRawWritesInRawTemp(t *testing.T) {
 	s := newTestStore(t)

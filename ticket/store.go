@@ -100,8 +100,8 @@ type Store struct {
 	// inMemory is how much of the register KeepInMemory has locked (inmemory.go).
 	inMemory atomic.Int64
 
-	// RawPlacement is why Open could not mark raw/ as a top directory when it
-	// made raw/tmp/ (markTopDir), or nil. The register works without the mark.
+	// RawPlacement is why Open could not mark raw/ as a top directory while it
+	// made raw/tmp/ (asTopDir), or nil. The register works without the mark.
 	RawPlacement error
 	// MigrationBackup is the copy of the register Open made before it
 	// migrated an older schema version ("" when nothing was migrated).
@@ -192,16 +192,16 @@ func Open(dataDir string, opts Options) (*Store, error) {
 }
 
 // makeRawTempDir makes raw/tmp/, where StoreRaw writes, with storeDirMode and raw/'s owner,
-// after it has marked raw/ as a top directory: raw/tmp/'s inodes, and so the raw mails', then
-// usually start in a block group of their own (markTopDir). Without the mark the register
+// while raw/ is marked as a top directory: raw/tmp/'s inodes, and so the raw mails', then
+// usually lie in a block group of their own (asTopDir). Without the mark the register
 // works all the same: its failure is returned as placement, not as err.
 func makeRawTempDir(raw string) (placement, err error) {
 	tmp := filepath.Join(raw, rawTempDir)
 	if _, err := os.Stat(tmp); err == nil {
 		return nil, nil
 	}
-	placement = markTopDir(raw)
-	if err := mkdirStore(tmp); err != nil {
+	placement, err = asTopDir(raw, func() error { return mkdirStore(tmp) })
+	if err != nil {
 		return placement, err
 	}
 	return placement, ownLike(tmp, raw)
