@@ -109,9 +109,12 @@ func runChild(what string) int {
 	return 0
 }
 
-// newThreads has n goroutines each hold a thread of its own at once and returns the nice
-// values of those threads whose ids are not in known (created for them).
+// newThreads has len(known)+n goroutines each hold a thread of its own at once and returns
+// the nice values of those threads whose ids are not in known (created for them). Idle
+// threads the runtime kept are among known and may be taken first: asking for more threads
+// than known has makes at least n new ones, so that an empty result is a failure, not luck.
 func newThreads(known []int, n int) []int {
+	n += len(known)
 	var (
 		mu      sync.Mutex
 		wg      sync.WaitGroup
