@@ -19,10 +19,9 @@ const fsTopdirFl = 0x00020000
 // and blocks (find_group_orlov), usually not the group of dir itself. Files take their
 // inodes near their directory, so the raw mails, created in raw/tmp/, usually no longer
 // share a group with what the rest of the file system creates and deletes near data_dir
-// (a mail server's queue, say). The mark is
-// taken off again so that raw/<xx>, made later, is placed as before, beside raw/ or its
-// files, not in a group of its own each (a read of that group's bitmaps each, on the path
-// of the first mails; seen as a longer tail of the idle latency, BENCHMARKS.md).
+// (a mail server's queue, say). The mark is taken off again so that raw/<xx>, made later,
+// is placed as before, beside raw/ or its files, not in a group of its own each (a read of
+// that group's bitmaps each, on the path of the first mails, BENCHMARKS.md).
 //
 // On ext4 without a journal every new inode of a group first skips the group's free
 // inodes deleted in the last minute, six while their inode table block is dirty

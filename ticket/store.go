@@ -181,7 +181,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	s.RawPlacement = placement
 	// We hold the database lock, so no other process of ours is writing raw/ now:
 	// temp files left in raw/tmp/ (or, by a version before it, in raw/) are from a crash.
-	for _, dir := range []string{filepath.Join(raw, rawTempDir), raw} {
+	for _, dir := range []string{s.rawTempDir, raw} {
 		if stale, err := filepath.Glob(filepath.Join(dir, tmpPattern)); err == nil {
 			for _, f := range stale {
 				os.Remove(f)
