@@ -190,3 +190,62 @@ func TestOutboxStats(t *testing.T) {
 		t.Errorf("after sending seq 1: %d, %v; want 2 and the receipt of seq 2 (rescheduled, still waiting)", n, oldest)
 	}
 }
+
+// TestDueAcksAfter: a responder fills up a round with the acks due after the last one it
+// read, in the outbox's order, never one it has already (issue 12).
+func TestDueAcksAfter(t *testing.T) {
+	s := newTestStore(t)
+	for uid := range uint32(4) {
+		mustRegister(t, s, incoming(uid+1, "", t0.Add(time.Duration(uid)*time.Minute)))
+	}
+	// Seq 5 in another mailbox, received between seq 1 and seq 2, and a mailbox whose
+	// name starts like post's.
+	other := incoming(9, "", t0.Add(30*time.Second))
+	other.Message.Mailbox = "post2"
+	mustRegister(t, s, other)
+	seqs := func(entries []OutboxEntry, err error) []uint64 {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []uint64
+		for _, e := range entries {
+			out = append(out, e.Message.Seq)
+		}
+		return out
+	}
+	first, err := s.DueAcks("post", t0.Add(time.Hour), 2)
+	if err != nil || len(first) != 2 {
+		t.Fatalf("DueAcks: %v, %v", first, err)
+	}
+	later := t0.Add(2 * time.Minute) // seq 4 (received t0+3m) is not due yet
+	for _, tc := range []struct {
+		name  string
+		last  OutboxEntry
+		now   time.Time
+		limit int
+		want  []uint64
+	}{
+		{"after the round's last", first[1], t0.Add(time.Hour), 0, []uint64{3, 4}},
+		{"limit", first[1], t0.Add(time.Hour), 1, []uint64{3}},
+		{"only what is due", first[1], later, 0, []uint64{3}},
+		{"after the first", first[0], t0.Add(time.Hour), 0, []uint64{2, 3, 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := seqs(s.DueAcksAfter("post", tc.last, tc.now, tc.limit)); !slices.Equal(got, tc.want) {
+				t.Errorf("DueAcksAfter(seq %d) = %v, want %v", tc.last.Message.Seq, got, tc.want)
+			}
+		})
+	}
+	// The last one read: nothing after it, whatever else is due meanwhile elsewhere.
+	all := seqs(s.DueAcks("post", t0.Add(time.Hour), 0))
+	last, _ := s.DueAcks("post", t0.Add(time.Hour), 0)
+	if got := seqs(s.DueAcksAfter("post", last[len(last)-1], t0.Add(time.Hour), 0)); len(got) != 0 {
+		t.Errorf("after the last of %v: %v, want none", all, got)
+	}
+	// A new ack due after the last one read comes in the same round.
+	mustRegister(t, s, incoming(5, "", t0.Add(10*time.Minute)))
+	if got := seqs(s.DueAcksAfter("post", last[len(last)-1], t0.Add(time.Hour), 0)); !slices.Equal(got, []uint64{6}) {
+		t.Errorf("after a new registration: %v, want [6]", got)
+	}
+}
