@@ -17,8 +17,9 @@ import (
 // acks or the register cannot record them), for at most flowMaxWait per batch. It goes
 // on as soon as the backlog is down to flowBacklog: on a pipelined connection each ack's
 // recorded result counts at once, so that registration keeps the outbox filled while a
-// round goes on (ackPipeline.refill); elsewhere each round's commit counts its results. A mail is still registered well within the
-// time it takes to acknowledge the mails before it; the IMAP server keeps it meanwhile.
+// round goes on (ackPipeline.refill); elsewhere each round's commit counts its results.
+// A mail is still registered well within the time it takes to acknowledge the mails
+// before it; the IMAP server keeps it meanwhile.
 
 const (
 	// flowBacklog is how many due acknowledgements may wait before registration

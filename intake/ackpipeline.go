@@ -253,11 +253,10 @@ func (p *ackPipeline) prepare(pending ...*preparedAck) (*preparedAck, batchResul
 
 // refill appends to the round the acknowledgements that became due after its last entry,
 // up to ackBatch in all, and reports whether it found any. A round used to end with what
-// was due when it began: in a drain about 31 acks, as registration adds a batch of 32 at
-// a time. Each end of a round costs its commit's fsyncs and a new envelope with nothing
-// pipelined before it, about 8 ms on the benchmark machine; filled up, rounds end about
-// a third as often (BENCHMARKS.md, issue 12). The round still ends at ackBatch results,
-// committed before the next begins.
+// was due when it began, while registration went on adding batches of 32: in a 2,000
+// drain about 35 rounds, each ended by a commit (two fdatasyncs) and a new envelope with
+// nothing pipelined before it. Filled up, about 22 (BENCHMARKS.md, issue 12). The round
+// still ends at ackBatch results, committed before the next begins.
 func (p *ackPipeline) refill() bool {
 	r := p.r
 	if len(p.entries) == 0 || len(p.entries) >= ackBatch || p.stop.Err() != nil {
