@@ -14,12 +14,9 @@ import (
 // rate"), the watcher now waits after a registration batch while more than
 // flowBacklog acknowledgements of its mailbox wait to be sent — but only while the
 // responder is sending (not while the SMTP server is down, the hourly cap holds the
-// acks or the register cannot record them), for at most flowMaxWait per batch. It goes
-// on as soon as the backlog is down to flowBacklog: on a pipelined connection each ack's
-// recorded result counts at once, so that registration keeps the outbox filled while a
-// round goes on (ackPipeline.refill); elsewhere each round's commit counts its results.
-// A mail is still registered well within the time it takes to acknowledge the mails
-// before it; the IMAP server keeps it meanwhile.
+// acks or the register cannot record them), for at most flowMaxWait per batch, and
+// each recorded round of acks wakes it. A mail is still registered well within the
+// time it takes to acknowledge the mails before it; the IMAP server keeps it meanwhile.
 
 const (
 	// flowBacklog is how many due acknowledgements may wait before registration
@@ -36,11 +33,9 @@ type ackFlow struct {
 	mu      sync.Mutex
 	backlog int  // acks registered as due and not yet recorded (an estimate, ≥ 0)
 	sending bool // the responder works through the outbox
-	// progress is closed (and dropped) when the backlog falls to limit, what the
-	// waiting watcher waits for (pace), or the responder stops sending: the watcher
-	// looks again.
+	// progress is closed (and dropped) when the responder records a round or
+	// stops sending: a waiting watcher looks again.
 	progress chan struct{}
-	limit    int
 }
 
 // registered counts n newly registered mails whose acknowledgement is due.
@@ -50,19 +45,15 @@ func (f *ackFlow) registered(n int) {
 	f.mu.Unlock()
 }
 
-// recorded counts n acknowledgement results the responder recorded — in its journal
-// as each ack is answered on a pipelined connection, else with the round's commit;
-// drained says the outbox had nothing due any more, which makes the estimate exact
-// again.
+// recorded counts n acknowledgement results the responder recorded; drained says the
+// outbox had nothing due any more, which makes the estimate exact again.
 func (f *ackFlow) recorded(n int, drained bool) {
 	f.mu.Lock()
 	f.backlog = max(f.backlog-n, 0)
 	if drained {
 		f.backlog = 0
 	}
-	if f.backlog <= f.limit {
-		f.wakeLocked()
-	}
+	f.wakeLocked()
 	f.mu.Unlock()
 }
 
@@ -112,7 +103,6 @@ func (f *ackFlow) pace(ctx context.Context, limit int, maxWait time.Duration) ti
 		if f.progress == nil {
 			f.progress = make(chan struct{})
 		}
-		f.limit = limit
 		progress := f.progress
 		f.mu.Unlock()
 		select {

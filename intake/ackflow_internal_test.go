@@ -43,25 +43,6 @@ func TestAckFlowPace(t *testing.T) {
 			t.Errorf("pace returned %v, want the time it waited", d)
 		}
 	})
-	t.Run("results one at a time wake the watcher only at the limit", func(t *testing.T) {
-		var f ackFlow
-		f.setSending(true)
-		f.registered(102)
-		done := make(chan time.Duration)
-		go func() { done <- f.pace(ctx, 100, time.Hour) }()
-		waitUntilPacing(&f)
-		f.mu.Lock()
-		progress := f.progress
-		f.mu.Unlock()
-		f.recorded(1, false) // 101 left: no wake-up for nothing
-		select {
-		case <-progress:
-			t.Fatal("woken with 101 of 100 waiting")
-		default:
-		}
-		f.recorded(1, false)
-		<-done
-	})
 	t.Run("the responder stopping ends the wait", func(t *testing.T) {
 		var f ackFlow
 		f.setSending(true)

@@ -40,9 +40,6 @@ type ackPipeline struct {
 	env     envelopeWriter
 	entries []ticket.OutboxEntry
 	next    int // the first entry not yet prepared
-	// inRound are the Seqs of entries: an ack the outbox gives again while its result
-	// waits for the round's commit (re-keyed meanwhile) is not taken twice.
-	inRound map[uint64]bool
 
 	// spare holds the data buffers of acknowledgements written out, for the next
 	// ones (at most three are under way); frame writes into one.
@@ -98,21 +95,7 @@ func (p *ackPipeline) run() (batchResult, bool) {
 			}
 		}
 		if cur == nil {
-			// The round's last acknowledgement is recorded. Acks that became due while it
-			// was sent (registration goes on meanwhile) still go in this round, behind an
-			// envelope of their own, rather than after a commit and a new round.
-			if why != batchDone {
-				break
-			}
-			if cur, why = p.prepare(); cur == nil {
-				break
-			}
-			_ = p.sc.UpdateDeadline(r.tune.SMTPTimeout)
-			p.env.write(t.W, cur.e.Message.Ack.Recipient)
-			if err := t.W.Flush(); err != nil {
-				return p.lost(err, cur)
-			}
-			continue
+			break
 		}
 		_ = p.sc.UpdateDeadline(r.tune.SMTPTimeout)
 		if err := readEnvelopeReplies(t); err != nil {
@@ -194,7 +177,7 @@ func (p *ackPipeline) prepare(pending ...*preparedAck) (*preparedAck, batchResul
 			unverifiedInFlight++
 		}
 	}
-	for p.next < len(p.entries) || p.refill() {
+	for p.next < len(p.entries) {
 		if p.stop.Err() != nil {
 			return nil, batchStopped // the rest stays due and goes out after the restart
 		}
@@ -209,8 +192,8 @@ func (p *ackPipeline) prepare(pending ...*preparedAck) (*preparedAck, batchResul
 			return nil, batchStopped
 		}
 		if !ok && inFlight > 0 {
-			// The acks under way may reach the cap: decided again once their results
-			// are recorded (run, at the round's end).
+			// The acks under way may reach the cap: the next round decides, with their
+			// results recorded.
 			return nil, batchDone
 		}
 		r.capped.Store(!ok)
@@ -249,39 +232,6 @@ func (p *ackPipeline) prepare(pending ...*preparedAck) (*preparedAck, batchResul
 		return a, batchDone
 	}
 	return nil, batchDone
-}
-
-// refill appends to the round the acknowledgements that became due after its last entry,
-// up to ackBatch in all, and reports whether it found any. A round used to end with what
-// was due when it began, while registration went on adding batches of 32: in a 2,000
-// drain about 35 rounds, each ended by a commit (two fdatasyncs) and a new envelope with
-// nothing pipelined before it. Filled up, about 22 (BENCHMARKS.md, issue 12). The round
-// still ends at ackBatch results, committed before the next begins.
-func (p *ackPipeline) refill() bool {
-	r := p.r
-	if len(p.entries) == 0 || len(p.entries) >= ackBatch || p.stop.Err() != nil {
-		return false
-	}
-	more, err := r.outbox.DueAcksAfter(r.mb.cfg.Name, p.entries[len(p.entries)-1], r.now(), ackBatch-len(p.entries))
-	if err != nil {
-		r.log.Error("read outbox", "err", err)
-		return false
-	}
-	if p.inRound == nil {
-		p.inRound = make(map[uint64]bool, ackBatch)
-		for _, e := range p.entries {
-			p.inRound[e.Message.Seq] = true
-		}
-	}
-	added := false
-	for _, e := range more {
-		if !p.inRound[e.Message.Seq] {
-			p.inRound[e.Message.Seq] = true
-			p.entries = append(p.entries, e)
-			added = true
-		}
-	}
-	return added
 }
 
 // frameData returns msg as a transaction's data: dot-stuffed, with bare line feeds made
@@ -363,9 +313,6 @@ func (p *ackPipeline) record(a *preparedAck, res ticket.AckResult) bool {
 		r.cap.sent(res.At, !a.e.Message.AckVerified())
 	}
 	r.logResult(a.e, res)
-	// Registration may go on now rather than at the round's commit (ackflow.go).
-	r.flowCounted++
-	r.mb.flow.recorded(1, false)
 	return true
 }
 

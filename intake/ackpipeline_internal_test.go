@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -145,8 +144,6 @@ type pipeRig struct {
 	store   *ticket.Store
 	batch   *ticket.AckBatch
 	entries []ticket.OutboxEntry
-	// register registers mail i, received at, whose ack is then due.
-	register func(i int, at time.Time) error
 }
 
 func newPipeRig(t *testing.T, n int, unverified bool) *pipeRig {
@@ -154,20 +151,16 @@ func newPipeRig(t *testing.T, n int, unverified bool) *pipeRig {
 	now := time.Now()
 	d := newIdleDaemon(t, "", now)
 	m := d.mailboxes[0]
-	register := func(i int, at time.Time) error {
+	for i := range n {
 		rcpt := fmt.Sprintf("buerger%d@example.org", i)
 		msg := ticket.Message{Mailbox: m.cfg.Name, UIDValidity: 1, UID: uint32(i + 1), From: rcpt,
-			MessageID: fmt.Sprintf("m%d@example.org", i), Subject: "Antrag", Received: at,
+			MessageID: fmt.Sprintf("m%d@example.org", i), Subject: "Antrag", Received: now,
 			RawSHA256: fmt.Sprintf("%064x", i+1)}
 		if !unverified {
 			msg.VerifiedSender = rcpt
 		}
-		_, err := d.store.Register(ticket.Incoming{Prefix: "TST", Location: time.UTC, AckDomain: "office.test",
-			Message: msg, AckRecipient: rcpt, AckEcho: ticket.EchoMinimal})
-		return err
-	}
-	for i := range n {
-		if err := register(i, now); err != nil {
+		if _, err := d.store.Register(ticket.Incoming{Prefix: "TST", Location: time.UTC, AckDomain: "office.test",
+			Message: msg, AckRecipient: rcpt, AckEcho: ticket.EchoMinimal}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -177,7 +170,7 @@ func newPipeRig(t *testing.T, n int, unverified bool) *pipeRig {
 	}
 	r := &responder{mb: m, log: slog.New(slog.NewTextHandler(io.Discard, nil)), snap: d.snap.Load(),
 		outbox: d.store, cap: d.cap, now: time.Now, tune: d.tune, metrics: d.metrics}
-	return &pipeRig{r: r, store: d.store, batch: d.store.NewAckBatch(), entries: due, register: register}
+	return &pipeRig{r: r, store: d.store, batch: d.store.NewAckBatch(), entries: due}
 }
 
 // send runs sendPipelined against srv over an in-memory connection and commits the batch.
@@ -280,11 +273,10 @@ func TestAckPipeline(t *testing.T) {
 			wantResult: batchStopped, wantKeep: false, wantAcks: strings.Join([]string{pending, pending}, " "),
 			wantWire: "M R D <data>"},
 		// The hourly cap counts the ack whose end of data is out and the one whose
-		// envelope is out: the third is never started, not even its envelope. Once
-		// both are recorded the cap holds the rest (capped: the burst stops).
+		// envelope is out: the third is never started, not even its envelope.
 		{name: "hourly cap reached with two acks under way", n: 3,
 			setup:      func(p *pipeRig) { p.r.cap.(*ackCap).setLimit(2) },
-			wantResult: batchStopped, wantKeep: true, wantAcks: strings.Join([]string{sent, sent, pending}, " "),
+			wantResult: batchDone, wantKeep: true, wantAcks: strings.Join([]string{sent, sent, pending}, " "),
 			wantWire: "M R D <data> M R D <data>"},
 		{name: "end of data refused for now", n: 2,
 			server:     pipeScript{end: map[int]string{0: "451 4.7.1 try again later"}},
@@ -359,130 +351,5 @@ func TestAckPipeline(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestAckPipelineFillsRound: acks that become due while a round is sent go out in the same
-// round (issue 12: a round used to end with what was due when it began, and each end
-// costs a commit and an envelope with nothing pipelined before it). One that the outbox
-// gives again while its result waits for the round's commit is not sent twice.
-func TestAckPipelineFillsRound(t *testing.T) {
-	tests := []struct {
-		name      string
-		n         int
-		setup     func(p *pipeRig)
-		duringEnd func(p *pipeRig, tx int) error // at the server's end of data tx (from 0)
-		wantWire  string
-	}{
-		{name: "mails registered during the round", n: 2,
-			duringEnd: func(p *pipeRig, tx int) error {
-				if tx != 0 {
-					return nil
-				}
-				for i := 2; i < 5; i++ {
-					if err := p.register(i, time.Now()); err != nil {
-						return err
-					}
-				}
-				return nil
-			},
-			wantWire: "M R D <data> M R D <data> M R D <data> M R D <data> M R D <data>"},
-		{name: "the outbox gives the round's own acks again", n: 3,
-			setup: func(p *pipeRig) {
-				// As if they had been re-keyed in the register before the round's
-				// commit: their results are in the batch's journal only.
-				p.r.outbox = &repeatingOutbox{outbox: p.r.outbox, again: p.entries}
-			},
-			wantWire: "M R D <data> M R D <data> M R D <data>"},
-		{name: "nothing new", n: 3,
-			wantWire: "M R D <data> M R D <data> M R D <data>"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := newPipeRig(t, tt.n, false)
-			if tt.setup != nil {
-				tt.setup(p)
-			}
-			srv := &pipeServer{}
-			var errs []error
-			srv.onEnd = func(tx int) {
-				if tt.duringEnd != nil {
-					if err := tt.duringEnd(p, tx); err != nil {
-						errs = append(errs, err)
-					}
-				}
-			}
-			res, keep := p.send(t, t.Context(), srv)
-			for _, err := range errs {
-				t.Error(err)
-			}
-			if res != batchDone || !keep {
-				t.Errorf("sendPipelined = %v, keep %v; want done, keep", res, keep)
-			}
-			if got := commands(srv.read()); got != tt.wantWire {
-				t.Errorf("server read %s, want %s", got, tt.wantWire)
-			}
-			// The round's commit recorded every one of them.
-			if n, _, err := p.store.OutboxStats(p.r.mb.cfg.Name); err != nil || n != 0 {
-				t.Errorf("outbox after the round: %d pending, %v; want none", n, err)
-			}
-		})
-	}
-}
-
-// repeatingOutbox gives again, at the first DueAcksAfter, the entries again.
-type repeatingOutbox struct {
-	outbox
-	again []ticket.OutboxEntry
-	done  bool
-}
-
-func (o *repeatingOutbox) DueAcksAfter(mailbox string, last ticket.OutboxEntry, now time.Time, limit int) ([]ticket.OutboxEntry, error) {
-	more, err := o.outbox.DueAcksAfter(mailbox, last, now, limit)
-	if !o.done {
-		o.done = true
-		more = append(append([]ticket.OutboxEntry(nil), o.again...), more...)
-	}
-	return more, err
-}
-
-// TestAckPipelineCountsForFlow: on a pipelined connection each recorded result counts for
-// the watcher's pace at once, not only at the round's commit, and the commit does not
-// count it again (ackflow.go).
-func TestAckPipelineCountsForFlow(t *testing.T) {
-	p := newPipeRig(t, 3, false)
-	flow := &p.r.mb.flow
-	flow.setSending(true)
-	flow.registered(13) // 10 more waiting than this round sends
-	backlog := func() int {
-		flow.mu.Lock()
-		defer flow.mu.Unlock()
-		return flow.backlog
-	}
-	srv := &pipeServer{}
-	var atEnd []int
-	srv.onEnd = func(tx int) { atEnd = append(atEnd, backlog()) }
-	cli, end := net.Pipe()
-	served := make(chan struct{})
-	go func() { defer close(served); srv.serve(end) }()
-	sc, err := gosmtp.NewClient(cli, "pipe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sc.Hello("intake.test"); err != nil {
-		t.Fatal(err)
-	}
-	p.r.sendPipelined(t.Context(), p.batch, sc, p.entries)
-	cli.Close()
-	<-served
-	// At each end of data the results before it are recorded and counted.
-	if want := []int{13, 12, 11}; !slices.Equal(atEnd, want) {
-		t.Errorf("backlog at the ends of data %v, want %v", atEnd, want)
-	}
-	if !p.r.commit(p.batch) {
-		t.Fatal("commit failed")
-	}
-	if got := backlog(); got != 10 {
-		t.Errorf("backlog after the commit %d, want 10", got)
 	}
 }

@@ -49,8 +49,6 @@ type outbox interface {
 	NextAckDue(mailbox string) (time.Time, bool, error)
 	MakeAcksDue(mailbox string, now time.Time) (int, error)
 	DueAcks(mailbox string, now time.Time, limit int) ([]ticket.OutboxEntry, error)
-	// DueAcksAfter fills up a round (ackPipeline.refill).
-	DueAcksAfter(mailbox string, last ticket.OutboxEntry, now time.Time, limit int) ([]ticket.OutboxEntry, error)
 	// NewAckBatch records the marks and results of one round of sends; its Commit
 	// makes them durable in one transaction (issue 12).
 	NewAckBatch() *ticket.AckBatch
@@ -96,10 +94,6 @@ type responder struct {
 	// uncommitted is a batch whose Commit failed: nothing more is sent until
 	// it is committed, or its acks would go out twice (run's goroutine only).
 	uncommitted *ticket.AckBatch
-	// flowCounted are the results of the batch that the pipelined path counted for the
-	// watcher's pace already (ackFlow.recorded), so that its commit does not count them
-	// again (run's goroutine only).
-	flowCounted int
 
 	idleMu sync.Mutex
 	idle   []*smtpConn // connections kept open between bursts (tune.SMTPKeepOpen)
@@ -308,8 +302,7 @@ func (r *responder) commit(batch *ticket.AckBatch) bool {
 		return false
 	}
 	r.uncommitted = nil
-	r.mb.flow.recorded(max(results-r.flowCounted, 0), false)
-	r.flowCounted = 0
+	r.mb.flow.recorded(results, false)
 	if skipped > 0 {
 		// A bounce report or a purge came between the send and its record.
 		r.log.Info("acknowledgement results not recorded: the case changed meanwhile", "count", skipped)

@@ -14,39 +14,11 @@ import (
 // DueAcks returns up to limit (0 = all) pending acks of mailbox whose NextTry is not after
 // now, the earliest first.
 func (s *Store) DueAcks(mailbox string, now time.Time, limit int) ([]OutboxEntry, error) {
-	out, err := s.dueAcks(mailbox, nil, now, limit)
-	if err != nil {
-		return nil, fmt.Errorf("due acks of %s: %w", mailbox, err)
-	}
-	return out, nil
-}
-
-// DueAcksAfter is DueAcks for the entries that come after last, an entry DueAcks or
-// DueAcksAfter returned, in the outbox's order (NextTry, then Seq): a responder fills up a
-// round with the acks that became due while it sent the round's first ones, without those
-// again, whose results the round has not committed yet. An ack that became due with an
-// earlier NextTry than last's comes in the next round.
-func (s *Store) DueAcksAfter(mailbox string, last OutboxEntry, now time.Time, limit int) ([]OutboxEntry, error) {
-	out, err := s.dueAcks(mailbox, outboxKey(mailbox, last.Message.Ack.NextTry, last.Message.Seq), now, limit)
-	if err != nil {
-		return nil, fmt.Errorf("due acks of %s after message %d: %w", mailbox, last.Message.Seq, err)
-	}
-	return out, nil
-}
-
-// dueAcks reads the outbox of mailbox from the key after after on (nil: from its start).
-func (s *Store) dueAcks(mailbox string, after []byte, now time.Time, limit int) ([]OutboxEntry, error) {
 	var out []OutboxEntry
 	err := s.db.View(func(tx *bolt.Tx) error {
 		prefix := join([]byte(mailbox), nil)
 		c := bucket(tx, bucketOutbox).Cursor()
-		k, _ := c.Seek(prefix)
-		if after != nil {
-			if k, _ = c.Seek(after); bytes.Equal(k, after) {
-				k, _ = c.Next()
-			}
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			if limit > 0 && len(out) >= limit {
 				break
 			}
@@ -70,7 +42,10 @@ func (s *Store) dueAcks(mailbox string, after []byte, now time.Time, limit int) 
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, fmt.Errorf("due acks of %s: %w", mailbox, err)
+	}
+	return out, nil
 }
 
 func parseOutboxKey(k []byte, prefixLen int) (time.Time, uint64, error) {
