@@ -364,17 +364,9 @@ func (s *Store) SyncRaw(sums ...string) error {
 	if s.noSync || len(sums) == 0 {
 		return nil
 	}
-	paths := make([]string, 0, 2*len(sums)+1)
-	dirs := map[string]bool{}
 	for _, sum := range sums {
 		if !validSum(sum) {
 			return fmt.Errorf("sync raw %q: not a SHA-256 hex sum", sum)
-		}
-		dir := filepath.Join(s.rawDir, sum[:2])
-		paths = append(paths, filepath.Join(dir, sum))
-		if !dirs[dir] {
-			dirs[dir] = true
-			paths = append(paths, dir)
 		}
 	}
 	s.newRawDirsMu.Lock()
@@ -390,6 +382,16 @@ func (s *Store) SyncRaw(sums ...string) error {
 		}
 		s.forgetNewRawDirs(created)
 		return nil
+	}
+	paths := make([]string, 0, 2*len(sums)+1)
+	dirs := map[string]bool{}
+	for _, sum := range sums {
+		dir := filepath.Join(s.rawDir, sum[:2])
+		paths = append(paths, filepath.Join(dir, sum))
+		if !dirs[dir] {
+			dirs[dir] = true
+			paths = append(paths, dir)
+		}
 	}
 	if len(created) > 0 {
 		paths = append(paths, s.rawDir)

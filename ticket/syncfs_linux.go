@@ -3,8 +3,6 @@ package ticket
 import (
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -30,22 +28,13 @@ func openFileSystemSync(dir string) (syncFS func() error, closer *os.File, err e
 	if err := unix.Uname(&u); err != nil || !kernelAtLeast(unix.ByteSliceToString(u.Release[:]), 5, 8) {
 		return nil, nil, nil
 	}
-	f, err := os.Open(dir)
+	f, err := openNoPoll(dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open %s for syncfs: %w", dir, err)
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
 		return nil, nil, fmt.Errorf("open %s for syncfs: %w", dir, err)
 	}
 	syncFS = func() error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) { serr = unix.Syncfs(int(fd)) }); err != nil {
+		if err := unix.Syncfs(int(f.Fd())); err != nil {
 			return fmt.Errorf("syncfs %s: %w", dir, err)
-		}
-		if serr != nil {
-			return fmt.Errorf("syncfs %s: %w", dir, serr)
 		}
 		return nil
 	}
@@ -55,23 +44,8 @@ func openFileSystemSync(dir string) (syncFS func() error, closer *os.File, err e
 // kernelAtLeast reports whether a Linux release string ("6.1.0-18-amd64") is major.minor
 // or later; false when it cannot be read.
 func kernelAtLeast(release string, major, minor int) bool {
-	parts := strings.SplitN(release, ".", 3)
-	if len(parts) < 2 {
-		return false
-	}
-	maj, err := strconv.Atoi(parts[0])
-	if err != nil {
-		return false
-	}
-	end := strings.IndexFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' })
-	if end == 0 {
-		return false
-	}
-	if end > 0 {
-		parts[1] = parts[1][:end]
-	}
-	mnr, err := strconv.Atoi(parts[1])
-	if err != nil {
+	var maj, mnr int
+	if _, err := fmt.Sscanf(release, "%d.%d", &maj, &mnr); err != nil {
 		return false
 	}
 	return maj > major || maj == major && mnr >= minor
