@@ -14,6 +14,7 @@ import (
 	"github.com/intake-office/intake/config"
 	"github.com/intake-office/intake/intake"
 	"github.com/intake-office/intake/internal/clerkgate"
+	"github.com/intake-office/intake/internal/gcfloor"
 	"github.com/intake-office/intake/internal/worknice"
 	"github.com/intake-office/intake/search"
 	"github.com/intake-office/intake/templates"
@@ -62,6 +63,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		return fmt.Errorf("open register: %w", err)
 	}
 	defer store.Close()
+	defer keepHeapFloor(ctx, log)()
 	if store.RawPlacement != nil {
 		log.Warn("raw mails not placed apart: they work as before, only slower where ext4 has no journal", "err", store.RawPlacement)
 	}
@@ -209,6 +211,27 @@ func StartAdmin(addr string, h http.Handler, log *slog.Logger) (stop func(), err
 	stop = serveOn(srv, ln, log, "admin endpoints stopped")
 	log.Info("admin endpoints listening", "addr", ln.Addr().String(), "paths", "/healthz /readyz /metrics")
 	return stop, nil
+}
+
+// keepHeapFloor lets the heap grow to gcfloor.DefaultFloor before the garbage collector
+// runs (package gcfloor) until ctx ends or the returned stop is called, unless the
+// environment sets GOGC: an admin's GOGC is kept as it is. stop returns once GOGC is
+// back to what it was.
+func keepHeapFloor(ctx context.Context, log *slog.Logger) (stop func()) {
+	if gogc, set := os.LookupEnv("GOGC"); set {
+		log.Debug("heap floor off: GOGC set in the environment", "GOGC", gogc)
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		gcfloor.Keep(ctx, gcfloor.DefaultFloor)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // lowerWork puts the mail work below the clerks' requests (work_nice, package

@@ -1,0 +1,142 @@
+package gcfloor
+
+import (
+	"context"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"testing"
+)
+
+func TestPercent(t *testing.T) {
+	const mib = 1 << 20
+	tests := []struct {
+		name               string
+		live, roots, floor uint64
+		base, want         int
+	}{
+		{"small heap: the goal at the floor", 4 * mib, 0, 32 * mib, 100, 700},
+		{"roots count as the runtime counts them", 4 * mib, 4 * mib, 32 * mib, 100, 350},
+		{"tiny heap: no higher than the minimum goal allows", 1 * mib, 0, 32 * mib, 100, 800},
+		{"nothing alive yet", 0, 0, 32 * mib, 100, 800},
+		{"half the floor: GOGC=100 reaches it anyway", 16 * mib, 0, 32 * mib, 100, 100},
+		{"above half the floor: the base", 20 * mib, 0, 32 * mib, 100, 100},
+		{"above the floor: the base", 40 * mib, 0, 32 * mib, 100, 100},
+		{"a higher base is kept", 16 * mib, 0, 32 * mib, 300, 300},
+		{"a smaller floor", 1 * mib, 0, 8 * mib, 100, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Percent(tt.live, tt.roots, tt.floor, tt.base); got != tt.want {
+				t.Errorf("Percent(%d, %d, %d, %d) = %d, want %d", tt.live, tt.roots, tt.floor, tt.base, got, tt.want)
+			}
+		})
+	}
+}
+
+func readUint64(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// tuned collects until GOGC is no longer base: a running Keep changes it after the
+// first collection (from the cleanup goroutine, so a few may pass).
+func tuned(t *testing.T, base int) {
+	t.Helper()
+	for range 20 {
+		runtime.GC()
+		if CurrentPercent() != base {
+			return
+		}
+	}
+	t.Fatalf("GOGC still %d after 20 collections with Keep running", base)
+}
+
+// garbage allocates n bytes in blocks of 64 KiB that nothing keeps.
+func garbage(n int) {
+	var sink []byte
+	for range n >> 16 {
+		sink = make([]byte, 64<<10)
+		sink[0] = 1
+	}
+	runtime.KeepAlive(sink)
+}
+
+// collectionsFor counts the collections that allocating n bytes of garbage causes.
+func collectionsFor(n int) uint64 {
+	before := readUint64("/gc/cycles/total:gc-cycles")
+	garbage(n)
+	return readUint64("/gc/cycles/total:gc-cycles") - before
+}
+
+// TestKeepCollectsAtTheFloor allocates 256 MiB of garbage with almost nothing alive. With
+// the runtime's default (GOGC=100: a goal of 4 MB) that takes some 60 collections; with a
+// floor of 32 MiB at most about 256/32 (and a few for the floor to take hold).
+func TestKeepCollectsAtTheFloor(t *testing.T) {
+	base := CurrentPercent()
+	if base != 100 {
+		t.Fatalf("GOGC is %d, the test assumes the default 100", base)
+	}
+	runtime.GC()
+	without := collectionsFor(256 << 20)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Keep(ctx, DefaultFloor)
+	}()
+	// The first collection's cleanup tunes GOGC from what it found alive.
+	tuned(t, base)
+	runtime.GC()
+	with := collectionsFor(256 << 20)
+	goal := readUint64("/gc/heap/goal:bytes")
+	cancel()
+	<-done
+
+	t.Logf("collections for 256 MiB of garbage: %d without the floor, %d with it; heap goal %d MiB", without, with, goal>>20)
+	if with > 12 {
+		t.Errorf("with a floor of %d MiB, 256 MiB of garbage took %d collections, want at most 12 (%d without)", DefaultFloor>>20, with, without)
+	}
+	if without < 3*with {
+		t.Errorf("the floor made too little difference: %d collections without, %d with", without, with)
+	}
+	if goal < DefaultFloor*9/10 || goal > DefaultFloor*11/10 {
+		t.Errorf("heap goal with a floor of %d MiB is %d MiB", DefaultFloor>>20, goal>>20)
+	}
+	if p := CurrentPercent(); p != base {
+		t.Errorf("GOGC after Keep returned is %d, want %d back", p, base)
+	}
+}
+
+// TestKeepLetsGoWhenDone: after ctx ends, collections no longer change GOGC.
+func TestKeepLetsGoWhenDone(t *testing.T) {
+	base := CurrentPercent()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Keep(ctx, DefaultFloor)
+	}()
+	tuned(t, base)
+	cancel()
+	<-done
+	for range 5 {
+		runtime.GC()
+		garbage(8 << 20)
+	}
+	if p := CurrentPercent(); p != base {
+		t.Errorf("GOGC after Keep returned and five collections is %d, want %d", p, base)
+	}
+}
+
+// TestKeepLeavesTheCollectorOff: with GOGC=off Keep changes nothing and returns.
+func TestKeepLeavesTheCollectorOff(t *testing.T) {
+	base := debug.SetGCPercent(-1)
+	defer debug.SetGCPercent(base)
+	Keep(context.Background(), DefaultFloor) // returns at once, or the test hangs
+	if p := CurrentPercent(); p != -1 {
+		t.Errorf("GOGC after Keep with the collector off is %d, want -1", p)
+	}
+}
