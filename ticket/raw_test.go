@@ -326,3 +326,141 @@ func TestSyncRawDirectories(t *testing.T) {
 		t.Fatalf("the test's mails do not share a directory: %s, %s", sb, sc)
 	}
 }
+
+// TestStoreRawNames: a raw mail gets its content-addressed name with one renameat2(2)
+// where the file system has it, and with a stat(2) and rename(2) where it does not; either
+// way an identical file is kept, a shorter one (what a power loss left of an unsynced
+// write) is replaced, and a raw/<xx> directory removed behind intake's back is made again.
+func TestStoreRawNames(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		noReplace bool // the file system has RENAME_NOREPLACE
+	}{
+		{"renameat2", true},
+		{"stat and rename", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestStore(t)
+			renames := 0
+			native := s.renameRaw
+			s.renameRaw = func(oldpath, newpath string) error {
+				renames++
+				if !tt.noReplace {
+					return errNoReplace
+				}
+				return native(oldpath, newpath)
+			}
+			mail := "From: a@example.org\r\nSubject: Antrag\r\n\r\nHallo\r\n"
+			store := func() string {
+				t.Helper()
+				sum, _, err := s.StoreRawUnsynced(strings.NewReader(mail), 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sum
+			}
+			content := func(path string) string {
+				t.Helper()
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return string(b)
+			}
+			sum := store()
+			final := filepath.Join(s.rawDir, sum[:2], sum)
+			if got := content(final); got != mail {
+				t.Fatalf("stored %q", got)
+			}
+			before, err := os.Stat(final)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// The same mail again: the file there is kept, the new copy removed.
+			store()
+			after, err := os.Stat(final)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !os.SameFile(before, after) {
+				t.Error("an identical raw file was replaced")
+			}
+
+			// A torn file from before a power loss is replaced.
+			if err := os.WriteFile(final, []byte(mail[:10]), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			store()
+			if got := content(final); got != mail {
+				t.Errorf("a torn raw file was kept: %q", got)
+			}
+
+			// raw/<xx> removed: made again.
+			if err := os.RemoveAll(filepath.Dir(final)); err != nil {
+				t.Fatal(err)
+			}
+			store()
+			if got := content(final); got != mail {
+				t.Errorf("after raw/%s was removed: %q", sum[:2], got)
+			}
+			if stored, temp := rawFiles(t, s); len(stored) != 1 || len(temp) != 0 {
+				t.Errorf("files stored %v, temp %v", stored, temp)
+			}
+			if renames < 4 {
+				t.Errorf("%d renames through renameRaw for four stores", renames)
+			}
+		})
+	}
+}
+
+// TestStoreRawMakesADirectoryOnce: raw/<xx> is made, or found, once per Store; later
+// mails into it make no mkdir(2). Only a directory the Store made itself waits for
+// SyncRaw to make its entry durable (TestSyncRawDirectories syncs it).
+func TestStoreRawMakesADirectoryOnce(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, _, err := s.StoreRawUnsynced(strings.NewReader("Antrag 1"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xx := filepath.Join(s.rawDir, sum[:2])
+	if !s.rawDirMade[hexByte(t, sum)].Load() || !s.newRawDirs[xx] {
+		t.Errorf("raw/%s made: remembered %v, waits for its sync %v", sum[:2], s.rawDirMade[hexByte(t, sum)].Load(), s.newRawDirs[xx])
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Opened again: the directory is found, not made, and nothing waits for a sync.
+	s, err = Open(dir, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.rawDirMade[hexByte(t, sum)].Load() {
+		t.Fatal("a new Store remembers a directory before it looked")
+	}
+	if _, _, err := s.StoreRawUnsynced(strings.NewReader("Antrag 2 "+sum), 0); err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := s.StoreRawUnsynced(strings.NewReader("Antrag 1"), 0)
+	if err != nil || other != sum {
+		t.Fatalf("stored again: %s, %v", other, err)
+	}
+	if !s.rawDirMade[hexByte(t, sum)].Load() || s.newRawDirs[xx] {
+		t.Errorf("raw/%s found: remembered %v, waits for a sync %v", sum[:2], s.rawDirMade[hexByte(t, sum)].Load(), s.newRawDirs[xx])
+	}
+}
+
+func hexByte(t *testing.T, sum string) byte {
+	t.Helper()
+	b, err := hex.DecodeString(sum[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b[0]
+}

@@ -112,6 +112,11 @@ type Store struct {
 	// those an earlier process may have left so.
 	newRawDirsMu sync.Mutex
 	newRawDirs   map[string]bool
+	// rawDirMade[xx] is set once raw/<xx> is known to exist: StoreRawUnsynced then makes
+	// no mkdir(2) for it.
+	rawDirMade [256]atomic.Bool
+	// renameRaw is renameNoReplace; tests make it unsupported.
+	renameRaw func(oldpath, newpath string) error
 	// syncPath fsyncs a file or directory (fsyncPath); tests count the calls.
 	syncPath func(path string) error
 	// syncFS, when not nil, makes SyncRaw's batch durable with one syncfs(2) of raw/'s
@@ -166,7 +171,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open register %s: %w", path, err)
 	}
 	s := &Store{db: db, dir: dataDir, rawDir: raw, rawTempDir: filepath.Join(raw, rawTempDir), noSync: opts.NoSync, MigrationBackup: backup,
-		newRawDirs: map[string]bool{raw: true}, syncPath: fsyncPath, copyBufs: make(chan *[rawCopyBuffer]byte, spareCopyBuffers)}
+		newRawDirs: map[string]bool{raw: true}, syncPath: fsyncPath, renameRaw: renameNoReplace, copyBufs: make(chan *[rawCopyBuffer]byte, spareCopyBuffers)}
 	// Before anything reads the outbox: the ack records a crash left in journals.
 	if _, err := s.replayAckJournals(); err != nil {
 		db.Close()
@@ -328,31 +333,74 @@ func (s *Store) StoreRawUnsynced(r io.Reader, max int64) (sum string, size int64
 	if err = tmp.Close(); err != nil {
 		return "", size, fmt.Errorf("store raw: close: %w", err)
 	}
-	sum = hex.EncodeToString(h.Sum(nil))
+	digest := h.Sum(nil)
+	sum = hex.EncodeToString(digest)
+	if err = s.placeRaw(tmp.Name(), sum, digest[0], size); err != nil {
+		return "", size, err
+	}
+	return sum, size, nil
+}
+
+// placeRaw gives the raw file written to tmp its content-addressed name raw/<xx>/<sum>
+// (first is the digest's first byte, xx). An identical file is kept; one of another size
+// is what a power loss left of an earlier, unsynced write, and is replaced. In the common
+// case — a new mail, its directory made before — that is one renameat2(2): no stat(2) of
+// the name and no mkdir(2) of the directory first (issue 12).
+func (s *Store) placeRaw(tmp, sum string, first byte, size int64) error {
 	dir := filepath.Join(s.rawDir, sum[:2])
 	final := filepath.Join(dir, sum)
-	// An identical file is kept; one of another size is what a power loss
-	// left of an earlier, unsynced write, and is replaced.
-	if fi, statErr := os.Stat(final); statErr == nil && fi.Size() == size {
-		os.Remove(tmp.Name())
-		return sum, size, nil
+	if err := s.makeRawDir(dir, first); err != nil {
+		return fmt.Errorf("store raw %s: %w", sum, err)
 	}
-	switch err = os.Mkdir(dir, storeDirMode); {
+	err := s.moveRaw(tmp, final, size)
+	if errors.Is(err, fs.ErrNotExist) {
+		// raw/<xx> is gone (removed behind intake's back): make it again.
+		s.rawDirMade[first].Store(false)
+		if err := s.makeRawDir(dir, first); err != nil {
+			return fmt.Errorf("store raw %s: %w", sum, err)
+		}
+		err = s.moveRaw(tmp, final, size)
+	}
+	if err != nil {
+		return fmt.Errorf("store raw %s: %w", sum, err)
+	}
+	return nil
+}
+
+// moveRaw renames tmp to final, or removes tmp when final is there with size bytes.
+func (s *Store) moveRaw(tmp, final string, size int64) error {
+	err := s.renameRaw(tmp, final)
+	if !errors.Is(err, fs.ErrExist) && !errors.Is(err, errNoReplace) {
+		return err
+	}
+	if fi, statErr := os.Stat(final); statErr == nil && fi.Size() == size {
+		os.Remove(tmp)
+		return nil
+	}
+	return os.Rename(tmp, final)
+}
+
+// makeRawDir makes raw/<xx> unless this Store has made or found it before.
+func (s *Store) makeRawDir(dir string, first byte) error {
+	if s.rawDirMade[first].Load() {
+		return nil
+	}
+	switch err := os.Mkdir(dir, storeDirMode); {
 	case err == nil:
 		// Its entry in raw/ must be made durable too (SyncRaw).
 		s.newRawDirsMu.Lock()
 		s.newRawDirs[dir] = true
 		s.newRawDirsMu.Unlock()
 	case errors.Is(err, fs.ErrExist):
-		err = nil
 	default:
-		return "", size, fmt.Errorf("store raw %s: %w", sum, err)
+		return err
 	}
-	if err = os.Rename(tmp.Name(), final); err != nil {
-		return "", size, fmt.Errorf("store raw %s: %w", sum, err)
-	}
-	return sum, size, nil
+	s.rawDirMade[first].Store(true)
+	return nil
 }
+
+// errNoReplace: the file system cannot rename without replacing (renameNoReplace).
+var errNoReplace = errors.New("rename without replacing not supported")
 
 // SyncRaw makes the named raw files and their directory entries durable. On Linux
 // since 5.8 that is one syncfs(2) of raw/'s file system for the whole batch
