@@ -30,8 +30,10 @@ type preparedAck struct {
 // one write and one wait per acknowledgement, where one command at a time takes four
 // round trips. The window (responder.window) still lets only one acknowledgement be
 // between its end of data and the record of the reply (invariant 3): the next end of
-// data goes out only after that record. A pipelined envelope without its data sends
-// nothing (RFC 5321 §4.1.1.4: the server can accept a message only at the end of data).
+// data goes out only after that record, which goes to the journal in one write with the
+// next acknowledgement's in-flight mark (AckBatch.RecordAndMarkSending). A pipelined
+// envelope without its data sends nothing (RFC 5321 §4.1.1.4: the server can accept a
+// message only at the end of data).
 type ackPipeline struct {
 	r       *responder
 	stop    context.Context
@@ -74,7 +76,16 @@ func (p *ackPipeline) run() (batchResult, bool) {
 	//   - cur: its envelope is out, the replies not yet read;
 	//   - queued: checked and built, nothing of it out yet.
 	var fly, queued *preparedAck
+	// flyRes is fly's result once its reply is read, recorded with cur's mark in one
+	// journal write when cur's envelope was accepted, else alone (recordFly).
+	var flyRes ticket.AckResult
 	unlock := func() {}
+	recordFly := func() bool {
+		ok := p.record(fly, flyRes)
+		unlock()
+		fly, unlock = nil, func() {}
+		return ok
+	}
 	for cur != nil || fly != nil {
 		if cur != nil {
 			// While the server works: the next acknowledgement, checked with fly and cur
@@ -83,15 +94,15 @@ func (p *ackPipeline) run() (batchResult, bool) {
 		}
 		if fly != nil {
 			// The end of data's reply comes before the replies to the envelope behind it.
-			res, connErr := p.endReply(fly)
-			ok := p.record(fly, res)
-			unlock()
-			fly, unlock = nil, func() {}
-			if !ok {
-				return batchStopped, false
-			}
-			if connErr != nil {
-				return p.lost(connErr, cur, queued)
+			var connErr error
+			flyRes, connErr = p.endReply(fly)
+			if connErr != nil || cur == nil {
+				if !recordFly() {
+					return batchStopped, false
+				}
+				if connErr != nil {
+					return p.lost(connErr, cur, queued)
+				}
 			}
 		}
 		if cur == nil {
@@ -99,6 +110,9 @@ func (p *ackPipeline) run() (batchResult, bool) {
 		}
 		_ = p.sc.UpdateDeadline(r.tune.SMTPTimeout)
 		if err := readEnvelopeReplies(t); err != nil {
+			if fly != nil && !recordFly() {
+				return batchStopped, false
+			}
 			if !isReply(err) {
 				return p.lost(err, cur, queued)
 			}
@@ -129,10 +143,18 @@ func (p *ackPipeline) run() (batchResult, bool) {
 		}
 		// The server waits for cur's data (354) and can accept it from its end of data
 		// on (RFC 5321 §4.1.1.4): mark it in flight first, in the batch's journal, which
-		// a kill -9 does not lose. Only now, with fly recorded, does the window let it.
-		r.window.Lock()
-		unlock = r.window.Unlock
-		again, err := p.batch.MarkSending(&cur.e.Message, r.now())
+		// a kill -9 does not lose. Only with fly recorded does the window let it: fly's
+		// result and cur's mark go in one write, and the window passes from fly to cur.
+		var again bool
+		var err error
+		if fly != nil {
+			again, err = p.recordAndMark(fly, flyRes, cur)
+			fly = nil
+		} else {
+			r.window.Lock()
+			unlock = r.window.Unlock
+			again, err = p.batch.MarkSending(&cur.e.Message, r.now())
+		}
 		if err != nil {
 			err = fmt.Errorf("%w: %w", errRegister, err)
 			p.record(cur, r.retryLater(cur.e, err.Error()))
@@ -314,6 +336,25 @@ func (p *ackPipeline) record(a *preparedAck, res ticket.AckResult) bool {
 	}
 	r.logResult(a.e, res)
 	return true
+}
+
+// recordAndMark records fly's result res and marks cur in flight with one journal write,
+// then counts and logs fly's result as record does. On an error neither is recorded: fly
+// stays marked in flight, the one ack a crash or the next round may repeat.
+func (p *ackPipeline) recordAndMark(fly *preparedAck, res ticket.AckResult, cur *preparedAck) (again bool, err error) {
+	r := p.r
+	if res.Sent == nil {
+		res.Sent = fly.sent
+	}
+	if again, err = p.batch.RecordAndMarkSending(&fly.e.Message, res, &cur.e.Message, r.now()); err != nil {
+		r.log.Error("record acknowledgement", "case", fly.e.Reference.String(), "err", err)
+		return false, err
+	}
+	if res.Status == ticket.AckSent {
+		r.cap.sent(res.At, !fly.e.Message.AckVerified())
+	}
+	r.logResult(fly.e, res)
+	return again, nil
 }
 
 // lost ends the burst on a connection that can no longer be used: the acknowledgements

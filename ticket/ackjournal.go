@@ -65,56 +65,100 @@ func (s *Store) NewAckBatch() *AckBatch {
 // wasInFlight reports that it was in flight at a crash already: this send may repeat
 // it.
 func (b *AckBatch) MarkSending(m *Message, at time.Time) (wasInFlight bool, err error) {
-	if m.Ack.Status != AckPending {
-		return false, fmt.Errorf("mark ack of message %d in flight: ack is %s: %w", m.Seq, m.Ack.Status, ErrNotPending)
+	rec, err := markRecord(m, at)
+	if err != nil {
+		return false, err
 	}
-	if err := b.append(journalRecord{Seq: m.Seq, Attempts: m.Ack.Attempts, InFlight: at}); err != nil {
+	if err := b.append(rec); err != nil {
 		return false, fmt.Errorf("mark ack of message %d in flight: %w", m.Seq, err)
 	}
 	return !m.Ack.InFlight.IsZero(), nil
 }
 
+// RecordAndMarkSending records the result of done's ack and marks next's ack in flight
+// (Record, then MarkSending) with one write(2) to the journal: a pipelined responder
+// reads done's reply and next's envelope replies together, and writes next's end of data
+// after both records (issue 12). A kill -9 leaves both lines or neither; with neither,
+// done is still marked in flight and is the one ack a crash may repeat (invariant 3).
+// On an error neither is recorded.
+func (b *AckBatch) RecordAndMarkSending(done *Message, res AckResult, next *Message, at time.Time) (wasInFlight bool, err error) {
+	result, err := resultRecord(done, res)
+	if err != nil {
+		return false, err
+	}
+	mark, err := markRecord(next, at)
+	if err != nil {
+		return false, err
+	}
+	if err := b.append(result, mark); err != nil {
+		return false, fmt.Errorf("record ack of message %d and mark ack of message %d in flight: %w", done.Seq, next.Seq, err)
+	}
+	return !next.Ack.InFlight.IsZero(), nil
+}
+
+// markRecord is the journal line that marks m's ack in flight at at.
+func markRecord(m *Message, at time.Time) (journalRecord, error) {
+	if m.Ack.Status != AckPending {
+		return journalRecord{}, fmt.Errorf("mark ack of message %d in flight: ack is %s: %w", m.Seq, m.Ack.Status, ErrNotPending)
+	}
+	return journalRecord{Seq: m.Seq, Attempts: m.Ack.Attempts, InFlight: at}, nil
+}
+
 // Record records the result of the attempt to send m's ack (see Store.RecordAck; only
 // AckSent, AckFailed and AckPending).
 func (b *AckBatch) Record(m *Message, res AckResult) error {
-	switch res.Status {
-	case AckSent, AckFailed:
-	case AckPending:
-		if !validKeyTime(res.NextTry) {
-			return fmt.Errorf("record ack of message %d: next try %v out of range", m.Seq, res.NextTry)
-		}
-	default:
-		return fmt.Errorf("record ack of message %d: status %q in a batch", m.Seq, res.Status)
+	rec, err := resultRecord(m, res)
+	if err != nil {
+		return err
 	}
-	if err := b.append(journalRecord{Seq: m.Seq, Attempts: m.Ack.Attempts, Result: &res}); err != nil {
+	if err := b.append(rec); err != nil {
 		return fmt.Errorf("record ack of message %d: %w", m.Seq, err)
 	}
 	return nil
 }
 
-func (b *AckBatch) append(rec journalRecord) error {
-	line, err := json.Marshal(rec)
-	if err != nil {
-		return err
+// resultRecord is the journal line of the result res of m's ack.
+func resultRecord(m *Message, res AckResult) (journalRecord, error) {
+	switch res.Status {
+	case AckSent, AckFailed:
+	case AckPending:
+		if !validKeyTime(res.NextTry) {
+			return journalRecord{}, fmt.Errorf("record ack of message %d: next try %v out of range", m.Seq, res.NextTry)
+		}
+	default:
+		return journalRecord{}, fmt.Errorf("record ack of message %d: status %q in a batch", m.Seq, res.Status)
 	}
-	line = append(line, '\n')
+	return journalRecord{Seq: m.Seq, Attempts: m.Ack.Attempts, Result: &res}, nil
+}
+
+// append writes recs to the journal, a line each, with one write(2).
+func (b *AckBatch) append(recs ...journalRecord) error {
+	var lines []byte
+	for _, rec := range recs {
+		line, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		lines = append(append(lines, line...), '\n')
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.err != nil {
 		return b.err
 	}
 	if b.f == nil {
+		var err error
 		if b.f, err = openJournal(b.name); err != nil {
 			b.err = fmt.Errorf("ack journal: %w", err)
 			return b.err
 		}
 	}
-	// One write: a kill -9 leaves the line whole or not at all in the page cache.
-	if _, err := b.f.Write(line); err != nil {
+	// One write: a kill -9 leaves the lines whole or not at all in the page cache.
+	if _, err := b.f.Write(lines); err != nil {
 		b.err = fmt.Errorf("ack journal %s: %w", b.name, err)
 		return b.err
 	}
-	b.recs = append(b.recs, rec)
+	b.recs = append(b.recs, recs...)
 	return nil
 }
 
