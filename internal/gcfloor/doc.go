@@ -6,7 +6,7 @@
 // only a few megabytes alive. The runtime's default (GOGC=100) starts the next
 // collection when the heap has grown by as much as is alive, and at 4 MB at the least:
 // in the issue's 2,000-mail drain that was 15 collections a second, each with two
-// stop-the-world pauses of up to 2.4 ms and a quarter of the processors marking, on a
+// stop-the-world pauses of up to 2.7 ms and a quarter of the processors marking, on a
 // machine where the acknowledgements wait for the CPU (BENCHMARKS.md, "A floor under the
 // heap").
 //

@@ -10,7 +10,7 @@ import (
 
 // DefaultFloor is the heap size intake lets grow before a collection: 24 MiB. It takes
 // the drain's collections from 15 a second to about 2 and keeps the daemon's peak RSS in
-// the 2,000-mail drain well under its 100 MB target (32 MiB came to 92 MB).
+// the 2,000-mail drain well under its 100 MB target (32 MiB came to 94 MB).
 const DefaultFloor = 24 << 20
 
 // heapMinimum is the runtime's smallest heap goal at GOGC=100 (defaultHeapMinimum in
