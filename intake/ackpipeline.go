@@ -71,8 +71,9 @@ func (p *ackPipeline) run() (batchResult, bool) {
 		return p.lost(err, cur)
 	}
 	// Three acknowledgements are under way at most:
-	//   - fly: its end of data is out, the reply not yet read; unlock ends its
-	//     window once the result is recorded;
+	//   - fly: its end of data is out, the reply not yet read or its result not yet
+	//     recorded; its window ends with that record (unlock), or passes on to cur
+	//     when the record goes out with cur's mark;
 	//   - cur: its envelope is out, the replies not yet read;
 	//   - queued: checked and built, nothing of it out yet.
 	var fly, queued *preparedAck

@@ -8,8 +8,9 @@ import (
 )
 
 // renameNoReplace renames oldpath to newpath unless newpath exists (fs.ErrExist then):
-// renameat2(2) with RENAME_NOREPLACE, one system call where a stat(2) and a rename(2) were
-// two. errNoReplace when the file system cannot (EINVAL; ext4, XFS, Btrfs and tmpfs can).
+// renameat2(2) with RENAME_NOREPLACE, one system call where a stat(2) of the name,
+// os.Rename's lstat(2) of it and a rename(2) were three. errNoReplace when the file system
+// cannot (EINVAL; ext4, XFS, Btrfs and tmpfs can) or the kernel is older than 3.15 (ENOSYS).
 func renameNoReplace(oldpath, newpath string) error {
 	for {
 		err := unix.Renameat2(unix.AT_FDCWD, oldpath, unix.AT_FDCWD, newpath, unix.RENAME_NOREPLACE)

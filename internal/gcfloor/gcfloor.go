@@ -9,7 +9,7 @@ import (
 )
 
 // DefaultFloor is the heap size intake lets grow before a collection: 24 MiB. It takes
-// the drain's collections from 15 a second to about 2 and keeps the daemon's peak RSS in
+// the drain's collections from 15 a second to under 3 and keeps the daemon's peak RSS in
 // the 2,000-mail drain well under its 100 MB target (32 MiB came to 94 MB).
 const DefaultFloor = 24 << 20
 
