@@ -63,7 +63,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		return fmt.Errorf("open register: %w", err)
 	}
 	defer store.Close()
-	defer keepHeapFloor(ctx, log)()
+	defer keepHeapFloor(log)()
 	if store.RawPlacement != nil {
 		log.Warn("raw mails not placed apart: they work as before, only slower where ext4 has no journal", "err", store.RawPlacement)
 	}
@@ -214,24 +214,14 @@ func StartAdmin(addr string, h http.Handler, log *slog.Logger) (stop func(), err
 }
 
 // keepHeapFloor lets the heap grow to gcfloor.DefaultFloor before the garbage collector
-// runs (package gcfloor) until ctx ends or the returned stop is called, unless the
-// environment sets GOGC: an admin's GOGC is kept as it is. stop returns once GOGC is
-// back to what it was.
-func keepHeapFloor(ctx context.Context, log *slog.Logger) (stop func()) {
+// runs (package gcfloor) until the returned stop puts GOGC back, unless the environment
+// sets GOGC: an admin's GOGC is kept as it is.
+func keepHeapFloor(log *slog.Logger) (stop func()) {
 	if gogc, set := os.LookupEnv("GOGC"); set {
 		log.Debug("heap floor off: GOGC set in the environment", "GOGC", gogc)
 		return func() {}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		gcfloor.Keep(ctx, gcfloor.DefaultFloor)
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+	return gcfloor.Start(gcfloor.DefaultFloor)
 }
 
 // lowerWork puts the mail work below the clerks' requests (work_nice, package

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -30,7 +29,7 @@ func TestKeepHeapFloor(t *testing.T) {
 		if gogc, set := os.LookupEnv("GOGC"); set {
 			t.Fatalf("the test needs GOGC unset, it is %q", gogc)
 		}
-		stop := keepHeapFloor(context.Background(), log)
+		stop := keepHeapFloor(log)
 		if !collect(func(p int) bool { return p > base }) {
 			t.Errorf("GOGC stayed at %d for a heap of %d bytes while the floor was kept", gcfloor.CurrentPercent(), liveHeap())
 		}
@@ -41,7 +40,7 @@ func TestKeepHeapFloor(t *testing.T) {
 	})
 	t.Run("GOGC set by the admin", func(t *testing.T) {
 		t.Setenv("GOGC", "100")
-		stop := keepHeapFloor(context.Background(), log)
+		stop := keepHeapFloor(log)
 		defer stop()
 		if collect(func(p int) bool { return p != base }) {
 			t.Errorf("GOGC changed to %d although the environment sets it", gcfloor.CurrentPercent())

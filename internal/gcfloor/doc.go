@@ -10,11 +10,11 @@
 // machine where the acknowledgements wait for the CPU (BENCHMARKS.md, "A floor under the
 // heap").
 //
-// Keep sets GOGC after every collection so that the next one starts when the heap
+// Start sets GOGC after every collection so that the next one starts when the heap
 // reaches the floor or the growth GOGC had asked for, whichever is larger. A heap that
 // stays small costs at most the floor in memory; a large one is collected as before.
 // GOMEMLIMIT, where set, still caps the whole (runtime/debug.SetMemoryLimit). An admin
-// who sets GOGC in the environment keeps it: the daemon then does not call Keep.
+// who sets GOGC in the environment keeps it: the daemon then does not call Start.
 //
 // The runtime has no floor of its own (the minimum heap is 4 MB times GOGC/100, fixed), a
 // memory limit is a ceiling, and a ballast allocation would raise the goal of a large

@@ -1,7 +1,6 @@
 package gcfloor
 
 import (
-	"context"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -52,24 +51,28 @@ func CurrentPercent() int {
 	return int(int64(s[0].Value.Uint64()))
 }
 
-// Keep keeps the heap goal at floor or above until ctx ends, then puts back the GOGC that
-// was in force when it was called. It does nothing (returns at once) when the collector
-// is off (GOGC=off).
-func Keep(ctx context.Context, floor uint64) {
+// Start keeps the heap goal at floor or above until stop is called, which puts back the
+// GOGC that was in force before. It needs no goroutine of its own: each collection's
+// cleanup (runtime.AddCleanup) tunes GOGC for the next. With the collector off (GOGC=off)
+// it changes nothing. stop may be called more than once.
+func Start(floor uint64) (stop func()) {
 	base := CurrentPercent()
 	if base < 0 {
-		return
+		return func() {}
 	}
 	k := &keeper{floor: floor, base: base,
 		sample: []metrics.Sample{{Name: liveMetric}, {Name: stacksMetric}, {Name: globalsMetric}}}
 	k.mu.Lock()
 	k.tune()
 	k.mu.Unlock()
-	<-ctx.Done()
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.stopped = true
-	debug.SetGCPercent(base)
+	return func() {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if !k.stopped {
+			k.stopped = true
+			debug.SetGCPercent(base)
+		}
+	}
 }
 
 // keeper sets GOGC once per collection.

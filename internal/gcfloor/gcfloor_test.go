@@ -1,7 +1,6 @@
 package gcfloor
 
 import (
-	"context"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -40,7 +39,7 @@ func readUint64(name string) uint64 {
 	return s[0].Value.Uint64()
 }
 
-// tuned collects until GOGC is no longer base: a running Keep changes it after the
+// tuned collects until GOGC is no longer base: a started floor changes it after the
 // first collection (from the cleanup goroutine, so a few may pass).
 func tuned(t *testing.T, base int) {
 	t.Helper()
@@ -50,7 +49,7 @@ func tuned(t *testing.T, base int) {
 			return
 		}
 	}
-	t.Fatalf("GOGC still %d after 20 collections with Keep running", base)
+	t.Fatalf("GOGC still %d after 20 collections with the floor started", base)
 }
 
 // garbage allocates n bytes in blocks of 64 KiB that nothing keeps.
@@ -70,12 +69,12 @@ func collectionsFor(n int) uint64 {
 	return readUint64("/gc/cycles/total:gc-cycles") - before
 }
 
-// TestKeepCollectsAtTheFloor allocates 256 MiB of garbage with almost nothing alive. With
+// TestStartCollectsAtTheFloor allocates 256 MiB of garbage with almost nothing alive. With
 // the runtime's default (GOGC=100: a goal of 4 MB) that takes some 50–80 collections (fewer
 // on a loaded machine, where what is allocated during a long mark counts as alive: the
 // count without the floor is only logged); with a floor at most about 256 MiB / (the floor
 // less what is alive), and a few more for the floor to take hold.
-func TestKeepCollectsAtTheFloor(t *testing.T) {
+func TestStartCollectsAtTheFloor(t *testing.T) {
 	base := CurrentPercent()
 	if base != 100 {
 		t.Fatalf("GOGC is %d, the test assumes the default 100", base)
@@ -83,19 +82,13 @@ func TestKeepCollectsAtTheFloor(t *testing.T) {
 	runtime.GC()
 	without := collectionsFor(256 << 20)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		Keep(ctx, DefaultFloor)
-	}()
+	stop := Start(DefaultFloor)
 	// The first collection's cleanup tunes GOGC from what it found alive.
 	tuned(t, base)
 	runtime.GC()
 	with := collectionsFor(256 << 20)
 	goal := readUint64("/gc/heap/goal:bytes")
-	cancel()
-	<-done
+	stop()
 
 	t.Logf("collections for 256 MiB of garbage: %d without the floor, %d with it; heap goal %d MiB", without, with, goal>>20)
 	// The goal is set from each collection's cleanup, which may run after the next
@@ -104,37 +97,35 @@ func TestKeepCollectsAtTheFloor(t *testing.T) {
 		t.Errorf("with a floor of %d MiB, 256 MiB of garbage took %d collections, want at most %d (%d without)", DefaultFloor>>20, with, most, without)
 	}
 	if p := CurrentPercent(); p != base {
-		t.Errorf("GOGC after Keep returned is %d, want %d back", p, base)
+		t.Errorf("GOGC after stop is %d, want %d back", p, base)
 	}
 }
 
-// TestKeepLetsGoWhenDone: after ctx ends, collections no longer change GOGC.
-func TestKeepLetsGoWhenDone(t *testing.T) {
+// TestStopLetsGo: after stop, collections no longer change GOGC.
+func TestStopLetsGo(t *testing.T) {
 	base := CurrentPercent()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		Keep(ctx, DefaultFloor)
-	}()
+	stop := Start(DefaultFloor)
 	tuned(t, base)
-	cancel()
-	<-done
+	stop()
+	stop() // a second stop changes nothing
 	for range 5 {
 		runtime.GC()
 		garbage(8 << 20)
 	}
 	if p := CurrentPercent(); p != base {
-		t.Errorf("GOGC after Keep returned and five collections is %d, want %d", p, base)
+		t.Errorf("GOGC after stop and five collections is %d, want %d", p, base)
 	}
 }
 
-// TestKeepLeavesTheCollectorOff: with GOGC=off Keep changes nothing and returns.
-func TestKeepLeavesTheCollectorOff(t *testing.T) {
+// TestStartLeavesTheCollectorOff: with GOGC=off Start changes nothing.
+func TestStartLeavesTheCollectorOff(t *testing.T) {
 	base := debug.SetGCPercent(-1)
 	defer debug.SetGCPercent(base)
-	Keep(context.Background(), DefaultFloor) // returns at once, or the test hangs
+	stop := Start(DefaultFloor)
+	runtime.GC()
+	runtime.GC()
 	if p := CurrentPercent(); p != -1 {
-		t.Errorf("GOGC after Keep with the collector off is %d, want -1", p)
+		t.Errorf("GOGC after Start with the collector off is %d, want -1", p)
 	}
+	stop()
 }
