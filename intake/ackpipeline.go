@@ -322,39 +322,43 @@ func (p *ackPipeline) refused(a *preparedAck, err error) ticket.AckResult {
 // record puts a's result into the batch and counts and logs it; false when the batch
 // cannot take it (the burst must end).
 func (p *ackPipeline) record(a *preparedAck, res ticket.AckResult) bool {
-	r := p.r
-	if res.Sent == nil {
-		res.Sent = a.sent // what was sent (or tried), stored with the result (issue 11)
-	}
+	res = a.withSent(res)
 	if err := p.batch.Record(&a.e.Message, res); err != nil {
-		r.log.Error("record acknowledgement", "case", a.e.Reference.String(), "err", err)
+		p.r.log.Error("record acknowledgement", "case", a.e.Reference.String(), "err", err)
 		return false
 	}
+	p.recorded(a, res)
+	return true
+}
+
+// withSent returns res with what was sent (or tried), stored with the result (issue 11).
+func (a *preparedAck) withSent(res ticket.AckResult) ticket.AckResult {
+	if res.Sent == nil {
+		res.Sent = a.sent
+	}
+	return res
+}
+
+// recorded counts and logs a's result once the batch has it.
+func (p *ackPipeline) recorded(a *preparedAck, res ticket.AckResult) {
 	if res.Status == ticket.AckSent {
 		// The batch has it, and its Commit the register's sent index: the cap's
 		// running count too.
-		r.cap.sent(res.At, !a.e.Message.AckVerified())
+		p.r.cap.sent(res.At, !a.e.Message.AckVerified())
 	}
-	r.logResult(a.e, res)
-	return true
+	p.r.logResult(a.e, res)
 }
 
 // recordAndMark records fly's result res and marks cur in flight with one journal write,
 // then counts and logs fly's result as record does. On an error neither is recorded: fly
 // stays marked in flight, the one ack a crash or the next round may repeat.
 func (p *ackPipeline) recordAndMark(fly *preparedAck, res ticket.AckResult, cur *preparedAck) (again bool, err error) {
-	r := p.r
-	if res.Sent == nil {
-		res.Sent = fly.sent
-	}
-	if again, err = p.batch.RecordAndMarkSending(&fly.e.Message, res, &cur.e.Message, r.now()); err != nil {
-		r.log.Error("record acknowledgement", "case", fly.e.Reference.String(), "err", err)
+	res = fly.withSent(res)
+	if again, err = p.batch.RecordAndMarkSending(&fly.e.Message, res, &cur.e.Message, p.r.now()); err != nil {
+		p.r.log.Error("record acknowledgement", "case", fly.e.Reference.String(), "err", err)
 		return false, err
 	}
-	if res.Status == ticket.AckSent {
-		r.cap.sent(res.At, !fly.e.Message.AckVerified())
-	}
-	r.logResult(fly.e, res)
+	p.recorded(fly, res)
 	return again, nil
 }
 

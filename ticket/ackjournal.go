@@ -139,7 +139,12 @@ func (b *AckBatch) append(recs ...journalRecord) error {
 		if err != nil {
 			return err
 		}
-		lines = append(append(lines, line...), '\n')
+		if lines == nil {
+			lines = line // one record, as most are: no copy
+		} else {
+			lines = append(lines, line...)
+		}
+		lines = append(lines, '\n')
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
