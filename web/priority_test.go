@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -121,9 +122,26 @@ func serveWith(t *testing.T, p *requestPriority, h http.Handler, setup func(*Ser
 	if setup != nil {
 		setup(srv)
 	}
+	// Serve returns before the goroutines of the connections that Close ends have run
+	// their last connState, which lowers their threads and, for the last raised one, looks
+	// for strays at the raised nice value: run late, that would lower the threads the next
+	// test raises, which are no strays. So the test ends after every connection's end.
+	var conns sync.WaitGroup
+	connState := srv.ConnState
+	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+		if connState != nil {
+			connState(c, st)
+		}
+		if st == http.StateClosed || st == http.StateHijacked {
+			conns.Done()
+		}
+	}
 	served, done := make(chan error, 1), make(chan struct{})
 	go func() { served <- srv.Serve(ln); close(done) }()
-	t.Cleanup(func() { srv.Close(); <-done })
+	t.Cleanup(func() { srv.Close(); <-done; conns.Wait() })
 	return srv, ln.Addr().String(), served
 }
 
@@ -192,8 +210,12 @@ func TestClerksConnectionsRunFirst(t *testing.T) {
 	}
 
 	// Beyond the bound a connection is answered at the normal priority. (First c1's
-	// goroutine waits wired again, so that its raised thread runs nothing else.)
-	waitingThread(t, p)
+	// goroutine waits wired again, so that its raised thread runs nothing else; and a
+	// thread the Go runtime cloned from it while it ran unwired, which inherited its nice
+	// value, is lowered by the sweeper: c2's goroutine could run on such a stray before.
+	// A wired thread clones none: the runtime has its template thread do that.)
+	waiting := waitingThread(t, p)
+	waitFor(t, "the strays lowered", func() bool { return slices.Equal(threadsAt(t, raised), []string{waiting}) })
 	p.max.Store(1)
 	c2 := &http.Client{Transport: &http.Transport{}}
 	if got := niceOf(t, c2, url); got != base {

@@ -389,11 +389,14 @@ type Server struct {
 	prio *requestPriority
 }
 
-// Serve answers the connections of ln (http.Server.Serve).
+// Serve answers the connections of ln (http.Server.Serve). It returns once its sweeper
+// (requestPriority.raiseSweeper) has ended too, so that no look for strays of this server
+// runs on after it.
 func (s *Server) Serve(ln net.Listener) error {
 	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	go s.prio.raiseSweeper(ctx)
+	swept := make(chan struct{})
+	go func() { s.prio.raiseSweeper(ctx); close(swept) }()
+	defer func() { stop(); <-swept }()
 	return s.Server.Serve(s.prio.listener(ln))
 }
 
