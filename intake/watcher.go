@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -76,6 +77,9 @@ type watcher struct {
 	warnedFlags  bool
 	// selected: the current session got through login and SELECT.
 	selected bool
+	// rawKept holds the mail storeRaw stored last, when it was no larger than
+	// keptRawMax, for its parse (run's goroutine only).
+	rawKept bytes.Buffer
 }
 
 // run keeps a session alive until stop is cancelled, reconnecting on the
@@ -628,6 +632,7 @@ func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta ma
 		var uid imap.UID
 		var sum string
 		var size int64
+		var kept []byte
 		var rawErr error
 		for item := msg.Next(); item != nil; item = msg.Next() {
 			switch it := item.(type) {
@@ -637,10 +642,7 @@ func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta ma
 				if it.Literal == nil || firstErr != nil {
 					continue // the client discards what is not read
 				}
-				sum, size, rawErr = w.reg.StoreRawUnsynced(it.Literal, 0)
-				if rawErr != nil {
-					rawErr = &registerWriteError{fmt.Errorf("store raw mail: %w", rawErr)}
-				}
+				sum, size, kept, rawErr = w.storeRaw(it.Literal)
 			}
 		}
 		if uid == 0 || firstErr != nil {
@@ -660,7 +662,7 @@ func (s *imapSession) fetchBodies(stop context.Context, uids []imap.UID, meta ma
 		if m.size > 0 {
 			size = m.size
 		}
-		pm, err := w.prepare(uint32(uid), s.uidValidity, m.received, sum, size, headerOnly)
+		pm, err := w.prepare(uint32(uid), s.uidValidity, m.received, sum, kept, size, headerOnly)
 		if err != nil {
 			flush()
 			if firstErr == nil {
@@ -732,9 +734,10 @@ type prepared struct {
 	text string
 }
 
-// prepare parses and decides one stored mail. A panic while doing so is
-// recovered and the mail registered as malformed (invariant 6).
-func (w *watcher) prepare(uid, uidValidity uint32, received time.Time, sum string, size int64, headerOnly bool) (pm prepared, err error) {
+// prepare parses and decides one stored mail: kept when not nil (storeRaw), else the raw
+// file of sum. A panic while doing so is recovered and the mail registered as malformed
+// (invariant 6).
+func (w *watcher) prepare(uid, uidValidity uint32, received time.Time, sum string, kept []byte, size int64, headerOnly bool) (pm prepared, err error) {
 	if received.IsZero() {
 		received = w.now()
 	}
@@ -748,8 +751,42 @@ func (w *watcher) prepare(uid, uidValidity uint32, received time.Time, sum strin
 			pm, err = prepared{in: w.malformed(base, fmt.Sprintf("internal error: %v", p))}, nil
 		}
 	}()
-	return w.decide(base)
+	return w.decide(base, kept)
 }
+
+// keptRawMax bounds the mails storeRaw keeps in memory for their parse: most mails are
+// far smaller, and a larger one is read back from its file, so that a watcher holds at
+// most this much beyond the parse's own buffers.
+const keptRawMax = 1 << 20
+
+// storeRaw stores the mail r as a raw file (ticket.Store.StoreRawUnsynced) and returns it
+// as kept too, when it is no larger than keptRawMax, so that its parse reads it from
+// memory and not back from the file just written: an open, reads and a close fewer per
+// mail (issue 12). kept is valid until the next call. An error is the register's.
+func (w *watcher) storeRaw(r io.Reader) (sum string, size int64, kept []byte, err error) {
+	w.rawKept.Reset()
+	n, readErr := w.rawKept.ReadFrom(io.LimitReader(r, keptRawMax+1))
+	src := io.Reader(bytes.NewReader(w.rawKept.Bytes()))
+	switch {
+	case readErr != nil:
+		src = io.MultiReader(src, errorReader{readErr}) // fails as the store's copy would
+	case n > keptRawMax:
+		src = io.MultiReader(src, r)
+	}
+	sum, size, err = w.reg.StoreRawUnsynced(src, 0)
+	if err != nil {
+		return "", size, nil, &registerWriteError{fmt.Errorf("store raw mail: %w", err)}
+	}
+	if readErr == nil && n <= keptRawMax {
+		kept = w.rawKept.Bytes()
+	}
+	return sum, size, kept, nil
+}
+
+// errorReader is a reader that fails with err.
+type errorReader struct{ err error }
+
+func (r errorReader) Read([]byte) (int, error) { return 0, r.err }
 
 // malformed is the registration of a mail the parser could not read.
 func (w *watcher) malformed(msg ticket.Message, why string) ticket.Incoming {
@@ -760,16 +797,22 @@ func (w *watcher) malformed(msg ticket.Message, why string) ticket.Incoming {
 	}
 }
 
-// decide parses the stored mail, runs the policy and finds the case the
-// mail continues. An error is the register's, not the mail's.
-func (w *watcher) decide(msg ticket.Message) (prepared, error) {
-	f, err := w.reg.OpenRaw(msg.RawSHA256)
-	if err != nil {
-		return prepared{in: w.malformed(msg, "raw mail unreadable: "+err.Error())}, nil
+// decide parses the stored mail, kept when not nil, else its raw file, runs the policy
+// and finds the case the mail continues. An error is the register's, not the mail's.
+func (w *watcher) decide(msg ticket.Message, kept []byte) (prepared, error) {
+	var raw io.Reader
+	if kept != nil {
+		raw = bytes.NewReader(kept)
+	} else {
+		f, err := w.reg.OpenRaw(msg.RawSHA256)
+		if err != nil {
+			return prepared{in: w.malformed(msg, "raw mail unreadable: "+err.Error())}, nil
+		}
+		defer f.Close()
+		raw = f
 	}
-	defer f.Close()
 	// Not wrapped in a bufio.Reader: the parser reads through one of its own.
-	parsed, err := mailparse.Parse(f, mailparse.Limits{})
+	parsed, err := mailparse.Parse(raw, mailparse.Limits{})
 	if err != nil {
 		return prepared{in: w.malformed(msg, err.Error())}, nil
 	}
