@@ -755,8 +755,8 @@ func (w *watcher) prepare(uid, uidValidity uint32, received time.Time, sum strin
 }
 
 // keptRawMax bounds the mails storeRaw keeps in memory for their parse: most mails are
-// far smaller, and a larger one is read back from its file, so that a watcher holds at
-// most this much beyond the parse's own buffers.
+// far smaller, and a larger one is read back from its file, so that a watcher's buffer
+// (watcher.rawKept, which grows by doubling) stays below twice this.
 const keptRawMax = 1 << 20
 
 // storeRaw stores the mail r as a raw file (ticket.Store.StoreRawUnsynced) and returns it
