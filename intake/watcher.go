@@ -762,31 +762,26 @@ const keptRawMax = 1 << 20
 // storeRaw stores the mail r as a raw file (ticket.Store.StoreRawUnsynced) and returns it
 // as kept too, when it is no larger than keptRawMax, so that its parse reads it from
 // memory and not back from the file just written: an open, reads and a close fewer per
-// mail (issue 12). kept is valid until the next call. An error is the register's.
+// mail (issue 12). kept is valid until the next call. An error is the register's, as a
+// failed copy into the store always was; a mail cut off before keptRawMax stores nothing.
 func (w *watcher) storeRaw(r io.Reader) (sum string, size int64, kept []byte, err error) {
 	w.rawKept.Reset()
-	n, readErr := w.rawKept.ReadFrom(io.LimitReader(r, keptRawMax+1))
+	n, err := w.rawKept.ReadFrom(io.LimitReader(r, keptRawMax+1))
+	if err != nil {
+		return "", n, nil, &registerWriteError{fmt.Errorf("store raw mail: %w", err)}
+	}
 	src := io.Reader(bytes.NewReader(w.rawKept.Bytes()))
-	switch {
-	case readErr != nil:
-		src = io.MultiReader(src, errorReader{readErr}) // fails as the store's copy would
-	case n > keptRawMax:
+	if n > keptRawMax {
 		src = io.MultiReader(src, r)
 	}
-	sum, size, err = w.reg.StoreRawUnsynced(src, 0)
-	if err != nil {
+	if sum, size, err = w.reg.StoreRawUnsynced(src, 0); err != nil {
 		return "", size, nil, &registerWriteError{fmt.Errorf("store raw mail: %w", err)}
 	}
-	if readErr == nil && n <= keptRawMax {
+	if n <= keptRawMax {
 		kept = w.rawKept.Bytes()
 	}
 	return sum, size, kept, nil
 }
-
-// errorReader is a reader that fails with err.
-type errorReader struct{ err error }
-
-func (r errorReader) Read([]byte) (int, error) { return 0, r.err }
 
 // malformed is the registration of a mail the parser could not read.
 func (w *watcher) malformed(msg ticket.Message, why string) ticket.Incoming {
