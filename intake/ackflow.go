@@ -20,8 +20,11 @@ import (
 
 const (
 	// flowBacklog is how many due acknowledgements may wait before registration
-	// waits for them: one round of sends (ackBatch).
-	flowBacklog = ackBatch
+	// waits for them: two batches of sends (ackBatch). A batch's results count as
+	// recorded when it is committed, and a pipelined burst goes on as long as acks are
+	// due (ackPipeline.topUp): with one batch, registration waited until the commit and
+	// the burst ran dry while it fetched and registered the next mails.
+	flowBacklog = 2 * ackBatch
 	// flowMaxWait bounds one wait, so that a slow SMTP server slows registration
 	// to at least one batch (batchMails) per flowMaxWait, never more.
 	flowMaxWait = time.Second

@@ -34,6 +34,10 @@ type preparedAck struct {
 // next acknowledgement's in-flight mark (AckBatch.RecordAndMarkSending). A pipelined
 // envelope without its data sends nothing (RFC 5321 §4.1.1.4: the server can accept a
 // message only at the end of data).
+//
+// A burst goes on while acknowledgements become due (topUp), up to burstMax. Every
+// ackBatch sends its batch is committed between one acknowledgement's record and the
+// next one's mark, while the next envelope is already answered.
 type ackPipeline struct {
 	r       *responder
 	stop    context.Context
@@ -42,6 +46,13 @@ type ackPipeline struct {
 	env     envelopeWriter
 	entries []ticket.OutboxEntry
 	next    int // the first entry not yet prepared
+	// taken holds the Seq of every entry, so that topUp does not take one twice: an ack
+	// stays pending in the register until its batch is committed.
+	taken  map[uint64]bool
+	noMore bool // topUp found nothing: the burst ends with the entries it has
+	// marked counts the acknowledgements marked in flight in batch since its last
+	// commit; at ackBatch the batch is committed before the next mark (run).
+	marked int
 
 	// spare holds the data buffers of acknowledgements written out, for the next
 	// ones (at most three are under way); frame writes into one.
@@ -54,7 +65,11 @@ type ackPipeline struct {
 // sendPipelined sends entries over sc, a connection whose server offers PIPELINING. keep
 // reports whether the connection can be used again.
 func (r *responder) sendPipelined(stop context.Context, batch *ticket.AckBatch, sc *gosmtp.Client, entries []ticket.OutboxEntry) (res batchResult, keep bool) {
-	p := &ackPipeline{r: r, stop: stop, batch: batch, sc: sc, env: newEnvelopeWriter(sc, EnvelopeFrom(r.mb.cfg)), entries: entries}
+	p := &ackPipeline{r: r, stop: stop, batch: batch, sc: sc, env: newEnvelopeWriter(sc, EnvelopeFrom(r.mb.cfg)), entries: entries,
+		taken: make(map[uint64]bool, len(entries))}
+	for _, e := range entries {
+		p.taken[e.Message.Seq] = true
+	}
 	p.frame = bufio.NewWriter(nil)
 	return p.run()
 }
@@ -146,6 +161,23 @@ func (p *ackPipeline) run() (batchResult, bool) {
 		// on (RFC 5321 §4.1.1.4): mark it in flight first, in the batch's journal, which
 		// a kill -9 does not lose. Only with fly recorded does the window let it: fly's
 		// result and cur's mark go in one write, and the window passes from fly to cur.
+		if p.marked >= ackBatch {
+			// The batch is full: fly's result, if one is under way, is its last record,
+			// and it is committed before cur's mark starts the next one, so that each
+			// batch is durable before the next begins. cur's envelope is accepted
+			// already: unlike a new burst, the next batch does not wait for the outbox to
+			// be read and an envelope answered.
+			if fly != nil && !recordFly() {
+				return batchStopped, false
+			}
+			if !r.commit(p.batch) {
+				// Nothing more is sent until the register can be written. The server waits
+				// for cur's data, where QUIT would be a line of it: the connection is
+				// closed. cur and queued were not marked; they stay due.
+				return batchStopped, false
+			}
+			p.marked = 0
+		}
 		var again bool
 		var err error
 		if fly != nil {
@@ -162,6 +194,7 @@ func (p *ackPipeline) run() (batchResult, bool) {
 			unlock()
 			return p.lost(err, queued)
 		}
+		p.marked++
 		if again {
 			r.log.Warn("acknowledgement was in flight at a crash: sending it once more with the same Message-ID",
 				"case", cur.e.Reference.String(), "seq", cur.e.Message.Seq)
@@ -200,7 +233,7 @@ func (p *ackPipeline) prepare(pending ...*preparedAck) (*preparedAck, batchResul
 			unverifiedInFlight++
 		}
 	}
-	for p.next < len(p.entries) {
+	for p.next < len(p.entries) || p.topUp() {
 		if p.stop.Err() != nil {
 			return nil, batchStopped // the rest stays due and goes out after the restart
 		}
@@ -255,6 +288,33 @@ func (p *ackPipeline) prepare(pending ...*preparedAck) (*preparedAck, batchResul
 		return a, batchDone
 	}
 	return nil, batchDone
+}
+
+// topUp adds the acknowledgements that became due since the burst began (a backlog is
+// registered while it is answered), up to burstMax in the burst, and reports whether it
+// found any. The burst goes on over the same connection, each new envelope behind the
+// last end of data, and commits its batch every ackBatch sends (run). Without it, a
+// burst ended with the entries it began with, and each end cost a time with nothing in
+// flight: the batch's commit, the next read of the outbox, and the next envelope's
+// replies (BENCHMARKS.md, issue 12).
+func (p *ackPipeline) topUp() bool {
+	room := burstMax - len(p.entries)
+	if room <= 0 || p.noMore {
+		return false
+	}
+	more, err := p.r.outbox.DueAcksExcept(p.r.mb.cfg.Name, p.r.now(), min(room, ackBatch), func(seq uint64) bool { return p.taken[seq] })
+	if err != nil {
+		p.r.log.Error("read outbox", "err", err)
+	}
+	if len(more) == 0 {
+		p.noMore = true // the burst ends with what it has; the next one looks again
+		return false
+	}
+	for _, e := range more {
+		p.taken[e.Message.Seq] = true
+	}
+	p.entries = append(p.entries, more...)
+	return true
 }
 
 // frameData returns msg as a transaction's data: dot-stuffed, with bare line feeds made

@@ -3,10 +3,13 @@ package intake
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -142,8 +145,14 @@ func (s *pipeServer) serve(conn net.Conn) {
 type pipeRig struct {
 	r       *responder
 	store   *ticket.Store
+	dataDir string
 	batch   *ticket.AckBatch
 	entries []ticket.OutboxEntry
+	// register registers the i-th mail of the rig (counted from 0), whose
+	// acknowledgement is due at once.
+	register func(i int) error
+	// beforeCommit, when set, runs after the burst, before send commits its batch.
+	beforeCommit func()
 }
 
 func newPipeRig(t *testing.T, n int, unverified bool) *pipeRig {
@@ -151,7 +160,7 @@ func newPipeRig(t *testing.T, n int, unverified bool) *pipeRig {
 	now := time.Now()
 	d := newIdleDaemon(t, "", now)
 	m := d.mailboxes[0]
-	for i := range n {
+	register := func(i int) error {
 		rcpt := fmt.Sprintf("buerger%d@example.org", i)
 		msg := ticket.Message{Mailbox: m.cfg.Name, UIDValidity: 1, UID: uint32(i + 1), From: rcpt,
 			MessageID: fmt.Sprintf("m%d@example.org", i), Subject: "Antrag", Received: now,
@@ -159,18 +168,22 @@ func newPipeRig(t *testing.T, n int, unverified bool) *pipeRig {
 		if !unverified {
 			msg.VerifiedSender = rcpt
 		}
-		if _, err := d.store.Register(ticket.Incoming{Prefix: "TST", Location: time.UTC, AckDomain: "office.test",
-			Message: msg, AckRecipient: rcpt, AckEcho: ticket.EchoMinimal}); err != nil {
+		_, err := d.store.Register(ticket.Incoming{Prefix: "TST", Location: time.UTC, AckDomain: "office.test",
+			Message: msg, AckRecipient: rcpt, AckEcho: ticket.EchoMinimal})
+		return err
+	}
+	for i := range n {
+		if err := register(i); err != nil {
 			t.Fatal(err)
 		}
 	}
-	due, err := d.store.DueAcks(m.cfg.Name, now, 100)
+	due, err := d.store.DueAcks(m.cfg.Name, now, 0)
 	if err != nil || len(due) != n {
 		t.Fatalf("DueAcks = %d, %v; want %d", len(due), err, n)
 	}
 	r := &responder{mb: m, log: slog.New(slog.NewTextHandler(io.Discard, nil)), snap: d.snap.Load(),
 		outbox: d.store, cap: d.cap, now: time.Now, tune: d.tune, metrics: d.metrics}
-	return &pipeRig{r: r, store: d.store, batch: d.store.NewAckBatch(), entries: due}
+	return &pipeRig{r: r, store: d.store, dataDir: d.currentConfig().DataDir, batch: d.store.NewAckBatch(), entries: due, register: register}
 }
 
 // send runs sendPipelined against srv over an in-memory connection and commits the batch.
@@ -189,6 +202,9 @@ func (p *pipeRig) send(t *testing.T, ctx context.Context, srv *pipeServer) (batc
 	res, keep := p.r.sendPipelined(ctx, p.batch, sc, p.entries)
 	cli.Close()
 	<-served
+	if p.beforeCommit != nil {
+		p.beforeCommit()
+	}
 	if _, err := p.batch.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -351,5 +367,141 @@ func TestAckPipeline(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAckPipelineGoesOnAcrossBatches: acknowledgements that become due while a burst is
+// sent (a backlog registered as it is answered) go out in that burst, each envelope
+// behind the last end of data. Every ackBatch sends the batch is committed, before the
+// next ack's mark, and the burst goes on over the same connection. The window holds
+// throughout: at each end of data every earlier result is recorded.
+func TestAckPipelineGoesOnAcrossBatches(t *testing.T) {
+	tests := []struct {
+		name   string
+		n      int // due before the burst
+		begin  int // the entries the burst begins with
+		later  int // registered at the burst's first end of data
+		server pipeScript
+		// wantCommitted is, by end of data (from 0), how many results the register
+		// had committed when the server read it; unlisted ones: 0.
+		wantCommitted map[int]int
+		wantSent      int
+	}{
+		{name: "registered during the burst", n: 3, begin: 3, later: 4, wantSent: 7},
+		{name: "due already but not in the burst's first read", n: 12, begin: 5, wantSent: 12},
+		{name: "a batch committed every ackBatch sends", n: 2*ackBatch + 10, begin: 10, wantSent: 2*ackBatch + 10,
+			wantCommitted: map[int]int{ackBatch: ackBatch, ackBatch + 1: ackBatch, 2 * ackBatch: 2 * ackBatch, 2*ackBatch + 9: 2 * ackBatch}},
+		// The recipient of the ack after a full batch is refused: the one after it
+		// is marked in a batch of its own all the same (its end of data, the
+		// server's transaction ackBatch+1, finds the first batch committed).
+		{name: "a full batch, then an envelope refused", n: ackBatch + 3, begin: ackBatch + 3, wantSent: ackBatch + 2,
+			server:        pipeScript{rcpt: map[int]string{ackBatch: "550 5.1.1 no such user"}},
+			wantCommitted: map[int]int{ackBatch + 1: ackBatch, ackBatch + 2: ackBatch}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPipeRig(t, tt.n, false)
+			p.entries = p.entries[:tt.begin]
+			srv := &pipeServer{pipeScript: tt.server}
+			var problems []string
+			var regErr error
+			srv.onEnd = func(tx int) {
+				if tx == 0 {
+					for i := range tt.later {
+						regErr = errors.Join(regErr, p.register(tt.n+i))
+					}
+				}
+				committed, err := p.store.AcksSentSince(time.Time{})
+				if err != nil {
+					regErr = errors.Join(regErr, err)
+				}
+				if want := tt.wantCommitted[tx]; committed != want && (tx <= ackBatch || tt.wantCommitted[tx] != 0) {
+					problems = append(problems, fmt.Sprintf("end of data %d with %d results committed, want %d", tx, committed, want))
+				}
+				if got := committed + p.batch.Results(); got < tx-len(tt.server.rcpt) {
+					problems = append(problems, fmt.Sprintf("window broken: end of data %d with %d results recorded", tx, got))
+				}
+			}
+			res, keep := p.send(t, t.Context(), srv)
+			if regErr != nil {
+				t.Fatal(regErr)
+			}
+			if res != batchDone || !keep {
+				t.Errorf("sendPipelined = %v, keep %v; want done, keep", res, keep)
+			}
+			got := commands(srv.read())
+			if n := strings.Count(got, "<data>"); n != tt.wantSent {
+				t.Errorf("server read %d messages, want %d", n, tt.wantSent)
+			}
+			if want := strings.TrimSpace(strings.Repeat("M R D <data> ", tt.wantSent)); tt.server.rcpt == nil && got != want {
+				t.Errorf("server read %d commands, want each envelope right behind the end of data before: %.80s…", len(strings.Fields(got)), got)
+			}
+			for _, pr := range problems {
+				t.Error(pr)
+			}
+			if sent, err := p.store.AcksSentSince(time.Time{}); err != nil || sent != tt.wantSent {
+				t.Errorf("register has %d acks sent (%v), want %d", sent, err, tt.wantSent)
+			}
+			if left, err := p.store.DueAcks(p.r.mb.cfg.Name, time.Now(), 0); err != nil || len(left) != 0 {
+				t.Errorf("due after the burst: %d (%v), want none", len(left), err)
+			}
+		})
+	}
+}
+
+// TestAckPipelineStopsWhenABatchCannotBeCommitted: when the batch that ackBatch sends
+// filled cannot be committed, nothing more is sent: the next ack's envelope was
+// accepted, but its data never goes out, and the connection, where the server waits for
+// that data, is not used again. The acks after it stay due, not marked in flight.
+func TestAckPipelineStopsWhenABatchCannotBeCommitted(t *testing.T) {
+	p := newPipeRig(t, ackBatch+5, false)
+	journals := filepath.Join(p.dataDir, "ackjournal")
+	srv := &pipeServer{}
+	var setupErr error
+	srv.onEnd = func(tx int) {
+		if tx != ackBatch-1 {
+			return
+		}
+		// The batch's journal becomes a directory that is not empty: the commit
+		// applies the records, but cannot remove the journal, and fails.
+		names, err := filepath.Glob(filepath.Join(journals, "*.jsonl"))
+		if err == nil && len(names) != 1 {
+			err = fmt.Errorf("journals %v, want one", names)
+		}
+		if err == nil {
+			err = os.Remove(names[0])
+		}
+		if err == nil {
+			err = os.MkdirAll(filepath.Join(names[0], "blocked"), 0o700)
+		}
+		setupErr = err
+	}
+	p.beforeCommit = func() {
+		names, _ := filepath.Glob(filepath.Join(journals, "*.jsonl"))
+		for _, n := range names {
+			os.RemoveAll(n)
+		}
+	}
+	res, keep := p.send(t, t.Context(), srv)
+	if setupErr != nil {
+		t.Fatal(setupErr)
+	}
+	if res != batchStopped || keep {
+		t.Errorf("sendPipelined = %v, keep %v; want stopped, not kept", res, keep)
+	}
+	if got := strings.Count(commands(srv.read()), "<data>"); got != ackBatch {
+		t.Errorf("server read %d messages, want %d: nothing after the batch that could not be committed", got, ackBatch)
+	}
+	if p.r.uncommitted == nil {
+		t.Error("the batch that could not be committed is not kept to be committed before anything more is sent")
+	}
+	acks := p.acks(t)
+	if got := statuses(acks[:ackBatch]); got != strings.TrimSpace(strings.Repeat(string(ticket.AckSent)+" ", ackBatch)) {
+		t.Errorf("the batch's acks: %s", got)
+	}
+	for i, a := range acks[ackBatch:] {
+		if a.Status != ticket.AckPending || !a.InFlight.IsZero() || a.Attempts != 0 {
+			t.Errorf("ack %d after the batch: %s, in flight %v, attempts %d; want pending, not marked, untried", ackBatch+i, a.Status, a.InFlight, a.Attempts)
+		}
 	}
 }

@@ -24,8 +24,14 @@ import (
 )
 
 // ackBatch is how many due acknowledgements are sent over one connection
-// before the outbox is read again.
+// before the outbox is read again, and how many sends one batch of records
+// (ticket.AckBatch) holds at most: what a power failure can make intake repeat.
 const ackBatch = 100
+
+// burstMax bounds the acknowledgements one pipelined burst takes from the outbox
+// (ackPipeline.topUp), committing its batch every ackBatch sends; then the
+// responder reads the outbox afresh.
+const burstMax = 10 * ackBatch
 
 // AckConnections is how many SMTP connections a burst of acknowledgements
 // uses at once on a server that does not offer PIPELINING: the server's
@@ -49,6 +55,8 @@ type outbox interface {
 	NextAckDue(mailbox string) (time.Time, bool, error)
 	MakeAcksDue(mailbox string, now time.Time) (int, error)
 	DueAcks(mailbox string, now time.Time, limit int) ([]ticket.OutboxEntry, error)
+	// DueAcksExcept lets a pipelined burst take more as it goes (ackPipeline.topUp).
+	DueAcksExcept(mailbox string, now time.Time, limit int, skip func(seq uint64) bool) ([]ticket.OutboxEntry, error)
 	// NewAckBatch records the marks and results of one round of sends; its Commit
 	// makes them durable in one transaction (issue 12).
 	NewAckBatch() *ticket.AckBatch
@@ -263,8 +271,9 @@ func (r *responder) sendDue(stop, hard context.Context) {
 			return
 		}
 		r.mb.flow.setSending(!r.down)
-		// Every connection records into one batch: one commit for the round,
-		// durable before the next round reads the outbox again.
+		// Every connection records into one batch: one commit for the round (a
+		// pipelined burst commits it every ackBatch sends as well), durable before the
+		// next round reads the outbox again.
 		batch := r.outbox.NewAckBatch()
 		ok, connected, unreachable := true, false, false
 		for _, res := range r.sendRound(stop, hard, batch, due) {
@@ -321,7 +330,8 @@ const (
 
 // sendRound sends one round of due acknowledgements. A server that offers PIPELINING
 // (RFC 2920) gets them all over one connection, each ack's end of data and the next one's
-// envelope in one write (ackPipeline). Any other server gets them dealt out over up to
+// envelope in one write (ackPipeline), and with them those that become due meanwhile, up
+// to burstMax, batch by batch. Any other server gets them dealt out over up to
 // AckConnections connections, one command at a time on each.
 func (r *responder) sendRound(stop, hard context.Context, batch *ticket.AckBatch, due []ticket.OutboxEntry) []batchResult {
 	conn, err := r.connect(hard)

@@ -14,6 +14,14 @@ import (
 // DueAcks returns up to limit (0 = all) pending acks of mailbox whose NextTry is not after
 // now, the earliest first.
 func (s *Store) DueAcks(mailbox string, now time.Time, limit int) ([]OutboxEntry, error) {
+	return s.DueAcksExcept(mailbox, now, limit, nil)
+}
+
+// DueAcksExcept is DueAcks without the acks of the messages skip reports (nil skips
+// none); they neither count towards limit nor are read. A responder's pipelined burst
+// takes more acks with it as they become due: those it took already are still pending in
+// the register until their batch is committed.
+func (s *Store) DueAcksExcept(mailbox string, now time.Time, limit int, skip func(seq uint64) bool) ([]OutboxEntry, error) {
 	var out []OutboxEntry
 	err := s.db.View(func(tx *bolt.Tx) error {
 		prefix := join([]byte(mailbox), nil)
@@ -28,6 +36,9 @@ func (s *Store) DueAcks(mailbox string, now time.Time, limit int) ([]OutboxEntry
 			}
 			if nextTry.After(now) {
 				break
+			}
+			if skip != nil && skip(seq) {
+				continue
 			}
 			m, err := getMessage(tx, seq)
 			if err != nil {

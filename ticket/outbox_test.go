@@ -58,6 +58,25 @@ func TestOutboxLifecycle(t *testing.T) {
 	if got := due(t0.Add(time.Minute), 0); !slices.Equal(got, []uint64{3, 2}) {
 		t.Errorf("due at t0+1m (inclusive) = %v, want [3 2]", got)
 	}
+	// A pipeline topping up its entries: the acks it took neither come again nor count
+	// towards the limit.
+	except := func(limit int, taken ...uint64) []uint64 {
+		t.Helper()
+		entries, err := s.DueAcksExcept("post", t0.Add(time.Hour), limit, func(seq uint64) bool { return slices.Contains(taken, seq) })
+		if err != nil {
+			t.Fatalf("DueAcksExcept: %v", err)
+		}
+		return seqsOf(entries)
+	}
+	if got := except(1, 3); !slices.Equal(got, []uint64{2}) {
+		t.Errorf("due except 3, limit 1 = %v, want [2]", got)
+	}
+	if got := except(0, 3, 1); !slices.Equal(got, []uint64{2}) {
+		t.Errorf("due except 3 and 1 = %v, want [2]", got)
+	}
+	if got := except(0, 3, 2, 1); len(got) != 0 {
+		t.Errorf("due except all = %v, want none", got)
+	}
 	if got := due(t0.Add(-time.Second), 0); len(got) != 0 {
 		t.Errorf("due before t0 = %v", got)
 	}
