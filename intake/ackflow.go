@@ -23,7 +23,9 @@ const (
 	// waits for them: two batches of sends (ackBatch). A batch's results count as
 	// recorded when it is committed, and a pipelined burst goes on as long as acks are
 	// due (ackPipeline.topUp): with one batch, registration waited until the commit and
-	// the burst ran dry while it fetched and registered the next mails.
+	// the burst ran dry while it fetched and registered the next mails. Toward a server
+	// without PIPELINING, whose rounds do not go on, it only lets registration run
+	// further ahead.
 	flowBacklog = 2 * ackBatch
 	// flowMaxWait bounds one wait, so that a slow SMTP server slows registration
 	// to at least one batch (batchMails) per flowMaxWait, never more.

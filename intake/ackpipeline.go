@@ -233,7 +233,17 @@ func (p *ackPipeline) prepare(pending ...*preparedAck) (*preparedAck, batchResul
 			unverifiedInFlight++
 		}
 	}
-	for p.next < len(p.entries) || p.topUp() {
+	for {
+		if p.next == len(p.entries) {
+			more, err := p.topUp()
+			if err != nil {
+				r.log.Error("read outbox", "err", err)
+				return nil, batchStopped // the rest stays due
+			}
+			if !more {
+				return nil, batchDone
+			}
+		}
 		if p.stop.Err() != nil {
 			return nil, batchStopped // the rest stays due and goes out after the restart
 		}
@@ -287,34 +297,33 @@ func (p *ackPipeline) prepare(pending ...*preparedAck) (*preparedAck, batchResul
 		}
 		return a, batchDone
 	}
-	return nil, batchDone
 }
 
 // topUp adds the acknowledgements that became due since the burst began (a backlog is
 // registered while it is answered), up to burstMax in the burst, and reports whether it
-// found any. The burst goes on over the same connection, each new envelope behind the
+// found any; an error reading the outbox ends the burst. The burst goes on over the same connection, each new envelope behind the
 // last end of data, and commits its batch every ackBatch sends (run). Without it, a
 // burst ended with the entries it began with, and each end cost a time with nothing in
 // flight: the batch's commit, the next read of the outbox, and the next envelope's
 // replies (BENCHMARKS.md, issue 12).
-func (p *ackPipeline) topUp() bool {
+func (p *ackPipeline) topUp() (bool, error) {
 	room := burstMax - len(p.entries)
 	if room <= 0 || p.noMore {
-		return false
+		return false, nil
 	}
 	more, err := p.r.outbox.DueAcksExcept(p.r.mb.cfg.Name, p.r.now(), min(room, ackBatch), func(seq uint64) bool { return p.taken[seq] })
 	if err != nil {
-		p.r.log.Error("read outbox", "err", err)
+		return false, err
 	}
 	if len(more) == 0 {
 		p.noMore = true // the burst ends with what it has; the next one looks again
-		return false
+		return false, nil
 	}
 	for _, e := range more {
 		p.taken[e.Message.Seq] = true
 	}
 	p.entries = append(p.entries, more...)
-	return true
+	return true, nil
 }
 
 // frameData returns msg as a transaction's data: dot-stuffed, with bare line feeds made

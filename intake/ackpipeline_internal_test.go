@@ -151,8 +151,10 @@ type pipeRig struct {
 	// register registers the i-th mail of the rig (counted from 0), whose
 	// acknowledgement is due at once.
 	register func(i int) error
-	// beforeCommit, when set, runs after the burst, before send commits its batch.
+	// beforeCommit, when set, runs after the burst, before send commits its batch;
+	// with skipCommit, send leaves the batch as the burst left it.
 	beforeCommit func()
+	skipCommit   bool
 }
 
 func newPipeRig(t *testing.T, n int, unverified bool) *pipeRig {
@@ -204,6 +206,9 @@ func (p *pipeRig) send(t *testing.T, ctx context.Context, srv *pipeServer) (batc
 	<-served
 	if p.beforeCommit != nil {
 		p.beforeCommit()
+	}
+	if p.skipCommit {
+		return res, keep
 	}
 	if _, err := p.batch.Commit(); err != nil {
 		t.Fatal(err)
@@ -502,6 +507,85 @@ func TestAckPipelineStopsWhenABatchCannotBeCommitted(t *testing.T) {
 	for i, a := range acks[ackBatch:] {
 		if a.Status != ticket.AckPending || !a.InFlight.IsZero() || a.Attempts != 0 {
 			t.Errorf("ack %d after the batch: %s, in flight %v, attempts %d; want pending, not marked, untried", ackBatch+i, a.Status, a.InFlight, a.Attempts)
+		}
+	}
+}
+
+// TestAckPipelineStopsWhenTheRegisterCannotBeWritten: the register fails (here: it is
+// closed) when the batch that ackBatch sends filled is to be committed. Nothing more is
+// sent; the batch keeps its records, and its journal, which the next start applies: the
+// batch's acks are then sent, the ones after it due, never marked, untried.
+func TestAckPipelineStopsWhenTheRegisterCannotBeWritten(t *testing.T) {
+	p := newPipeRig(t, ackBatch+5, false)
+	srv := &pipeServer{}
+	var closeErr error
+	srv.onEnd = func(tx int) {
+		if tx == ackBatch-1 {
+			closeErr = p.store.Close()
+		}
+	}
+	p.skipCommit = true
+	res, keep := p.send(t, t.Context(), srv)
+	if closeErr != nil {
+		t.Fatal(closeErr)
+	}
+	if res != batchStopped || keep {
+		t.Errorf("sendPipelined = %v, keep %v; want stopped, not kept", res, keep)
+	}
+	if got := strings.Count(commands(srv.read()), "<data>"); got != ackBatch {
+		t.Errorf("server read %d messages, want %d: nothing after the batch that could not be committed", got, ackBatch)
+	}
+	if p.r.uncommitted != p.batch || p.batch.Results() != ackBatch {
+		t.Errorf("uncommitted %p (the batch %p) with %d results, want the batch with %d", p.r.uncommitted, p.batch, p.batch.Results(), ackBatch)
+	}
+	// The next start: the journal is applied.
+	reopened, err := ticket.Open(p.dataDir, ticket.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
+	p.store = reopened
+	acks := p.acks(t)
+	if got := statuses(acks[:ackBatch]); got != strings.TrimSpace(strings.Repeat(string(ticket.AckSent)+" ", ackBatch)) {
+		t.Errorf("the batch's acks after the next start: %s", got)
+	}
+	for i, a := range acks[ackBatch:] {
+		if a.Status != ticket.AckPending || !a.InFlight.IsZero() || a.MaybeSent || a.Attempts != 0 {
+			t.Errorf("ack %d after the batch: %s, in flight %v, maybe sent %v, attempts %d; want pending, never marked, untried",
+				ackBatch+i, a.Status, a.InFlight, a.MaybeSent, a.Attempts)
+		}
+	}
+}
+
+// outboxFailingTopUp is the register whose reads for a burst's top-up fail.
+type outboxFailingTopUp struct{ *ticket.Store }
+
+func (outboxFailingTopUp) DueAcksExcept(string, time.Time, int, func(uint64) bool) ([]ticket.OutboxEntry, error) {
+	return nil, errors.New("read outbox: disk gone")
+}
+
+// TestAckPipelineTopUpFailureStopsTheBurst: when the outbox cannot be read for more, the
+// burst ends as stopped once the acks under way are recorded; the connection stays good,
+// and the acks not taken stay due, untouched.
+func TestAckPipelineTopUpFailureStopsTheBurst(t *testing.T) {
+	p := newPipeRig(t, 5, false)
+	p.entries = p.entries[:3]
+	p.r.outbox = outboxFailingTopUp{p.store}
+	srv := &pipeServer{}
+	res, keep := p.send(t, t.Context(), srv)
+	if res != batchStopped || !keep {
+		t.Errorf("sendPipelined = %v, keep %v; want stopped, kept", res, keep)
+	}
+	if got := strings.Count(commands(srv.read()), "<data>"); got != 3 {
+		t.Errorf("server read %d messages, want 3", got)
+	}
+	left, err := p.store.DueAcks(p.r.mb.cfg.Name, time.Now(), 0)
+	if err != nil || len(left) != 2 {
+		t.Fatalf("due after the burst: %d (%v), want 2", len(left), err)
+	}
+	for _, e := range left {
+		if a := e.Message.Ack; a.Attempts != 0 || !a.InFlight.IsZero() {
+			t.Errorf("ack to %s: attempts %d, in flight %v; want untouched", a.Recipient, a.Attempts, a.InFlight)
 		}
 	}
 }
