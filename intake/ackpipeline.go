@@ -48,8 +48,7 @@ type ackPipeline struct {
 	next    int // the first entry not yet prepared
 	// taken holds the Seq of every entry, so that topUp does not take one twice: an ack
 	// stays pending in the register until its batch is committed.
-	taken  map[uint64]bool
-	noMore bool // topUp found nothing: the burst ends with the entries it has
+	taken map[uint64]bool
 	// marked counts the acknowledgements marked in flight in batch since its last
 	// commit; at ackBatch the batch is committed before the next mark (run).
 	marked int
@@ -301,29 +300,27 @@ func (p *ackPipeline) prepare(pending ...*preparedAck) (*preparedAck, batchResul
 
 // topUp adds the acknowledgements that became due since the burst began (a backlog is
 // registered while it is answered), up to burstMax in the burst, and reports whether it
-// found any; an error reading the outbox ends the burst. The burst goes on over the same connection, each new envelope behind the
-// last end of data, and commits its batch every ackBatch sends (run). Without it, a
-// burst ended with the entries it began with, and each end cost a time with nothing in
-// flight: the batch's commit, the next read of the outbox, and the next envelope's
-// replies (BENCHMARKS.md, issue 12).
+// found any; an error reading the outbox ends the burst. When it finds none, prepare
+// returns nil and the burst ends with the acks under way: it is not asked again. The
+// burst goes on over the same connection, each new envelope behind the last end of
+// data, and commits its batch every ackBatch sends (run). Without it, a burst ended with
+// the entries it began with, and each end cost a time with nothing in flight: the
+// batch's commit, the next read of the outbox, and the next envelope's replies
+// (BENCHMARKS.md, issue 12).
 func (p *ackPipeline) topUp() (bool, error) {
 	room := burstMax - len(p.entries)
-	if room <= 0 || p.noMore {
+	if room <= 0 {
 		return false, nil
 	}
 	more, err := p.r.outbox.DueAcksExcept(p.r.mb.cfg.Name, p.r.now(), min(room, ackBatch), func(seq uint64) bool { return p.taken[seq] })
 	if err != nil {
 		return false, err
 	}
-	if len(more) == 0 {
-		p.noMore = true // the burst ends with what it has; the next one looks again
-		return false, nil
-	}
 	for _, e := range more {
 		p.taken[e.Message.Seq] = true
 	}
 	p.entries = append(p.entries, more...)
-	return true, nil
+	return len(more) > 0, nil
 }
 
 // frameData returns msg as a transaction's data: dot-stuffed, with bare line feeds made
