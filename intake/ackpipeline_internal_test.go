@@ -457,103 +457,102 @@ func TestAckPipelineGoesOnAcrossBatches(t *testing.T) {
 // TestAckPipelineStopsWhenABatchCannotBeCommitted: when the batch that ackBatch sends
 // filled cannot be committed, nothing more is sent: the next ack's envelope was
 // accepted, but its data never goes out, and the connection, where the server waits for
-// that data, is not used again. The acks after it stay due, not marked in flight.
+// that data, is not used again. The batch is kept to be committed before anything more is
+// sent; the acks after it stay due, never marked in flight, untried.
 func TestAckPipelineStopsWhenABatchCannotBeCommitted(t *testing.T) {
-	p := newPipeRig(t, ackBatch+5, false)
-	journals := filepath.Join(p.dataDir, "ackjournal")
-	srv := &pipeServer{}
-	var setupErr error
-	srv.onEnd = func(tx int) {
-		if tx != ackBatch-1 {
-			return
-		}
-		// The batch's journal becomes a directory that is not empty: the commit
-		// applies the records, but cannot remove the journal, and fails.
-		names, err := filepath.Glob(filepath.Join(journals, "*.jsonl"))
-		if err == nil && len(names) != 1 {
-			err = fmt.Errorf("journals %v, want one", names)
-		}
-		if err == nil {
-			err = os.Remove(names[0])
-		}
-		if err == nil {
-			err = os.MkdirAll(filepath.Join(names[0], "blocked"), 0o700)
-		}
-		setupErr = err
+	tests := []struct {
+		name string
+		// atLastEnd breaks the commit; it runs when the server reads the batch's
+		// last end of data.
+		atLastEnd func(p *pipeRig) error
+		// afterBurst lets the rig read the register again.
+		afterBurst func(t *testing.T, p *pipeRig)
+		// keepsResults: the commit failed before applying the batch, which keeps its
+		// records (else it applied them and failed after).
+		keepsResults bool
+	}{
+		{
+			// The batch's journal becomes a directory that is not empty: the commit
+			// applies the records, but cannot remove the journal, and fails.
+			name: "its journal cannot be removed",
+			atLastEnd: func(p *pipeRig) error {
+				names, err := filepath.Glob(filepath.Join(p.dataDir, "ackjournal", "*.jsonl"))
+				if err == nil && len(names) != 1 {
+					err = fmt.Errorf("journals %v, want one", names)
+				}
+				if err == nil {
+					err = os.Remove(names[0])
+				}
+				if err == nil {
+					err = os.MkdirAll(filepath.Join(names[0], "blocked"), 0o700)
+				}
+				p.beforeCommit = func() {
+					if err == nil {
+						os.RemoveAll(names[0])
+					}
+				}
+				return err
+			},
+			afterBurst: func(*testing.T, *pipeRig) {},
+		},
+		{
+			// The register is closed: the commit cannot write it. The next start
+			// applies the batch's journal.
+			name:      "the register cannot be written",
+			atLastEnd: func(p *pipeRig) error { p.skipCommit = true; return p.store.Close() },
+			afterBurst: func(t *testing.T, p *pipeRig) {
+				reopened, err := ticket.Open(p.dataDir, ticket.Options{NoSync: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { reopened.Close() })
+				p.store = reopened
+			},
+			keepsResults: true,
+		},
 	}
-	p.beforeCommit = func() {
-		names, _ := filepath.Glob(filepath.Join(journals, "*.jsonl"))
-		for _, n := range names {
-			os.RemoveAll(n)
-		}
-	}
-	res, keep := p.send(t, t.Context(), srv)
-	if setupErr != nil {
-		t.Fatal(setupErr)
-	}
-	if res != batchStopped || keep {
-		t.Errorf("sendPipelined = %v, keep %v; want stopped, not kept", res, keep)
-	}
-	if got := strings.Count(commands(srv.read()), "<data>"); got != ackBatch {
-		t.Errorf("server read %d messages, want %d: nothing after the batch that could not be committed", got, ackBatch)
-	}
-	if p.r.uncommitted == nil {
-		t.Error("the batch that could not be committed is not kept to be committed before anything more is sent")
-	}
-	acks := p.acks(t)
-	if got := statuses(acks[:ackBatch]); got != strings.TrimSpace(strings.Repeat(string(ticket.AckSent)+" ", ackBatch)) {
-		t.Errorf("the batch's acks: %s", got)
-	}
-	for i, a := range acks[ackBatch:] {
-		if a.Status != ticket.AckPending || !a.InFlight.IsZero() || a.Attempts != 0 {
-			t.Errorf("ack %d after the batch: %s, in flight %v, attempts %d; want pending, not marked, untried", ackBatch+i, a.Status, a.InFlight, a.Attempts)
-		}
-	}
-}
-
-// TestAckPipelineStopsWhenTheRegisterCannotBeWritten: the register fails (here: it is
-// closed) when the batch that ackBatch sends filled is to be committed. Nothing more is
-// sent; the batch keeps its records, and its journal, which the next start applies: the
-// batch's acks are then sent, the ones after it due, never marked, untried.
-func TestAckPipelineStopsWhenTheRegisterCannotBeWritten(t *testing.T) {
-	p := newPipeRig(t, ackBatch+5, false)
-	srv := &pipeServer{}
-	var closeErr error
-	srv.onEnd = func(tx int) {
-		if tx == ackBatch-1 {
-			closeErr = p.store.Close()
-		}
-	}
-	p.skipCommit = true
-	res, keep := p.send(t, t.Context(), srv)
-	if closeErr != nil {
-		t.Fatal(closeErr)
-	}
-	if res != batchStopped || keep {
-		t.Errorf("sendPipelined = %v, keep %v; want stopped, not kept", res, keep)
-	}
-	if got := strings.Count(commands(srv.read()), "<data>"); got != ackBatch {
-		t.Errorf("server read %d messages, want %d: nothing after the batch that could not be committed", got, ackBatch)
-	}
-	if p.r.uncommitted != p.batch || p.batch.Results() != ackBatch {
-		t.Errorf("uncommitted %p (the batch %p) with %d results, want the batch with %d", p.r.uncommitted, p.batch, p.batch.Results(), ackBatch)
-	}
-	// The next start: the journal is applied.
-	reopened, err := ticket.Open(p.dataDir, ticket.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reopened.Close()
-	p.store = reopened
-	acks := p.acks(t)
-	if got := statuses(acks[:ackBatch]); got != strings.TrimSpace(strings.Repeat(string(ticket.AckSent)+" ", ackBatch)) {
-		t.Errorf("the batch's acks after the next start: %s", got)
-	}
-	for i, a := range acks[ackBatch:] {
-		if a.Status != ticket.AckPending || !a.InFlight.IsZero() || a.MaybeSent || a.Attempts != 0 {
-			t.Errorf("ack %d after the batch: %s, in flight %v, maybe sent %v, attempts %d; want pending, never marked, untried",
-				ackBatch+i, a.Status, a.InFlight, a.MaybeSent, a.Attempts)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPipeRig(t, ackBatch+5, false)
+			srv := &pipeServer{}
+			var setupErr error
+			srv.onEnd = func(tx int) {
+				if tx == ackBatch-1 {
+					setupErr = tt.atLastEnd(p)
+				}
+			}
+			res, keep := p.send(t, t.Context(), srv)
+			if setupErr != nil {
+				t.Fatal(setupErr)
+			}
+			if res != batchStopped || keep {
+				t.Errorf("sendPipelined = %v, keep %v; want stopped, not kept", res, keep)
+			}
+			if got := strings.Count(commands(srv.read()), "<data>"); got != ackBatch {
+				t.Errorf("server read %d messages, want %d: nothing after the batch that could not be committed", got, ackBatch)
+			}
+			if p.r.uncommitted != p.batch {
+				t.Errorf("uncommitted %p, want the batch %p: it is committed before anything more is sent", p.r.uncommitted, p.batch)
+			}
+			wantResults := 0
+			if tt.keepsResults {
+				wantResults = ackBatch
+			}
+			if got := p.batch.Results(); got != wantResults {
+				t.Errorf("the batch holds %d results, want %d", got, wantResults)
+			}
+			tt.afterBurst(t, p)
+			acks := p.acks(t)
+			if got := statuses(acks[:ackBatch]); got != strings.TrimSpace(strings.Repeat(string(ticket.AckSent)+" ", ackBatch)) {
+				t.Errorf("the batch's acks: %s", got)
+			}
+			for i, a := range acks[ackBatch:] {
+				if a.Status != ticket.AckPending || !a.InFlight.IsZero() || a.MaybeSent || a.Attempts != 0 {
+					t.Errorf("ack %d after the batch: %s, in flight %v, maybe sent %v, attempts %d; want pending, never marked, untried",
+						ackBatch+i, a.Status, a.InFlight, a.MaybeSent, a.Attempts)
+				}
+			}
+		})
 	}
 }
 
