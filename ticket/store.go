@@ -211,14 +211,45 @@ func Open(dataDir string, opts Options) (*Store, error) {
 // while raw/ is marked as a top directory: raw/tmp/'s inodes, and so the raw mails', then
 // usually lie in a block group of their own (asTopDir). Without the mark the register
 // works all the same: its failure is returned as placement, not as err.
+//
+// The directory is made under a name no other has, raw/tmp-<random>, and then renamed to
+// raw/tmp (the rename keeps its inode, and so its group). The Orlov allocator begins its
+// search at a hash of the new directory's name (fs/ext4/ialloc.c: find_group_orlov) and
+// takes the first group with the fewest directories from there: under the one name "tmp",
+// the raw mails of every data directory on a file system went to the same group. On ext4
+// without a journal a new inode skips the group's free inodes deleted in the last one to
+// six minutes, one look-up each, counted from the group's first inode (find_inode_bit,
+// recently_deleted), so a data directory removed there — a test's, a bench's previous
+// run's, an earlier installation's — made every raw mail of the next one cost up to
+// 0.6 ms of CPU in open(2) for minutes (BENCHMARKS.md, issue 12). A name of its own gives
+// each data directory its own start, so its group is one of the emptiest, chosen at random.
+// A crash between the two steps leaves an empty raw/tmp-<random>, which Open removes with
+// the temp files (tmpPattern).
 func makeRawTempDir(raw string) (placement, err error) {
 	tmp := filepath.Join(raw, rawTempDir)
 	if _, err := os.Stat(tmp); err == nil {
 		return nil, nil
 	}
-	placement, err = asTopDir(raw, func() error { return mkdirStore(tmp) })
+	var made string
+	placement, err = asTopDir(raw, func() error {
+		var err error
+		made, err = os.MkdirTemp(raw, tmpPrefix)
+		return err
+	})
 	if err != nil {
 		return placement, err
+	}
+	if err := os.Chmod(made, storeDirMode); err != nil {
+		os.Remove(made)
+		return placement, err
+	}
+	err = renameNoReplace(made, tmp)
+	if errors.Is(err, errNoReplace) {
+		err = os.Rename(made, tmp)
+	}
+	if err != nil {
+		os.Remove(made)
+		return placement, fmt.Errorf("make %s: %w", tmp, err)
 	}
 	return placement, ownLike(tmp, raw)
 }

@@ -191,9 +191,16 @@ func cmdRatio(args []string, stdout, stderr io.Writer) int {
 	}
 	p := ratioParams{n: *n, bigEvery: *bigEvery, bigSize: int64(size), exe: exe, web: *withWeb, discard: *discard}
 	var runs []ratioRun
+	// Each run's rig and data directory are removed only when all have run (runRatio).
+	var removeLater []func()
+	defer func() {
+		for _, remove := range removeLater {
+			remove()
+		}
+	}()
 	for i := range *repeat {
 		fmt.Fprintf(stderr, "ratio: run %d of %d\n", i+1, *repeat)
-		r, err := runRatio(ctx, p, stderr)
+		r, err := runRatio(ctx, p, stderr, &removeLater)
 		if err != nil {
 			fmt.Fprintln(stderr, "intake-bench:", err)
 			return exitFailure
@@ -315,19 +322,26 @@ func appendWeb(path string) error {
 // runRatio starts a fresh rig and measures, in this order: Dovecot's fetch
 // of the backlog, Postfix's accept of n acks, intake's drain of the
 // backlog.
-func runRatio(ctx context.Context, p ratioParams, logw io.Writer) (ratioRun, error) {
+// runRatio measures one run on a rig of its own. Its rig's servers are stopped when it
+// returns; the rig's files and intake's data directory are removed by the functions it
+// appends to removeLater, which the caller runs after the last run: on ext4 without a
+// journal, files removed right before a run slow that run's creation of files in the
+// same block groups for up to six minutes (mailrig.Rig.Stop), so one run's cleanup
+// would slow the next run's Postfix, Dovecot and intake.
+func runRatio(ctx context.Context, p ratioParams, logw io.Writer, removeLater *[]func()) (ratioRun, error) {
 	say := func(f string, a ...any) { fmt.Fprintf(logw, "ratio: "+f+"\n", a...) }
 	var res ratioRun
 	rig, err := mailrig.Start(ctx, mailrig.Options{Users: mailrig.LoadUsers(), DiscardUnknown: p.discard})
 	if err != nil {
 		return res, fmt.Errorf("start rig: %w", err)
 	}
-	defer rig.Close()
+	*removeLater = append(*removeLater, func() { rig.Close() })
+	defer rig.Stop()
 	dir, err := os.MkdirTemp("", "intake-bench-")
 	if err != nil {
 		return res, err
 	}
-	defer os.RemoveAll(dir)
+	*removeLater = append(*removeLater, func() { os.RemoveAll(dir) })
 	cfgPath, err := writeBenchConfig(rig, dir, "warn")
 	if err != nil {
 		return res, err

@@ -617,44 +617,64 @@ func TestOptions(t *testing.T) {
 	}
 }
 
+// TestCloseStopsEverything: Close stops every process and removes Dir; Stop stops every
+// process and keeps Dir, which the Close after it removes (intake-bench ratio removes its
+// rigs only after its last run).
 func TestCloseStopsEverything(t *testing.T) {
 	t.Parallel()
 	if err := Available(); err != nil {
 		StartT(t, Options{}) // skips or fails with the reason
 	}
-	ctx := testCtx(t)
-	r, err := Start(ctx, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.procMu.Lock()
-	dovecotPID, postfixPID := r.dovecot.Process.Pid, r.postfixPID
-	r.procMu.Unlock()
-	addrs := []string{r.IMAPAddr, r.IMAPSAddr, r.LMTPAddr, r.SMTPAddr, r.SubmissionAddr}
-	t0 := time.Now()
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("Close: %v", time.Since(t0))
-	if _, err := os.Stat(r.Dir); !os.IsNotExist(err) {
-		t.Errorf("%s still exists: %v", r.Dir, err)
-	}
-	for _, pg := range []int{dovecotPID, postfixPID} {
-		if pidAlive(pg) || groupAlive(pg) {
-			t.Errorf("process group %d still alive", pg)
-		}
-	}
-	for _, a := range addrs {
-		if c, err := net.DialTimeout("tcp", a, time.Second); err == nil {
-			c.Close()
-			t.Errorf("%s still accepts connections", a)
-		}
-	}
-	if err := r.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-	if err := r.StartDovecot(); err == nil {
-		t.Error("StartDovecot after Close succeeded")
+	for _, stopFirst := range []bool{false, true} {
+		name := map[bool]string{false: "Close", true: "Stop, then Close"}[stopFirst]
+		t.Run(name, func(t *testing.T) {
+			ctx := testCtx(t)
+			r, err := Start(ctx, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.procMu.Lock()
+			dovecotPID, postfixPID := r.dovecot.Process.Pid, r.postfixPID
+			r.procMu.Unlock()
+			addrs := []string{r.IMAPAddr, r.IMAPSAddr, r.LMTPAddr, r.SMTPAddr, r.SubmissionAddr}
+			t0 := time.Now()
+			stop := r.Close
+			if stopFirst {
+				stop = r.Stop
+			}
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %v", name, time.Since(t0))
+			for _, pg := range []int{dovecotPID, postfixPID} {
+				if pidAlive(pg) || groupAlive(pg) {
+					t.Errorf("process group %d still alive", pg)
+				}
+			}
+			for _, a := range addrs {
+				if c, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+					c.Close()
+					t.Errorf("%s still accepts connections", a)
+				}
+			}
+			if stopFirst {
+				if _, err := os.Stat(filepath.Join(r.Dir, "pf", "etc", "main.cf")); err != nil {
+					t.Errorf("after Stop: %v, want the rig's files kept", err)
+				}
+				if err := r.Close(); err != nil {
+					t.Fatalf("Close after Stop: %v", err)
+				}
+			}
+			if _, err := os.Stat(r.Dir); !os.IsNotExist(err) {
+				t.Errorf("%s still exists: %v", r.Dir, err)
+			}
+			if err := r.Close(); err != nil {
+				t.Errorf("second Close: %v", err)
+			}
+			if err := r.StartDovecot(); err == nil {
+				t.Error("StartDovecot after Close succeeded")
+			}
+		})
 	}
 }
 
