@@ -16,7 +16,9 @@ const fsTopdirFl = 0x00020000
 // marks it, and gives dir its flags back afterwards. ext2/3/4's Orlov allocator places a
 // directory made in a marked one as it places the root's children: in the (flex) block
 // group with the fewest directories among those with at least the average free inodes
-// and blocks (find_group_orlov), usually not the group of dir itself. Files take their
+// and blocks, the first such from a group given by a hash of the new directory's name
+// (find_group_orlov; makeRawTempDir gives it a random name), usually not the group of dir
+// itself. Files take their
 // inodes near their directory, so the raw mails, created in raw/tmp/, usually no longer
 // share a group with what the rest of the file system creates and deletes near data_dir
 // (a mail server's queue, say). The mark is taken off again so that raw/<xx>, made later,
