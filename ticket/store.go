@@ -212,19 +212,21 @@ func Open(dataDir string, opts Options) (*Store, error) {
 // usually lie in a block group of their own (asTopDir). Without the mark the register
 // works all the same: its failure is returned as placement, not as err.
 //
-// The directory is made under a name no other has, raw/tmp-<random>, and then renamed to
-// raw/tmp (the rename keeps its inode, and so its group). The Orlov allocator begins its
-// search at a hash of the new directory's name (fs/ext4/ialloc.c: find_group_orlov) and
-// takes the first group with the fewest directories from there: under the one name "tmp",
-// the raw mails of every data directory on a file system went to the same group. On ext4
-// without a journal a new inode skips the group's free inodes deleted in the last one to
-// six minutes, one look-up each, counted from the group's first inode (find_inode_bit,
-// recently_deleted), so a data directory removed there — a test's, a bench's previous
-// run's, an earlier installation's — made every raw mail of the next one cost up to
-// 0.6 ms of CPU in open(2) for minutes (BENCHMARKS.md, issue 12). A name of its own gives
-// each data directory its own start, so its group is one of the emptiest, chosen at random.
-// A crash between the two steps leaves an empty raw/tmp-<random>, which Open removes with
-// the temp files (tmpPattern).
+// The directory is made under a name no other has, raw/tmp-<random>, given its mode and
+// owner, and then renamed to raw/tmp (the rename keeps its inode, and so its group), so
+// that raw/tmp never stands there half made. The Orlov allocator takes the first group
+// with the fewest directories (among those with at least the average free inodes and
+// blocks), counted from a group given by a hash of the new directory's name
+// (fs/ext4/ialloc.c: find_group_orlov): under the one name "tmp", the raw mails of every
+// data directory on a file system went to the same group. On ext4 without a journal a new
+// inode skips the group's free inodes deleted in the last one to six minutes, one look-up
+// each, counted from the group's first inode (find_inode_bit, recently_deleted), so a data
+// directory removed there — a test's, a bench's previous run's, an earlier installation's —
+// made every raw mail of the next one cost up to 0.6 ms of CPU in open(2) for minutes
+// (BENCHMARKS.md, issue 12). A name of its own gives each data directory a random start:
+// where several groups have the fewest directories, as on a file system with room, each
+// data directory gets one of them. A crash before the rename leaves an empty
+// raw/tmp-<random>, which Open removes with the temp files (tmpPattern).
 func makeRawTempDir(raw string) (placement, err error) {
 	tmp := filepath.Join(raw, rawTempDir)
 	if _, err := os.Stat(tmp); err == nil {
@@ -237,11 +239,15 @@ func makeRawTempDir(raw string) (placement, err error) {
 		return err
 	})
 	if err != nil {
-		return placement, err
+		return placement, fmt.Errorf("make %s: %w", tmp, err)
 	}
 	if err := os.Chmod(made, storeDirMode); err != nil {
 		os.Remove(made)
-		return placement, err
+		return placement, fmt.Errorf("make %s: %w", tmp, err)
+	}
+	if err := ownLike(made, raw); err != nil {
+		os.Remove(made)
+		return placement, fmt.Errorf("make %s: %w", tmp, err)
 	}
 	err = renameNoReplace(made, tmp)
 	if errors.Is(err, errNoReplace) {
@@ -251,7 +257,7 @@ func makeRawTempDir(raw string) (placement, err error) {
 		os.Remove(made)
 		return placement, fmt.Errorf("make %s: %w", tmp, err)
 	}
-	return placement, ownLike(tmp, raw)
+	return placement, nil
 }
 
 // initSchema creates the buckets and the schema version of a new database, or checks the

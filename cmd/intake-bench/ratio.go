@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -183,7 +184,9 @@ func cmdRatio(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "intake-bench: -big-size:", err)
 		return exitUsage
 	}
-	ctx := context.Background()
+	// Interrupted, the runs so far still stop their servers and remove their files.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	exe, cleanup, code := prepareIntake(ctx, *bin, stderr)
 	defer cleanup()
 	if code != exitOK {
@@ -319,10 +322,9 @@ func appendWeb(path string) error {
 	return f.Close()
 }
 
-// runRatio starts a fresh rig and measures, in this order: Dovecot's fetch
-// of the backlog, Postfix's accept of n acks, intake's drain of the
-// backlog.
-// runRatio measures one run on a rig of its own. Its rig's servers are stopped when it
+// runRatio measures one run on a rig of its own, in this order: Dovecot's fetch of the
+// backlog, Postfix's accept of n acks, intake's drain of the backlog, Postfix's accept
+// again. Its rig's servers are stopped when it
 // returns; the rig's files and intake's data directory are removed by the functions it
 // appends to removeLater, which the caller runs after the last run: on ext4 without a
 // journal, files removed right before a run slow that run's creation of files in the
@@ -335,13 +337,25 @@ func runRatio(ctx context.Context, p ratioParams, logw io.Writer, removeLater *[
 	if err != nil {
 		return res, fmt.Errorf("start rig: %w", err)
 	}
-	*removeLater = append(*removeLater, func() { rig.Close() })
-	defer rig.Stop()
+	*removeLater = append(*removeLater, func() {
+		if err := rig.Close(); err != nil {
+			fmt.Fprintln(logw, "intake-bench: remove the rig:", err)
+		}
+	})
+	defer func() {
+		if err := rig.Stop(); err != nil {
+			fmt.Fprintln(logw, "intake-bench: stop the rig:", err)
+		}
+	}()
 	dir, err := os.MkdirTemp("", "intake-bench-")
 	if err != nil {
 		return res, err
 	}
-	*removeLater = append(*removeLater, func() { os.RemoveAll(dir) })
+	*removeLater = append(*removeLater, func() {
+		if err := os.RemoveAll(dir); err != nil {
+			fmt.Fprintln(logw, "intake-bench: remove the data directory:", err)
+		}
+	})
 	cfgPath, err := writeBenchConfig(rig, dir, "warn")
 	if err != nil {
 		return res, err
@@ -363,6 +377,9 @@ func runRatio(ctx context.Context, p ratioParams, logw io.Writer, removeLater *[
 		return res, fmt.Errorf("select INBOX: %w", err)
 	}
 	for i := range p.n {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
 		if err := mailrig.AppendSelected(c, p.letter(i)); err != nil {
 			return res, fmt.Errorf("append %d: %w", i, err)
 		}
@@ -401,7 +418,7 @@ func runRatio(ctx context.Context, p ratioParams, logw io.Writer, removeLater *[
 	}
 
 	// 3. intake's drain.
-	if err := intakeDrain(p, cfgPath, dir, &res, say); err != nil {
+	if err := intakeDrain(ctx, p, cfgPath, dir, &res, say); err != nil {
 		return res, err
 	}
 
@@ -540,8 +557,9 @@ func postfixAccept(ctx context.Context, rig *mailrig.Rig, p ratioParams) (took, 
 }
 
 // intakeDrain runs "intake serve" on the backlog until every mail is
-// registered and acknowledged, and records the rates, CPU and peak RSS.
-func intakeDrain(p ratioParams, cfgPath, dir string, res *ratioRun, say func(string, ...any)) error {
+// registered and acknowledged, and records the rates, CPU and peak RSS. It stops
+// intake and returns when ctx ends.
+func intakeDrain(ctx context.Context, p ratioParams, cfgPath, dir string, res *ratioRun, say func(string, ...any)) error {
 	cmd := exec.Command(p.exe, "serve", "-config", cfgPath)
 	logFile, err := os.Create(filepath.Join(dir, "daemon.log"))
 	if err != nil {
@@ -569,6 +587,9 @@ func intakeDrain(p ratioParams, cfgPath, dir string, res *ratioRun, say func(str
 	for regAt == 0 || ackAt == 0 {
 		if time.Now().After(deadline) {
 			return errors.New("drain did not finish within 30 minutes")
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		time.Sleep(10 * time.Millisecond) // polling interval: the resolution of the rates
 		if api == nil {
@@ -604,6 +625,9 @@ func intakeDrain(p ratioParams, cfgPath, dir string, res *ratioRun, say func(str
 	idleCPU := cpu
 	for range 600 {
 		time.Sleep(500 * time.Millisecond)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		c, err := procCPU(cmd.Process.Pid)
 		if err != nil {
 			return err

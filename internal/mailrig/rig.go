@@ -524,9 +524,9 @@ func (r *Rig) stopAll() error {
 // (intake-bench ratio) removes them only at its end: on ext4 without a journal
 // a new inode skips, one look-up each, the free inodes of its group deleted in
 // the last one to six minutes (fs/ext4/ialloc.c: find_inode_bit,
-// recently_deleted), so a rig removed right before the next run made that run's
-// queue files and mails, and intake's raw mails, cost up to 0.6 ms of CPU each
-// to create (BENCHMARKS.md, issue 12).
+// recently_deleted), so a rig removed right before the next run slowed that
+// run's Postfix and Dovecot and made intake's raw mails cost up to 0.6 ms of CPU
+// each in open(2) (BENCHMARKS.md, issue 12).
 func (r *Rig) Stop() error {
 	return r.stopAll()
 }

@@ -625,14 +625,21 @@ func TestCloseStopsEverything(t *testing.T) {
 	if err := Available(); err != nil {
 		StartT(t, Options{}) // skips or fails with the reason
 	}
-	for _, stopFirst := range []bool{false, true} {
-		name := map[bool]string{false: "Close", true: "Stop, then Close"}[stopFirst]
+	for _, tc := range []struct {
+		name      string
+		stopFirst bool
+	}{
+		{name: "Close"},
+		{name: "Stop, then Close", stopFirst: true},
+	} {
+		name, stopFirst := tc.name, tc.stopFirst
 		t.Run(name, func(t *testing.T) {
 			ctx := testCtx(t)
 			r, err := Start(ctx, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { r.Close() }) // a no-op once the test closed it
 			r.procMu.Lock()
 			dovecotPID, postfixPID := r.dovecot.Process.Pid, r.postfixPID
 			r.procMu.Unlock()
