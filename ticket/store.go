@@ -213,20 +213,13 @@ func Open(dataDir string, opts Options) (*Store, error) {
 // works all the same: its failure is returned as placement, not as err.
 //
 // The directory is made under a name no other has, raw/tmp-<random>, given its mode and
-// owner, and then renamed to raw/tmp (the rename keeps its inode, and so its group), so
-// that raw/tmp never stands there half made. The Orlov allocator takes the first group
-// with the fewest directories (among those with at least the average free inodes and
-// blocks), counted from a group given by a hash of the new directory's name
-// (fs/ext4/ialloc.c: find_group_orlov): under the one name "tmp", the raw mails of every
-// data directory on a file system went to the same group. On ext4 without a journal a new
-// inode skips the group's free inodes deleted in the last one to six minutes, one look-up
-// each, counted from the group's first inode (find_inode_bit, recently_deleted), so a data
-// directory removed there — a test's, a bench's previous run's, an earlier installation's —
-// made every raw mail of the next one cost up to 0.6 ms of CPU in open(2) for minutes
-// (BENCHMARKS.md, issue 12). A name of its own gives each data directory a random start:
-// where several groups have the fewest directories, as on a file system with room, each
-// data directory gets one of them. A crash before the rename leaves an empty
-// raw/tmp-<random>, which Open removes with the temp files (tmpPattern).
+// owner, and then renamed to raw/tmp, so that raw/tmp never stands there half made. The
+// rename keeps its inode, and so its group: the Orlov allocator counts from a group given
+// by a hash of the new directory's name (asTopDir), and under the one name "tmp" every
+// data directory on a file system got the same group, where a removed one had left the
+// free inodes that ext4 without a journal makes each new raw mail walk past for minutes
+// (BENCHMARKS.md, issue 12). A crash before the rename leaves an empty raw/tmp-<random>,
+// which Open removes with the temp files (tmpPattern).
 func makeRawTempDir(raw string) (placement, err error) {
 	tmp := filepath.Join(raw, rawTempDir)
 	if _, err := os.Stat(tmp); err == nil {
@@ -249,11 +242,9 @@ func makeRawTempDir(raw string) (placement, err error) {
 		os.Remove(made)
 		return placement, fmt.Errorf("make %s: %w", tmp, err)
 	}
-	err = renameNoReplace(made, tmp)
-	if errors.Is(err, errNoReplace) {
-		err = os.Rename(made, tmp)
-	}
-	if err != nil {
+	// Open holds the register's lock and found no raw/tmp; os.Rename refuses an existing
+	// directory all the same.
+	if err := os.Rename(made, tmp); err != nil {
 		os.Remove(made)
 		return placement, fmt.Errorf("make %s: %w", tmp, err)
 	}

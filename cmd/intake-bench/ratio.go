@@ -326,10 +326,8 @@ func appendWeb(path string) error {
 // backlog, Postfix's accept of n acks, intake's drain of the backlog, Postfix's accept
 // again. Its rig's servers are stopped when it returns; the rig's files and intake's
 // data directory are removed by the functions it appends to removeLater, which the
-// caller runs after the last run: on ext4 without a journal, files removed right before
-// a run slow that run's creation of files in the same block groups for up to six
-// minutes (mailrig.Rig.Stop), so one run's cleanup would slow the next run's Postfix,
-// Dovecot and intake.
+// caller runs after the last run, so that one run's cleanup does not slow the next
+// (mailrig.Rig.Stop).
 func runRatio(ctx context.Context, p ratioParams, logw io.Writer, removeLater *[]func()) (ratioRun, error) {
 	say := func(f string, a ...any) { fmt.Fprintf(logw, "ratio: "+f+"\n", a...) }
 	var res ratioRun

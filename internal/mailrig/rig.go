@@ -520,13 +520,10 @@ func (r *Rig) stopAll() error {
 }
 
 // Stop stops Dovecot and Postfix and waits for them, as Close does, but keeps
-// Dir until Close. A bench that measures on fresh rigs one after another
-// (intake-bench ratio) removes them only at its end: on ext4 without a journal
-// a new inode skips, one look-up each, the free inodes of its group deleted in
-// the last one to six minutes (fs/ext4/ialloc.c: find_inode_bit,
-// recently_deleted), so a rig removed right before the next run slowed that
-// run's Postfix and Dovecot and made intake's raw mails cost up to 0.6 ms of CPU
-// each in open(2) (BENCHMARKS.md, issue 12).
+// Dir until Close: a bench that measures on fresh rigs one after another
+// (intake-bench ratio) removes them only at its end, since on ext4 without a
+// journal files removed just before a run slow that run's creation of files
+// for minutes (BENCHMARKS.md, issue 12).
 func (r *Rig) Stop() error {
 	return r.stopAll()
 }
