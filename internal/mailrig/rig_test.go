@@ -632,8 +632,7 @@ func TestCloseStopsEverything(t *testing.T) {
 		{name: "Close"},
 		{name: "Stop, then Close", stopFirst: true},
 	} {
-		name, stopFirst := tc.name, tc.stopFirst
-		t.Run(name, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			ctx := testCtx(t)
 			r, err := Start(ctx, Options{})
 			if err != nil {
@@ -646,13 +645,13 @@ func TestCloseStopsEverything(t *testing.T) {
 			addrs := []string{r.IMAPAddr, r.IMAPSAddr, r.LMTPAddr, r.SMTPAddr, r.SubmissionAddr}
 			t0 := time.Now()
 			stop := r.Close
-			if stopFirst {
+			if tc.stopFirst {
 				stop = r.Stop
 			}
 			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%s: %v", name, time.Since(t0))
+			t.Logf("%s: %v", tc.name, time.Since(t0))
 			for _, pg := range []int{dovecotPID, postfixPID} {
 				if pidAlive(pg) || groupAlive(pg) {
 					t.Errorf("process group %d still alive", pg)
@@ -664,7 +663,7 @@ func TestCloseStopsEverything(t *testing.T) {
 					t.Errorf("%s still accepts connections", a)
 				}
 			}
-			if stopFirst {
+			if tc.stopFirst {
 				if _, err := os.Stat(filepath.Join(r.Dir, "pf", "etc", "main.cf")); err != nil {
 					t.Errorf("after Stop: %v, want the rig's files kept", err)
 				}
